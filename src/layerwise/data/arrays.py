@@ -1,0 +1,117 @@
+"""In-memory arrays: input checks, batches sliced from tensors, seeded splits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import torch
+
+from ..exceptions import DataError
+
+__all__ = ["check_X", "check_y_length", "TensorBatches", "in_unit_interval"]
+
+
+def check_X(X, *, name: str = "X", ndim: Sequence[int] = (2,), min_samples: int = 1) -> np.ndarray:
+    """Validate a data array and return it as C-contiguous ``float32``.
+
+    Parameters
+    ----------
+    X : array-like, shape (n_samples, n_features) or (n, c, h, w)
+    name : str, default="X"
+        Name used in error messages.
+    ndim : sequence of int, default=(2,)
+        Accepted numbers of dimensions.
+    min_samples : int, default=1
+
+    Returns
+    -------
+    ndarray of float32
+
+    Raises
+    ------
+    DataError
+        Non-numeric, wrong number of dimensions, too few rows, NaN or infinity.
+    """
+    if isinstance(X, torch.Tensor):
+        X = X.detach().cpu().numpy()
+    try:
+        arr = np.asarray(X)
+    except Exception as e:  # ragged lists and the like
+        raise DataError(f"{name} could not be turned into a numeric array: {e}. Pass a 2-D array.") from e
+    if arr.dtype.kind not in "biuf":
+        raise DataError(
+            f"{name} must be numeric; got an array of dtype {arr.dtype}. "
+            "Encode strings or categories as numbers first (e.g. sklearn's OrdinalEncoder)."
+        )
+    if arr.ndim not in ndim:
+        expected = " or ".join(f"{d}-D" for d in ndim)
+        hint = " Reshape a single feature with X.reshape(-1, 1) or a single sample with X.reshape(1, -1)." if arr.ndim == 1 else ""
+        raise DataError(f"{name} must be a {expected} array; got {arr.ndim}-D with shape {arr.shape}.{hint}")
+    if arr.shape[0] < min_samples:
+        raise DataError(f"{name} has {arr.shape[0]} sample(s) (shape {arr.shape}); at least {min_samples} are needed.")
+    arr = np.ascontiguousarray(arr, dtype=np.float32)
+    if not np.isfinite(arr).all():
+        n_nan, n_inf = int(np.isnan(arr).sum()), int(np.isinf(arr).sum())
+        raise DataError(
+            f"{name} contains NaN or infinity ({n_nan} NaN, {n_inf} infinite values); expected only "
+            "finite numbers. Impute or drop them first (e.g. sklearn.impute.SimpleImputer)."
+        )
+    return arr
+
+
+def check_y_length(X, y, name: str = "y") -> None:
+    """Raise :class:`DataError` if ``y`` has a different number of rows than ``X``."""
+    if len(y) != len(X):
+        raise DataError(f"{name} has {len(y)} rows but X has {len(X)}; expected one label per row of X.")
+
+
+def in_unit_interval(X: np.ndarray | torch.Tensor) -> bool:
+    """True if every value is in [0, 1] (what the Bernoulli loss needs)."""
+    return bool((X.min() >= 0) and (X.max() <= 1))
+
+
+class TensorBatches:
+    """Mini-batches sliced from in-memory tensors with a permuted index.
+
+    No per-sample ``__getitem__`` and no collation: each batch is one
+    ``index_select`` per tensor, on the tensors' own device.
+
+    Parameters
+    ----------
+    tensors : tuple of Tensor
+        All with the same first dimension ``n``.
+    batch_size : int
+    shuffle : bool, default=True
+        A new permutation every epoch, drawn from ``generator``.
+    generator : torch.Generator, optional
+
+    Examples
+    --------
+    >>> batches = TensorBatches((torch.arange(5.0),), batch_size=2, shuffle=False)
+    >>> [b[0].tolist() for b in batches]
+    [[0.0, 1.0], [2.0, 3.0], [4.0]]
+    """
+
+    def __init__(self, tensors, batch_size: int, shuffle: bool = True, generator: torch.Generator | None = None) -> None:
+        self.tensors = tuple(tensors)
+        self.n = int(self.tensors[0].shape[0])
+        if any(int(t.shape[0]) != self.n for t in self.tensors):
+            raise DataError(f"All tensors must have the same number of rows; got {[t.shape[0] for t in self.tensors]}.")
+        self.batch_size = int(batch_size)
+        self.shuffle = shuffle
+        self.generator = generator
+
+    def __len__(self) -> int:
+        return (self.n + self.batch_size - 1) // self.batch_size
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
+        device = self.tensors[0].device
+        if self.shuffle:
+            order = torch.randperm(self.n, generator=self.generator).to(device)
+            for start in range(0, self.n, self.batch_size):
+                idx = order[start : start + self.batch_size]
+                yield tuple(t.index_select(0, idx) for t in self.tensors)
+        else:
+            for start in range(0, self.n, self.batch_size):
+                yield tuple(t[start : start + self.batch_size] for t in self.tensors)

@@ -1,0 +1,88 @@
+"""Supervised fine-tuning of a pretrained stack with a head on top.
+
+Two modes (Bengio et al. 2007, sec. 3; the freeze / unfreeze vocabulary of
+Lightning's ``BaseFinetuning``):
+
+- ``"frozen"``: the stack is frozen (``requires_grad=False`` and ``eval()``),
+  its codes are computed once, and only the head is trained on them;
+- ``"full"``: the error is back-propagated through every layer, the
+  pretrained layers optionally with a smaller learning rate.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+import torch
+from torch import nn
+
+from .exceptions import ConfigError
+from .nn.stack import EncoderStack, freeze, unfreeze
+from .train.loop import Trainer, predict_in_batches
+
+__all__ = ["FINETUNE_MODES", "finetune", "stack_with_head"]
+
+FINETUNE_MODES = ("frozen", "full")
+
+
+def stack_with_head(stack: nn.Module, head: nn.Module) -> nn.Sequential:
+    """``nn.Sequential`` named ``stack`` then ``head`` (stable state-dict keys)."""
+    return nn.Sequential(OrderedDict(stack=stack, head=head))
+
+
+def finetune(
+    stack: EncoderStack | nn.Module,
+    head: nn.Module,
+    objective,
+    train: tuple[torch.Tensor, torch.Tensor],
+    val: tuple[torch.Tensor, torch.Tensor] | None = None,
+    mode: str = "full",
+    encoder_lr_scale: float = 1.0,
+    trainer: Trainer | None = None,
+) -> tuple[nn.Sequential, list[dict[str, Any]]]:
+    """Train ``head`` (and, in ``"full"`` mode, ``stack``) on labeled data.
+
+    Parameters
+    ----------
+    stack : nn.Module
+        Pretrained (or randomly initialised) encoder, ``(batch, d) -> (batch, k)``.
+    head : nn.Module
+        ``(batch, k) -> (batch, n_out)``, e.g. :class:`~layerwise.nn.ClassifierHead`.
+    objective : callable
+        ``objective(model, (x, y)) -> StepOutput``, e.g.
+        :class:`~layerwise.objectives.Classification`.
+    train, val : tuple of Tensor
+        ``(X, y)`` with ``X`` in the stack's input space.
+    mode : {"frozen", "full"}, default="full"
+    encoder_lr_scale : float, default=1.0
+        ``"full"`` only: the stack's learning rate is the trainer's times this.
+    trainer : Trainer, optional
+
+    Returns
+    -------
+    model : nn.Sequential
+        ``stack`` then ``head``.
+    history : list of dict
+    """
+    if mode not in FINETUNE_MODES:
+        raise ConfigError(f"mode must be one of {list(FINETUNE_MODES)}; got {mode!r}.")
+    if not float(encoder_lr_scale) >= 0:
+        raise ConfigError(f"encoder_lr_scale must be >= 0; got {encoder_lr_scale!r}.")
+    trainer = trainer or Trainer()
+    model = stack_with_head(stack, head)
+    if mode == "frozen":
+        freeze(stack.to(trainer.device))
+        # The fast path: codes of the frozen stack are computed once, the head
+        # trains on them alone.
+        codes = predict_in_batches(stack, train[0].to(trainer.device))
+        val_codes = (predict_in_batches(stack, val[0].to(trainer.device)), val[1]) if val is not None else None
+        history = trainer.fit(head, objective, (codes, train[1]), val_codes)
+        return model, history
+    unfreeze(stack)
+    groups = [
+        {"params": list(stack.parameters()), "lr": trainer.lr * float(encoder_lr_scale)},
+        {"params": list(head.parameters())},
+    ]
+    history = trainer.fit(model, objective, train, val, params=groups)
+    return model, history

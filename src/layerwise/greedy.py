@@ -1,0 +1,169 @@
+"""Greedy layer-wise pretraining (Bengio et al. 2007; Hinton et al. 2006).
+
+Layer 1 is trained as an autoencoder on the data and frozen; its codes are
+computed **once** and layer 2 is trained on them as an autoencoder; and so on.
+Finished decoders are not used again. The result is an :class:`EncoderStack`.
+"""
+
+from __future__ import annotations
+
+import logging
+import numbers
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from .data.arrays import in_unit_interval
+from .exceptions import ConfigError, DataError
+from .nn.autoencoder import dense_autoencoder
+from .nn.blocks import ACTIVATIONS, dense_block
+from .nn.stack import EncoderStack, freeze
+from .objectives import OBJECTIVES, make_objective
+from .train.loop import Trainer, predict_in_batches
+
+log = logging.getLogger(__name__)
+
+__all__ = ["GreedyLayerwise", "random_stack", "check_layer_sizes", "resolve_loss"]
+
+
+def check_layer_sizes(sizes: Sequence[int], name: str = "hidden_layer_sizes") -> tuple[int, ...]:
+    """Validate a sequence of positive layer widths."""
+    if isinstance(sizes, numbers.Integral):
+        sizes = (sizes,)
+    try:
+        sizes = tuple(sizes)
+    except TypeError as e:
+        raise ConfigError(f"{name} must be a sequence of positive integers, e.g. (256, 64); got {sizes!r}.") from e
+    bad = [s for s in sizes if isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 1]
+    if not sizes or bad:
+        raise ConfigError(f"{name} must be a non-empty sequence of positive integers, e.g. (256, 64); got {sizes!r}.")
+    return tuple(int(s) for s in sizes)
+
+
+def resolve_loss(loss: str, X: torch.Tensor, layer: int, prev_activation: str | None) -> str:
+    """The reconstruction loss of layer ``layer``.
+
+    ``"auto"`` picks Bernoulli cross-entropy when the layer's input is in
+    [0, 1] (the data for layer 0, logistic codes above it) and squared error
+    otherwise. An explicit loss applies to the first layer; deeper layers
+    follow the range of their input codes.
+    """
+    if layer > 0:
+        return "bce" if prev_activation == "logistic" else "mse"
+    if loss == "auto":
+        return "bce" if in_unit_interval(X) else "mse"
+    if loss == "bce" and not in_unit_interval(X):
+        raise DataError(
+            f"loss='bce' needs inputs in [0, 1]; got values in [{float(X.min()):.4g}, {float(X.max()):.4g}]. "
+            "Scale the data (e.g. sklearn's MinMaxScaler) or use loss='mse'."
+        )
+    if loss not in ("mse", "bce"):
+        raise ConfigError(f"loss must be one of ['auto', 'mse', 'bce']; got {loss!r}.")
+    return loss
+
+
+def random_stack(n_in: int, sizes: Sequence[int], activation: str = "relu", dropout: float = 0.0) -> EncoderStack:
+    """An :class:`EncoderStack` of dense blocks with PyTorch's default (random) init.
+
+    The "no pretraining" baseline: the same architecture a greedy run builds.
+    """
+    widths = (n_in, *check_layer_sizes(sizes))
+    return EncoderStack([dense_block(a, b, activation, dropout) for a, b in zip(widths[:-1], widths[1:])])
+
+
+class GreedyLayerwise:
+    """Train a stack of dense autoencoders one layer at a time.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : sequence of int
+        Code width of each layer, e.g. ``(256, 64)``.
+    activation : {"identity", "logistic", "tanh", "relu"}, default="relu"
+    objective : str, default="autoencoder"
+        A name in :data:`layerwise.objectives.OBJECTIVES` (``"autoencoder"``,
+        ``"sparse"``, ``"denoising"``, ...).
+    objective_params : dict, optional
+        Options of that objective, e.g. ``{"noise": "gaussian", "level": 0.2}``.
+    loss : {"auto", "mse", "bce"}, default="auto"
+        Reconstruction loss of the first layer (see :func:`resolve_loss`).
+    tied : bool, default=False
+        Tie each decoder's weight to its encoder's transpose.
+    dropout : float, default=0.0
+    trainer_params : dict, optional
+        Keyword arguments of :class:`~layerwise.train.Trainer` for every stage.
+        With ``seed`` set, stage ``k`` is seeded with ``seed + k``.
+    keep_decoders : bool, default=True
+        Keep the trained decoders in the stack for ``unroll`` and
+        ``inverse_transform``. The encoder never uses them.
+
+    Attributes
+    ----------
+    stack_ : EncoderStack
+    history_ : list of list of dict
+        The trainer history of every stage.
+
+    Examples
+    --------
+    >>> X = torch.rand(64, 8)
+    >>> stack = GreedyLayerwise((6, 3), trainer_params={"max_epochs": 2, "seed": 0}).fit(X)
+    >>> stack(X).shape
+    torch.Size([64, 3])
+    """
+
+    def __init__(
+        self,
+        hidden_layer_sizes: Sequence[int],
+        activation: str = "relu",
+        objective: str = "autoencoder",
+        objective_params: dict[str, Any] | None = None,
+        loss: str = "auto",
+        tied: bool = False,
+        dropout: float = 0.0,
+        trainer_params: dict[str, Any] | None = None,
+        keep_decoders: bool = True,
+    ) -> None:
+        self.hidden_layer_sizes = check_layer_sizes(hidden_layer_sizes)
+        ACTIVATIONS.get(activation)
+        OBJECTIVES.get(objective)
+        self.activation, self.objective, self.objective_params = activation, objective, dict(objective_params or {})
+        self.loss, self.tied, self.dropout = loss, tied, dropout
+        self.trainer_params = dict(trainer_params or {})
+        self.keep_decoders = keep_decoders
+
+    def fit(self, X: torch.Tensor, X_val: torch.Tensor | None = None) -> EncoderStack:
+        """Pretrain every layer on ``X`` (``(n_samples, n_features)`` float tensor).
+
+        Returns
+        -------
+        EncoderStack
+            Frozen encoders, in eval mode; call ``unfreeze()`` to fine-tune.
+        """
+        params = dict(self.objective_params)
+        first_loss = params.pop("loss", self.loss)
+        codes, val_codes = X, X_val
+        encoders, decoders, self.history_ = [], [], []
+        output = "identity"
+        n_layers = len(self.hidden_layer_sizes)
+        for k, width in enumerate(self.hidden_layer_sizes):
+            loss = resolve_loss(first_loss, codes, k, self.activation)
+            ae = dense_autoencoder(codes.shape[1], width, self.activation, "logistic" if loss == "bce" else "identity", self.tied, self.dropout)
+            output = ae.output if k == 0 else output
+            trainer = self._trainer(k, n_layers)
+            val = (val_codes,) if val_codes is not None else None
+            self.history_.append(trainer.fit(ae, make_objective(self.objective, params, loss), (codes,), val))
+            freeze(ae)
+            encoders.append(ae.encoder)
+            decoders.append(ae.decoder)
+            if k + 1 < n_layers:  # the codes of each frozen layer, computed once
+                codes = predict_in_batches(ae.encoder, codes.to(trainer.device))
+                val_codes = predict_in_batches(ae.encoder, val_codes.to(trainer.device)) if val_codes is not None else None
+        self.stack_ = EncoderStack(encoders, decoders if self.keep_decoders else None, output=output).freeze()
+        return self.stack_
+
+    def _trainer(self, k: int, n_layers: int) -> Trainer:
+        params = dict(self.trainer_params)
+        if params.get("seed") is not None:
+            params["seed"] = int(params["seed"]) + k
+        params.setdefault("desc", f"pretrain layer {k + 1}/{n_layers}")
+        return Trainer(**params)

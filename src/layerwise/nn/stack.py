@@ -1,0 +1,133 @@
+"""An ordered stack of pretrained encoders."""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+from ..exceptions import ConfigError
+from .autoencoder import AutoEncoder
+from .blocks import first_linear
+
+__all__ = ["EncoderStack", "freeze", "unfreeze"]
+
+
+def freeze(module: nn.Module) -> nn.Module:
+    """Stop gradients through ``module`` and put it in eval mode (dropout, BN off)."""
+    for p in module.parameters():
+        p.requires_grad_(False)
+    module.eval()
+    return module
+
+
+def unfreeze(module: nn.Module) -> nn.Module:
+    """Undo :func:`freeze`: parameters trainable, module in train mode."""
+    for p in module.parameters():
+        p.requires_grad_(True)
+    module.train()
+    return module
+
+
+class EncoderStack(nn.Module):
+    """Encoders applied one after another: a deep encoder built layer by layer.
+
+    Parameters
+    ----------
+    layers : sequence of nn.Module
+        ``layers[k]`` maps the codes of layer ``k-1`` to the codes of layer ``k``.
+    decoders : sequence of nn.Module, optional
+        ``decoders[k]`` maps codes of layer ``k`` back to the *pre-activation*
+        input of layer ``k`` (what greedy pretraining learned). Kept only for
+        :meth:`unroll` and ``inverse_transform``; the encoder never uses them.
+    output : {"identity", "logistic"}, default="identity"
+        Output activation of the first layer's decoder (the data space).
+
+    Examples
+    --------
+    >>> from layerwise.nn.blocks import dense_block
+    >>> stack = EncoderStack([dense_block(8, 4), dense_block(4, 2)])
+    >>> stack(torch.zeros(3, 8)).shape
+    torch.Size([3, 2])
+    >>> stack.unroll()(torch.zeros(3, 8)).shape
+    torch.Size([3, 8])
+    """
+
+    def __init__(self, layers, decoders=None, output: str = "identity") -> None:
+        super().__init__()
+        layers = list(layers)
+        if not layers:
+            raise ConfigError("EncoderStack needs at least one layer; got none.")
+        self.layers = nn.ModuleList(layers)
+        if decoders is not None:
+            decoders = list(decoders)
+            if len(decoders) != len(layers):
+                raise ConfigError(
+                    f"EncoderStack got {len(layers)} layers but {len(decoders)} decoders; "
+                    "pass one decoder per layer or none."
+                )
+            self.decoders = nn.ModuleList(decoders)
+        else:
+            self.decoders = None
+        self.output = output
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def forward(self, x: torch.Tensor, upto: int | None = None) -> torch.Tensor:
+        """Codes of layer ``upto`` (default: the top), ``(batch, ...) -> (batch, n_code)``."""
+        for layer in self.layers[: len(self.layers) if upto is None else upto]:
+            x = layer(x)
+        return x
+
+    def freeze(self, upto: int | None = None) -> EncoderStack:
+        """Freeze layers ``[0, upto)`` (the whole stack by default); see :func:`freeze`."""
+        if upto is None:
+            freeze(self)
+            return self
+        for layer in self.layers[:upto]:
+            freeze(layer)
+        return self
+
+    def unfreeze(self) -> EncoderStack:
+        """Make every layer trainable again."""
+        unfreeze(self)
+        return self
+
+    def unroll(self) -> AutoEncoder:
+        """A deep autoencoder: this stack as encoder, the mirrored decoders after it.
+
+        With kept ``decoders`` the greedy decoders are reused; otherwise each
+        decoder starts from its encoder's transposed weight (Hinton &
+        Salakhutdinov 2006, "unrolling"). The copies are independent of this
+        stack, so training the deep autoencoder leaves the stack unchanged.
+        """
+        encoder = copy.deepcopy(self)
+        encoder.decoders = None
+        parts: list[nn.Module] = []
+        for k in reversed(range(len(self.layers))):
+            parts.append(self._decoder_for(k))
+            if k > 0:
+                parts.append(copy.deepcopy(_activation_of(self.layers[k - 1])))
+        return unfreeze(AutoEncoder(encoder, nn.Sequential(*parts), output=self.output))
+
+    def _decoder_for(self, k: int) -> nn.Module:
+        if self.decoders is not None:
+            return copy.deepcopy(self.decoders[k])
+        lin = first_linear(self.layers[k])
+        dec = nn.Linear(lin.out_features, lin.in_features)
+        with torch.no_grad():
+            dec.weight.copy_(lin.weight.t())
+            dec.bias.zero_()
+        return dec
+
+
+def _activation_of(block: nn.Module) -> nn.Module:
+    """The activation that follows the Linear in a ``dense_block``."""
+    if isinstance(block, nn.Sequential) and len(block) >= 2:
+        return block[1]
+    raise ConfigError(
+        f"Cannot unroll a layer of type {type(block).__name__}: expected a dense_block "
+        "(nn.Sequential of Linear and activation). Build the deep autoencoder by hand."
+    )

@@ -1,0 +1,6 @@
+"""scikit-learn estimators built on the PyTorch modules."""
+
+from .estimators import PretrainedClassifier, PretrainedRegressor
+from .transformers import StackedAutoencoder
+
+__all__ = ["PretrainedClassifier", "PretrainedRegressor", "StackedAutoencoder"]

@@ -1,0 +1,140 @@
+"""Shared machinery of the scikit-learn estimators.
+
+Every sklearn-specific touchpoint (``validate_data``, tags, ``check_is_fitted``)
+lives in this sub-package, so a scikit-learn upgrade is mended in one place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import numbers
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ..exceptions import ConfigError, DataError
+from ..finetune import FINETUNE_MODES
+from ..greedy import GreedyLayerwise, check_layer_sizes, random_stack
+from ..nn.blocks import ACTIVATIONS
+from ..objectives import OBJECTIVES
+from ..registry import suggest
+from ..train.loop import OPTIMIZERS, PRECISIONS, predict_in_batches, resolve_device
+
+__all__ = ["LayerwiseBase"]
+
+
+class LayerwiseBase(BaseEstimator):
+    """Parameters and helpers common to every layerwise estimator (not public)."""
+
+    # -- validation ------------------------------------------------------------------
+    def _check_params(self, n_samples: int) -> None:
+        """Collect every bad parameter, then raise one :class:`ConfigError`."""
+        problems: list[str] = []
+
+        def check(ok: bool, msg: str) -> None:
+            if not ok:
+                problems.append(msg)
+
+        try:
+            check_layer_sizes(self.hidden_layer_sizes)
+        except ConfigError as e:
+            problems.append(str(e))
+        check(self.activation in ACTIVATIONS, f"activation must be one of {ACTIVATIONS.names()}; got {self.activation!r}.{suggest(str(self.activation), ACTIVATIONS.names())}")
+        if hasattr(self, "pretrain"):
+            names = OBJECTIVES.names()
+            check(self.pretrain is None or self.pretrain in OBJECTIVES,
+                  f"pretrain must be None or one of {names}; got {self.pretrain!r}.{suggest(str(self.pretrain), names)}")
+        if hasattr(self, "finetune"):
+            check(self.finetune in FINETUNE_MODES, f"finetune must be one of {list(FINETUNE_MODES)}; got {self.finetune!r}.")
+        check(self.solver in OPTIMIZERS, f"solver must be one of {list(OPTIMIZERS)}; got {self.solver!r}.")
+        check(self.precision in PRECISIONS, f"precision must be one of {list(PRECISIONS)}; got {self.precision!r}.")
+        check(self.loss in ("auto", "mse", "bce"), f"loss must be one of ['auto', 'mse', 'bce']; got {self.loss!r}.")
+        check(_is_positive(self.learning_rate_init), f"learning_rate_init must be a positive number; got {self.learning_rate_init!r}.")
+        check(_is_number(self.alpha) and self.alpha >= 0, f"alpha must be a number >= 0; got {self.alpha!r}.")
+        for name in self._epoch_params:
+            value = getattr(self, name)
+            check(_is_int(value) and value >= 0, f"{name} must be an integer >= 0 (epochs); got {value!r}.")
+        bs = self.batch_size
+        check(bs == "auto" or (_is_int(bs) and bs >= 1), f"batch_size must be 'auto' or a positive integer; got {bs!r}.")
+        if _is_int(bs) and bs > n_samples:
+            problems.append(f"batch_size={bs} is larger than the {n_samples} training rows; use batch_size <= {n_samples} or 'auto'.")
+        check(_is_number(self.validation_fraction) and 0 < self.validation_fraction < 1,
+              f"validation_fraction must be in (0, 1); got {self.validation_fraction!r}.")
+        check(_is_int(self.n_iter_no_change) and self.n_iter_no_change >= 1, f"n_iter_no_change must be a positive integer; got {self.n_iter_no_change!r}.")
+        if problems:
+            raise ConfigError(f"{type(self).__name__} has {len(problems)} invalid parameter(s):\n- " + "\n- ".join(problems))
+
+    def _validate_X(self, X, reset: bool) -> np.ndarray:
+        """sklearn's ``validate_data`` (its messages, which the common checks pin),
+        re-raised as :class:`DataError` with a hint on how to fix it."""
+        try:
+            return validate_data(self, X, reset=reset, dtype=np.float32, ensure_min_samples=2 if reset else 1)
+        except ValueError as e:
+            raise DataError(f"{e} {type(self).__name__} expects X of shape (n_samples, n_features) with finite numbers.") from e
+
+    # -- building blocks ---------------------------------------------------------------
+    def _batch_size(self, n: int) -> int:
+        """``"auto"``: n / 32 clipped to [32, 256], so small data sets still get
+        enough optimizer steps per epoch and large ones get efficient batches."""
+        if self.batch_size == "auto":
+            return min(n, max(32, min(256, n // 32)))
+        return min(int(self.batch_size), n)
+
+    def _trainer_params(self, n: int, max_epochs: int, desc: str, early_stopping: bool) -> dict[str, Any]:
+        return dict(
+            optimizer=self.solver, lr=self.learning_rate_init, weight_decay=self.alpha,
+            max_epochs=max(1, max_epochs), batch_size=self._batch_size(n),
+            patience=self.n_iter_no_change if early_stopping else None, tol=self.tol,
+            device=self.device, precision=self.precision, progress=bool(self.verbose), desc=desc,
+        )
+
+    def _seed_context(self):
+        """Seed torch inside a forked RNG so ``fit`` leaves the global state alone."""
+        seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
+        dev = resolve_device(self.device)
+        stack = contextlib.ExitStack()
+        stack.enter_context(torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []))
+        torch.manual_seed(seed)
+        return stack, seed
+
+    def _pretrain(self, X: torch.Tensor, seed: int):
+        """Greedy pretraining on ``X``; a random stack when ``pretrain`` is None."""
+        sizes = check_layer_sizes(self.hidden_layer_sizes)
+        if self.pretrain is None or self._pretrain_epochs() == 0:
+            self.pretrain_history_ = []
+            return random_stack(X.shape[1], sizes, self.activation)
+        greedy = GreedyLayerwise(
+            sizes, self.activation, self.pretrain, self.pretrain_params, self.loss, self.tied,
+            trainer_params=dict(self._trainer_params(X.shape[0], self._pretrain_epochs(), "pretrain", False), seed=seed),
+        )
+        stack = greedy.fit(X)
+        self.pretrain_history_ = greedy.history_
+        return stack
+
+    def _encode(self, X) -> np.ndarray:
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        dev = next(self.stack_.parameters()).device
+        return predict_in_batches(self.stack_, torch.from_numpy(X).to(dev)).float().cpu().numpy()
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = False
+        return tags
+
+
+def _is_number(v: object) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and np.isfinite(v)
+
+
+def _is_positive(v: object) -> bool:
+    return _is_number(v) and v > 0
+
+
+def _is_int(v: object) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+

@@ -1,0 +1,72 @@
+"""Callbacks: no-op hooks the trainer calls; override the ones you need."""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from torch import nn
+
+    from .loop import Trainer
+
+__all__ = ["Callback", "EarlyStopping"]
+
+
+class Callback:
+    """Base class with a no-op method per event (skorch / minGPT style).
+
+    Set ``trainer.should_stop = True`` from any hook to end training after the
+    current epoch.
+    """
+
+    def on_fit_start(self, trainer: Trainer, model: nn.Module) -> None: ...
+
+    def on_epoch_start(self, trainer: Trainer, model: nn.Module, epoch: int) -> None: ...
+
+    def on_batch_end(self, trainer: Trainer, model: nn.Module, batch_idx: int, loss: float) -> None: ...
+
+    def on_epoch_end(self, trainer: Trainer, model: nn.Module, logs: dict[str, Any]) -> None: ...
+
+    def on_fit_end(self, trainer: Trainer, model: nn.Module) -> None: ...
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved by ``tol`` for ``patience`` epochs.
+
+    Parameters
+    ----------
+    monitor : str, default="val_loss"
+        Key of the epoch logs; falls back to ``"loss"`` when absent.
+    patience : int, default=10
+        Epochs without improvement before stopping (sklearn's ``n_iter_no_change``).
+    tol : float, default=1e-4
+        Minimum decrease that counts as an improvement.
+    restore_best : bool, default=True
+        Load the best epoch's weights back into the model at the end.
+    """
+
+    def __init__(self, monitor: str = "val_loss", patience: int = 10, tol: float = 1e-4, restore_best: bool = True) -> None:
+        self.monitor, self.patience, self.tol, self.restore_best = monitor, int(patience), float(tol), restore_best
+
+    def on_fit_start(self, trainer: Trainer, model: nn.Module) -> None:
+        self.best = math.inf
+        self.best_epoch = -1
+        self.best_state: dict | None = None
+        self.wait = 0
+
+    def on_epoch_end(self, trainer: Trainer, model: nn.Module, logs: dict[str, Any]) -> None:
+        value = logs.get(self.monitor, logs.get("loss"))
+        if value < self.best - self.tol:
+            self.best, self.best_epoch, self.wait = value, logs["epoch"], 0
+            if self.restore_best:
+                self.best_state = copy.deepcopy(model.state_dict())
+        else:
+            self.wait += 1
+            if self.wait >= self.patience:
+                trainer.should_stop = True
+
+    def on_fit_end(self, trainer: Trainer, model: nn.Module) -> None:
+        if self.restore_best and self.best_state is not None:
+            model.load_state_dict(self.best_state)

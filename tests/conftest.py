@@ -1,0 +1,51 @@
+"""Shared fixtures: seeds, tiny real data, and a boring autoencoder."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+MNIST_DIR = Path(os.environ.get("LAYERWISE_MNIST_DIR", Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"))
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    random.seed(0)
+    np.random.seed(0)
+    torch.manual_seed(0)
+    yield
+
+
+@pytest.fixture(scope="session")
+def digits():
+    """scikit-learn's digits scaled to [0, 1]: X (1797, 64) float32, y (1797,)."""
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    return (X / 16.0).astype(np.float32), y
+
+
+@pytest.fixture(scope="session")
+def digits_small(digits):
+    """The first 300 digits."""
+    X, y = digits
+    return X[:300], y[:300]
+
+
+@pytest.fixture(scope="session")
+def mnist_dir():
+    if not (MNIST_DIR / "train-images-idx3-ubyte.gz").is_file():
+        pytest.skip(f"real MNIST files not found in {MNIST_DIR}")
+    return MNIST_DIR
+
+
+def boring_autoencoder(n_in: int = 64, n_hidden: int = 16, output: str = "logistic"):
+    """A small dense autoencoder used across tests."""
+    from layerwise.nn import dense_autoencoder
+
+    return dense_autoencoder(n_in, n_hidden, activation="relu", output=output)

@@ -1,0 +1,84 @@
+import pytest
+import torch
+
+from layerwise.exceptions import ConfigError, DataError
+from layerwise.greedy import GreedyLayerwise, random_stack
+
+
+def _count_rows(module, counter, key):
+    def hook(mod, args, out):
+        counter[key] = counter.get(key, 0) + args[0].shape[0]
+
+    return module.register_forward_hook(hook)
+
+
+def test_codes_of_each_frozen_layer_are_computed_once(digits_small, monkeypatch):
+    """Layer k's encoder sees the data once after it is frozen, not once per batch."""
+    X = torch.from_numpy(digits_small[0])  # 300 rows
+    counter: dict = {}
+    handles = []
+    import layerwise.greedy as greedy_mod
+
+    real_fit = greedy_mod.Trainer.fit
+
+    def spying_fit(self, model, objective, train, val=None, params=None):
+        out = real_fit(self, model, objective, train, val, params)
+        # from now on this layer is frozen: count every row it encodes
+        handles.append(_count_rows(model.encoder, counter, len(handles)))
+        return out
+
+    monkeypatch.setattr(greedy_mod.Trainer, "fit", spying_fit)
+    epochs = 3
+    stack = GreedyLayerwise((32, 16, 8), trainer_params={"max_epochs": epochs, "batch_size": 50, "seed": 0}).fit(X)
+    for h in handles:
+        h.remove()
+    assert counter == {0: 300, 1: 300}  # top layer: no codes needed
+    assert len(stack) == 3 and stack(X).shape == (300, 8)
+
+
+def test_stack_is_frozen_and_decoders_are_not_used_by_the_encoder(digits_small):
+    X = torch.from_numpy(digits_small[0])
+    g = GreedyLayerwise((16, 4), trainer_params={"max_epochs": 2, "seed": 0})
+    stack = g.fit(X)
+    assert not any(p.requires_grad for p in stack.parameters())
+    assert [len(h) for h in g.history_] == [2, 2]
+    codes = stack(X)
+    stack.decoders = None
+    assert torch.equal(stack(X), codes)
+
+
+def test_first_layer_loss_is_chosen_from_the_data_range(digits_small):
+    X = torch.from_numpy(digits_small[0])
+    assert GreedyLayerwise((8,), trainer_params={"max_epochs": 1}).fit(X).output == "logistic"
+    assert GreedyLayerwise((8,), trainer_params={"max_epochs": 1}).fit(X * 3 - 1).output == "identity"
+    with pytest.raises(DataError, match=r"loss='bce' needs inputs in \[0, 1\]; got values in \[-1, 2\]"):
+        GreedyLayerwise((8,), loss="bce", trainer_params={"max_epochs": 1}).fit(X * 3 - 1)
+
+
+def test_unrolled_deep_autoencoder_trains_jointly(digits_small):
+    from layerwise.objectives import Reconstruction
+    from layerwise.train import Trainer
+
+    X = torch.from_numpy(digits_small[0])
+    stack = GreedyLayerwise((32, 8), trainer_params={"max_epochs": 10, "batch_size": 32, "seed": 0}).fit(X)
+    deep = stack.unroll()
+    obj = Reconstruction("bce")
+    trainer = Trainer(max_epochs=10, batch_size=32, seed=0)
+    before = trainer.evaluate(deep, obj, (X,))["loss"]
+    trainer.fit(deep, obj, (X,))
+    assert trainer.evaluate(deep, obj, (X,))["loss"] < before
+    # the stack itself is untouched by training its unrolled copy
+    assert not torch.equal(deep.encoder.layers[0][0].weight, stack.layers[0][0].weight)
+
+
+def test_random_stack_matches_the_greedy_architecture(digits_small):
+    X = torch.from_numpy(digits_small[0])
+    g = GreedyLayerwise((16, 4), trainer_params={"max_epochs": 1}).fit(X)
+    r = random_stack(64, (16, 4))
+    assert [p.shape for p in r.parameters()] == [p.shape for p in g.layers.parameters()]
+
+
+@pytest.mark.parametrize("sizes", [(), (0,), (16, -2), ("a",), 3.5])
+def test_bad_layer_sizes(sizes):
+    with pytest.raises(ConfigError, match="hidden_layer_sizes must be a"):
+        GreedyLayerwise(sizes)

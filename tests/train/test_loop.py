@@ -1,0 +1,93 @@
+import pytest
+import torch
+
+from layerwise.exceptions import ConfigError, DivergenceError
+from layerwise.objectives import Reconstruction
+from layerwise.train import Callback, Trainer
+from layerwise.train.loop import make_optimizer
+
+from ..conftest import boring_autoencoder
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "adamw", "sgd"])
+def test_every_optimizer_trains(optimizer, digits_small):
+    X = torch.from_numpy(digits_small[0])
+    lr = 0.1 if optimizer == "sgd" else 3e-3
+    hist = Trainer(optimizer=optimizer, lr=lr, max_epochs=8, batch_size=32, seed=0).fit(boring_autoencoder(), Reconstruction("bce"), (X,))
+    assert hist[-1]["loss"] < hist[0]["loss"]
+    assert [h["epoch"] for h in hist] == list(range(1, 9))
+
+
+def test_adam_is_fused_on_cpu():
+    opt = make_optimizer([torch.nn.Parameter(torch.zeros(2))], "adam", device=torch.device("cpu"))
+    assert opt.defaults["fused"] is True
+
+
+def test_same_seed_same_weights_different_seed_different(digits_small):
+    X = torch.from_numpy(digits_small[0])
+
+    def run(seed):
+        torch.manual_seed(0)
+        ae = boring_autoencoder()
+        Trainer(max_epochs=3, batch_size=40, seed=seed).fit(ae, Reconstruction("bce"), (X,))
+        return ae.encoder[0].weight.detach().clone()
+
+    assert torch.equal(run(1), run(1))
+    assert not torch.equal(run(1), run(2))
+
+
+def test_early_stopping_restores_the_best_epoch(digits_small):
+    X = torch.from_numpy(digits_small[0])
+    trainer = Trainer(max_epochs=200, batch_size=32, lr=3e-2, patience=3, seed=0)
+    ae = boring_autoencoder()
+    hist = trainer.fit(ae, Reconstruction("bce"), (X[:200],), val=(X[200:],))
+    assert len(hist) < 200
+    best = min(h["val_loss"] for h in hist)
+    assert trainer.evaluate(ae, Reconstruction("bce"), (X[200:],))["loss"] == pytest.approx(best, rel=1e-5)
+
+
+def test_callbacks_see_every_event(digits_small):
+    X = torch.from_numpy(digits_small[0][:100])
+    events = []
+
+    class Spy(Callback):
+        def on_fit_start(self, trainer, model):
+            events.append("fit_start")
+
+        def on_epoch_end(self, trainer, model, logs):
+            events.append(f"epoch{logs['epoch']}")
+            trainer.should_stop = logs["epoch"] == 2
+
+        def on_fit_end(self, trainer, model):
+            events.append("fit_end")
+
+    Trainer(max_epochs=5, batch_size=50, callbacks=[Spy()]).fit(boring_autoencoder(), Reconstruction("bce"), (X,))
+    assert events == ["fit_start", "epoch1", "epoch2", "fit_end"]
+
+
+def test_divergence_names_epoch_batch_and_causes(digits_small):
+    X = torch.from_numpy(digits_small[0][:64]).clone()
+    X[40, 3] = float("nan")
+    with pytest.raises(DivergenceError, match=r"The loss became nan at epoch 1, batch 2\. Likely causes: a learning rate too high"):
+        Trainer(max_epochs=1, batch_size=32, shuffle=False).fit(boring_autoencoder(), Reconstruction("mse"), (X,))
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"optimizer": "adagrad"}, r"optimizer must be one of \['adam', 'adamw', 'sgd'\]; got 'adagrad'"),
+        ({"lr": 0}, r"lr must be a positive number; got 0"),
+        ({"batch_size": -1}, r"batch_size must be a positive integer; got -1"),
+        ({"max_epochs": 1.5}, r"max_epochs must be a positive integer; got 1.5"),
+        ({"precision": "fp16"}, r"precision must be one of \['fp32', 'bf16'\]; got 'fp16'"),
+    ],
+)
+def test_trainer_rejects_bad_settings(kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        Trainer(**kwargs)
+
+
+def test_bf16_training_converges(digits_small):
+    X = torch.from_numpy(digits_small[0])
+    hist = Trainer(max_epochs=10, batch_size=32, lr=3e-3, precision="bf16", seed=0).fit(boring_autoencoder(), Reconstruction("bce"), (X,))
+    assert hist[-1]["loss"] < 0.8 * hist[0]["loss"]
