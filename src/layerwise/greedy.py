@@ -13,11 +13,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
+from torch import nn
 
 from .data.arrays import in_unit_interval
 from .exceptions import ConfigError, DataError
 from .nn.autoencoder import dense_autoencoder
-from .nn.blocks import ACTIVATIONS, dense_block
+from .nn.blocks import ACTIVATIONS, activation_name, dense_block
 from .nn.stack import EncoderStack, freeze
 from .objectives import OBJECTIVES, make_objective
 from .train.loop import Trainer, predict_in_batches
@@ -39,6 +40,15 @@ def check_layer_sizes(sizes: Sequence[int], name: str = "hidden_layer_sizes") ->
     if not sizes or bad:
         raise ConfigError(f"{name} must be a non-empty sequence of positive integers, e.g. (256, 64); got {sizes!r}.")
     return tuple(int(s) for s in sizes)
+
+
+def code_activation(encoder: nn.Module) -> str | None:
+    """Name of the last activation in ``encoder`` (``None`` if none is known)."""
+    for m in reversed(list(encoder.modules())):
+        name = activation_name(m)
+        if name is not None:
+            return name
+    return None
 
 
 def resolve_loss(loss: str, X: torch.Tensor, layer: int, prev_activation: str | None) -> str:
@@ -145,21 +155,37 @@ class GreedyLayerwise:
         encoders, decoders, self.history_ = [], [], []
         output = "identity"
         n_layers = len(self.hidden_layer_sizes)
+        prev_activation = None
         for k, width in enumerate(self.hidden_layer_sizes):
-            loss = resolve_loss(first_loss, codes, k, self.activation)
-            ae = dense_autoencoder(codes.shape[1], width, self.activation, "logistic" if loss == "bce" else "identity", self.tied, self.dropout)
-            output = ae.output if k == 0 else output
+            loss = resolve_loss(first_loss, codes, k, prev_activation)
+            objective = make_objective(self.objective, params, loss)
+            model = self._build_model(objective, tuple(codes.shape[1:]), width, loss)
+            output = model.output if k == 0 else output
             trainer = self._trainer(k, n_layers)
             val = (val_codes,) if val_codes is not None else None
-            self.history_.append(trainer.fit(ae, make_objective(self.objective, params, loss), (codes,), val))
-            freeze(ae)
-            encoders.append(ae.encoder)
-            decoders.append(ae.decoder)
+            self.history_.append(trainer.fit(model, objective, (codes,), val))
+            freeze(model)
+            encoders.append(model.encoder)
+            decoders.append(model.decoder)
+            prev_activation = code_activation(model.encoder)
             if k + 1 < n_layers:  # the codes of each frozen layer, computed once
-                codes = predict_in_batches(ae.encoder, codes.to(trainer.device))
-                val_codes = predict_in_batches(ae.encoder, val_codes.to(trainer.device)) if val_codes is not None else None
+                codes = predict_in_batches(model.encoder, codes.to(trainer.device))
+                val_codes = predict_in_batches(model.encoder, val_codes.to(trainer.device)) if val_codes is not None else None
         self.stack_ = EncoderStack(encoders, decoders if self.keep_decoders else None, output=output).freeze()
         return self.stack_
+
+    def _build_model(self, objective, in_shape: tuple[int, ...], width: int, loss: str):
+        """The model of one stage: the objective's own (``build_model``) or a dense autoencoder."""
+        output = "logistic" if loss == "bce" else "identity"
+        build = getattr(objective, "build_model", None)
+        if build is not None:
+            return build(in_shape, width, self.activation, output, self.tied, self.dropout)
+        if len(in_shape) != 1:
+            raise DataError(
+                f"Objective {self.objective!r} builds dense layers, which need 2-D input (n_samples, n_features); "
+                f"got rows of shape {in_shape}. Flatten the data or use a convolutional objective."
+            )
+        return dense_autoencoder(in_shape[0], width, self.activation, output, self.tied, self.dropout)
 
     def _trainer(self, k: int, n_layers: int) -> Trainer:
         params = dict(self.trainer_params)

@@ -48,12 +48,12 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
             "00 00 <type> <ndim> (e.g. 00000803 for images, 00000801 for labels). Is it the right file?"
         )
     ndim = raw[3]
-    dims = np.frombuffer(raw, ">u4", count=ndim, offset=4).astype(int)
+    dims = tuple(int(d) for d in np.frombuffer(raw, ">u4", count=ndim, offset=4))
     dtype = np.dtype(_IDX_DTYPES[raw[2]])
     need = int(np.prod(dims)) * dtype.itemsize
     body = raw[4 + 4 * ndim :]
     if len(body) < need:
-        raise DataError(f"{path} is truncated: the header announces shape {tuple(dims)} ({need} bytes) but only {len(body)} bytes follow. Download the file again.")
+        raise DataError(f"{path} is truncated: the header announces shape {dims} ({need} bytes) but only {len(body)} bytes follow. Download the file again.")
     return np.frombuffer(body, dtype, count=int(np.prod(dims))).reshape(dims)
 
 

@@ -71,10 +71,19 @@ class LayerwiseBase(BaseEstimator):
     def _validate_X(self, X, reset: bool) -> np.ndarray:
         """sklearn's ``validate_data`` (its messages, which the common checks pin),
         re-raised as :class:`DataError` with a hint on how to fix it."""
+        name = type(self).__name__
         try:
-            return validate_data(self, X, reset=reset, dtype=np.float32, ensure_min_samples=2 if reset else 1)
+            X = validate_data(self, X, reset=reset, dtype=np.float32, ensure_min_samples=2 if reset else 1, ensure_all_finite=False)
         except ValueError as e:
-            raise DataError(f"{e} {type(self).__name__} expects X of shape (n_samples, n_features) with finite numbers.") from e
+            raise DataError(f"{e} {name} expects X of shape (n_samples, n_features) with finite numbers.") from e
+        if not np.isfinite(X).all():
+            n_nan, n_inf = int(np.isnan(X).sum()), int(np.isinf(X).sum())
+            raise DataError(
+                f"Input X contains NaN or infinity ({n_nan} NaN, {n_inf} inf values in an array of shape {X.shape}); "
+                f"{name} expects finite numbers. Impute or drop them first, e.g. with sklearn.impute.SimpleImputer "
+                "in a Pipeline."
+            )
+        return X
 
     # -- building blocks ---------------------------------------------------------------
     def _batch_size(self, n: int) -> int:

@@ -166,13 +166,14 @@ class Trainer:
         batches = TensorBatches(train, min(self.batch_size, train[0].shape[0]), self.shuffle, gen)
         self.history, self.should_stop = [], False
         self._call("on_fit_start", model)
-        bar = tqdm(range(self.max_epochs), desc=self.desc, disable=not self.progress, leave=False, dynamic_ncols=True)
+        # disable=None: no bar when the output is not a terminal (CI logs, pipes)
+        bar = tqdm(range(self.max_epochs), desc=self.desc, disable=None if self.progress else True, leave=False, dynamic_ncols=True)
         for epoch in bar:
             logs = self._run_epoch(model, objective, batches, opt, epoch)
             if val is not None:
                 logs["val_loss"] = self.evaluate(model, objective, val)["loss"]
             self.history.append(logs)
-            bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items() if k in ("loss", "val_loss")})
+            bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items() if k in ("loss", "val_loss")}, refresh=False)
             self._call("on_epoch_end", model, logs)
             if self.should_stop:
                 break

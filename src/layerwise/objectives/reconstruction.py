@@ -1,50 +1,24 @@
-"""Objectives: how one model learns from one batch.
+"""Reconstruction: plain, sparse and denoising autoencoders as one objective.
 
-An objective is a callable ``objective(model, batch) -> StepOutput``. The
-trainer knows nothing else about the model, so autoencoders, classifiers and
-(later) VAEs and RBMs share one loop. Plain, sparse and denoising autoencoders
-are options of one :class:`Reconstruction` objective (pylearn2-style
-composition), registered under friendly names in :data:`OBJECTIVES`.
+Plain, sparse and denoising are options of one :class:`Reconstruction`
+objective (pylearn2-style composition), registered under friendly names.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple, Protocol
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
-from .corruption import make_corruption
-from .exceptions import ConfigError
-from .losses import RECONSTRUCTION_LOSSES, kl_sparsity, l1_activity, reconstruction_loss
-from .registry import Registry
+from ..corruption import make_corruption
+from ..exceptions import ConfigError
+from ..losses import RECONSTRUCTION_LOSSES, kl_sparsity, l1_activity, reconstruction_loss
+from .base import OBJECTIVES, StepOutput
 
-__all__ = [
-    "OBJECTIVES",
-    "Objective",
-    "StepOutput",
-    "Reconstruction",
-    "Classification",
-    "Regression",
-    "make_objective",
-]
+__all__ = ["Reconstruction"]
 
 SPARSITY = (None, "l1", "kl")
-
-
-class StepOutput(NamedTuple):
-    """What one step computes: the loss to back-propagate and detached logs."""
-
-    loss: torch.Tensor
-    logs: dict[str, torch.Tensor]
-
-
-class Objective(Protocol):
-    """``objective(model, batch) -> StepOutput``; ``batch`` is a tuple of tensors."""
-
-    def __call__(self, model: nn.Module, batch: tuple[torch.Tensor, ...]) -> StepOutput: ...
 
 
 class Reconstruction:
@@ -115,32 +89,6 @@ class Reconstruction:
         )
 
 
-class Classification:
-    """Softmax cross-entropy on ``model(x)`` logits, with accuracy in the logs."""
-
-    def __call__(self, model: nn.Module, batch: tuple[torch.Tensor, ...]) -> StepOutput:
-        x, y = batch[0], batch[1]
-        logits = model(x)  # (batch, n_classes)
-        loss = F.cross_entropy(logits, y)
-        acc = (logits.detach().argmax(dim=1) == y).float().mean()
-        return StepOutput(loss, {"accuracy": acc})
-
-
-class Regression:
-    """Mean squared error of ``model(x)`` against ``y``, ``(batch, n_outputs)``."""
-
-    def __call__(self, model: nn.Module, batch: tuple[torch.Tensor, ...]) -> StepOutput:
-        x, y = batch[0], batch[1]
-        return StepOutput(F.mse_loss(model(x), y), {})
-
-
-# --- the named pretraining objectives -------------------------------------------------
-# Each factory's signature is the schema of its options (``pretrain_params`` in the
-# estimators): unknown keywords are refused by ``Registry.build``.
-
-OBJECTIVES: Registry[Callable[..., Reconstruction]] = Registry("pretraining objective")
-
-
 @OBJECTIVES.register("autoencoder")
 def _autoencoder(loss: str = "mse") -> Reconstruction:
     """Plain autoencoder: reconstruct the input."""
@@ -157,14 +105,3 @@ def _sparse(loss: str = "mse", penalty: str = "l1", weight: float = 1e-3, target
 def _denoising(loss: str = "mse", noise: str = "masking", level: float = 0.25) -> Reconstruction:
     """Denoising autoencoder: reconstruct the clean input from a corrupted copy."""
     return Reconstruction(loss=loss, corruption=make_corruption(noise, level))
-
-
-def make_objective(name: str, params: dict | None = None, loss: str | None = None) -> Reconstruction:
-    """Build the registered objective ``name`` with ``params``.
-
-    ``loss``, when given, fills the ``loss`` option unless ``params`` sets it.
-    """
-    params = dict(params or {})
-    if loss is not None:
-        params.setdefault("loss", loss)
-    return OBJECTIVES.build(name, params)

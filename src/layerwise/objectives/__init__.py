@@ -1,0 +1,31 @@
+"""Objectives: how one model learns from one batch.
+
+An objective is a callable ``objective(model, batch) -> StepOutput``. The
+trainer knows nothing else about the model, so autoencoders, classifiers,
+VAEs and RBMs share one loop. Pretraining objectives are registered by name in
+:data:`OBJECTIVES`.
+"""
+
+from __future__ import annotations
+
+from .base import OBJECTIVES, Objective, StepOutput
+from .reconstruction import Reconstruction
+from .supervised import Classification, Regression
+
+__all__ = ["OBJECTIVES", "Objective", "StepOutput", "Reconstruction", "Classification", "Regression", "make_objective"]
+
+
+def make_objective(name: str, params: dict | None = None, loss: str | None = None):
+    """Build the registered objective ``name`` with ``params``.
+
+    ``loss``, when given, fills the ``loss`` option unless ``params`` sets it
+    (and only if the objective takes a ``loss`` option).
+    """
+    from ..registry import _keyword_names
+
+    params = dict(params or {})
+    if loss is not None:
+        accepted = _keyword_names(OBJECTIVES.get(name))
+        if accepted is None or "loss" in accepted:
+            params.setdefault("loss", loss)
+    return OBJECTIVES.build(name, params)

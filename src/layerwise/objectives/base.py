@@ -1,0 +1,38 @@
+"""The objective protocol: what one step of any model computes."""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Protocol
+
+import torch
+from torch import nn
+
+from ..registry import Registry
+
+__all__ = ["OBJECTIVES", "Objective", "StepOutput"]
+
+
+class StepOutput(NamedTuple):
+    """What one step computes: the loss to back-propagate and detached logs."""
+
+    loss: torch.Tensor
+    logs: dict[str, torch.Tensor]
+
+
+class Objective(Protocol):
+    """``objective(model, batch) -> StepOutput``; ``batch`` is a tuple of tensors.
+
+    A pretraining objective may also define ``build_model(n_in, n_hidden,
+    activation, output, tied, dropout) -> nn.Module`` returning a module with an
+    ``encoder`` attribute; :class:`~layerwise.greedy.GreedyLayerwise` then
+    trains that model for each layer instead of a dense autoencoder (how RBMs
+    plug into greedy stacking).
+    """
+
+    def __call__(self, model: nn.Module, batch: tuple[torch.Tensor, ...]) -> StepOutput: ...
+
+
+# Named pretraining objectives. Each factory's signature is the schema of its
+# options (``pretrain_params`` in the estimators): unknown keywords are refused
+# by ``Registry.build``.
+OBJECTIVES: Registry = Registry("pretraining objective")

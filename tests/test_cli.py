@@ -1,0 +1,30 @@
+import json
+import subprocess
+import sys
+
+from layerwise.cli import main
+
+
+def test_demo_quick_writes_the_run_folder(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["demo", "--quick", "--out", str(out), "--no-progress"]) == 0
+    table = capsys.readouterr().out
+    for method in ["logistic regression, raw pixels", "random init, full", "pretrained, frozen", "pretrained, full", "kNN (k=5), pretrained codes"]:
+        assert method in table
+    assert "accuracy" in table and "precision" in table and "recall" in table and "seconds" in table
+    result = json.loads((out / "results.json").read_text())
+    assert len(result["rows"]) == 5 and result["n_labeled"] == 125
+    for png in ["reconstructions.png", "loss_curves.png"]:
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_errors_exit_non_zero(tmp_path, capsys):
+    assert main(["demo", "--dataset", "mnist", "--data-dir", str(tmp_path), "--quick", "--out", str(tmp_path / "r")]) == 2
+    assert "layerwise: error: Could not find the mnist files" in capsys.readouterr().err
+
+
+def test_help_and_module_entry_point():
+    r = subprocess.run([sys.executable, "-m", "layerwise", "demo", "--help"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "--label-fraction" in r.stdout
+    r = subprocess.run([sys.executable, "-m", "layerwise", "nonsense"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "invalid choice" in r.stderr
