@@ -105,7 +105,8 @@ def run_demo(dataset: str = "digits", data_dir=None, out_dir="runs/demo", label_
 
     def add(name, y_pred, seconds):
         r = classification_report(y_test, y_pred)
-        rows.append({"method": name, **{k: r[k] for k in ("accuracy", "precision", "recall", "f1")}, "seconds": seconds})
+        rows.append({"method": name, **{k: r[k] for k in ("accuracy", "precision", "recall", "f1")}, "seconds": seconds,
+                     "confusion_matrix": r["confusion_matrix"]})
 
     logreg, t = _timed(lambda: LogisticRegression(max_iter=2000).fit(X[labeled], y[labeled]))
     add("logistic regression, raw pixels", logreg.predict(X_test), t)

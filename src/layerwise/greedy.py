@@ -159,6 +159,8 @@ class GreedyLayerwise:
         for k, width in enumerate(self.hidden_layer_sizes):
             loss = resolve_loss(first_loss, codes, k, prev_activation)
             objective = make_objective(self.objective, params, loss)
+            if self.trainer_params.get("seed") is not None:  # the seed also fixes the layer's initial weights
+                torch.manual_seed(int(self.trainer_params["seed"]) + k)
             model = self._build_model(objective, tuple(codes.shape[1:]), width, loss)
             output = model.output if k == 0 else output
             trainer = self._trainer(k, n_layers)

@@ -143,7 +143,7 @@ class _PretrainedBase(TransformerMixin, LayerwiseBase):
             if self.early_stopping and len(idx) >= 4:
                 idx, vidx = train_test_split(idx, test_size=self.validation_fraction, random_state=seed, stratify=stratify(idx))
                 val = (Xt[vidx], y_targets[vidx])
-            head = head_cls(check_sizes_last(self.hidden_layer_sizes), n_out)
+            head = head_cls(code_width(stack, Xt), n_out)
             params = self._trainer_params(len(idx), self.max_iter, "fine-tune", self.early_stopping and val is not None)
             trainer = Trainer(**params, seed=seed + 1000)
             model, history = finetune(stack, head, objective, (Xt[idx], y_targets[idx]), val, self.finetune, self.encoder_lr_scale, trainer)
@@ -169,8 +169,10 @@ class _PretrainedBase(TransformerMixin, LayerwiseBase):
         return predict_in_batches(self.module_, torch.from_numpy(X).to(dev)).float().cpu().numpy()
 
 
-def check_sizes_last(sizes) -> int:
-    return int(sizes[-1]) if not isinstance(sizes, (int, np.integer)) else int(sizes)
+def code_width(stack, X: torch.Tensor) -> int:
+    """Number of features of the stack's (flattened) top codes, from one row."""
+    with torch.no_grad():
+        return int(stack.eval()(X[:1]).flatten(1).shape[1])
 
 
 class PretrainedClassifier(ClassifierMixin, _PretrainedBase):
