@@ -82,3 +82,15 @@ def test_random_stack_matches_the_greedy_architecture(digits_small):
 def test_bad_layer_sizes(sizes):
     with pytest.raises(ConfigError, match="hidden_layer_sizes must be a"):
         GreedyLayerwise(sizes)
+
+
+def test_build_gives_the_fitted_architecture_untrained(digits_small):
+    X = torch.from_numpy(digits_small[0])
+    g = GreedyLayerwise((16, 4), trainer_params={"max_epochs": 1, "seed": 0})
+    fitted = g.fit(X)
+    built = GreedyLayerwise((16, 4)).build((64,), first_loss=g.first_loss_)
+    a, b = fitted.state_dict(), built.state_dict()
+    assert a.keys() == b.keys() and all(a[k].shape == b[k].shape for k in a)
+    assert built.output == fitted.output == "logistic"
+    built.load_state_dict(a)
+    assert torch.equal(built(X), fitted(X))

@@ -19,15 +19,37 @@ from .exceptions import CheckpointError, ConfigError, DataError, DivergenceError
 from .finetune import finetune  # noqa: E402
 from .greedy import GreedyLayerwise  # noqa: E402
 from .metrics import classification_report, regression_report  # noqa: E402
-from .nn import AutoEncoder, ClassifierHead, EncoderStack, RegressorHead, dense_autoencoder, dense_block  # noqa: E402
-from .objectives import OBJECTIVES, Reconstruction  # noqa: E402
-from .sklearn import PretrainedClassifier, PretrainedRegressor, StackedAutoencoder  # noqa: E402
+from .nn import (  # noqa: E402
+    RBM,
+    VAE,
+    AutoEncoder,
+    ClassifierHead,
+    EncoderStack,
+    RegressorHead,
+    conv_autoencoder,
+    dense_autoencoder,
+    dense_block,
+    dense_vae,
+)
+from .objectives import ELBO, OBJECTIVES, ContrastiveDivergence, KLWarmup, Reconstruction, iwae_log_likelihood  # noqa: E402
+from .sampling import dae_chain  # noqa: E402
+from .sklearn import PretrainedClassifier, PretrainedRegressor, StackedAutoencoder, VariationalAutoencoder  # noqa: E402
 from .train import Callback, Trainer  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = [
     "OBJECTIVES",
+    "ELBO",
+    "RBM",
+    "VAE",
+    "ContrastiveDivergence",
+    "KLWarmup",
+    "VariationalAutoencoder",
+    "conv_autoencoder",
+    "dae_chain",
+    "dense_vae",
+    "iwae_log_likelihood",
     "AutoEncoder",
     "Callback",
     "CheckpointError",

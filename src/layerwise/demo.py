@@ -40,7 +40,7 @@ class DemoSettings:
     """What the demo trains; one preset per dataset in :data:`SETTINGS`."""
 
     hidden_layer_sizes: tuple[int, ...] = (256, 64)
-    activation: str = "tanh"
+    activation: str = "relu"
     objective: str = "denoising"
     objective_params: dict = field(default_factory=lambda: {"noise": "masking", "level": 0.25})
     pretrain_epochs: int = 150

@@ -83,7 +83,11 @@ def random_stack(n_in: int, sizes: Sequence[int], activation: str = "relu", drop
 
 
 class GreedyLayerwise:
-    """Train a stack of dense autoencoders one layer at a time.
+    """Train a stack of layers one at a time, each on the frozen codes of the last.
+
+    Each layer is a dense autoencoder, or the model the objective builds
+    (``build_model``): an RBM for ``"rbm"`` (a deep belief network), a VAE for
+    ``"vae"``, a convolutional autoencoder for ``"conv"``.
 
     Parameters
     ----------
@@ -91,8 +95,9 @@ class GreedyLayerwise:
         Code width of each layer, e.g. ``(256, 64)``.
     activation : {"identity", "logistic", "tanh", "relu"}, default="relu"
     objective : str, default="autoencoder"
-        A name in :data:`layerwise.objectives.OBJECTIVES` (``"autoencoder"``,
-        ``"sparse"``, ``"denoising"``, ...).
+        A name in :data:`layerwise.objectives.OBJECTIVES`: ``"autoencoder"``,
+        ``"sparse"``, ``"denoising"``, ``"contractive"``, ``"conv"``, ``"rbm"``,
+        ``"vae"``.
     objective_params : dict, optional
         Options of that objective, e.g. ``{"noise": "gaussian", "level": 0.2}``.
     loss : {"auto", "mse", "bce"}, default="auto"
@@ -153,16 +158,13 @@ class GreedyLayerwise:
         first_loss = params.pop("loss", self.loss)
         codes, val_codes = X, X_val
         encoders, decoders, self.history_ = [], [], []
-        output = "identity"
         n_layers = len(self.hidden_layer_sizes)
         prev_activation = None
         for k, width in enumerate(self.hidden_layer_sizes):
             loss = resolve_loss(first_loss, codes, k, prev_activation)
-            objective = make_objective(self.objective, params, loss)
-            if self.trainer_params.get("seed") is not None:  # the seed also fixes the layer's initial weights
-                torch.manual_seed(int(self.trainer_params["seed"]) + k)
-            model = self._build_model(objective, tuple(codes.shape[1:]), width, loss)
-            output = model.output if k == 0 else output
+            if k == 0:
+                self.first_loss_ = loss
+            objective, model = self._stage(k, width, tuple(codes.shape[1:]), loss, params)
             trainer = self._trainer(k, n_layers)
             val = (val_codes,) if val_codes is not None else None
             self.history_.append(trainer.fit(model, objective, (codes,), val))
@@ -173,8 +175,49 @@ class GreedyLayerwise:
             if k + 1 < n_layers:  # the codes of each frozen layer, computed once
                 codes = predict_in_batches(model.encoder, codes.to(trainer.device))
                 val_codes = predict_in_batches(model.encoder, val_codes.to(trainer.device)) if val_codes is not None else None
-        self.stack_ = EncoderStack(encoders, decoders if self.keep_decoders else None, output=output).freeze()
+        self.stack_ = self._assemble(encoders, decoders)
         return self.stack_
+
+    def build(self, in_shape: Sequence[int], first_loss: str = "mse") -> EncoderStack:
+        """The untrained stack that :meth:`fit` would train, e.g. to load saved weights into.
+
+        Parameters
+        ----------
+        in_shape : sequence of int
+            Shape of one input row, e.g. ``(784,)`` or ``(1, 28, 28)``.
+        first_loss : {"mse", "bce"}, default="mse"
+            The first layer's resolved loss (``first_loss_`` after a fit).
+
+        Returns
+        -------
+        EncoderStack
+            Same modules and parameter names as a fitted stack, frozen.
+        """
+        self.first_loss_ = first_loss
+        params = dict(self.objective_params)
+        params.pop("loss", None)
+        shape, prev_activation, encoders, decoders = tuple(in_shape), None, [], []
+        for k, width in enumerate(self.hidden_layer_sizes):
+            loss = first_loss if k == 0 else resolve_loss(first_loss, None, k, prev_activation)
+            _, model = self._stage(k, width, shape, loss, params)
+            encoders.append(model.encoder)
+            decoders.append(model.decoder)
+            prev_activation = code_activation(model.encoder)
+            with torch.no_grad():
+                shape = tuple(model.encoder.eval()(torch.zeros(1, *shape)).shape[1:])
+        return self._assemble(encoders, decoders)
+
+    def _stage(self, k: int, width: int, in_shape: tuple[int, ...], loss: str, params: dict):
+        """The objective and the freshly initialised model of layer ``k``."""
+        objective = make_objective(self.objective, params, loss)
+        if self.trainer_params.get("seed") is not None:  # the seed also fixes the layer's initial weights
+            torch.manual_seed(int(self.trainer_params["seed"]) + k)
+        return objective, self._build_model(objective, in_shape, width, loss)
+
+    def _assemble(self, encoders: list, decoders: list) -> EncoderStack:
+        # the data-space output is the first layer's (logistic for the Bernoulli loss)
+        output = "logistic" if self.first_loss_ == "bce" else "identity"
+        return EncoderStack(encoders, decoders if self.keep_decoders else None, output=output).freeze()
 
     def _build_model(self, objective, in_shape: tuple[int, ...], width: int, loss: str):
         """The model of one stage: the objective's own (``build_model``) or a dense autoencoder."""

@@ -2,12 +2,22 @@
 
 from .autoencoder import AutoEncoder, dense_autoencoder
 from .blocks import ACTIVATIONS, TiedLinear, dense_block, make_activation
+from .conv import conv_autoencoder, conv_block, conv_decoder
 from .heads import ClassifierHead, RegressorHead
+from .rbm import RBM
 from .stack import EncoderStack, freeze, unfreeze
+from .vae import VAE, VAEOutput, dense_vae
 
 __all__ = [
     "ACTIVATIONS",
+    "RBM",
+    "VAE",
+    "VAEOutput",
     "AutoEncoder",
+    "conv_autoencoder",
+    "conv_block",
+    "conv_decoder",
+    "dense_vae",
     "ClassifierHead",
     "EncoderStack",
     "RegressorHead",

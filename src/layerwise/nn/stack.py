@@ -115,6 +115,11 @@ class EncoderStack(nn.Module):
     def _decoder_for(self, k: int) -> nn.Module:
         if self.decoders is not None:
             return copy.deepcopy(self.decoders[k])
+        if any(isinstance(m, nn.Conv2d) for m in self.layers[k].modules()):
+            raise ConfigError(
+                f"Cannot unroll conv layer {k} without its decoder: a transposed weight does not undo pooling. "
+                "Keep the greedy decoders (GreedyLayerwise(keep_decoders=True), the default)."
+            )
         lin = first_linear(self.layers[k])
         dec = nn.Linear(lin.out_features, lin.in_features)
         with torch.no_grad():
@@ -124,10 +129,15 @@ class EncoderStack(nn.Module):
 
 
 def _activation_of(block: nn.Module) -> nn.Module:
-    """The activation that follows the Linear in a ``dense_block``."""
-    if isinstance(block, nn.Sequential) and len(block) >= 2:
-        return block[1]
+    """The activation that follows the first Linear (``dense_block``) or Conv2d (``conv_block``)."""
+    if isinstance(block, nn.Sequential):
+        parts = list(block)
+        for i, m in enumerate(parts[:-1]):
+            if isinstance(m, (nn.Linear, nn.Conv2d)):
+                return parts[i + 1]
+        if len(parts) >= 2:  # a custom block laid out as (layer, activation, ...)
+            return parts[1]
     raise ConfigError(
-        f"Cannot unroll a layer of type {type(block).__name__}: expected a dense_block "
-        "(nn.Sequential of Linear and activation). Build the deep autoencoder by hand."
+        f"Cannot unroll a layer of type {type(block).__name__}: expected a dense_block or conv_block "
+        "(nn.Sequential of Linear or Conv2d, then activation). Build the deep autoencoder by hand."
     )

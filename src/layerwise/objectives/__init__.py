@@ -9,10 +9,25 @@ VAEs and RBMs share one loop. Pretraining objectives are registered by name in
 from __future__ import annotations
 
 from .base import OBJECTIVES, Objective, StepOutput
-from .reconstruction import Reconstruction
+from .contrastive import ContrastiveDivergence  # registers "rbm"
+from .elbo import ELBO, KLWarmup, iwae_log_likelihood  # registers "vae"
+from .reconstruction import ConvReconstruction, Reconstruction  # registers autoencoder .. conv
 from .supervised import Classification, Regression
 
-__all__ = ["OBJECTIVES", "Objective", "StepOutput", "Reconstruction", "Classification", "Regression", "make_objective"]
+__all__ = [
+    "OBJECTIVES",
+    "Classification",
+    "ContrastiveDivergence",
+    "ConvReconstruction",
+    "ELBO",
+    "KLWarmup",
+    "Objective",
+    "Reconstruction",
+    "Regression",
+    "StepOutput",
+    "iwae_log_likelihood",
+    "make_objective",
+]
 
 
 def make_objective(name: str, params: dict | None = None, loss: str | None = None):

@@ -22,11 +22,12 @@ class StepOutput(NamedTuple):
 class Objective(Protocol):
     """``objective(model, batch) -> StepOutput``; ``batch`` is a tuple of tensors.
 
-    A pretraining objective may also define ``build_model(n_in, n_hidden,
-    activation, output, tied, dropout) -> nn.Module`` returning a module with an
-    ``encoder`` attribute; :class:`~layerwise.greedy.GreedyLayerwise` then
-    trains that model for each layer instead of a dense autoencoder (how RBMs
-    plug into greedy stacking).
+    A pretraining objective may also define ``build_model(in_shape, n_hidden,
+    activation, output, tied, dropout) -> nn.Module`` (``in_shape``: the shape
+    of one input row, a tuple) returning a module with ``encoder``, ``decoder``
+    and ``output`` attributes; :class:`~layerwise.greedy.GreedyLayerwise` then
+    trains that model for each layer instead of a dense autoencoder (how RBMs,
+    VAEs and convolutional layers plug into greedy stacking).
     """
 
     def __call__(self, model: nn.Module, batch: tuple[torch.Tensor, ...]) -> StepOutput: ...

@@ -2,5 +2,6 @@
 
 from .estimators import PretrainedClassifier, PretrainedRegressor
 from .transformers import StackedAutoencoder
+from .vae import VariationalAutoencoder
 
-__all__ = ["PretrainedClassifier", "PretrainedRegressor", "StackedAutoencoder"]
+__all__ = ["PretrainedClassifier", "PretrainedRegressor", "StackedAutoencoder", "VariationalAutoencoder"]

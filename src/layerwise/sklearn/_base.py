@@ -128,7 +128,8 @@ class LayerwiseBase(BaseEstimator):
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
         dev = next(self.stack_.parameters()).device
-        return predict_in_batches(self.stack_, torch.from_numpy(X).to(dev)).float().cpu().numpy()
+        # conv stacks give (n, c, h, w) feature maps; estimators return 2-D codes
+        return predict_in_batches(self.stack_, torch.from_numpy(X).to(dev)).flatten(1).float().cpu().numpy()
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

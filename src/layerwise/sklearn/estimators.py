@@ -27,9 +27,12 @@ _PARAMS_DOC = """
     hidden_layer_sizes : tuple of int, default=(256, 64)
         Code width of each pretrained layer.
     activation : {"identity", "logistic", "tanh", "relu"}, default="relu"
-    pretrain : {"autoencoder", "sparse", "denoising"} or None, default="denoising"
-        Objective of greedy layer-wise pretraining; ``None`` trains the same
-        network from random initialisation (the honest baseline).
+    pretrain : str or None, default="denoising"
+        Objective of greedy layer-wise pretraining, a name in
+        ``layerwise.OBJECTIVES``: ``"autoencoder"``, ``"sparse"``,
+        ``"denoising"``, ``"contractive"``, ``"conv"``, ``"rbm"`` (a deep belief
+        network) or ``"vae"``. ``None`` trains the same network from random
+        initialisation (the honest baseline).
     pretrain_params : dict, optional
         Options of the objective, e.g. ``{"noise": "gaussian", "level": 0.2}``
         for ``"denoising"`` or ``{"penalty": "kl", "weight": 0.1}`` for ``"sparse"``.

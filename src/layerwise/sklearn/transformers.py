@@ -25,8 +25,10 @@ class StackedAutoencoder(TransformerMixin, LayerwiseBase):
     ----------
     hidden_layer_sizes : tuple of int, default=(256, 64)
     activation : {"identity", "logistic", "tanh", "relu"}, default="relu"
-    pretrain : {"autoencoder", "sparse", "denoising"}, default="autoencoder"
-        The objective of each layer.
+    pretrain : str, default="autoencoder"
+        The objective of each layer, a name in ``layerwise.OBJECTIVES``
+        (``"autoencoder"``, ``"sparse"``, ``"denoising"``, ``"contractive"``,
+        ``"conv"``, ``"rbm"``, ``"vae"``).
     pretrain_params : dict, optional
         Options of that objective.
     loss : {"auto", "mse", "bce"}, default="auto"
@@ -148,11 +150,14 @@ class StackedAutoencoder(TransformerMixin, LayerwiseBase):
         from sklearn.utils import check_array
 
         Z = check_array(X, dtype=np.float32)
-        width = self.stack_.layers[-1][0].out_features
+        dev = next(self.autoencoder_.parameters()).device
+        with torch.no_grad():
+            code_shape = self.stack_.eval()(torch.zeros(1, self.n_features_in_, device=dev)).shape[1:]
+        width = int(np.prod(code_shape))
         if Z.shape[1] != width:
             raise DataError(f"inverse_transform expects codes with {width} columns (the top layer's width); got {Z.shape[1]}.")
-        dev = next(self.autoencoder_.parameters()).device
-        return predict_in_batches(self.autoencoder_, torch.from_numpy(Z).to(dev), method="decode").cpu().numpy()
+        Zt = torch.from_numpy(Z).to(dev).reshape(len(Z), *code_shape)
+        return predict_in_batches(self.autoencoder_, Zt, method="decode").flatten(1).cpu().numpy()
 
     def reconstruct(self, X) -> np.ndarray:
         """``inverse_transform(transform(X))``, ``(n_samples, n_features_in_)``."""

@@ -1,0 +1,177 @@
+"""Sampling from a trained denoising autoencoder (the DAE as a generative model).
+
+Bengio, Yao, Alain & Vincent (2013), "Generalized denoising auto-encoders as
+generative models": a DAE trained with corruption ``C(x_tilde | x)`` learns the
+reconstruction distribution ``P(x | x_tilde)``. Alternating the two,
+
+    x_tilde_t ~ C(x_tilde | x_{t-1}),    x_t ~ P(x | x_tilde_t),
+
+is a Markov chain whose stationary distribution estimates the data
+distribution (their Theorem 1), whatever the chain started from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from .exceptions import ConfigError
+
+__all__ = ["DAEChain", "dae_chain"]
+
+
+class DAEChain(NamedTuple):
+    """The states of a DAE Markov chain.
+
+    Attributes
+    ----------
+    samples : Tensor, shape (n_steps, n_samples, *shape)
+        ``x_t`` for ``t = 1 .. n_steps``: the chain itself.
+    means : Tensor, shape (n_steps, n_samples, *shape)
+        The mean of ``P(x | x_tilde_t)`` that ``x_t`` was drawn from (smoother
+        to look at, e.g. pixel intensities rather than binary pixels).
+    start : Tensor, shape (n_samples, *shape)
+        ``x_0``.
+    """
+
+    samples: torch.Tensor
+    means: torch.Tensor
+    start: torch.Tensor
+
+
+@torch.no_grad()
+def dae_chain(
+    model: nn.Module,
+    corruption: Callable[[torch.Tensor], torch.Tensor],
+    n_samples: int | None = None,
+    n_steps: int = 100,
+    start: torch.Tensor | None = None,
+    shape: Sequence[int] | None = None,
+    sample: bool = True,
+) -> DAEChain:
+    """Run the corrupt-then-denoise Markov chain of a trained denoising autoencoder.
+
+    Each step corrupts the current state with ``corruption`` (use the one the
+    DAE was trained with) and draws the next state from the reconstruction
+    distribution ``P(x | x_tilde)`` the DAE defines (Bengio et al. 2013,
+    Algorithm 1):
+
+    - ``model.output == "logistic"`` (trained with ``loss="bce"``): a Bernoulli
+      per input with mean ``decode(encode(x_tilde))``, drawn when
+      ``sample=True``;
+    - ``"identity"`` (``loss="mse"``): a Gaussian whose variance the squared
+      error does not learn, so the chain moves to its mean (deterministic
+      denoising; the corruption alone keeps it stochastic).
+
+    Draws come from torch's global generator (like the corruptions): call
+    ``torch.manual_seed`` first for a repeatable chain. The model is run in
+    eval mode and restored afterwards.
+
+    Parameters
+    ----------
+    model : nn.Module
+        A trained autoencoder with ``encode``, ``decode`` and ``output``
+        (:class:`~layerwise.nn.AutoEncoder`).
+    corruption : callable
+        ``x -> x_tilde``, e.g. ``make_corruption("salt_and_pepper", 0.3)``.
+    n_samples : int, optional
+        Number of parallel chains; defaults to ``len(start)``.
+    n_steps : int, default=100
+        Number of corrupt-and-denoise steps.
+    start : Tensor, shape (n_samples, *shape), optional
+        ``x_0``, e.g. training rows. By default the chains start from noise:
+        uniform in [0, 1] for a logistic output, standard normal otherwise.
+    shape : sequence of int, optional
+        Shape of one sample when starting from noise; default: the
+        ``in_features`` of the encoder's first ``nn.Linear``.
+    sample : bool, default=True
+        Draw Bernoulli states for a logistic output; ``False`` follows the
+        means (a deterministic map after each corruption).
+
+    Returns
+    -------
+    DAEChain
+        ``samples`` and ``means`` of shape ``(n_steps, n_samples, *shape)``
+        and the ``start`` ``(n_samples, *shape)``.
+
+    Raises
+    ------
+    ConfigError
+        ``n_steps`` or ``n_samples`` not a positive integer, ``n_samples`` not
+        matching ``start``, a ``corruption`` that is not callable, or no way to
+        tell the sample shape.
+
+    Examples
+    --------
+    >>> from layerwise.corruption import make_corruption
+    >>> from layerwise.nn import dense_autoencoder
+    >>> dae = dense_autoencoder(6, 3, output="logistic")
+    >>> chain = dae_chain(dae, make_corruption("masking", 0.3), n_samples=4, n_steps=5)
+    >>> chain.samples.shape, chain.means.shape
+    (torch.Size([5, 4, 6]), torch.Size([5, 4, 6]))
+    """
+    if not callable(corruption):
+        raise ConfigError(
+            f"corruption must be a callable x -> x_tilde; got {type(corruption).__name__}. "
+            "Pass e.g. layerwise.corruption.make_corruption('masking', 0.25)."
+        )
+    _check_count("n_steps", n_steps)
+    x0 = x = _starting_state(model, n_samples, start, shape)
+    logistic = getattr(model, "output", "identity") == "logistic"
+    was_training = model.training
+    model.eval()
+    samples, means = [], []
+    try:
+        for _ in range(n_steps):
+            mean = model.decode(model.encode(corruption(x)))  # (n_samples, *shape), mean of P(x | x_tilde)
+            x = torch.bernoulli(mean) if (logistic and sample) else mean
+            samples.append(x)
+            means.append(mean)
+    finally:
+        model.train(was_training)
+    return DAEChain(torch.stack(samples), torch.stack(means), x0)
+
+
+def _check_count(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{name} must be a positive integer; got {value!r}.")
+    return value
+
+
+def _starting_state(model: nn.Module, n_samples: int | None, start: torch.Tensor | None, shape) -> torch.Tensor:
+    """``x_0``: the given ``start`` or noise in the data range, on the model's device."""
+    param = next(model.parameters(), None)
+    device = param.device if param is not None else torch.device("cpu")
+    if start is not None:
+        if n_samples is not None and _check_count("n_samples", n_samples) != start.shape[0]:
+            raise ConfigError(
+                f"n_samples={n_samples} but start has {start.shape[0]} rows (shape {tuple(start.shape)}); "
+                "pass n_samples=None to run one chain per row of start."
+            )
+        return start.to(device=device, dtype=torch.float32)
+    if n_samples is None:
+        raise ConfigError("dae_chain needs n_samples or start; got neither. Pass n_samples=16, or start=X[:16].")
+    _check_count("n_samples", n_samples)
+    shape = _sample_shape(model, shape)
+    if getattr(model, "output", "identity") == "logistic":
+        return torch.rand(n_samples, *shape, device=device)  # (n_samples, *shape) in [0, 1)
+    return torch.randn(n_samples, *shape, device=device)  # (n_samples, *shape)
+
+
+def _sample_shape(model: nn.Module, shape) -> tuple[int, ...]:
+    """``shape`` if given, else the input width of the encoder's first ``nn.Linear``."""
+    if shape is not None:
+        shape = tuple(shape)
+        if not shape or not all(isinstance(d, int) and d > 0 for d in shape):
+            raise ConfigError(f"shape must be a sequence of positive integers, e.g. (784,); got {shape!r}.")
+        return shape
+    for m in getattr(model, "encoder", model).modules():
+        if isinstance(m, nn.Linear):
+            return (m.in_features,)
+    raise ConfigError(
+        f"Cannot tell the shape of one sample of this {type(model).__name__} (no nn.Linear in its encoder); "
+        "pass shape=(channels, height, width) or start=... ."
+    )
