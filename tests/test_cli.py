@@ -9,18 +9,21 @@ def test_demo_quick_writes_the_run_folder(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["demo", "--quick", "--out", str(out), "--no-progress"]) == 0
     table = capsys.readouterr().out
-    for method in ["logistic regression, raw pixels", "random init, full", "pretrained, frozen", "pretrained, full", "kNN (k=5), pretrained codes"]:
+    for method in ["logistic regression, raw pixels", "random init, full", "pretrained, frozen", "pretrained, full",
+                   "DBN (stacked RBMs), full", "kNN (k=5), pretrained codes"]:
         assert method in table
     assert "accuracy" in table and "precision" in table and "recall" in table and "seconds" in table
     result = json.loads((out / "results.json").read_text())
-    assert len(result["rows"]) == 5 and result["n_labeled"] == 125
+    assert len(result["rows"]) == 6 and result["n_labeled"] == 125
     for png in ["reconstructions.png", "loss_curves.png"]:
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_cli_errors_exit_non_zero(tmp_path, capsys):
+def test_cli_errors_exit_non_zero(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("LAYERWISE_MIRROR", "http://127.0.0.1:9")  # a closed local port: no download possible
     assert main(["demo", "--dataset", "mnist", "--data-dir", str(tmp_path), "--quick", "--out", str(tmp_path / "r")]) == 2
-    assert "layerwise: error: Could not find the mnist files" in capsys.readouterr().err
+    assert "layerwise: error: Could not download the mnist file" in capsys.readouterr().err
 
 
 def test_help_and_module_entry_point():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .data.datasets import DATASETS
 from .exceptions import LayerwiseError
 
 __all__ = ["main"]
@@ -13,7 +14,7 @@ __all__ = ["main"]
 def _demo(args: argparse.Namespace) -> int:
     from .demo import SETTINGS, format_table, run_demo
 
-    settings = SETTINGS[args.dataset]
+    settings = SETTINGS.get(args.dataset, SETTINGS["mnist"] if args.dataset != "digits" else SETTINGS["digits"])
     if args.quick:
         from dataclasses import replace
 
@@ -32,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="pretrained vs random initialisation with few labels",
                           description="Compare logistic regression, a network from random init, pretrained + frozen, "
                                       "pretrained + full fine-tuning and kNN on pretrained codes, with few labels.")
-    demo.add_argument("--dataset", choices=["digits", "mnist"], default="digits", help="default: digits (ships with scikit-learn)")
+    demo.add_argument("--dataset", choices=DATASETS.names(), default="digits", help="default: digits (ships with scikit-learn)")
     demo.add_argument("--data-dir", help="folder with the dataset files (MNIST: the four IDX .gz files)")
     demo.add_argument("--out", help="run folder (default: runs/demo-DATASET)")
     demo.add_argument("--label-fraction", type=float, default=0.1, help="fraction of training rows that keep their label (default 0.1)")

@@ -1,6 +1,18 @@
-"""Data checks, batching and datasets."""
+"""Data checks, batching, datasets by name or file, and splits."""
 
 from .arrays import TensorBatches, check_X, check_y_length, in_unit_interval
-from .datasets import DATASETS, load_dataset
+from .datasets import DATASETS, load_dataset, read_idx
+from .files import load_file
+from .splits import split
 
-__all__ = ["DATASETS", "TensorBatches", "check_X", "check_y_length", "in_unit_interval", "load_dataset"]
+__all__ = [
+    "DATASETS",
+    "TensorBatches",
+    "check_X",
+    "check_y_length",
+    "in_unit_interval",
+    "load_dataset",
+    "load_file",
+    "read_idx",
+    "split",
+]

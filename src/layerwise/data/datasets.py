@@ -1,29 +1,45 @@
-"""Datasets by name: scikit-learn's digits (embedded) and the MNIST family (IDX)."""
+"""Datasets by name or path: digits (embedded), the MNIST family (IDX gzip files), .npy/.npz/.csv files."""
 
 from __future__ import annotations
 
 import gzip
-import hashlib
 import os
+import zlib
 from pathlib import Path
 
 import numpy as np
 from sklearn.utils import Bunch
 
-from ..exceptions import DataError
+from ..exceptions import ConfigError, DataError
 from ..registry import Registry
+from .download import MIRRORS, download_files, md5sum
+from .files import FILE_SUFFIXES, load_file
 
-__all__ = ["DATASETS", "load_dataset", "read_idx", "IDX_FILES"]
+__all__ = ["DATASETS", "IDX_FILES", "load_dataset", "read_idx"]
 
 DATASETS: Registry = Registry("dataset")
 
-# Published MD5 checksums of the gzip files (as in torchvision's MNIST.resources).
-IDX_FILES = {
+# Published MD5 checksums of the gzip files: the ``resources`` of MNIST, FashionMNIST and KMNIST
+# in torchvision/datasets/mnist.py (pytorch/vision commit 01977a18). The official URLs are in
+# ``download.MIRRORS``. All three use the same four file names.
+IDX_FILES: dict[str, dict[str, str]] = {
     "mnist": {
         "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
         "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
         "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
         "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+    },
+    "fashion-mnist": {
+        "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+        "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
+        "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
+        "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
+    },
+    "kmnist": {
+        "train-images-idx3-ubyte.gz": "bdb82020997e1d708af4cf47b453dcf7",
+        "train-labels-idx1-ubyte.gz": "e144d726b3acfaa3e44228e80efcd344",
+        "t10k-images-idx3-ubyte.gz": "5c965bf0a639b31b8f53240b1b52f4d7",
+        "t10k-labels-idx1-ubyte.gz": "7320c461ea6c1c855c0b718fb2a4b134",
     },
 }
 
@@ -33,109 +49,198 @@ _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">
 def read_idx(path: str | os.PathLike) -> np.ndarray:
     """Read an IDX file (gzip or plain) into an array (LeCun's format).
 
+    Parameters
+    ----------
+    path : path
+        ``.gz`` files are decompressed.
+
+    Returns
+    -------
+    ndarray, shape given by the header (e.g. (n, 28, 28) images or (n,) labels)
+
     Raises
     ------
     DataError
-        Bad magic number, or fewer bytes than the header announces.
+        Not gzip (or a cut-off gzip stream), a bad magic number, or fewer
+        bytes than the header announces.
     """
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        raw = f.read()
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except (EOFError, gzip.BadGzipFile, zlib.error) as e:
+        raise DataError(f"{path} is not a complete gzip file ({e}); expected a gzip-compressed IDX file. Download it again.") from e
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
         raise DataError(
             f"{path} is not an IDX file: its magic number is {raw[:4].hex() or 'missing'}; expected "
             "00 00 <type> <ndim> (e.g. 00000803 for images, 00000801 for labels). Is it the right file?"
         )
     ndim = raw[3]
+    if len(raw) < 4 + 4 * ndim:
+        raise DataError(
+            f"{path} is truncated: the header announces {ndim} dimensions ({4 * ndim} bytes of sizes) but only "
+            f"{len(raw) - 4} bytes follow the magic number. "
+            "Download the file again."
+        )
     dims = tuple(int(d) for d in np.frombuffer(raw, ">u4", count=ndim, offset=4))
     dtype = np.dtype(_IDX_DTYPES[raw[2]])
     need = int(np.prod(dims)) * dtype.itemsize
     body = raw[4 + 4 * ndim :]
     if len(body) < need:
-        raise DataError(f"{path} is truncated: the header announces shape {dims} ({need} bytes) but only {len(body)} bytes follow. Download the file again.")
+        raise DataError(
+            f"{path} is truncated: the header announces shape {dims} ({need} bytes) but only {len(body)} bytes follow. "
+            "Download the file again."
+        )
     return np.frombuffer(body, dtype, count=int(np.prod(dims))).reshape(dims)
 
 
-def _md5(path: Path) -> str:
-    h = hashlib.md5()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+def _cache_dir(name: str) -> Path:
+    """``~/.cache/layerwise/<name>``, where downloads go when no ``data_dir`` is given."""
+    return Path.home() / ".cache" / "layerwise" / name
 
 
-def _find_dir(name: str, data_dir: str | os.PathLike | None) -> Path:
-    """First of ``data_dir``, ``$LAYERWISE_DATA[/name]``, ``~/.cache/layerwise/name`` holding the files."""
-    files = IDX_FILES[name]
+def _candidates(name: str, data_dir: str | os.PathLike | None) -> list[Path]:
+    """Folders searched in order: ``data_dir[/name]``, ``$LAYERWISE_DATA[/name]``, the cache folder."""
     candidates = []
     if data_dir is not None:
         candidates += [Path(data_dir), Path(data_dir) / name]
     if os.environ.get("LAYERWISE_DATA"):
         candidates += [Path(os.environ["LAYERWISE_DATA"]), Path(os.environ["LAYERWISE_DATA"]) / name]
-    candidates.append(Path.home() / ".cache" / "layerwise" / name)
+    candidates.append(_cache_dir(name))
+    return candidates
+
+
+def _find_dir(name: str, data_dir: str | os.PathLike | None, download: bool, progress: bool) -> Path:
+    """The first folder holding all the files, downloading them first if none does and ``download``."""
+    files = IDX_FILES[name]
+    candidates = _candidates(name, data_dir)
     for d in candidates:
         if all((d / f).is_file() for f in files):
             return d
+    if download:
+        target = Path(data_dir) if data_dir is not None else _cache_dir(name)
+        download_files(name, files, target, progress=progress)
+        return target
     looked = ", ".join(str(c) for c in candidates)
     raise DataError(
         f"Could not find the {name} files {sorted(files)}. Looked in: {looked}. "
-        f"Put the four .gz files in one of these folders, or pass data_dir=... (CLI: --data-dir)."
+        f"Put the four .gz files in one of these folders, or pass data_dir=... (CLI: --data-dir). "
+        f"Get them from {', '.join(MIRRORS[name])}, or pass download=True to fetch them."
     )
 
 
-def _load_idx_dataset(name: str, data_dir=None, check_md5: bool = True) -> Bunch:
-    d = _find_dir(name, data_dir)
-    if check_md5:
-        for fname, expected in IDX_FILES[name].items():
-            got = _md5(d / fname)
-            if got != expected:
-                raise DataError(f"{d / fname} has MD5 {got}; expected {expected}. The file is corrupted or a different version: download it again.")
-    images = lambda f: (read_idx(d / f).reshape(-1, 784).astype(np.float32) / 255.0)  # noqa: E731
-    labels = lambda f: read_idx(d / f).astype(np.int64)  # noqa: E731
+def _load_idx_dataset(name: str, data_dir=None, download: bool = True, progress: bool = True) -> Bunch:
+    """Find (or download), MD5-check and read the four IDX files of ``name``."""
+    d = _find_dir(name, data_dir, download, progress)
+    for fname, expected in IDX_FILES[name].items():
+        got = md5sum(d / fname)
+        if got != expected:
+            raise DataError(
+                f"{d / fname} has MD5 {got}; expected {expected}. "
+                "The file is corrupted or a different version: download it again."
+            )
+    X, X_test = (read_idx(d / f"{p}-images-idx3-ubyte.gz") for p in ("train", "t10k"))
+    y, y_test = (read_idx(d / f"{p}-labels-idx1-ubyte.gz").astype(np.int64) for p in ("train", "t10k"))
+    for images, labels, part in ((X, y, "train"), (X_test, y_test, "t10k")):
+        if len(images) != len(labels):
+            raise DataError(
+                f"{d}: {part}-images has {len(images)} images but {part}-labels has {len(labels)} labels; "
+                "expected one label per image. Download the files again."
+            )
     return Bunch(
         name=name,
-        X=images("train-images-idx3-ubyte.gz"),
-        y=labels("train-labels-idx1-ubyte.gz"),
-        X_test=images("t10k-images-idx3-ubyte.gz"),
-        y_test=labels("t10k-labels-idx1-ubyte.gz"),
-        image_shape=(28, 28),
+        X=X.reshape(len(X), -1).astype(np.float32) / 255.0,  # (n, h * w)
+        y=y,
+        X_test=X_test.reshape(len(X_test), -1).astype(np.float32) / 255.0,
+        y_test=y_test,
+        image_shape=tuple(X.shape[1:]),
         scaling="pixel / 255, in [0, 1]",
+        feature_names=None,
     )
 
 
 @DATASETS.register("digits")
-def _digits(data_dir=None) -> Bunch:
+def _digits(data_dir=None, download: bool = True, progress: bool = True) -> Bunch:
     """scikit-learn's 8x8 digits (1,797 images, shipped with scikit-learn)."""
     from sklearn.datasets import load_digits
 
     d = load_digits()
     return Bunch(name="digits", X=(d.data / 16.0).astype(np.float32), y=d.target.astype(np.int64),
-                 X_test=None, y_test=None, image_shape=(8, 8), scaling="pixel / 16, in [0, 1]")
+                 X_test=None, y_test=None, image_shape=(8, 8), scaling="pixel / 16, in [0, 1]", feature_names=None)
 
 
 @DATASETS.register("mnist")
-def _mnist(data_dir=None) -> Bunch:
-    """MNIST: 60,000 + 10,000 28x28 digits from the original IDX gzip files."""
-    return _load_idx_dataset("mnist", data_dir)
+def _mnist(data_dir=None, download: bool = True, progress: bool = True) -> Bunch:
+    """MNIST: 60,000 + 10,000 28x28 handwritten digits (LeCun et al.)."""
+    return _load_idx_dataset("mnist", data_dir, download, progress)
 
 
-def load_dataset(name: str, data_dir: str | os.PathLike | None = None) -> Bunch:
-    """Load a dataset by name.
+@DATASETS.register("fashion-mnist")
+def _fashion_mnist(data_dir=None, download: bool = True, progress: bool = True) -> Bunch:
+    """Fashion-MNIST: 60,000 + 10,000 28x28 clothing images in 10 classes (Xiao et al., 2017)."""
+    return _load_idx_dataset("fashion-mnist", data_dir, download, progress)
+
+
+@DATASETS.register("kmnist")
+def _kmnist(data_dir=None, download: bool = True, progress: bool = True) -> Bunch:
+    """Kuzushiji-MNIST: 60,000 + 10,000 28x28 cursive Japanese characters in 10 classes (Clanuwat et al., 2018)."""
+    return _load_idx_dataset("kmnist", data_dir, download, progress)
+
+
+def _is_file_request(name) -> bool:
+    """True for a path object, or a string that is not a dataset name and looks like a file path."""
+    if isinstance(name, os.PathLike):
+        return True
+    if not isinstance(name, str) or name in DATASETS:
+        return False
+    return Path(name).suffix.lower() in FILE_SUFFIXES or os.sep in name or Path(name).is_file()
+
+
+def load_dataset(name: str | os.PathLike, data_dir: str | os.PathLike | None = None, download: bool = True, *,
+                 label_column: str | int | None = None, scale: str | None = "auto", progress: bool = True) -> Bunch:
+    """Load a dataset by name, or from a ``.npy`` / ``.npz`` / ``.csv`` file.
 
     Parameters
     ----------
-    name : {"digits", "mnist"}
+    name : {"digits", "mnist", "fashion-mnist", "kmnist"} or path
+        A registered name (see ``DATASETS.names()``) or a file path, read by
+        :func:`~layerwise.data.files.load_file`.
     data_dir : path, optional
-        Folder with the dataset's files (MNIST: the four IDX ``.gz`` files).
-        Also searched: ``$LAYERWISE_DATA`` and ``~/.cache/layerwise/<name>``.
+        Named datasets only: folder with the dataset's files (the MNIST family:
+        the four IDX ``.gz`` files), searched first. Then ``$LAYERWISE_DATA``
+        (and its ``<name>`` subfolder), then ``~/.cache/layerwise/<name>``.
+    download : bool, default=True
+        Named datasets only: if the files are in none of these folders, download
+        them from the official mirrors (or ``$LAYERWISE_MIRROR``) into
+        ``data_dir``, or the cache folder if ``data_dir`` is None, and check
+        their MD5.
+    label_column : str or int, optional
+        Files only: the label column (a name in a CSV header, or an index).
+    scale : {"auto", "minmax"} or None, default="auto"
+        Files only: min-max scaling to [0, 1] from the training rows
+        (``"auto"``: only if some value is outside [0, 1]). Named datasets are
+        always pixel / 255 (digits: / 16).
+    progress : bool, default=True
+        Show a progress bar while downloading.
 
     Returns
     -------
     Bunch
-        ``X`` (n, n_features) float32 in [0, 1], ``y`` (n,) int64, ``X_test`` /
-        ``y_test`` (``None`` without an official test split), ``image_shape``,
-        ``scaling`` (how pixels were scaled, stated rather than silent).
+        ``X`` (n, n_features) float32 in [0, 1] (files with ``scale=None``: as
+        stored), ``y`` (n,) int64 (files: see ``load_file``; ``None`` without labels), ``X_test`` / ``y_test`` (``None`` without a test
+        split), ``image_shape`` (``None`` if unknown), ``scaling`` (what was
+        done to the values, stated rather than silent), ``name``,
+        ``feature_names`` (CSV header, else ``None``).
+
+    Raises
+    ------
+    ConfigError
+        Unknown name (the valid ones are listed), or a file-only option given
+        with a named dataset.
+    DataError
+        Files missing (the message says where to put them and where to get
+        them), a wrong MD5, a damaged IDX file, or an unreadable data file.
 
     Examples
     --------
@@ -143,4 +248,23 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None) -> Bunch:
     >>> d.X.shape, d.image_shape
     ((1797, 64), (8, 8))
     """
-    return DATASETS.get(name)(data_dir=data_dir)
+    if _is_file_request(name):
+        if data_dir is not None:
+            raise ConfigError(
+                f"data_dir={str(data_dir)!r} applies to named datasets; "
+                f"got the file {str(name)!r}. Pass the file's full path instead."
+            )
+        return load_file(name, label_column=label_column, scale=scale)
+    try:
+        factory = DATASETS.get(name)
+    except ConfigError as e:
+        raise ConfigError(f"{e} Or pass the path of a {'/'.join(FILE_SUFFIXES)} file.") from e
+    wrong = {"label_column": label_column} if label_column is not None else {}
+    if scale != "auto":
+        wrong["scale"] = scale
+    if wrong:
+        raise ConfigError(
+            f"{sorted(wrong)} apply to data files; got {wrong} with the named dataset {name!r}, which comes "
+            "scaled to [0, 1] with its own labels. Leave them at their defaults."
+        )
+    return factory(data_dir=data_dir, download=download, progress=progress)

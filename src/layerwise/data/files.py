@@ -1,0 +1,282 @@
+"""Datasets from .npy, .npz and .csv files, with min-max scaling that is stated, not silent."""
+
+from __future__ import annotations
+
+import csv
+import numbers
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+from sklearn.preprocessing import MinMaxScaler
+from sklearn.utils import Bunch
+
+from ..exceptions import ConfigError, DataError
+from ..registry import suggest
+from .arrays import check_X, check_y_length, in_unit_interval
+
+__all__ = ["FILE_SUFFIXES", "SCALES", "load_file"]
+
+FILE_SUFFIXES = (".npy", ".npz", ".csv")
+SCALES = ("auto", "minmax", None)
+_NPZ_KEYS = ("X", "y", "X_test", "y_test")
+
+
+def load_file(path: str | os.PathLike, label_column: str | int | None = None, scale: str | None = "auto") -> Bunch:
+    """Load a dataset from a ``.npy``, ``.npz`` or ``.csv`` file.
+
+    Parameters
+    ----------
+    path : path
+        - ``.npy``: one array, (n, n_features) or images (n, h, w[, ...]);
+          with ``label_column`` (an int index), a 2-D array whose column
+          ``label_column`` holds the labels.
+        - ``.npz``: arrays named ``X`` and optionally ``y``, ``X_test``,
+          ``y_test`` (as written by ``np.savez(path, X=X, y=y)``).
+        - ``.csv``: a header line with column names, then numeric rows; the
+          labels are the column named (or indexed) by ``label_column``.
+    label_column : str or int, optional
+        The label column of a ``.csv`` (name or index) or 2-D ``.npy`` (index).
+        ``None``: no labels, ``y`` is ``None``.
+    scale : {"auto", "minmax"} or None, default="auto"
+        ``"minmax"``: rescale each feature to [0, 1] with the min/max of the
+        training rows ``X`` (scikit-learn's ``MinMaxScaler``); ``X_test`` uses
+        the same min/max and is clipped to [0, 1]. ``"auto"``: the same, but
+        only if some value of ``X`` or ``X_test`` is outside [0, 1] (which the
+        Bernoulli loss needs). ``None``: values as stored.
+
+    Returns
+    -------
+    Bunch
+        ``X`` (n, n_features) float32, ``y`` (n,) (int64 for integral labels,
+        float for other numbers, str for CSV class names; ``None`` without
+        labels), ``X_test`` (m, n_features) float32 / ``y_test`` (m,) or
+        ``None``, ``image_shape`` (``X``'s trailing shape for 3-D or higher
+        ``.npy``/``.npz`` arrays, else ``None``), ``scaling`` (what was done),
+        ``name`` (the file name), ``feature_names`` (CSV header, else ``None``).
+
+    Raises
+    ------
+    ConfigError
+        Unknown ``scale``, or a ``label_column`` that does not fit the file type.
+    DataError
+        Missing or unreadable file, missing ``X`` key (the keys found are
+        listed), unknown label column, non-numeric feature columns (named),
+        NaN or infinite values.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     np.save(f"{tmp}/x.npy", np.array([[0.0, 10.0], [5.0, 20.0], [10.0, 30.0]]))
+    ...     d = load_file(f"{tmp}/x.npy")
+    >>> d.X.tolist(), d.scaling
+    ([[0.0, 0.0], [0.5, 0.5], [1.0, 1.0]], 'min-max per feature to [0, 1] from the training rows X (scale="auto": values were in [0, 30])')
+    """
+    path = Path(path)
+    if scale not in SCALES:
+        raise ConfigError(f"scale must be one of {list(SCALES)}; got {scale!r}. Use None to keep the values as stored.")
+    readers = {".npy": _read_npy, ".npz": _read_npz, ".csv": _read_csv}
+    suffix = path.suffix.lower()
+    if suffix not in readers:
+        raise DataError(
+            f"{path} has suffix {suffix!r}; expected one of {list(FILE_SUFFIXES)}. "
+            "Save the data with np.save, np.savez or as a CSV with a header."
+        )
+    if not path.is_file():
+        raise DataError(f"No such file: {path} (absolute: {path.absolute()}). Check the path, or pass a dataset name.")
+    parts = readers[suffix](path, label_column)
+    X, image_shape = _features(parts["X"], "X")
+    X_test = _features(parts["X_test"], "X_test")[0] if parts.get("X_test") is not None else None
+    if X_test is not None and X_test.shape[1:] != X.shape[1:]:
+        raise DataError(f"{path}: X_test has {X_test.shape[1]} features but X has {X.shape[1]}; expected the same columns.")
+    y, y_test = (_labels(parts.get(k), k, ref) for k, ref in (("y", X), ("y_test", X_test)))
+    X, X_test, scaling = _scale(X, X_test, scale)
+    return Bunch(name=path.name, X=X, y=y, X_test=X_test, y_test=y_test, image_shape=image_shape,
+                 scaling=scaling, feature_names=parts.get("feature_names"))
+
+
+def _load(path: Path, archive: bool):
+    """``np.load`` without pickles: an array (``.npy``) or an archive (``.npz``), else :class:`DataError`."""
+    writer = "np.savez" if archive else "np.save"
+    try:
+        out = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
+        raise DataError(f"Could not read {path} with numpy ({e}); expected a file written by {writer} with numeric arrays.") from e
+    if isinstance(out, np.lib.npyio.NpzFile) != archive:
+        if not archive:
+            out.close()
+        kind = "an .npz archive" if archive else "a single .npy array"
+        raise DataError(f"{path} does not hold {kind}; got a {type(out).__name__}. Write it with {writer}, or fix the file's suffix.")
+    return out
+
+
+def _read_npy(path: Path, label_column) -> dict:
+    """X, or X and y split from a 2-D array's ``label_column``."""
+    arr = _load(path, archive=False)
+    if label_column is None:
+        return {"X": arr}
+    if isinstance(label_column, bool) or not isinstance(label_column, numbers.Integral):
+        raise ConfigError(
+            "label_column for a .npy file must be a column index (int); "
+            f"got {label_column!r}. A .npy file has no column names."
+        )
+    if arr.ndim != 2:
+        raise DataError(
+            f"{path} holds a {arr.ndim}-D array of shape {arr.shape}; "
+            "label_column needs a 2-D (n_samples, n_columns) array."
+        )
+    c = _column_index(int(label_column), arr.shape[1], path)
+    return {"X": np.delete(arr, c, axis=1), "y": arr[:, c]}
+
+
+def _read_npz(path: Path, label_column) -> dict:
+    """Arrays ``X``, ``y``, ``X_test``, ``y_test`` of an ``.npz`` archive."""
+    if label_column is not None:
+        raise ConfigError(
+            f"label_column applies to .csv and .npy files; got label_column={label_column!r} for {path}. "
+            "An .npz file keeps its labels in the array 'y'."
+        )
+    with _load(path, archive=True) as z:
+        found = list(z.files)
+        parts = {k: z[k] for k in _NPZ_KEYS if k in found}
+    missing = [k for k in ("X",) + (("X_test",) if "y_test" in parts else ()) if k not in parts]
+    if missing:
+        raise DataError(
+            f"{path} has no array named {missing}; found keys {found}. Expected 'X' (features) and optionally "
+            "'y', 'X_test', 'y_test'. Save it with np.savez(path, X=X, y=y, X_test=X_test, y_test=y_test)."
+        )
+    return parts
+
+
+def _column_index(c: int, n_cols: int, path: Path) -> int:
+    """``c`` as a non-negative column index, or :class:`ConfigError` if out of range."""
+    if not -n_cols <= c < n_cols:
+        raise ConfigError(
+            f"label_column={c} is out of range for {path}, which has {n_cols} columns; "
+            f"expected {-n_cols} to {n_cols - 1}."
+        )
+    return c % n_cols
+
+
+def _read_csv(path: Path, label_column) -> dict:
+    """Features (all columns but the label) and labels of a CSV file with a header."""
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        rows = [r for r in csv.reader(f) if r]
+    if len(rows) < 2:
+        raise DataError(
+            f"{path} has {len(rows)} non-empty line(s); "
+            "expected a header line with column names and at least one data row."
+        )
+    header, body = [h.strip() for h in rows[0]], rows[1:]
+    if all(_is_number(h) for h in header):
+        raise DataError(
+            f"The first line of {path} looks like data, not a header: {rows[0][:5]}; "
+            "expected column names. Add a header line, or save the array with np.save."
+        )
+    bad = next((i for i, r in enumerate(body) if len(r) != len(header)), None)
+    if bad is not None:
+        raise DataError(
+            f"{path}: line {bad + 2} has {len(body[bad])} fields but the header has {len(header)}; "
+            "expected one value per column on every line."
+        )
+    columns = np.array(body, dtype=str).T  # (n_columns, n_rows)
+    label = _csv_label_index(label_column, header, path)
+    features = [j for j in range(len(header)) if j != label]
+    X = _numeric_columns(columns, header, features, path, is_label_set=label_column is not None)
+    y = _csv_labels(columns[label]) if label is not None else None
+    return {"X": X, "y": y, "feature_names": [header[j] for j in features]}
+
+
+def _csv_label_index(label_column, header: list[str], path: Path) -> int | None:
+    """Index of the label column given by name or position."""
+    if label_column is None:
+        return None
+    if isinstance(label_column, numbers.Integral) and not isinstance(label_column, bool):
+        return _column_index(int(label_column), len(header), path)
+    if label_column not in header:
+        raise DataError(f"{path} has no column {label_column!r}; its columns are {header}.{suggest(str(label_column), header)}")
+    return header.index(label_column)
+
+
+def _numeric_columns(columns: np.ndarray, header: list[str], features: list[int], path: Path, is_label_set: bool) -> np.ndarray:
+    """Parse the feature columns as float64 (empty cells: NaN); name every non-numeric one."""
+    out, bad = [], []
+    for j in features:
+        values = np.char.strip(columns[j])
+        values = np.where(values == "", "nan", values)
+        try:
+            out.append(values.astype(np.float64))
+        except ValueError:
+            row = next(i for i, v in enumerate(values) if not _is_number(v))
+            bad.append(f"{header[j]!r} (column {j}, line {row + 2}: {str(values[row])!r})")
+    if bad:
+        hint = "" if is_label_set else " If one of them holds the labels, pass label_column=<its name>."
+        raise DataError(
+            f"{path}: feature column(s) {', '.join(bad)} are not numeric; expected numbers in every feature column. "
+            f"Encode them as numbers first (e.g. sklearn's OrdinalEncoder) or drop them.{hint}"
+        )
+    return np.stack(out, axis=1) if out else np.empty((columns.shape[1], 0))
+
+
+def _csv_labels(values: np.ndarray) -> np.ndarray:
+    """Labels as numbers where they all are, else the stripped strings (class names)."""
+    values = np.char.strip(values)
+    try:
+        return values.astype(np.float64)
+    except ValueError:
+        return values
+
+
+def _is_number(s: str) -> bool:
+    try:
+        float(s)
+    except ValueError:
+        return False
+    return True
+
+
+def _features(arr: np.ndarray, name: str) -> tuple[np.ndarray, tuple[int, ...] | None]:
+    """(n, n_features) float32 and the image shape of 3-D or higher arrays."""
+    arr = np.asarray(arr)
+    image_shape = tuple(arr.shape[1:]) if arr.ndim >= 3 else None
+    if arr.ndim >= 3:
+        arr = arr.reshape(len(arr), -1)
+    return check_X(arr, name=name), image_shape
+
+
+def _labels(y, name: str, X: np.ndarray | None) -> np.ndarray | None:
+    """1-D labels, int64 when every value is integral; one per row of ``X``."""
+    if y is None:
+        return None
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise DataError(f"{name} must be 1-D (one label per row); got shape {y.shape}.")
+    if X is None:
+        raise DataError(f"{name} was given without the matching features; expected {name.replace('y', 'X')} as well.")
+    check_y_length(X, y, name=name)
+    if y.dtype.kind == "f" and np.isfinite(y).all() and (y == np.round(y)).all():
+        y = y.astype(np.int64)
+    return y
+
+
+def _scale(X: np.ndarray, X_test: np.ndarray | None, scale: str | None):
+    """Apply ``scale`` and say what was done."""
+    parts = [X] if X_test is None else [X, X_test]
+    lo, hi = min(float(p.min()) for p in parts), max(float(p.max()) for p in parts)
+    if scale is None:
+        return X, X_test, f"none (scale=None): values as stored, in [{lo:g}, {hi:g}]"
+    if scale == "auto" and all(in_unit_interval(p) for p in parts):
+        return X, X_test, "none: values already in [0, 1]"
+    scaler = MinMaxScaler(clip=True).fit(X)
+    X = scaler.transform(X).astype(np.float32)
+    how = "min-max per feature to [0, 1] from the training rows X"
+    if X_test is not None:
+        X_test = scaler.transform(X_test).astype(np.float32)
+        how += "; X_test with the same min/max, clipped to [0, 1]"
+    if scale == "auto":
+        how += f' (scale="auto": values were in [{lo:g}, {hi:g}])'
+    return X, X_test, how
