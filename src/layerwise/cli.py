@@ -41,7 +41,53 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--quick", action="store_true", help="a tenth of the epochs, for a smoke test")
     demo.add_argument("--no-progress", action="store_true", help="no progress bars")
     demo.set_defaults(func=_demo)
+    _add_run_commands(sub)
     return parser
+
+
+def _add_run_commands(sub) -> None:
+    from . import commands
+
+    def config_args(p):
+        p.add_argument("-c", "--config", required=True, help="run config (.toml, or .yaml with PyYAML)")
+        p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key, e.g. pretrain.epochs=5 (repeatable)")
+        p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    def data_args(p):
+        p.add_argument("-c", "--config", help="use the test split of this run config")
+        p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key")
+        p.add_argument("--input", help="rows to use: a .npy, .npz or .csv file")
+        p.add_argument("--label-column", help="CSV label column of --input")
+        p.add_argument("--dataset", help="use the test split of this named dataset (e.g. mnist)")
+        p.add_argument("--data-dir", help="folder with the dataset files")
+
+    p = sub.add_parser("pretrain", help="greedy layer-wise pretraining from a config",
+                       description="Pretrain every layer without labels; writes RUN/pretrained/, metrics.jsonl, config.json and plots.")
+    config_args(p)
+    p.set_defaults(func=commands.pretrain)
+    p = sub.add_parser("finetune", help="fine-tune a pretrained model on the labeled rows",
+                       description="Fine-tune RUN/pretrained (or --pretrained PATH) with labels; writes RUN/model/ and metrics.json.")
+    config_args(p)
+    p.add_argument("--pretrained", help="saved model folder to start from (default: RUN/pretrained)")
+    p.set_defaults(func=commands.finetune)
+    for name, func, text in [("evaluate", commands.evaluate, "metrics of a saved model on held-out rows"),
+                             ("predict", commands.predict, "predictions (or codes) of a saved model")]:
+        p = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+        p.add_argument("model", help="saved model folder (e.g. runs/NAME/model)")
+        data_args(p)
+        if name == "predict":
+            p.add_argument("-o", "--output", help="CSV file for the predictions (default: stdout)")
+        p.set_defaults(func=func)
+    p = sub.add_parser("sample", help="draw samples from a saved generative model", description="Draw samples into OUT.png and OUT.npy.")
+    p.add_argument("model", help="saved model folder")
+    p.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-o", "--out", default="samples", help="output path without suffix (default: samples)")
+    p.set_defaults(func=commands.sample)
+    p = sub.add_parser("inspect", help="print a saved model's architecture, metadata and metrics",
+                       description="Print a saved model's class, architecture, metadata and metrics.")
+    p.add_argument("model", help="saved model folder")
+    p.set_defaults(func=commands.inspect)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,189 @@
+"""What each ``layerwise`` subcommand does (the parser lives in :mod:`layerwise.cli`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .config import RunConfig, load_config
+from .exceptions import ConfigError, DataError
+
+__all__ = ["pretrain", "finetune", "evaluate", "predict", "sample", "inspect"]
+
+
+def _say(msg: str) -> None:
+    print(msg, file=sys.stderr)
+
+
+def _config(args: argparse.Namespace) -> RunConfig:
+    return load_config(args.config, args.set or [])
+
+
+def pretrain(args: argparse.Namespace) -> int:
+    """Greedy layer-wise pretraining on every training row; writes ``pretrained/`` and plots."""
+    from . import io
+    from .runs import RunFolder, prepare_data, pretrain_plots
+    from .sklearn import StackedAutoencoder
+
+    cfg = _config(args)
+    run = RunFolder(cfg)
+    run.write_config()
+    data = prepare_data(cfg)
+    p = cfg.pretrain
+    _say(f"{data.name}: {len(data.X_train)} training rows, {data.X_train.shape[1]} features ({data.scaling}); run folder {run.path}")
+    sae = StackedAutoencoder(tuple(cfg.model.hidden_layer_sizes), cfg.model.activation, p.objective, p.params or None, p.loss,
+                             solver=p.optimizer, learning_rate_init=p.lr, batch_size=p.batch_size, max_iter=p.epochs,
+                             random_state=cfg.seed, verbose=not args.no_progress, device=cfg.device, precision=cfg.precision)
+    start = time.perf_counter()
+    sae.fit(data.X_train, checkpoint_dir=run.path / "checkpoints") if _takes_checkpoints(sae) else sae.fit(data.X_train)
+    seconds = time.perf_counter() - start
+    for k, h in enumerate(sae.history_["pretrain"]):
+        run.log_history("pretrain", h, layer=k + 1)
+    X_eval = data.X_test if data.X_test is not None else data.X_train
+    metrics = {"reconstruction_error": float(-sae.score(X_eval)), "pretrain_seconds": seconds}
+    io.save(sae, run.path / "pretrained", metrics=metrics, meta={"preprocessing": data.scaling, "dataset": data.name})
+    plots = pretrain_plots(run.path, sae, data, p.objective, cfg.seed)
+    run.write_json("pretrain_metrics.json", metrics)
+    print(json.dumps(metrics))
+    _say(f"wrote {run.path / 'pretrained'} and {', '.join(x.name for x in plots)}")
+    return 0
+
+
+def _takes_checkpoints(est) -> bool:
+    import inspect as _inspect
+
+    return "checkpoint_dir" in _inspect.signature(est.fit).parameters
+
+
+def finetune(args: argparse.Namespace) -> int:
+    """Fine-tune on the labeled rows, from ``pretrained/`` (or ``--pretrained``); writes ``model/``."""
+    from . import io
+    from .metrics import classification_report, regression_report
+    from .runs import RunFolder, prepare_data
+    from .sklearn import PretrainedClassifier, PretrainedRegressor
+
+    cfg = _config(args)
+    run = RunFolder(cfg)
+    run.write_config()
+    source = Path(args.pretrained) if args.pretrained else run.path / "pretrained"
+    if not (source / "config.json").is_file():
+        raise ConfigError(f"No pretrained model at {source}. Run `layerwise pretrain -c {args.config}` first, "
+                          "or pass --pretrained PATH (a saved model folder).")
+    data = prepare_data(cfg)
+    if data.y_train is None:
+        raise DataError(f"Dataset {data.name!r} has no labels; fine-tuning needs them (CSV files: set data.label_column).")
+    f, p = cfg.finetune, cfg.pretrain
+    cls = PretrainedClassifier if f.task == "classification" else PretrainedRegressor
+    est = cls(tuple(cfg.model.hidden_layer_sizes), cfg.model.activation, p.objective, p.params or None, finetune=f.mode,
+              encoder_lr_scale=f.encoder_lr_scale, solver=f.optimizer, learning_rate_init=f.lr, batch_size=f.batch_size,
+              max_iter=f.epochs, early_stopping=f.early_stopping, n_iter_no_change=f.patience, random_state=cfg.seed,
+              verbose=not args.no_progress, device=cfg.device, precision=cfg.precision, pretrained=str(source))
+    est.fit(data.X_train, data.y_partial)
+    run.log_history("finetune", est.history_["finetune"])
+    X_test, y_test = (data.X_test, data.y_test) if data.X_test is not None else (data.X_val, data.y_val)
+    report = (classification_report if f.task == "classification" else regression_report)(y_test, est.predict(X_test))
+    io.save(est, run.path / "model", metrics=report, meta={"preprocessing": data.scaling, "dataset": data.name})
+    run.write_json("metrics.json", report)
+    print(json.dumps({k: v for k, v in report.items() if k != "confusion_matrix"}))
+    _say(f"wrote {run.path / 'model'}")
+    return 0
+
+
+def _load(path: str):
+    from . import io
+
+    return io.load(path)
+
+
+def _features(args: argparse.Namespace, model) -> tuple[np.ndarray, np.ndarray | None]:
+    """Rows to evaluate or predict: ``--input`` file, or the test split of ``--config``/``--dataset``."""
+    from .data.datasets import load_dataset
+    from .runs import prepare_data
+
+    if getattr(args, "input", None):
+        d = load_dataset(args.input, label_column=getattr(args, "label_column", None), scale=None)
+        return d.X, d.y
+    if getattr(args, "config", None):
+        data = prepare_data(load_config(args.config, args.set or []))
+    elif getattr(args, "dataset", None):
+        d = load_dataset(args.dataset, data_dir=args.data_dir)
+        data = d if d.X_test is not None else None
+        if data is None:
+            raise ConfigError(f"Dataset {args.dataset!r} has no test split; pass -c CONFIG (which holds one out) or --input FILE.")
+        return d.X_test, d.y_test
+    else:
+        raise ConfigError("Say which data to use: --input FILE (.npy/.npz/.csv), -c CONFIG (its test split) or --dataset NAME.")
+    return (data.X_test, data.y_test) if data.X_test is not None else (data.X_val, data.y_val)
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    """Metrics of a saved model on held-out rows (JSON on stdout)."""
+    from .metrics import classification_report, regression_report
+
+    model = _load(args.model)
+    X, y = _features(args, model)
+    if hasattr(model, "predict_proba") or (hasattr(model, "predict") and hasattr(model, "classes_")):
+        report = classification_report(y, model.predict(X))
+    elif hasattr(model, "predict"):
+        report = regression_report(y, model.predict(X))
+    elif hasattr(model, "score"):
+        report = {"score": float(model.score(X)), "n_rows": len(X)}
+    else:
+        raise ConfigError(f"{args.model} holds a {type(model).__name__}, which has nothing to evaluate; save an estimator.")
+    print(json.dumps(report))
+    return 0
+
+
+def predict(args: argparse.Namespace) -> int:
+    """Predictions (or codes, for a transformer) for ``--input``; CSV to ``--output`` or stdout."""
+    model = _load(args.model)
+    X, _ = _features(args, model)
+    out = model.predict(X) if hasattr(model, "predict") else model.transform(X)
+    out = np.asarray(out)
+    out = out.reshape(len(out), -1)
+    target = open(args.output, "w") if args.output else sys.stdout
+    try:
+        np.savetxt(target, out, delimiter=",", fmt="%s" if out.dtype.kind in "OUS" else "%.7g")
+    finally:
+        if args.output:
+            target.close()
+    if args.output:
+        _say(f"wrote {len(out)} rows to {args.output}")
+    return 0
+
+
+def sample(args: argparse.Namespace) -> int:
+    """Draw samples from a saved generative model into a PNG grid (and ``.npy``)."""
+    from .viz import plot_image_grid
+
+    model = _load(args.model)
+    if not hasattr(model, "sample"):
+        raise ConfigError(f"{args.model} holds a {type(model).__name__}, which cannot sample. Sampling needs a "
+                          "VariationalAutoencoder (pretrain.objective = 'vae' with layerwise.VariationalAutoencoder).")
+    X = np.asarray(model.sample(args.n, random_state=args.seed))
+    out = Path(args.out)
+    np.save(out.with_suffix(".npy"), X)
+    side = int(round(np.sqrt(X.shape[1])))
+    if side * side == X.shape[1]:
+        plot_image_grid(np.clip(X, 0, 1), (side, side), out.with_suffix(".png"), title=f"{args.n} samples")
+    _say(f"wrote {out.with_suffix('.npy')}" + (f" and {out.with_suffix('.png')}" if side * side == X.shape[1] else ""))
+    return 0
+
+
+def inspect(args: argparse.Namespace) -> int:
+    """Print a saved model's class, architecture, metadata and metrics."""
+    folder = Path(args.model)
+    model = _load(args.model)
+    meta = json.loads((folder / "meta.json").read_text()) if (folder / "meta.json").is_file() else {}
+    print(f"{type(model).__name__} from {folder}")
+    module = next((getattr(model, a) for a in ("module_", "autoencoder_", "stack_") if hasattr(model, a)), model)
+    print(module)
+    n_params = sum(p.numel() for p in module.parameters()) if hasattr(module, "parameters") else 0
+    print(f"parameters: {n_params:,}")
+    print(json.dumps(meta, indent=2))
+    return 0
