@@ -40,6 +40,7 @@ def finetune(
     mode: str = "full",
     encoder_lr_scale: float = 1.0,
     trainer: Trainer | None = None,
+    resume: bool = False,
 ) -> tuple[nn.Sequential, list[dict[str, Any]]]:
     """Train ``head`` (and, in ``"full"`` mode, ``stack``) on labeled data.
 
@@ -58,6 +59,9 @@ def finetune(
     encoder_lr_scale : float, default=1.0
         ``"full"`` only: the stack's learning rate is the trainer's times this.
     trainer : Trainer, optional
+        With ``checkpoint_dir`` set, fine-tuning is checkpointed.
+    resume : bool, default=False
+        Continue from the trainer's checkpoint, if any.
 
     Returns
     -------
@@ -77,12 +81,12 @@ def finetune(
         # trains on them alone.
         codes = predict_in_batches(stack, train[0].to(trainer.device))
         val_codes = (predict_in_batches(stack, val[0].to(trainer.device)), val[1]) if val is not None else None
-        history = trainer.fit(head, objective, (codes, train[1]), val_codes)
+        history = trainer.fit(head, objective, (codes, train[1]), val_codes, resume=resume)
         return model, history
     unfreeze(stack)
     groups = [
         {"params": list(stack.parameters()), "lr": trainer.lr * float(encoder_lr_scale)},
         {"params": list(head.parameters())},
     ]
-    history = trainer.fit(model, objective, train, val, params=groups)
+    history = trainer.fit(model, objective, train, val, params=groups, resume=resume)
     return model, history

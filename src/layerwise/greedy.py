@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import numbers
+from pathlib import Path
 from collections.abc import Sequence
 from typing import Any
 
@@ -111,6 +112,12 @@ class GreedyLayerwise:
     keep_decoders : bool, default=True
         Keep the trained decoders in the stack for ``unroll`` and
         ``inverse_transform``. The encoder never uses them.
+    checkpoint_dir : path, optional
+        Each stage checkpoints into ``checkpoint_dir/stage_<k>/`` (see
+        ``Trainer(checkpoint_dir=...)``; ``trainer_params["checkpoint_every"]``
+        adds checkpoints inside epochs). ``fit(..., resume=True)`` restores
+        finished stages without training them and continues the stage that was
+        interrupted.
 
     Attributes
     ----------
@@ -137,6 +144,7 @@ class GreedyLayerwise:
         dropout: float = 0.0,
         trainer_params: dict[str, Any] | None = None,
         keep_decoders: bool = True,
+        checkpoint_dir: str | None = None,
     ) -> None:
         self.hidden_layer_sizes = check_layer_sizes(hidden_layer_sizes)
         ACTIVATIONS.get(activation)
@@ -145,9 +153,13 @@ class GreedyLayerwise:
         self.loss, self.tied, self.dropout = loss, tied, dropout
         self.trainer_params = dict(trainer_params or {})
         self.keep_decoders = keep_decoders
+        self.checkpoint_dir = checkpoint_dir
 
-    def fit(self, X: torch.Tensor, X_val: torch.Tensor | None = None) -> EncoderStack:
+    def fit(self, X: torch.Tensor, X_val: torch.Tensor | None = None, resume: bool = False) -> EncoderStack:
         """Pretrain every layer on ``X`` (``(n_samples, n_features)`` float tensor).
+
+        With ``resume=True`` and a ``checkpoint_dir``, continue where an
+        interrupted fit stopped.
 
         Returns
         -------
@@ -167,7 +179,7 @@ class GreedyLayerwise:
             objective, model = self._stage(k, width, tuple(codes.shape[1:]), loss, params)
             trainer = self._trainer(k, n_layers)
             val = (val_codes,) if val_codes is not None else None
-            self.history_.append(trainer.fit(model, objective, (codes,), val))
+            self.history_.append(trainer.fit(model, objective, (codes,), val, resume=resume))
             freeze(model)
             encoders.append(model.encoder)
             decoders.append(model.decoder)
@@ -237,4 +249,6 @@ class GreedyLayerwise:
         if params.get("seed") is not None:
             params["seed"] = int(params["seed"]) + k
         params.setdefault("desc", f"pretrain layer {k + 1}/{n_layers}")
+        if self.checkpoint_dir is not None:
+            params["checkpoint_dir"] = str(Path(self.checkpoint_dir) / f"stage_{k + 1}")
         return Trainer(**params)

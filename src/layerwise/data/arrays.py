@@ -106,12 +106,20 @@ class TensorBatches:
         return (self.n + self.batch_size - 1) // self.batch_size
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
+        return self.iter_from(0)
+
+    def iter_from(self, first_batch: int) -> Iterator[tuple[torch.Tensor, ...]]:
+        """Iterate from batch ``first_batch`` of this epoch's order (used to resume mid-epoch).
+
+        The permutation is drawn whole, as in a fresh epoch, so a resumed epoch
+        visits the remaining rows in exactly the order the interrupted one would.
+        """
         device = self.tensors[0].device
         if self.shuffle:
             order = torch.randperm(self.n, generator=self.generator).to(device)
-            for start in range(0, self.n, self.batch_size):
+            for start in range(first_batch * self.batch_size, self.n, self.batch_size):
                 idx = order[start : start + self.batch_size]
                 yield tuple(t.index_select(0, idx) for t in self.tensors)
         else:
-            for start in range(0, self.n, self.batch_size):
+            for start in range(first_batch * self.batch_size, self.n, self.batch_size):
                 yield tuple(t[start : start + self.batch_size] for t in self.tensors)

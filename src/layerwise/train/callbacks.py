@@ -31,6 +31,13 @@ class Callback:
 
     def on_fit_end(self, trainer: Trainer, model: nn.Module) -> None: ...
 
+    def state_dict(self) -> tuple[dict, dict]:
+        """``(tensors, json_state)`` to store in a checkpoint; stateless callbacks return empty dicts."""
+        return {}, {}
+
+    def load_state_dict(self, tensors: dict, state: dict) -> None:
+        """Restore what :meth:`state_dict` returned."""
+
 
 class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved by ``tol`` for ``patience`` epochs.
@@ -70,3 +77,12 @@ class EarlyStopping(Callback):
     def on_fit_end(self, trainer: Trainer, model: nn.Module) -> None:
         if self.restore_best and self.best_state is not None:
             model.load_state_dict(self.best_state)
+
+    def state_dict(self) -> tuple[dict, dict]:
+        tensors = {f"best/{k}": v for k, v in (self.best_state or {}).items()}
+        return tensors, {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait}
+
+    def load_state_dict(self, tensors: dict, state: dict) -> None:
+        self.best, self.best_epoch, self.wait = state["best"], state["best_epoch"], state["wait"]
+        best = {k[len("best/"):]: v for k, v in tensors.items() if k.startswith("best/")}
+        self.best_state = best or None

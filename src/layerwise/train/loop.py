@@ -23,6 +23,15 @@ from tqdm.auto import tqdm
 from ..data.arrays import TensorBatches
 from ..exceptions import ConfigError, DivergenceError
 from .callbacks import Callback, EarlyStopping
+from .checkpoint import (
+    flatten_optimizer,
+    has_checkpoint,
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+    unflatten_optimizer,
+)
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +110,13 @@ class Trainer:
         Show a progress bar over epochs.
     desc : str, default="train"
         Label of the progress bar.
+    checkpoint_dir : path, optional
+        Write a checkpoint there at the end of every epoch (and every
+        ``checkpoint_every`` batches): weights, optimizer state, RNG states,
+        epoch and batch position, history. ``fit(..., resume=True)`` continues
+        from it; on CPU the result is bitwise the same as an uninterrupted run.
+    checkpoint_every : int, optional
+        Also checkpoint every this many batches inside an epoch.
     """
 
     def __init__(
@@ -121,6 +137,8 @@ class Trainer:
         callbacks: Sequence[Callback] = (),
         progress: bool = False,
         desc: str = "train",
+        checkpoint_dir: str | None = None,
+        checkpoint_every: int | None = None,
     ) -> None:
         _check_choice("optimizer", optimizer, OPTIMIZERS)
         _check_choice("precision", precision, PRECISIONS)
@@ -136,11 +154,15 @@ class Trainer:
         if patience is not None:
             self.callbacks.append(EarlyStopping("val_loss", patience=patience, tol=tol))
         self.progress, self.desc = progress, desc
+        if checkpoint_every is not None:
+            _check_positive("checkpoint_every", checkpoint_every, integer=True)
+        self.checkpoint_dir, self.checkpoint_every = checkpoint_dir, checkpoint_every
         self.history: list[dict[str, Any]] = []
         self.should_stop = False
 
     # -- the loop ---------------------------------------------------------------------
-    def fit(self, model: nn.Module, objective, train: Sequence[torch.Tensor], val: Sequence[torch.Tensor] | None = None, params=None) -> list[dict[str, Any]]:
+    def fit(self, model: nn.Module, objective, train: Sequence[torch.Tensor], val: Sequence[torch.Tensor] | None = None,
+            params=None, resume: bool = False) -> list[dict[str, Any]]:
         """Train ``model`` in place and return the history (one dict per epoch).
 
         Parameters
@@ -153,6 +175,8 @@ class Trainer:
         params : iterable, optional
             Parameters or param groups to optimise; default: every parameter
             of ``model`` with ``requires_grad``.
+        resume : bool, default=False
+            Continue from the checkpoint in ``checkpoint_dir`` if there is one.
         """
         if self.seed is not None:
             torch.manual_seed(self.seed)
@@ -166,26 +190,33 @@ class Trainer:
         batches = TensorBatches(train, min(self.batch_size, train[0].shape[0]), self.shuffle, gen)
         self.history, self.should_stop = [], False
         self._call("on_fit_start", model)
+        epoch0, batch0, acc = 0, 0, None
+        if resume and has_checkpoint(self.checkpoint_dir):
+            epoch0, batch0, acc = self._restore(model, opt, gen)
         # disable=None: no bar when the output is not a terminal (CI logs, pipes)
-        bar = tqdm(range(self.max_epochs), desc=self.desc, disable=None if self.progress else True, leave=False, dynamic_ncols=True)
+        bar = tqdm(range(epoch0, self.max_epochs), desc=self.desc, disable=None if self.progress else True, leave=False, dynamic_ncols=True)
         for epoch in bar:
-            logs = self._run_epoch(model, objective, batches, opt, epoch)
+            if self.should_stop:
+                break
+            logs = self._run_epoch(model, objective, batches, opt, epoch, batch0, acc)
+            batch0, acc = 0, None
             if val is not None:
                 logs["val_loss"] = self.evaluate(model, objective, val)["loss"]
             self.history.append(logs)
             bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items() if k in ("loss", "val_loss")}, refresh=False)
             self._call("on_epoch_end", model, logs)
-            if self.should_stop:
-                break
+            if self.checkpoint_dir is not None:
+                self._checkpoint(model, opt, gen.get_state(), epoch + 1, 0, None)
         self._call("on_fit_end", model)
         return self.history
 
-    def _run_epoch(self, model, objective, batches, opt, epoch: int) -> dict[str, Any]:
+    def _run_epoch(self, model, objective, batches, opt, epoch: int, first_batch: int = 0, acc=None) -> dict[str, Any]:
         model.train()
         self._call("on_epoch_start", model, epoch)
-        start, total, n = time.perf_counter(), 0.0, 0
-        sums: dict[str, torch.Tensor] = {}
-        for i, batch in enumerate(batches):
+        epoch_gen = batches.generator.get_state() if batches.generator is not None else None
+        start = time.perf_counter()
+        total, n, sums = acc if acc is not None else (0.0, 0, {})
+        for i, batch in enumerate(batches.iter_from(first_batch), start=first_batch):
             with self._autocast():
                 out = objective(model, batch)
             loss = out.loss
@@ -194,6 +225,7 @@ class Trainer:
                     f"The loss became {loss.item()} at epoch {epoch + 1}, batch {i + 1}. Likely causes: a "
                     f"learning rate too high (now {self.lr}; try 10x smaller), inputs not scaled (the 'bce' "
                     "loss needs data in [0, 1]; standardise real-valued data), or NaN in the data."
+                    + (f" The last good checkpoint is in {self.checkpoint_dir}." if has_checkpoint(self.checkpoint_dir) else "")
                 )
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -201,15 +233,67 @@ class Trainer:
                 torch.nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], self.grad_clip)
             opt.step()
             m = batch[0].shape[0]
-            total += loss.detach().float() * m
+            total = total + loss.detach().float() * m
             for k, v in out.logs.items():
                 sums[k] = sums.get(k, 0.0) + v.float() * m
             n += m
             self._call("on_batch_end", model, i, loss)
+            if self.checkpoint_dir is not None and self.checkpoint_every and (i + 1) % self.checkpoint_every == 0 and (i + 1) < len(batches):
+                self._checkpoint(model, opt, epoch_gen, epoch, i + 1, (total, n, sums))
         logs: dict[str, Any] = {"epoch": epoch + 1, "loss": float(total) / n}
         logs.update({k: float(v) / n for k, v in sums.items()})
         logs["seconds"] = time.perf_counter() - start
         return logs
+
+    # -- checkpoints ------------------------------------------------------------------
+    def _checkpoint(self, model, opt, gen_state, epoch: int, batch: int, acc) -> None:
+        """Everything needed to continue at (``epoch``, ``batch``), written atomically."""
+        tensors = {f"model/{k}": v for k, v in model.state_dict().items()}
+        opt_tensors, opt_meta = flatten_optimizer(opt)
+        rng_tensors, rng_meta = rng_state()
+        tensors.update(opt_tensors)
+        tensors.update(rng_tensors)
+        if gen_state is not None:
+            tensors["rng/epoch"] = gen_state
+        state = {"epoch": epoch, "batch": batch, "history": self.history, "should_stop": self.should_stop,
+                 "optimizer": opt_meta, "rng": rng_meta, "callbacks": {}}
+        if acc is not None:
+            total, n, sums = acc
+            tensors["acc/total"] = torch.as_tensor(total)
+            tensors.update({f"acc/logs/{k}": torch.as_tensor(v) for k, v in sums.items()})
+            state["acc_n"] = n
+        for name, cb in self._named_callbacks():
+            cb_tensors, cb_state = cb.state_dict()
+            tensors.update({f"callback/{name}/{k}": v for k, v in cb_tensors.items()})
+            state["callbacks"][name] = cb_state
+        save_checkpoint(self.checkpoint_dir, tensors, state)
+
+    def _named_callbacks(self):
+        """``(ClassName/occurrence, callback)``: stable names whatever other callbacks are present."""
+        seen: dict[str, int] = {}
+        for cb in self.callbacks:
+            kind = type(cb).__name__
+            seen[kind] = seen.get(kind, -1) + 1
+            yield f"{kind}/{seen[kind]}", cb
+
+    def _restore(self, model, opt, gen):
+        tensors, state = load_checkpoint(self.checkpoint_dir)
+        model.load_state_dict({k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")})
+        unflatten_optimizer(opt, tensors, state["optimizer"])
+        set_rng_state(tensors, state["rng"])
+        if "rng/epoch" in tensors:
+            gen.set_state(tensors["rng/epoch"])
+        self.history, self.should_stop = state["history"], state["should_stop"]
+        for name, cb in self._named_callbacks():
+            if name in state["callbacks"]:
+                prefix = f"callback/{name}/"
+                cb.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}, state["callbacks"][name])
+        acc = None
+        if "acc_n" in state:
+            sums = {k[len("acc/logs/"):]: v for k, v in tensors.items() if k.startswith("acc/logs/")}
+            acc = (tensors["acc/total"], state["acc_n"], sums)
+        log.info("resumed from %s at epoch %d, batch %d", self.checkpoint_dir, state["epoch"] + 1, state["batch"])
+        return state["epoch"], state["batch"], acc
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module, objective, data: Sequence[torch.Tensor], batch_size: int = 4096) -> dict[str, float]:

@@ -1,0 +1,137 @@
+"""Atomic checkpoints: tensors in safetensors, everything else in JSON; never pickle.
+
+A checkpoint is a folder with ``checkpoint.safetensors`` and ``checkpoint.json``.
+Both are written to temporary files, flushed with ``fsync`` and renamed into
+place, JSON last: the JSON names the tensor file's digest, so a crash between
+the two renames leaves the previous checkpoint readable, never a mixed one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from ..exceptions import CheckpointError
+
+__all__ = ["save_checkpoint", "load_checkpoint", "has_checkpoint", "flatten_optimizer", "unflatten_optimizer",
+           "rng_state", "set_rng_state", "atomic_write_bytes"]
+
+FORMAT = 1
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file, fsync and rename."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise CheckpointError(f"Could not write {path}: {e}. Free some disk space or choose another checkpoint_dir; "
+                              "the previous checkpoint, if any, is intact.") from e
+
+
+def save_checkpoint(folder: str | os.PathLike, tensors: dict[str, torch.Tensor], state: dict[str, Any]) -> None:
+    """Write ``tensors`` and the JSON-able ``state`` to ``folder`` atomically."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".checkpoint.safetensors.tmp{os.getpid()}"
+    try:
+        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp))
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        digest = _digest(tmp)
+        os.replace(tmp, folder / "checkpoint.safetensors")
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise CheckpointError(f"Could not write a checkpoint in {folder}: {e}. Free some disk space or choose another "
+                              "checkpoint_dir; the previous checkpoint, if any, is intact.") from e
+    body = {"format": FORMAT, "tensors_sha256": digest, **state}
+    atomic_write_bytes(folder / "checkpoint.json", json.dumps(body).encode())
+
+
+def has_checkpoint(folder: str | os.PathLike | None) -> bool:
+    return folder is not None and (Path(folder) / "checkpoint.json").is_file()
+
+
+def load_checkpoint(folder: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Read a checkpoint written by :func:`save_checkpoint`, checking that its two files belong together."""
+    folder = Path(folder)
+    try:
+        state = json.loads((folder / "checkpoint.json").read_text())
+    except (OSError, ValueError) as e:
+        raise CheckpointError(f"Cannot read {folder / 'checkpoint.json'}: {e}. Delete the folder to start over.") from e
+    if state.get("format") != FORMAT:
+        raise CheckpointError(f"{folder} holds checkpoint format {state.get('format')!r}; this layerwise reads format {FORMAT}.")
+    path = folder / "checkpoint.safetensors"
+    if not path.is_file() or _digest(path) != state["tensors_sha256"]:
+        raise CheckpointError(f"{path} is missing or does not match {folder / 'checkpoint.json'} (interrupted write?). "
+                              "Delete the folder to start over.")
+    return load_file(str(path)), state
+
+
+def _digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def flatten_optimizer(opt: torch.optim.Optimizer, prefix: str = "optim/") -> tuple[dict[str, torch.Tensor], dict]:
+    """An optimizer's state as named tensors plus JSON (param groups, non-tensor values)."""
+    sd = opt.state_dict()
+    tensors, scalars = {}, {}
+    for idx, st in sd["state"].items():
+        for name, value in st.items():
+            if torch.is_tensor(value):
+                tensors[f"{prefix}{idx}/{name}"] = value
+            else:
+                scalars[f"{idx}/{name}"] = value
+    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
+
+
+def unflatten_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict, prefix: str = "optim/") -> None:
+    state: dict[int, dict[str, Any]] = {}
+    for key, value in tensors.items():
+        if key.startswith(prefix):
+            idx, name = key[len(prefix):].split("/", 1)
+            state.setdefault(int(idx), {})[name] = value
+    for key, value in meta["scalars"].items():
+        idx, name = key.split("/", 1)
+        state.setdefault(int(idx), {})[name] = value
+    opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+
+
+def rng_state() -> tuple[dict[str, torch.Tensor], dict]:
+    """torch (CPU and CUDA), NumPy and Python generator states."""
+    tensors = {"rng/torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        for i, s in enumerate(torch.cuda.get_rng_state_all()):
+            tensors[f"rng/cuda/{i}"] = s
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    py = random.getstate()
+    return tensors, {"numpy": [kind, keys.tolist(), pos, has_gauss, cached], "python": [py[0], list(py[1]), py[2]]}
+
+
+def set_rng_state(tensors: dict[str, torch.Tensor], meta: dict) -> None:
+    torch.set_rng_state(tensors["rng/torch"])
+    cuda = sorted(k for k in tensors if k.startswith("rng/cuda/"))
+    if cuda and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([tensors[k] for k in cuda])
+    kind, keys, pos, has_gauss, cached = meta["numpy"]
+    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
+    version, internal, gauss = meta["python"]
+    random.setstate((version, tuple(internal), gauss))
