@@ -25,6 +25,9 @@ test-slow: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_loop.py
+	$(PY) benchmarks/bench_models.py
+	$(PY) benchmarks/bench_greedy.py
+	$(PY) benchmarks/bench_peers.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

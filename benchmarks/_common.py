@@ -57,3 +57,31 @@ def summary(name: str, times: dict[str, list[float]], n_samples: int, reference:
                      "samples_per_s": n_samples / med[k], f"speed_vs_{reference}": ratio})
         print(f"{k:<44} {med[k]:>8.3f} {min(v):>6.3f}-{max(v):<7.3f} {n_samples / med[k]:>10.0f} {ratio:>6.3f}", file=sys.stderr)
     return rows
+
+
+def alternate(runs: dict, rounds: int, name: str, warmup: bool = True) -> dict[str, list[float]]:
+    """Time each callable once per round, in turn (A B C A B C ...); emit one JSON line per run."""
+    if warmup:
+        for fn in runs.values():  # first touch of memory, oneDNN kernel selection
+            fn()
+    times = {k: [] for k in runs}
+    for r in range(rounds):
+        for variant, fn in runs.items():
+            t = timed(fn)
+            times[variant].append(t)
+            emit({"benchmark": name, "round": r, "variant": variant, "seconds": t})
+    return times
+
+
+def report(name: str, times: dict[str, list[float]], n_samples: int, reference: str) -> list[dict]:
+    rows = summary(name, times, n_samples, reference)
+    for row in rows:
+        emit({**row, "machine": machine()})
+    return rows
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process so far, MiB (Linux ru_maxrss is in KiB)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -138,7 +138,9 @@ class ContrastiveDivergence:
         # CD-k / PCD: gradient of F(v_data) - F(v_model) is the CD update (Hinton 2002; Tieleman 2008)
         loss = model.free_energy(v).mean() - model.free_energy(v_model).mean()
         with torch.no_grad():
-            recon = (model(v) - v).pow(2).sum(dim=1).mean()
+            # For CD-1 from the data the negatives *are* the one-Gibbs-step reconstructions: reuse them.
+            one_step = v_model if (self.k == 1 and not (self.persistent and model.training)) else model(v)
+            recon = (one_step - v).pow(2).sum(dim=1).mean()
         return StepOutput(loss, {"recon": recon, "free_energy_gap": loss.detach()})
 
     def _negatives(self, model: nn.Module, v: torch.Tensor) -> torch.Tensor:
@@ -154,9 +156,10 @@ class ContrastiveDivergence:
             if self.k > 1:
                 start = model.gibbs(start, self.k - 1)
             _, h = model.sample_hidden(start)  # (n, n_hidden) binary
+            if not persistent:  # plain CD needs only the mean of p(v | h): no visible sample to draw
+                return model.decode(h)  # (n, n_visible)
             mean, sample = model.sample_visible(h)  # (n, n_visible) each
-        if persistent:
-            self.chains = sample  # the chains carry samples; the update uses their means
+        self.chains = sample  # the chains carry samples; the update uses their means
         return mean
 
     def __repr__(self) -> str:
