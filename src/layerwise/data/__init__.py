@@ -4,9 +4,12 @@ from .arrays import TensorBatches, check_X, check_y_length, in_unit_interval
 from .datasets import DATASETS, load_dataset, read_idx
 from .files import load_file
 from .splits import split
+from .stream import ChunkedBatches, NpyFile
 
 __all__ = [
     "DATASETS",
+    "ChunkedBatches",
+    "NpyFile",
     "TensorBatches",
     "check_X",
     "check_y_length",

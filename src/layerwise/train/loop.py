@@ -21,7 +21,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..data.arrays import TensorBatches
-from ..exceptions import ConfigError, DivergenceError
+from ..data.stream import ChunkedBatches, NpyFile
+from ..exceptions import ConfigError, DataError, DivergenceError
 from .callbacks import Callback, EarlyStopping
 from .checkpoint import (
     flatten_optimizer,
@@ -42,10 +43,31 @@ PRECISIONS = ("fp32", "bf16")
 
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; anything else as given."""
-    if device in (None, "auto"):
+    """``"auto"`` -> CUDA when available, else CPU; anything else as given.
+
+    Raises
+    ------
+    ConfigError
+        A name torch does not know (``"gpu"``, ``"tpu"``), or ``"cuda"``/``"mps"``
+        on a machine without that accelerator.
+    """
+    if device is None or (isinstance(device, str) and device == "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError) as e:
+        raise ConfigError(
+            f"device must be 'auto', 'cpu', 'cuda', 'cuda:<index>' or another torch device; got {device!r}. "
+            "Use device='auto' to take CUDA when available, else the CPU."
+        ) from e
+    available = {"cuda": torch.cuda.is_available, "mps": lambda: torch.backends.mps.is_available()}
+    if dev.type in available and not available[dev.type]():
+        raise ConfigError(f"device={device!r} was asked for, but this machine (torch {torch.__version__}) has no {dev.type} "
+                          "device. Use device='auto' or 'cpu'.")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ConfigError(f"device={device!r} was asked for, but this machine has {torch.cuda.device_count()} CUDA "
+                          f"device(s), numbered from 0. Use device='cuda' or 'auto'.")
+    return dev
 
 
 def make_optimizer(params, name: str = "adam", lr: float = 1e-3, momentum: float = 0.9, weight_decay: float = 0.0, device: torch.device | None = None) -> torch.optim.Optimizer:
@@ -117,6 +139,11 @@ class Trainer:
         from it; on CPU the result is bitwise the same as an uninterrupted run.
     checkpoint_every : int, optional
         Also checkpoint every this many batches inside an epoch.
+    chunk_rows : int, optional
+        Stream the training rows in chunks of this many rows, shuffled within
+        chunks (:class:`~layerwise.data.stream.ChunkedBatches`). Always used,
+        with 65,536 rows by default, when the data is a
+        :class:`~layerwise.data.stream.NpyFile` (data larger than memory).
     """
 
     def __init__(
@@ -139,12 +166,20 @@ class Trainer:
         desc: str = "train",
         checkpoint_dir: str | None = None,
         checkpoint_every: int | None = None,
+        chunk_rows: int | None = None,
     ) -> None:
         _check_choice("optimizer", optimizer, OPTIMIZERS)
         _check_choice("precision", precision, PRECISIONS)
         _check_positive("lr", lr)
         _check_positive("max_epochs", max_epochs, integer=True)
         _check_positive("batch_size", batch_size, integer=True)
+        _check_non_negative("weight_decay", weight_decay)
+        _check_non_negative("momentum", momentum)
+        _check_non_negative("tol", tol)
+        if grad_clip is not None:
+            _check_positive("grad_clip", grad_clip)
+        if patience is not None:
+            _check_positive("patience", patience, integer=True)
         self.optimizer, self.lr, self.momentum, self.weight_decay = optimizer, float(lr), float(momentum), float(weight_decay)
         self.max_epochs, self.batch_size, self.shuffle = int(max_epochs), int(batch_size), shuffle
         self.patience, self.tol, self.seed = patience, tol, seed
@@ -157,8 +192,12 @@ class Trainer:
         if checkpoint_every is not None:
             _check_positive("checkpoint_every", checkpoint_every, integer=True)
         self.checkpoint_dir, self.checkpoint_every = checkpoint_dir, checkpoint_every
+        if chunk_rows is not None:
+            _check_positive("chunk_rows", chunk_rows, integer=True)
+        self.chunk_rows = chunk_rows
         self.history: list[dict[str, Any]] = []
         self.should_stop = False
+        self._first_batch = True
 
     # -- the loop ---------------------------------------------------------------------
     def fit(self, model: nn.Module, objective, train: Sequence[torch.Tensor], val: Sequence[torch.Tensor] | None = None,
@@ -178,16 +217,18 @@ class Trainer:
         resume : bool, default=False
             Continue from the checkpoint in ``checkpoint_dir`` if there is one.
         """
+        train = _check_tensors(train, "train")
+        val = _check_tensors(val, "val", like=train) if val is not None else None
         if self.seed is not None:
             torch.manual_seed(self.seed)
         model.to(self.device)
-        train = tuple(t.to(self.device) for t in train)
         val = tuple(t.to(self.device) for t in val) if val is not None else None
+        self._first_batch = True
         if params is None:
             params = [p for p in model.parameters() if p.requires_grad]
         opt = make_optimizer(params, self.optimizer, self.lr, self.momentum, self.weight_decay, self.device)
         gen = torch.Generator().manual_seed(int(torch.randint(0, 2**62, (1,)).item()))
-        batches = TensorBatches(train, min(self.batch_size, train[0].shape[0]), self.shuffle, gen)
+        batches = self._batches(train, gen)
         self.history, self.should_stop = [], False
         self._call("on_fit_start", model)
         epoch0, batch0, acc = 0, 0, None
@@ -210,6 +251,15 @@ class Trainer:
         self._call("on_fit_end", model)
         return self.history
 
+    def _batches(self, train: Sequence, gen: torch.Generator):
+        """In-memory tensors sliced by a permuted index, or chunks streamed from a file."""
+        bs = min(self.batch_size, len(train[0]))
+        if isinstance(train[0], NpyFile) or self.chunk_rows is not None:
+            if len(train) != 1:
+                raise ConfigError("Streaming in chunks supports unlabeled data (X,) only; load labeled data into memory.")
+            return ChunkedBatches(train[0], bs, self.chunk_rows or 65536, gen, self.device)
+        return TensorBatches(tuple(t.to(self.device) for t in train), bs, self.shuffle, gen)
+
     def _run_epoch(self, model, objective, batches, opt, epoch: int, first_batch: int = 0, acc=None) -> dict[str, Any]:
         model.train()
         self._call("on_epoch_start", model, epoch)
@@ -217,8 +267,7 @@ class Trainer:
         start = time.perf_counter()
         total, n, sums = acc if acc is not None else (0.0, 0, {})
         for i, batch in enumerate(batches.iter_from(first_batch), start=first_batch):
-            with self._autocast():
-                out = objective(model, batch)
+            out = self._step(model, objective, batch)
             loss = out.loss
             if not torch.isfinite(loss):
                 raise DivergenceError(
@@ -244,6 +293,26 @@ class Trainer:
         logs.update({k: float(v) / n for k, v in sums.items()})
         logs["seconds"] = time.perf_counter() - start
         return logs
+
+    def _step(self, model, objective, batch):
+        """``objective(model, batch)``; the first batch of a fit is a sanity run whose torch errors are explained."""
+        if not self._first_batch:
+            with self._autocast():
+                return objective(model, batch)
+        try:
+            with self._autocast():
+                out = objective(model, batch)
+        except RuntimeError as e:
+            if isinstance(e, torch.OutOfMemoryError):
+                raise
+            shapes = ", ".join(f"{tuple(t.shape)} {str(t.dtype).replace('torch.', '')}" for t in batch)
+            raise DataError(
+                f"The first training batch could not go through {type(model).__name__} with {type(objective).__name__}: {e}. "
+                f"The batch holds tensors of shape(s) {shapes}; expected what the model takes, e.g. as many features "
+                "as its first layer's inputs and float32 values. Check the data's shape and the model's input size."
+            ) from e
+        self._first_batch = False
+        return out
 
     # -- checkpoints ------------------------------------------------------------------
     def _checkpoint(self, model, opt, gen_state, epoch: int, batch: int, acc) -> None:
@@ -328,6 +397,33 @@ class Trainer:
 def _check_choice(name: str, value: object, choices: Sequence[object]) -> None:
     if value not in choices:
         raise ConfigError(f"{name} must be one of {list(choices)}; got {value!r}.")
+
+
+def _check_tensors(data, name: str, like: tuple[torch.Tensor, ...] | None = None) -> tuple[torch.Tensor, ...]:
+    """``data`` as a tuple of tensors with the same (non-zero) number of rows, else :class:`DataError`."""
+    if isinstance(data, torch.Tensor) or not isinstance(data, (tuple, list)):
+        raise DataError(
+            f"{name} must be a tuple of tensors such as (X,) or (X, y); got {type(data).__name__}"
+            + (f" of shape {tuple(data.shape)}" if isinstance(data, torch.Tensor) else "") + f". Pass {name}=(X,)."
+        )
+    # tensors, or anything with a shape that the trainer streams (NpyFile)
+    bad = [type(t).__name__ for t in data if not hasattr(t, "shape")]
+    if not data or bad:
+        raise DataError(f"{name} must be a non-empty tuple of tensors; got {[type(t).__name__ for t in data]}. "
+                        "Convert arrays with torch.from_numpy(X).")
+    rows = [int(t.shape[0]) if len(t.shape) else 0 for t in data]
+    if rows[0] < 1 or len(set(rows)) > 1:
+        raise DataError(f"{name} must hold tensors with the same number of rows, at least one; got rows {rows} "
+                        f"(shapes {[tuple(t.shape) for t in data]}).")
+    if like is not None and tuple(data[0].shape[1:]) != tuple(like[0].shape[1:]):
+        raise DataError(f"{name}[0] has rows of shape {tuple(data[0].shape[1:])} but train[0] has {tuple(like[0].shape[1:])}; "
+                        "expected the same features in both.")
+    return tuple(data)
+
+
+def _check_non_negative(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
+        raise ConfigError(f"{name} must be a number >= 0; got {value!r}.")
 
 
 def _check_positive(name: str, value: object, integer: bool = False) -> None:
