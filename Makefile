@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_models.py
 	$(PY) benchmarks/bench_greedy.py
 	$(PY) benchmarks/bench_peers.py
+	$(PY) benchmarks/bench_memory.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
