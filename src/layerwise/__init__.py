@@ -18,6 +18,8 @@ from .data import load_dataset  # noqa: E402
 from .exceptions import CheckpointError, ConfigError, DataError, DivergenceError, LayerwiseError, NotFittedError  # noqa: E402
 from .finetune import finetune  # noqa: E402
 from .greedy import GreedyLayerwise  # noqa: E402
+from .io import load, save  # noqa: E402
+from .transfer import TransferReport, load_pretrained  # noqa: E402
 from .metrics import classification_report, regression_report  # noqa: E402
 from .nn import (  # noqa: E402
     RBM,
@@ -41,6 +43,10 @@ __version__ = "0.1.0"
 __all__ = [
     "OBJECTIVES",
     "ELBO",
+    "TransferReport",
+    "load",
+    "load_pretrained",
+    "save",
     "RBM",
     "VAE",
     "ContrastiveDivergence",

@@ -161,11 +161,9 @@ def sample(args: argparse.Namespace) -> int:
     """Draw samples from a saved generative model into a PNG grid (and ``.npy``)."""
     from .viz import plot_image_grid
 
-    model = _load(args.model)
-    if not hasattr(model, "sample"):
-        raise ConfigError(f"{args.model} holds a {type(model).__name__}, which cannot sample. Sampling needs a "
-                          "VariationalAutoencoder (pretrain.objective = 'vae' with layerwise.VariationalAutoencoder).")
-    X = np.asarray(model.sample(args.n, random_state=args.seed))
+    from .runs import draw_samples
+
+    X = draw_samples(_load(args.model), args.n, args.seed)
     out = Path(args.out)
     np.save(out.with_suffix(".npy"), X)
     side = int(round(np.sqrt(X.shape[1])))

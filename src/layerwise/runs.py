@@ -20,7 +20,7 @@ from .config import RunConfig, config_to_dict
 from .data.datasets import load_dataset
 from .data.splits import split
 
-__all__ = ["prepare_data", "RunFolder"]
+__all__ = ["prepare_data", "RunFolder", "pretrain_plots", "draw_samples"]
 
 
 def prepare_data(cfg: RunConfig) -> Bunch:
@@ -140,20 +140,40 @@ def pretrain_plots(folder: Path, sae, data: Bunch, objective: str, seed: int = 0
     return written
 
 
-def _samples(sae, objective: str, n_features: int, seed: int) -> np.ndarray | None:
+def draw_samples(model, n: int, seed: int = 0) -> np.ndarray:
+    """``n`` samples from a saved generative model, ``(n, n_features)``.
+
+    A :class:`~layerwise.VariationalAutoencoder` samples its prior; a
+    :class:`~layerwise.StackedAutoencoder` pretrained with ``"vae"`` decodes
+    prior draws of its top codes, one pretrained with ``"denoising"`` runs
+    DAE Markov chains (Bengio et al. 2013).
+    """
+    from .exceptions import ConfigError
+
+    if hasattr(model, "sample"):
+        return np.asarray(model.sample(n, random_state=seed))
+    objective = getattr(model, "pretrain", None)
+    out = _samples(model, objective, model.n_features_in_, seed, n) if hasattr(model, "autoencoder_") else None
+    if out is None:
+        raise ConfigError(f"A {type(model).__name__} pretrained with {objective!r} cannot sample. Sampling needs a "
+                          "VariationalAutoencoder, or a StackedAutoencoder pretrained with 'vae' or 'denoising'.")
+    return out
+
+
+def _samples(sae, objective: str, n_features: int, seed: int, n: int = 50) -> np.ndarray | None:
     """Prior samples through the decoders (vae), or the end of DAE chains (denoising)."""
     import torch
 
     gen = torch.Generator().manual_seed(seed)
     if objective == "vae":
         width = sae.transform(np.zeros((1, n_features), np.float32)).shape[1]
-        return sae.inverse_transform(torch.randn(50, width, generator=gen).numpy())
+        return sae.inverse_transform(torch.randn(n, width, generator=gen).numpy())
     if objective == "denoising":
         from .corruption import MaskingNoise
         from .sampling import dae_chain
 
         with torch.random.fork_rng():
             torch.manual_seed(seed)
-            chain = dae_chain(sae.autoencoder_, MaskingNoise(0.25), n_samples=50, n_steps=30, shape=(n_features,))
+            chain = dae_chain(sae.autoencoder_, MaskingNoise(0.25), n_samples=n, n_steps=30, shape=(n_features,))
         return chain.means[-1].detach().cpu().numpy()
     return None

@@ -61,3 +61,16 @@ def test_stack_freeze_unroll_and_errors():
         EncoderStack([])
     with pytest.raises(ConfigError, match="2 layers but 1 decoders"):
         EncoderStack([nn.Linear(2, 2), nn.Linear(2, 2)], decoders=[nn.Linear(2, 2)])
+
+
+def test_unrolling_unties_tied_decoders():
+    from layerwise.nn import dense_autoencoder
+
+    ae = dense_autoencoder(6, 3, tied=True)
+    stack = EncoderStack([ae.encoder], decoders=[ae.decoder])
+    deep = stack.unroll()
+    dec = deep.decoder[0][0]
+    assert type(dec) is nn.Linear and torch.equal(dec.weight, ae.encoder[0].weight.t())
+    assert "decoder.0.0.weight" in deep.state_dict()  # a real, trainable parameter now
+    x = torch.randn(4, 6)
+    assert torch.allclose(deep(x), ae(x))

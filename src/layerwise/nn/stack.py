@@ -9,7 +9,7 @@ from torch import nn
 
 from ..exceptions import ConfigError
 from .autoencoder import AutoEncoder
-from .blocks import first_linear
+from .blocks import TiedLinear, first_linear
 
 __all__ = ["EncoderStack", "freeze", "unfreeze"]
 
@@ -114,7 +114,7 @@ class EncoderStack(nn.Module):
 
     def _decoder_for(self, k: int) -> nn.Module:
         if self.decoders is not None:
-            return copy.deepcopy(self.decoders[k])
+            return untie(copy.deepcopy(self.decoders[k]))
         if any(isinstance(m, nn.Conv2d) for m in self.layers[k].modules()):
             raise ConfigError(
                 f"Cannot unroll conv layer {k} without its decoder: a transposed weight does not undo pooling. "
@@ -126,6 +126,29 @@ class EncoderStack(nn.Module):
             dec.weight.copy_(lin.weight.t())
             dec.bias.zero_()
         return dec
+
+
+def untie(module: nn.Module) -> nn.Module:
+    """Replace every :class:`TiedLinear` in ``module`` by an ``nn.Linear`` holding a copy
+    of the tied weight: the unrolled decoder then trains on its own (Hinton &
+    Salakhutdinov 2006 untie the unrolled weights too)."""
+    if isinstance(module, TiedLinear):
+        return _untied(module)
+    for name, child in module.named_children():
+        if isinstance(child, TiedLinear):
+            setattr(module, name, _untied(child))
+        else:
+            untie(child)
+    return module
+
+
+def _untied(tied: TiedLinear) -> nn.Linear:
+    w = tied.weight.detach()  # (n_out, n_in) of the decoder
+    lin = nn.Linear(w.shape[1], w.shape[0])
+    with torch.no_grad():
+        lin.weight.copy_(w)
+        lin.bias.copy_(tied.bias.detach())
+    return lin
 
 
 def _activation_of(block: nn.Module) -> nn.Module:

@@ -8,18 +8,24 @@ from __future__ import annotations
 
 import contextlib
 import numbers
+import os
+import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
+from torch import nn
 
-from ..exceptions import ConfigError, DataError
+from ..exceptions import CheckpointError, ConfigError, DataError, NotFittedError
 from ..finetune import FINETUNE_MODES
 from ..greedy import GreedyLayerwise, check_layer_sizes, random_stack
 from ..nn.blocks import ACTIVATIONS
+from ..nn.stack import EncoderStack
 from ..objectives import OBJECTIVES
 from ..registry import suggest
 from ..train.loop import OPTIMIZERS, PRECISIONS, predict_in_batches, resolve_device
@@ -48,6 +54,9 @@ class LayerwiseBase(BaseEstimator):
             names = OBJECTIVES.names()
             check(self.pretrain is None or self.pretrain in OBJECTIVES,
                   f"pretrain must be None or one of {names}; got {self.pretrain!r}.{suggest(str(self.pretrain), names)}")
+        if hasattr(self, "pretrained"):
+            check(self.pretrained is None or isinstance(self.pretrained, (str, os.PathLike)),
+                  f"pretrained must be None or the path of a model folder written by layerwise.save; got {type(self.pretrained).__name__}.")
         if hasattr(self, "finetune"):
             check(self.finetune in FINETUNE_MODES, f"finetune must be one of {list(FINETUNE_MODES)}; got {self.finetune!r}.")
         check(self.solver in OPTIMIZERS, f"solver must be one of {list(OPTIMIZERS)}; got {self.solver!r}.")
@@ -111,10 +120,14 @@ class LayerwiseBase(BaseEstimator):
         return stack, seed
 
     def _pretrain(self, X: torch.Tensor, seed: int):
-        """Greedy pretraining on ``X``; a random stack when ``pretrain`` is None."""
+        """Greedy pretraining on ``X``; a random stack when ``pretrain`` is None;
+        the saved stack when ``pretrained`` is set."""
         sizes = check_layer_sizes(self.hidden_layer_sizes)
+        self.pretrain_history_ = []
+        if getattr(self, "pretrained", None) is not None:
+            return self._transferred_stack(X.shape[1])
         if self.pretrain is None or self._pretrain_epochs() == 0:
-            self.pretrain_history_ = []
+            self._stack_recipe = {"kind": "random", "first_loss": None, "decoders": False}
             return random_stack(X.shape[1], sizes, self.activation)
         greedy = GreedyLayerwise(
             sizes, self.activation, self.pretrain, self.pretrain_params, self.loss, self.tied,
@@ -122,7 +135,75 @@ class LayerwiseBase(BaseEstimator):
         )
         stack = greedy.fit(X)
         self.pretrain_history_ = greedy.history_
+        self._stack_recipe = {"kind": "greedy", "first_loss": greedy.first_loss_, "decoders": True}
         return stack
+
+    def _build_stack(self, n_in: int, recipe: dict) -> EncoderStack:
+        """The untrained stack described by the parameters and ``_stack_recipe``, same keys as a fitted one."""
+        sizes = check_layer_sizes(self.hidden_layer_sizes)
+        if recipe["kind"] == "random":
+            return random_stack(n_in, sizes, self.activation)
+        greedy = GreedyLayerwise(sizes, self.activation, self.pretrain, self.pretrain_params, self.loss, self.tied, keep_decoders=recipe["decoders"])
+        return greedy.build((n_in,), recipe["first_loss"])
+
+    def _transferred_stack(self, n_in: int) -> EncoderStack:
+        """The encoder layers of the saved model at ``pretrained``, in the stack these parameters build.
+
+        The architecture comes from this estimator's parameters and must be the
+        saved one's (same widths, activation and layer types), which is checked
+        layer by layer; decoders are not transferred (fine-tuning never uses them).
+        """
+        from ..io import load
+        from ..transfer import load_pretrained
+
+        saved = load(self.pretrained)
+        source = _stack_of(saved, self.pretrained)
+        recipe = {"kind": "random" if self.pretrain is None else "greedy",
+                  "first_loss": "bce" if source.output == "logistic" else "mse", "decoders": False}
+        stack = self._build_stack(n_in, recipe)
+        differences = _layer_differences(stack.layers, source.layers)
+        if differences:
+            was = ""
+            if hasattr(saved, "get_params"):  # an estimator: say how it was built
+                p = saved.get_params()
+                built = ", ".join(f"{k}={p[k]!r}" for k in ("hidden_layer_sizes", "n_components", "activation", "pretrain") if k in p)
+                was = f"The saved {type(saved).__name__} has {built} and {saved.n_features_in_} input features. "
+            raise ConfigError(
+                f"pretrained={str(self.pretrained)!r} holds a stack with other layers than {type(self).__name__} builds "
+                f"for {n_in} features and these parameters:\n- " + "\n- ".join(differences) + f"\n{was}"
+                "Set hidden_layer_sizes, activation and pretrain (its layer type) to the saved model's values."
+            )
+        load_pretrained(stack, source, layers="layers", strict=True)
+        self._stack_recipe = recipe
+        return stack
+
+    # -- model files (layerwise.save / layerwise.load) ---------------------------------
+    def _layerwise_state(self) -> tuple[dict[str, Any], dict[str, Any], nn.Module, dict[str, Any]]:
+        """What :func:`layerwise.save` writes: the parameters, the fitted state, the
+        module whose weights are saved, and entries for ``meta.json``."""
+        try:
+            check_is_fitted(self)
+        except _SklearnNotFittedError as e:
+            raise NotFittedError(f"This {type(self).__name__} is not fitted yet; call fit before layerwise.save.") from e
+        params = self.get_params(deep=False)
+        if params.get("random_state") is not None and not _is_int(params["random_state"]):
+            warnings.warn(f"random_state={params['random_state']!r} is not an int; it is saved as None (it only seeds future fits).", stacklevel=4)
+            params["random_state"] = None
+        attributes = {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("_") and not isinstance(v, nn.Module)}
+        state, module = self._saved_state()
+        return params, {"attributes": attributes, **state}, module, {"input_shape": [int(self.n_features_in_)]}
+
+    @classmethod
+    def _layerwise_restore(cls, params: dict[str, Any], state: dict[str, Any], load_weights: Callable[[nn.Module], None]):
+        """Inverse of :meth:`_layerwise_state`: the estimator with its fitted attributes, its
+        modules rebuilt from the parameters and the state, and ``load_weights`` loaded into them (strict)."""
+        est = cls(**params)
+        for name, value in state["attributes"].items():
+            if not (name.endswith("_") and not name.startswith("_")):
+                raise CheckpointError(f"config.json sets {name!r}, which is not a fitted attribute of {cls.__name__}.")
+            setattr(est, name, value)
+        est._restore_modules(state, load_weights)
+        return est
 
     def _encode(self, X) -> np.ndarray:
         check_is_fitted(self)
@@ -135,6 +216,29 @@ class LayerwiseBase(BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = False
         return tags
+
+
+def _stack_of(saved, path) -> EncoderStack:
+    """The encoder stack of what ``load`` returned: an estimator's ``stack_``, an
+    ``EncoderStack``, or the encoder of an unrolled ``AutoEncoder``."""
+    for candidate in (getattr(saved, "stack_", None), saved, getattr(saved, "encoder", None)):
+        if isinstance(candidate, EncoderStack):
+            return candidate
+    raise ConfigError(
+        f"pretrained={str(path)!r} holds a {type(saved).__name__}, which has no encoder stack; pass the folder of a saved "
+        "StackedAutoencoder, PretrainedClassifier, PretrainedRegressor or EncoderStack."
+    )
+
+
+def _layer_differences(expected: nn.Module, saved: nn.Module, limit: int = 8) -> list[str]:
+    """Sub-modules whose type or arguments differ, as ``"layers.0.1: saved X, built Y"``."""
+    def layers(root):
+        return {f"layers.{n}".rstrip("."): f"{type(m).__name__}({m.extra_repr()})" for n, m in root.named_modules()}
+
+    built, got = layers(expected), layers(saved)
+    names = list(built) + [n for n in got if n not in built]
+    lines = [f"{n}: saved {got.get(n, 'nothing')}, this estimator builds {built.get(n, 'nothing')}" for n in names if built.get(n) != got.get(n)]
+    return lines[:limit] + ([f"... and {len(lines) - limit} more"] if len(lines) > limit else [])
 
 
 def _is_number(v: object) -> bool:

@@ -15,8 +15,9 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from ..exceptions import DataError
-from ..finetune import finetune
+from ..finetune import finetune, stack_with_head
 from ..nn.heads import ClassifierHead, RegressorHead
+from ..nn.stack import freeze, unfreeze
 from ..objectives import Classification, Regression
 from ..train.loop import Trainer, predict_in_batches
 from ._base import LayerwiseBase
@@ -36,6 +37,18 @@ _PARAMS_DOC = """
     pretrain_params : dict, optional
         Options of the objective, e.g. ``{"noise": "gaussian", "level": 0.2}``
         for ``"denoising"`` or ``{"penalty": "kl", "weight": 0.1}`` for ``"sparse"``.
+    pretrained : str or path, optional
+        Folder of a model saved with :func:`layerwise.save`: a
+        ``StackedAutoencoder``, ``PretrainedClassifier``, ``PretrainedRegressor``
+        or ``EncoderStack``. Pretraining is then skipped and fine-tuning starts
+        from the saved encoder layers (Yosinski et al. 2014); ``finetune``
+        applies as usual (``"frozen"`` keeps them fixed). The architecture is
+        still the one these parameters describe, so ``hidden_layer_sizes``,
+        ``activation`` and the layer type of ``pretrain`` (dense for
+        ``"autoencoder"``, ``"sparse"``, ``"denoising"``, ``"contractive"`` and
+        ``None``; ``"rbm"``, ``"vae"`` and ``"conv"`` each their own) must
+        match the saved model's: a mismatch raises a ``ConfigError`` that lists
+        the differing layers. The saved decoders are not used.
     finetune : {"frozen", "full"}, default="full"
         ``"frozen"`` trains only the head on the stack's codes; ``"full"``
         back-propagates through every layer.
@@ -106,6 +119,7 @@ class _PretrainedBase(TransformerMixin, LayerwiseBase):
         device="auto",
         precision="fp32",
         unlabeled="auto",
+        pretrained=None,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -130,6 +144,7 @@ class _PretrainedBase(TransformerMixin, LayerwiseBase):
         self.device = device
         self.precision = precision
         self.unlabeled = unlabeled
+        self.pretrained = pretrained
 
     def _pretrain_epochs(self) -> int:
         return self.pretrain_max_iter
@@ -164,6 +179,30 @@ class _PretrainedBase(TransformerMixin, LayerwiseBase):
     def transform(self, X) -> np.ndarray:
         """Codes of the top layer of the (fine-tuned) stack, ``(n_samples, hidden_layer_sizes[-1])``."""
         return self._encode(X)
+
+    def _saved_state(self):
+        """The stack's recipe and the target encoding, and ``module_`` (stack + head) to save."""
+        return {"stack": self._stack_recipe, **self._target_state()}, self.module_
+
+    def _restore_modules(self, state, load_weights) -> None:
+        """Rebuild stack and head from the parameters and the recipe, then load the weights."""
+        self._stack_recipe = state["stack"]
+        self._restore_targets(state)
+        stack = self._build_stack(self.n_features_in_, self._stack_recipe)
+        head = self._head(code_width(stack, torch.zeros(1, self.n_features_in_)), self._n_outputs())
+        model = stack_with_head(stack, head)
+        load_weights(model)
+        if self.finetune == "frozen":  # as fine-tuning left it
+            freeze(stack)
+        else:
+            unfreeze(stack)
+        self.stack_, self.module_ = stack, model.eval()
+
+    def _target_state(self) -> dict:
+        return {}
+
+    def _restore_targets(self, state) -> None:
+        pass
 
     def _forward(self, X) -> np.ndarray:
         check_is_fitted(self)
@@ -211,6 +250,8 @@ class PretrainedClassifier(ClassifierMixin, _PretrainedBase):
     True
     """
 
+    _head = ClassifierHead
+
     def fit(self, X, y):
         """Pretrain on all rows, fine-tune on the labeled ones (``y != -1``).
 
@@ -247,6 +288,9 @@ class PretrainedClassifier(ClassifierMixin, _PretrainedBase):
         targets = np.zeros(len(y), dtype=np.int64)
         targets[labeled] = codes
         return self._fit(X, torch.from_numpy(targets), labeled, len(self.classes_), Classification(), ClassifierHead, lambda i: targets[i] if np.bincount(targets[i]).min() >= 2 else None)
+
+    def _n_outputs(self) -> int:
+        return len(self.classes_)
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities, ``(n_samples, n_classes)``, columns in ``classes_`` order."""
@@ -288,6 +332,8 @@ class PretrainedRegressor(RegressorMixin, _PretrainedBase):
     (200,)
     """
 
+    _head = RegressorHead
+
     def fit(self, X, y):
         """Pretrain on all rows, fine-tune on the rows with a finite target.
 
@@ -324,6 +370,21 @@ class PretrainedRegressor(RegressorMixin, _PretrainedBase):
         self._y_std[self._y_std == 0] = 1.0
         targets = np.where(labeled[:, None], (y2 - self._y_mean) / self._y_std, 0.0).astype(np.float32)
         return self._fit(X, torch.from_numpy(targets), labeled, y2.shape[1], Regression(), RegressorHead, lambda i: None)
+
+    def _n_outputs(self) -> int:
+        return len(self._y_mean)
+
+    def _target_state(self) -> dict:
+        """The target standardisation, in original units."""
+        return {"targets": {"one_dimensional": self._y_1d, "mean": self._y_mean, "std": self._y_std}}
+
+    def _restore_targets(self, state) -> None:
+        t = state["targets"]
+        self._y_1d, self._y_mean, self._y_std = bool(t["one_dimensional"]), np.asarray(t["mean"]), np.asarray(t["std"])
+
+    def _layerwise_state(self):
+        params, state, module, meta = super()._layerwise_state()
+        return params, state, module, {**meta, "target_scaling": {"mean": self._y_mean, "std": self._y_std}}
 
     def predict(self, X) -> np.ndarray:
         """Predicted targets, ``(n_samples,)`` or ``(n_samples, n_targets)``."""

@@ -140,6 +140,25 @@ class StackedAutoencoder(TransformerMixin, LayerwiseBase):
         self.n_iter_ = max(1, self.max_iter)
         return self
 
+    def _saved_state(self):
+        """The stack's recipe; the deep autoencoder when it was trained, else the stack (it unrolls again)."""
+        unrolled = self.unroll_max_iter > 0
+        return {"stack": self._stack_recipe, "unrolled": unrolled}, self.autoencoder_ if unrolled else self.stack_
+
+    def _restore_modules(self, state, load_weights) -> None:
+        """Rebuild the stack from the parameters and the recipe, then load the weights."""
+        self._stack_recipe = state["stack"]
+        stack = self._build_stack(self.n_features_in_, self._stack_recipe)
+        if state["unrolled"]:
+            self.autoencoder_ = stack.unroll()
+            load_weights(self.autoencoder_)
+            self.stack_ = self.autoencoder_.encoder
+        else:
+            load_weights(stack)
+            self.stack_, self.autoencoder_ = stack, stack.unroll()
+        self.autoencoder_.eval()
+        self.stack_.eval()
+
     def transform(self, X) -> np.ndarray:
         """Top-layer codes, ``(n_samples, hidden_layer_sizes[-1])``."""
         return self._encode(X)

@@ -190,6 +190,18 @@ class VariationalAutoencoder(TransformerMixin, LayerwiseBase):
         self.n_iter_ = len(history)
         return self
 
+    def _saved_state(self):
+        """The decoder's output activation (the resolved loss), and ``module_`` to save."""
+        return {"output": self.module_.output}, self.module_
+
+    def _restore_modules(self, state, load_weights) -> None:
+        """Rebuild the VAE from the parameters, load the weights, share them with ``stack_``."""
+        output = state["output"]
+        model = dense_vae(self.n_features_in_, check_layer_sizes(self.hidden_layer_sizes), int(self.n_components), self.activation, output)
+        load_weights(model)
+        self.module_ = freeze(model)
+        self.stack_ = EncoderStack([model.encoder], [model.decoder], output=output).freeze()
+
     def transform(self, X) -> np.ndarray:
         """Latent means ``mu(x)``, ``(n_samples, n_components)``."""
         return self._encode(X)

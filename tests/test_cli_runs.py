@@ -1,0 +1,83 @@
+"""The run commands end to end on a small real dataset (digits), from a config file."""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from layerwise.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """pretrain then finetune examples/digits_quick.toml into a temporary out_dir."""
+    out = tmp_path_factory.mktemp("runs")
+    cfg = out / "digits.toml"
+    shutil.copy(ROOT / "examples" / "digits_quick.toml", cfg)
+    args = ["-c", str(cfg), "--set", f'out_dir="{out}"', "--no-progress"]
+    assert main(["pretrain", *args]) == 0
+    assert main(["finetune", *args]) == 0
+    return out / "digits-quick", cfg
+
+
+def test_the_run_folder_holds_every_file(run):
+    folder, _ = run
+    for name in ["config.json", "metrics.jsonl", "metrics.json", "pretrain_metrics.json", "loss_curves.png",
+                 "reconstructions.png", "filters.png", "latent_2d.png", "interpolation.png", "samples.png"]:
+        assert (folder / name).is_file(), name
+    for model in ["pretrained", "model"]:
+        assert sorted(p.name for p in (folder / model).iterdir()) == ["config.json", "meta.json", "model.safetensors"]
+    lines = [json.loads(x) for x in (folder / "metrics.jsonl").read_text().splitlines()]
+    assert {x["phase"] for x in lines} == {"pretrain", "finetune"} and all("loss" in x and "epoch" in x for x in lines)
+    assert json.loads((folder / "config.json").read_text())["name"] == "digits-quick"
+    assert json.loads((folder / "metrics.json").read_text())["accuracy"] > 0.8
+
+
+def test_evaluate_predict_inspect(run, tmp_path, capsys):
+    folder, cfg = run
+    capsys.readouterr()
+    assert main(["evaluate", str(folder / "model"), "-c", str(cfg)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["accuracy"] > 0.8 and len(report["confusion_matrix"]) == 10
+    from sklearn.datasets import load_digits
+
+    X = (load_digits().data[:7] / 16).astype(np.float32)
+    np.save(tmp_path / "rows.npy", X)
+    assert main(["predict", str(folder / "model"), "--input", str(tmp_path / "rows.npy"), "-o", str(tmp_path / "p.csv")]) == 0
+    preds = np.loadtxt(tmp_path / "p.csv", delimiter=",")
+    assert preds.shape == (7,) and set(preds.astype(int)) <= set(range(10))
+    assert main(["predict", str(folder / "pretrained"), "--input", str(tmp_path / "rows.npy")]) == 0
+    codes = np.loadtxt(capsys.readouterr().out.splitlines(), delimiter=",")
+    assert codes.shape == (7, 32)
+    assert main(["inspect", str(folder / "model")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("PretrainedClassifier from") and "parameters:" in out and '"torch"' in out
+
+
+def test_run_command_errors(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[pretrain]\nepoch = 3\n')
+    assert main(["pretrain", "-c", str(bad)]) == 2
+    assert "unknown key 'pretrain.epoch'. Did you mean 'pretrain.epochs'?" in capsys.readouterr().err
+    good = tmp_path / "good.toml"
+    good.write_text(f'out_dir = "{tmp_path}"\n')
+    assert main(["finetune", "-c", str(good)]) == 2
+    assert "No pretrained model at" in capsys.readouterr().err
+    assert main(["inspect", str(tmp_path)]) == 2
+    assert "layerwise: error:" in capsys.readouterr().err
+    (tmp_path / "weights.pt").write_bytes(b"\x80\x04K\x01.")
+    assert main(["evaluate", str(tmp_path / "weights.pt"), "--input", str(bad)]) == 2
+    assert "layerwise: error:" in capsys.readouterr().err
+
+
+def test_sample_from_a_denoising_run_and_refusal(run, tmp_path, capsys):
+    folder, _ = run
+    assert main(["sample", str(folder / "pretrained"), "-n", "12", "-o", str(tmp_path / "s")]) == 0
+    X = np.load(tmp_path / "s.npy")
+    assert X.shape == (12, 64) and (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
+    assert main(["sample", str(folder / "model"), "-o", str(tmp_path / "t")]) == 2
+    assert "cannot sample. Sampling needs a VariationalAutoencoder" in capsys.readouterr().err
