@@ -81,3 +81,40 @@ def test_sample_from_a_denoising_run_and_refusal(run, tmp_path, capsys):
     assert X.shape == (12, 64) and (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
     assert main(["sample", str(folder / "model"), "-o", str(tmp_path / "t")]) == 2
     assert "cannot sample. Sampling needs a VariationalAutoencoder" in capsys.readouterr().err
+
+
+def _cli(*args):
+    import subprocess
+    import sys
+
+    return subprocess.Popen([sys.executable, "-m", "layerwise", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def test_layerwise_resume_after_sigkill_gives_the_same_model(tmp_path):
+    """A `layerwise pretrain` process killed with SIGKILL, then `layerwise resume`: the same bytes."""
+    import os
+    import signal
+    import time
+
+    cfg = tmp_path / "run.toml"
+    cfg.write_text('name = "ref"\n[data]\ndataset = "digits"\n[model]\nhidden_layer_sizes = [64, 32]\n'
+                   '[pretrain]\nepochs = 40\nbatch_size = 32\n')
+    common = ["-c", str(cfg), "--set", f'out_dir="{tmp_path}"', "--no-progress"]
+    ref = _cli("pretrain", *common)
+    assert ref.wait(timeout=600) == 0, ref.stderr.read().decode()[-2000:]
+    proc = _cli("pretrain", *common, "--set", 'name="killed"')
+    marker = tmp_path / "killed" / "checkpoints" / "pretrain" / "stage_1" / "checkpoint.json"
+    deadline = time.time() + 300
+    while not marker.is_file() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    assert proc.poll() is None, "the run finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert not (tmp_path / "killed" / "pretrained").exists()
+    again = _cli("resume", str(tmp_path / "killed"), "--no-progress")
+    assert again.wait(timeout=600) == 0, again.stderr.read().decode()[-2000:]
+    a = (tmp_path / "ref" / "pretrained" / "model.safetensors").read_bytes()
+    b = (tmp_path / "killed" / "pretrained" / "model.safetensors").read_bytes()
+    assert a == b
+    assert json.loads((tmp_path / "killed" / "state.json").read_text()) == {"command": "pretrain", "done": True}

@@ -70,6 +70,12 @@ def _add_run_commands(sub) -> None:
     config_args(p)
     p.add_argument("--pretrained", help="saved model folder to start from (default: RUN/pretrained)")
     p.set_defaults(func=commands.finetune)
+    p = sub.add_parser("resume", help="continue an interrupted pretrain or finetune run",
+                       description="Continue the command that was running in RUN_DIR when it stopped, from its checkpoints; "
+                                   "on CPU the result is bitwise the same as an uninterrupted run.")
+    p.add_argument("run_dir", help="the run folder (e.g. runs/NAME)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=commands.resume)
     for name, func, text in [("evaluate", commands.evaluate, "metrics of a saved model on held-out rows"),
                              ("predict", commands.predict, "predictions (or codes) of a saved model")]:
         p = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")

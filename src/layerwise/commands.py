@@ -13,7 +13,7 @@ import numpy as np
 from .config import RunConfig, load_config
 from .exceptions import ConfigError, DataError
 
-__all__ = ["pretrain", "finetune", "evaluate", "predict", "sample", "inspect"]
+__all__ = ["pretrain", "finetune", "resume", "evaluate", "predict", "sample", "inspect"]
 
 
 def _say(msg: str) -> None:
@@ -26,21 +26,25 @@ def _config(args: argparse.Namespace) -> RunConfig:
 
 def pretrain(args: argparse.Namespace) -> int:
     """Greedy layer-wise pretraining on every training row; writes ``pretrained/`` and plots."""
+    return _pretrain_run(_config(args), progress=not args.no_progress, resume=False)
+
+
+def _pretrain_run(cfg: RunConfig, progress: bool, resume: bool) -> int:
     from . import io
     from .runs import RunFolder, prepare_data, pretrain_plots
     from .sklearn import StackedAutoencoder
 
-    cfg = _config(args)
     run = RunFolder(cfg)
     run.write_config()
+    run.write_state("pretrain", done=False)
     data = prepare_data(cfg)
     p = cfg.pretrain
     _say(f"{data.name}: {len(data.X_train)} training rows, {data.X_train.shape[1]} features ({data.scaling}); run folder {run.path}")
     sae = StackedAutoencoder(tuple(cfg.model.hidden_layer_sizes), cfg.model.activation, p.objective, p.params or None, p.loss,
                              solver=p.optimizer, learning_rate_init=p.lr, batch_size=p.batch_size, max_iter=p.epochs,
-                             random_state=cfg.seed, verbose=not args.no_progress, device=cfg.device, precision=cfg.precision)
+                             random_state=cfg.seed, verbose=progress, device=cfg.device, precision=cfg.precision)
     start = time.perf_counter()
-    sae.fit(data.X_train, checkpoint_dir=run.path / "checkpoints") if _takes_checkpoints(sae) else sae.fit(data.X_train)
+    sae.fit(data.X_train, checkpoint_dir=run.path / "checkpoints", resume=resume)
     seconds = time.perf_counter() - start
     for k, h in enumerate(sae.history_["pretrain"]):
         run.log_history("pretrain", h, layer=k + 1)
@@ -49,15 +53,10 @@ def pretrain(args: argparse.Namespace) -> int:
     io.save(sae, run.path / "pretrained", metrics=metrics, meta={"preprocessing": data.scaling, "dataset": data.name})
     plots = pretrain_plots(run.path, sae, data, p.objective, cfg.seed)
     run.write_json("pretrain_metrics.json", metrics)
+    run.write_state("pretrain", done=True)
     print(json.dumps(metrics))
     _say(f"wrote {run.path / 'pretrained'} and {', '.join(x.name for x in plots)}")
     return 0
-
-
-def _takes_checkpoints(est) -> bool:
-    import inspect as _inspect
-
-    return "checkpoint_dir" in _inspect.signature(est.fit).parameters
 
 
 def finetune(args: argparse.Namespace) -> int:
@@ -67,13 +66,22 @@ def finetune(args: argparse.Namespace) -> int:
     from .runs import RunFolder, prepare_data
     from .sklearn import PretrainedClassifier, PretrainedRegressor
 
-    cfg = _config(args)
+    return _finetune_run(_config(args), args.pretrained, progress=not args.no_progress, resume=False)
+
+
+def _finetune_run(cfg: RunConfig, pretrained: str | None, progress: bool, resume: bool) -> int:
+    from . import io
+    from .metrics import classification_report, regression_report
+    from .runs import RunFolder, prepare_data
+    from .sklearn import PretrainedClassifier, PretrainedRegressor
+
     run = RunFolder(cfg)
     run.write_config()
-    source = Path(args.pretrained) if args.pretrained else run.path / "pretrained"
+    source = Path(pretrained) if pretrained else run.path / "pretrained"
     if not (source / "config.json").is_file():
-        raise ConfigError(f"No pretrained model at {source}. Run `layerwise pretrain -c {args.config}` first, "
+        raise ConfigError(f"No pretrained model at {source}. Run `layerwise pretrain -c CONFIG` first, "
                           "or pass --pretrained PATH (a saved model folder).")
+    run.write_state("finetune", done=False, pretrained=str(source))
     data = prepare_data(cfg)
     if data.y_train is None:
         raise DataError(f"Dataset {data.name!r} has no labels; fine-tuning needs them (CSV files: set data.label_column).")
@@ -82,16 +90,38 @@ def finetune(args: argparse.Namespace) -> int:
     est = cls(tuple(cfg.model.hidden_layer_sizes), cfg.model.activation, p.objective, p.params or None, finetune=f.mode,
               encoder_lr_scale=f.encoder_lr_scale, solver=f.optimizer, learning_rate_init=f.lr, batch_size=f.batch_size,
               max_iter=f.epochs, early_stopping=f.early_stopping, n_iter_no_change=f.patience, random_state=cfg.seed,
-              verbose=not args.no_progress, device=cfg.device, precision=cfg.precision, pretrained=str(source))
-    est.fit(data.X_train, data.y_partial)
+              verbose=progress, device=cfg.device, precision=cfg.precision, pretrained=str(source))
+    est.fit(data.X_train, data.y_partial, checkpoint_dir=run.path / "checkpoints", resume=resume)
     run.log_history("finetune", est.history_["finetune"])
     X_test, y_test = (data.X_test, data.y_test) if data.X_test is not None else (data.X_val, data.y_val)
     report = (classification_report if f.task == "classification" else regression_report)(y_test, est.predict(X_test))
     io.save(est, run.path / "model", metrics=report, meta={"preprocessing": data.scaling, "dataset": data.name})
     run.write_json("metrics.json", report)
+    run.write_state("finetune", done=True, pretrained=str(source))
     print(json.dumps({k: v for k, v in report.items() if k != "confusion_matrix"}))
     _say(f"wrote {run.path / 'model'}")
     return 0
+
+
+def resume(args: argparse.Namespace) -> int:
+    """Continue the command that was running in RUN_DIR when it stopped (from its checkpoints)."""
+    from .config import config_from_dict
+
+    folder = Path(args.run_dir)
+    state_file, config_file = folder / "state.json", folder / "config.json"
+    if not state_file.is_file() or not config_file.is_file():
+        raise ConfigError(f"{folder} is not a run folder (no state.json / config.json). Pass the folder a "
+                          "`layerwise pretrain` or `finetune` run wrote, e.g. runs/NAME.")
+    state = json.loads(state_file.read_text())
+    cfg = config_from_dict(json.loads(config_file.read_text()))
+    cfg.out_dir, cfg.name = str(folder.parent), folder.name  # wherever the folder is now
+    if state["done"]:
+        _say(f"{folder}: the last command ({state['command']}) finished; nothing to resume.")
+        return 0
+    _say(f"{folder}: resuming {state['command']} from {folder / 'checkpoints'}")
+    if state["command"] == "pretrain":
+        return _pretrain_run(cfg, progress=not args.no_progress, resume=True)
+    return _finetune_run(cfg, state.get("pretrained"), progress=not args.no_progress, resume=True)
 
 
 def _load(path: str):

@@ -85,6 +85,10 @@ class RunFolder:
             for h in history:
                 f.write(json.dumps({"phase": phase, **fields, **h}) + "\n")
 
+    def write_state(self, command: str, done: bool, **extra: Any) -> None:
+        """``state.json``: which command runs or ran here, for ``layerwise resume``."""
+        self.write_json("state.json", {"command": command, "done": done, **extra})
+
     def write_json(self, name: str, data: dict) -> Path:
         p = self.path / name
         p.write_text(json.dumps(data, indent=2, default=_plain))

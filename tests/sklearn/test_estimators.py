@@ -21,9 +21,9 @@ def spy(monkeypatch):
     real_greedy_fit = base_mod.GreedyLayerwise.fit
     real_finetune = est_mod.finetune
 
-    def greedy_fit(self, X, X_val=None):
+    def greedy_fit(self, X, X_val=None, resume=False):
         seen["pretrain_rows"] = X.shape[0]
-        return real_greedy_fit(self, X, X_val)
+        return real_greedy_fit(self, X, X_val, resume)
 
     def finetune(stack, head, objective, train, *args, **kwargs):
         seen["finetune_rows"] = train[0].shape[0]

@@ -7,6 +7,7 @@ lives in this sub-package, so a scikit-learn upgrade is mended in one place.
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 import numbers
 import os
 import warnings
@@ -132,11 +133,21 @@ class LayerwiseBase(BaseEstimator):
         greedy = GreedyLayerwise(
             sizes, self.activation, self.pretrain, self.pretrain_params, self.loss, self.tied,
             trainer_params=dict(self._trainer_params(X.shape[0], self._pretrain_epochs(), "pretrain", False), seed=seed),
+            checkpoint_dir=self._checkpoint_path("pretrain"),
         )
-        stack = greedy.fit(X)
+        stack = greedy.fit(X, resume=getattr(self, "_resume", False))
         self.pretrain_history_ = greedy.history_
         self._stack_recipe = {"kind": "greedy", "first_loss": greedy.first_loss_, "decoders": True}
         return stack
+
+    def _set_checkpointing(self, checkpoint_dir, resume: bool) -> None:
+        """Remember where this fit checkpoints (private: not a parameter, not saved)."""
+        self._checkpoint_dir = None if checkpoint_dir is None else str(checkpoint_dir)
+        self._resume = bool(resume)
+
+    def _checkpoint_path(self, phase: str) -> str | None:
+        root = getattr(self, "_checkpoint_dir", None)
+        return None if root is None else str(Path(root) / phase)
 
     def _build_stack(self, n_in: int, recipe: dict) -> EncoderStack:
         """The untrained stack described by the parameters and ``_stack_recipe``, same keys as a fitted one."""

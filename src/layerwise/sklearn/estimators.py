@@ -163,8 +163,9 @@ class _PretrainedBase(TransformerMixin, LayerwiseBase):
                 val = (Xt[vidx], y_targets[vidx])
             head = head_cls(code_width(stack, Xt), n_out)
             params = self._trainer_params(len(idx), self.max_iter, "fine-tune", self.early_stopping and val is not None)
-            trainer = Trainer(**params, seed=seed + 1000)
-            model, history = finetune(stack, head, objective, (Xt[idx], y_targets[idx]), val, self.finetune, self.encoder_lr_scale, trainer)
+            trainer = Trainer(**params, seed=seed + 1000, checkpoint_dir=self._checkpoint_path("finetune"))
+            model, history = finetune(stack, head, objective, (Xt[idx], y_targets[idx]), val, self.finetune,
+                                      self.encoder_lr_scale, trainer, resume=getattr(self, "_resume", False))
         self.stack_, self.module_ = stack, model.eval()
         self.history_ = {"pretrain": self.pretrain_history_, "finetune": history}
         self.loss_curve_ = [h["loss"] for h in history]
@@ -252,7 +253,7 @@ class PretrainedClassifier(ClassifierMixin, _PretrainedBase):
 
     _head = ClassifierHead
 
-    def fit(self, X, y):
+    def fit(self, X, y, checkpoint_dir=None, resume=False):
         """Pretrain on all rows, fine-tune on the labeled ones (``y != -1``).
 
         Parameters
@@ -260,6 +261,12 @@ class PretrainedClassifier(ClassifierMixin, _PretrainedBase):
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
             Class labels; ``-1`` marks an unlabeled row.
+        checkpoint_dir : path, optional
+            Checkpoint pretraining and fine-tuning there (every epoch), so that
+            an interrupted fit can continue with ``resume=True``.
+        resume : bool, default=False
+            Continue from the checkpoints in ``checkpoint_dir``; the result is
+            bitwise the same as an uninterrupted fit on CPU.
 
         Returns
         -------
@@ -287,6 +294,7 @@ class PretrainedClassifier(ClassifierMixin, _PretrainedBase):
             )
         targets = np.zeros(len(y), dtype=np.int64)
         targets[labeled] = codes
+        self._set_checkpointing(checkpoint_dir, resume)
         return self._fit(X, torch.from_numpy(targets), labeled, len(self.classes_), Classification(), ClassifierHead, lambda i: targets[i] if np.bincount(targets[i]).min() >= 2 else None)
 
     def _n_outputs(self) -> int:
@@ -334,7 +342,7 @@ class PretrainedRegressor(RegressorMixin, _PretrainedBase):
 
     _head = RegressorHead
 
-    def fit(self, X, y):
+    def fit(self, X, y, checkpoint_dir=None, resume=False):
         """Pretrain on all rows, fine-tune on the rows with a finite target.
 
         Parameters
@@ -342,6 +350,12 @@ class PretrainedRegressor(RegressorMixin, _PretrainedBase):
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
             ``NaN`` marks an unlabeled row.
+        checkpoint_dir : path, optional
+            Checkpoint pretraining and fine-tuning there (every epoch), so that
+            an interrupted fit can continue with ``resume=True``.
+        resume : bool, default=False
+            Continue from the checkpoints in ``checkpoint_dir``; the result is
+            bitwise the same as an uninterrupted fit on CPU.
 
         Returns
         -------
@@ -369,6 +383,7 @@ class PretrainedRegressor(RegressorMixin, _PretrainedBase):
         self._y_std = y2[labeled].std(axis=0)
         self._y_std[self._y_std == 0] = 1.0
         targets = np.where(labeled[:, None], (y2 - self._y_mean) / self._y_std, 0.0).astype(np.float32)
+        self._set_checkpointing(checkpoint_dir, resume)
         return self._fit(X, torch.from_numpy(targets), labeled, y2.shape[1], Regression(), RegressorHead, lambda i: None)
 
     def _n_outputs(self) -> int:

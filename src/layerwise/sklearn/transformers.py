@@ -110,8 +110,19 @@ class StackedAutoencoder(TransformerMixin, LayerwiseBase):
     def _pretrain_epochs(self) -> int:
         return self.max_iter
 
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, checkpoint_dir=None, resume=False):
         """Pretrain every layer on ``X``, ``(n_samples, n_features)``; ``y`` is ignored.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : ignored
+        checkpoint_dir : path, optional
+            Checkpoint pretraining and fine-tuning there (every epoch), so that
+            an interrupted fit can continue with ``resume=True``.
+        resume : bool, default=False
+            Continue from the checkpoints in ``checkpoint_dir``; the result is
+            bitwise the same as an uninterrupted fit on CPU.
 
         Returns
         -------
@@ -121,6 +132,7 @@ class StackedAutoencoder(TransformerMixin, LayerwiseBase):
         if self.pretrain is None:
             raise DataError("StackedAutoencoder needs a pretraining objective; got pretrain=None.")
         self._check_params(X.shape[0])
+        self._set_checkpointing(checkpoint_dir, resume)
         ctx, seed = self._seed_context()
         with ctx:
             Xt = torch.from_numpy(X)
@@ -131,8 +143,9 @@ class StackedAutoencoder(TransformerMixin, LayerwiseBase):
                 from ..objectives import Reconstruction
 
                 loss = "bce" if self.autoencoder_.output == "logistic" else "mse"
-                trainer = Trainer(**self._trainer_params(len(X), self.unroll_max_iter, "deep autoencoder", False), seed=seed + 2000)
-                unroll_history = trainer.fit(self.autoencoder_, Reconstruction(loss=loss), (Xt,))
+                trainer = Trainer(**self._trainer_params(len(X), self.unroll_max_iter, "deep autoencoder", False), seed=seed + 2000,
+                                  checkpoint_dir=self._checkpoint_path("unroll"))
+                unroll_history = trainer.fit(self.autoencoder_, Reconstruction(loss=loss), (Xt,), resume=self._resume)
                 self.stack_ = self.autoencoder_.encoder
             self.autoencoder_.eval()
             self.stack_.eval()
