@@ -21,8 +21,8 @@ def test_codes_of_each_frozen_layer_are_computed_once(digits_small, monkeypatch)
 
     real_fit = greedy_mod.Trainer.fit
 
-    def spying_fit(self, model, objective, train, val=None, params=None):
-        out = real_fit(self, model, objective, train, val, params)
+    def spying_fit(self, model, objective, train, val=None, params=None, resume=False):
+        out = real_fit(self, model, objective, train, val, params, resume)
         # from now on this layer is frozen: count every row it encodes
         handles.append(_count_rows(model.encoder, counter, len(handles)))
         return out

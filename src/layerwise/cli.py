@@ -6,13 +6,17 @@ import argparse
 import sys
 
 from .data.datasets import DATASETS
-from .exceptions import LayerwiseError
+from .exceptions import ConfigError, LayerwiseError
 
 __all__ = ["main"]
 
 
 def _demo(args: argparse.Namespace) -> int:
     from .demo import SETTINGS, format_table, run_demo
+
+    if not 0 < args.label_fraction < 1:
+        raise ConfigError(f"--label-fraction must be in (0, 1]; got {args.label_fraction}. It is the fraction of training "
+                          "rows that keep their label, e.g. 0.1; 1 keeps them all.")
 
     settings = SETTINGS.get(args.dataset, SETTINGS["mnist"] if args.dataset != "digits" else SETTINGS["digits"])
     if args.quick:

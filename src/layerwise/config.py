@@ -239,6 +239,8 @@ def _type_name(hint: Any) -> str:
 
 def _check_values(cfg: RunConfig, problems: list[str]) -> None:
     """Ranges and choices; the names of objectives and datasets are checked by their registries."""
+    import torch
+
     from .nn.blocks import ACTIVATIONS
     from .objectives import OBJECTIVES
 
@@ -262,6 +264,11 @@ def _check_values(cfg: RunConfig, problems: list[str]) -> None:
         v = _get(cfg, key)
         if not (lo < v <= hi if key == "data.label_fraction" else lo <= v < hi):
             problems.append(f"{key} must be in {'(0, 1]' if key == 'data.label_fraction' else '[0, 1)'}; got {v}.")
+    if cfg.device != "auto":
+        try:
+            torch.device(cfg.device)
+        except (RuntimeError, TypeError, ValueError):
+            problems.append(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:<index>'; got {cfg.device!r}.{suggest(cfg.device, ['auto', 'cpu', 'cuda'])}")
     if Path(cfg.name).name != cfg.name or cfg.name in ("", ".", ".."):
         problems.append(f"name must be a plain folder name (no '/' or '..'); got {cfg.name!r}. The run folder is out_dir/name.")
 

@@ -7,6 +7,7 @@ Finished decoders are not used again. The result is an :class:`EncoderStack`.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import numbers
 from pathlib import Path
@@ -16,12 +17,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from .data.arrays import in_unit_interval
+from .data.arrays import check_X, in_unit_interval
 from .exceptions import ConfigError, DataError
 from .nn.autoencoder import dense_autoencoder
 from .nn.blocks import ACTIVATIONS, activation_name, dense_block
 from .nn.stack import EncoderStack, freeze
 from .objectives import OBJECTIVES, make_objective
+from .registry import suggest
 from .train.loop import Trainer, predict_in_batches
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,39 @@ def check_layer_sizes(sizes: Sequence[int], name: str = "hidden_layer_sizes") ->
     if not sizes or bad:
         raise ConfigError(f"{name} must be a non-empty sequence of positive integers, e.g. (256, 64); got {sizes!r}.")
     return tuple(int(s) for s in sizes)
+
+
+def check_data_tensor(X, name: str = "X") -> torch.Tensor:
+    """``X`` as a float32 tensor of shape (n_samples, ...) with finite values, else :class:`DataError`.
+
+    Arrays go through :func:`~layerwise.data.check_X`; a tensor stays on its
+    device, and integer, boolean or other float dtypes become float32 (the
+    dtype of the models greedy pretraining builds).
+    """
+    if not isinstance(X, torch.Tensor):
+        return torch.from_numpy(check_X(X, name=name, ndim=(2, 3, 4)))
+    if X.dtype.is_complex:
+        raise DataError(f"{name} must hold real numbers; got a tensor of dtype {X.dtype}. Pass X.real or X.abs().")
+    if X.ndim < 2 or X.shape[0] < 1 or 0 in X.shape[1:]:
+        hint = " Reshape a single feature with X.reshape(-1, 1)." if X.ndim == 1 else ""
+        raise DataError(f"{name} must have shape (n_samples, n_features) or (n_samples, channels, height, width) with at "
+                        f"least one sample and one feature; got a {X.ndim}-D tensor of shape {tuple(X.shape)}.{hint}")
+    X = X.float() if X.dtype != torch.float32 else X
+    if not bool(torch.isfinite(X).all()):
+        n_nan, n_inf = int(torch.isnan(X).sum()), int(torch.isinf(X).sum())
+        raise DataError(f"{name} contains NaN or infinity ({n_nan} NaN, {n_inf} infinite values); expected only finite "
+                        "numbers. Impute or drop them first (e.g. sklearn.impute.SimpleImputer).")
+    return X
+
+
+def _check_trainer_params(params: dict[str, Any]) -> None:
+    """Refuse keywords :class:`Trainer` does not take, with a suggestion."""
+    accepted = [n for n in inspect.signature(Trainer).parameters if n not in ("self", "checkpoint_dir")]
+    unknown = [k for k in params if k not in accepted]
+    if unknown:
+        hints = "".join(suggest(str(k), accepted) for k in unknown)
+        where = " (set GreedyLayerwise(checkpoint_dir=...) instead)" if "checkpoint_dir" in unknown else ""
+        raise ConfigError(f"Unknown trainer_params {unknown}{where}; Trainer accepts {accepted}.{hints}")
 
 
 def code_activation(encoder: nn.Module) -> str | None:
@@ -152,6 +187,7 @@ class GreedyLayerwise:
         self.activation, self.objective, self.objective_params = activation, objective, dict(objective_params or {})
         self.loss, self.tied, self.dropout = loss, tied, dropout
         self.trainer_params = dict(trainer_params or {})
+        _check_trainer_params(self.trainer_params)
         self.keep_decoders = keep_decoders
         self.checkpoint_dir = checkpoint_dir
 
@@ -166,6 +202,12 @@ class GreedyLayerwise:
         EncoderStack
             Frozen encoders, in eval mode; call ``unfreeze()`` to fine-tune.
         """
+        X = check_data_tensor(X, "X")
+        if X_val is not None:
+            X_val = check_data_tensor(X_val, "X_val")
+            if X_val.shape[1:] != X.shape[1:]:
+                raise DataError(f"X_val has rows of shape {tuple(X_val.shape[1:])} but X has {tuple(X.shape[1:])}; "
+                                "expected the same features in both.")
         params = dict(self.objective_params)
         first_loss = params.pop("loss", self.loss)
         codes, val_codes = X, X_val

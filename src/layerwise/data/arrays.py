@@ -31,7 +31,8 @@ def check_X(X, *, name: str = "X", ndim: Sequence[int] = (2,), min_samples: int 
     Raises
     ------
     DataError
-        Non-numeric, wrong number of dimensions, too few rows, NaN or infinity.
+        Non-numeric, wrong number of dimensions, too few rows, no features,
+        NaN or infinity, or float64 values beyond the float32 range.
     """
     if isinstance(X, torch.Tensor):
         X = X.detach().cpu().numpy()
@@ -39,6 +40,11 @@ def check_X(X, *, name: str = "X", ndim: Sequence[int] = (2,), min_samples: int 
         arr = np.asarray(X)
     except Exception as e:  # ragged lists and the like
         raise DataError(f"{name} could not be turned into a numeric array: {e}. Pass a 2-D array.") from e
+    if arr.dtype.kind == "O":  # numbers in an object array (e.g. from a DataFrame) are fine
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError):
+            pass
     if arr.dtype.kind not in "biuf":
         raise DataError(
             f"{name} must be numeric; got an array of dtype {arr.dtype}. "
@@ -50,8 +56,20 @@ def check_X(X, *, name: str = "X", ndim: Sequence[int] = (2,), min_samples: int 
         raise DataError(f"{name} must be a {expected} array; got {arr.ndim}-D with shape {arr.shape}.{hint}")
     if arr.shape[0] < min_samples:
         raise DataError(f"{name} has {arr.shape[0]} sample(s) (shape {arr.shape}); at least {min_samples} are needed.")
-    arr = np.ascontiguousarray(arr, dtype=np.float32)
+    if 0 in arr.shape[1:]:
+        raise DataError(f"{name} has no features: its shape is {arr.shape}; expected at least one value per sample. "
+                        "Check which columns were selected (a label column is not a feature).")
+    wide = arr
+    with np.errstate(over="ignore"):  # float64 beyond the float32 range becomes inf: reported below
+        arr = np.ascontiguousarray(arr, dtype=np.float32)
     if not np.isfinite(arr).all():
+        if wide.dtype.kind == "f" and wide.dtype.itemsize > 4 and int(np.isinf(arr).sum()) > int(np.isinf(wide).sum()):
+            finite = np.abs(wide[np.isfinite(wide)])
+            raise DataError(
+                f"{name} holds values up to {float(finite.max()):.4g}, beyond the float32 range (about 3.4e38) in "
+                "which layerwise computes; expected smaller magnitudes. Rescale the data first "
+                "(e.g. sklearn's StandardScaler or MinMaxScaler)."
+            )
         n_nan, n_inf = int(np.isnan(arr).sum()), int(np.isinf(arr).sum())
         raise DataError(
             f"{name} contains NaN or infinity ({n_nan} NaN, {n_inf} infinite values); expected only "

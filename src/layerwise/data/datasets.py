@@ -61,10 +61,13 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     Raises
     ------
     DataError
-        Not gzip (or a cut-off gzip stream), a bad magic number, or fewer
-        bytes than the header announces.
+        A missing file, not gzip (or a cut-off gzip stream), a bad magic
+        number, or fewer bytes than the header announces.
     """
     path = Path(path)
+    if not path.is_file():
+        raise DataError(f"No such IDX file: {path} (absolute: {path.absolute()}). Check the path, "
+                        "or load a named dataset with load_dataset('mnist', data_dir=...).")
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as f:

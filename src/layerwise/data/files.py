@@ -140,7 +140,10 @@ def _read_npz(path: Path, label_column) -> dict:
         )
     with _load(path, archive=True) as z:
         found = list(z.files)
-        parts = {k: z[k] for k in _NPZ_KEYS if k in found}
+        try:  # an archive's arrays are read lazily: object arrays fail here, not in np.load
+            parts = {k: z[k] for k in _NPZ_KEYS if k in found}
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
+            raise DataError(f"Could not read {path} with numpy ({e}); expected a file written by np.savez with numeric arrays.") from e
     missing = [k for k in ("X",) + (("X_test",) if "y_test" in parts else ()) if k not in parts]
     if missing:
         raise DataError(
@@ -162,8 +165,16 @@ def _column_index(c: int, n_cols: int, path: Path) -> int:
 
 def _read_csv(path: Path, label_column) -> dict:
     """Features (all columns but the label) and labels of a CSV file with a header."""
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        rows = [r for r in csv.reader(f) if r]
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            rows = [r for r in csv.reader(f) if r]
+    except UnicodeDecodeError as e:
+        raise DataError(
+            f"{path} is not UTF-8 text ({e}); expected a CSV file with a header line. "
+            "Re-save it as UTF-8 CSV, or save binary data with np.save."
+        ) from e
+    except csv.Error as e:
+        raise DataError(f"{path} is not a readable CSV file ({e}); expected comma-separated values with a header line.") from e
     if len(rows) < 2:
         raise DataError(
             f"{path} has {len(rows)} non-empty line(s); "
@@ -221,10 +232,14 @@ def _numeric_columns(columns: np.ndarray, header: list[str], features: list[int]
 
 
 def _csv_labels(values: np.ndarray) -> np.ndarray:
-    """Labels as numbers where they all are, else the stripped strings (class names)."""
+    """Labels as numbers where they all are (empty cells: NaN), else the stripped strings (class names).
+
+    An empty cell does not turn numeric labels into strings: it is ``NaN``,
+    which the regressor reads as an unlabeled row.
+    """
     values = np.char.strip(values)
     try:
-        return values.astype(np.float64)
+        return np.where(values == "", "nan", values).astype(np.float64)
     except ValueError:
         return values
 
@@ -241,8 +256,8 @@ def _features(arr: np.ndarray, name: str) -> tuple[np.ndarray, tuple[int, ...] |
     """(n, n_features) float32 and the image shape of 3-D or higher arrays."""
     arr = np.asarray(arr)
     image_shape = tuple(arr.shape[1:]) if arr.ndim >= 3 else None
-    if arr.ndim >= 3:
-        arr = arr.reshape(len(arr), -1)
+    if arr.ndim >= 3:  # explicit width: reshape(n, -1) fails for zero rows
+        arr = arr.reshape(len(arr), int(np.prod(arr.shape[1:])))
     return check_X(arr, name=name), image_shape
 
 

@@ -12,7 +12,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import Bunch
 from sklearn.utils.multiclass import type_of_target
 
-from ..exceptions import ConfigError
+from ..exceptions import ConfigError, DataError
 from .arrays import check_y_length
 
 __all__ = ["split"]
@@ -53,9 +53,10 @@ def split(X, y=None, val_size: float | int = 0.1, test_size: float | int = 0.0, 
     ------
     ConfigError
         A size that is negative, not below 1 as a fraction, or that leaves no
-        training row.
+        training row; a ``random_state`` that is not a seed.
     DataError
-        ``y`` has a different number of rows than ``X``.
+        ``X`` or ``y`` is not an array, or ``y`` has a different number of
+        rows than ``X``.
 
     Examples
     --------
@@ -64,6 +65,13 @@ def split(X, y=None, val_size: float | int = 0.1, test_size: float | int = 0.0, 
     >>> s.X_train.shape, s.X_val.shape, s.X_test.shape, np.bincount(s.y_val).tolist()
     ((12, 2), (4, 2), (4, 2), [2, 2])
     """
+    for name, value in (("X", X), ("y", y)):
+        if value is not None and (not hasattr(value, "__len__") or np.ndim(value) == 0):
+            raise DataError(f"{name} must be an array with one row per sample; got {type(value).__name__} {value!r}. "
+                            f"Pass an array, e.g. {name}=np.asarray(...).")
+    if not (random_state is None or isinstance(random_state, np.random.RandomState)
+            or (isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool) and 0 <= random_state < 2**32)):
+        raise ConfigError(f"random_state must be None, an integer in [0, 2**32) or a numpy RandomState; got {random_state!r}.")
     n = len(X)
     if y is not None:
         check_y_length(X, y)

@@ -19,7 +19,9 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.exceptions import NotFittedError as _SklearnNotFitted
+from sklearn.utils.validation import check_is_fitted as _sk_check_is_fitted
+from sklearn.utils.validation import validate_data
 from torch import nn
 
 from ..exceptions import CheckpointError, ConfigError, DataError, NotFittedError
@@ -31,7 +33,15 @@ from ..objectives import OBJECTIVES
 from ..registry import suggest
 from ..train.loop import OPTIMIZERS, PRECISIONS, predict_in_batches, resolve_device
 
-__all__ = ["LayerwiseBase"]
+__all__ = ["LayerwiseBase", "check_is_fitted"]
+
+
+def check_is_fitted(estimator) -> None:
+    """sklearn's check, raising :class:`layerwise.NotFittedError` (a subclass of sklearn's)."""
+    try:
+        _sk_check_is_fitted(estimator)
+    except _SklearnNotFitted as e:
+        raise NotFittedError(f"{e} Call fit(X, ...) first, or load a saved model with layerwise.load(path).") from None
 
 
 class LayerwiseBase(BaseEstimator):

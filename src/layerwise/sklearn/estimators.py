@@ -12,7 +12,6 @@ from sklearn.base import ClassifierMixin, RegressorMixin, TransformerMixin
 from sklearn.model_selection import train_test_split
 from sklearn.utils import assert_all_finite, column_or_1d
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted
 
 from ..exceptions import DataError
 from ..finetune import finetune, stack_with_head
@@ -20,7 +19,7 @@ from ..nn.heads import ClassifierHead, RegressorHead
 from ..nn.stack import freeze, unfreeze
 from ..objectives import Classification, Regression
 from ..train.loop import Trainer, predict_in_batches
-from ._base import LayerwiseBase
+from ._base import LayerwiseBase, check_is_fitted
 
 __all__ = ["PretrainedClassifier", "PretrainedRegressor"]
 
@@ -275,17 +274,18 @@ class PretrainedClassifier(ClassifierMixin, _PretrainedBase):
         X = self._validate_X(X, reset=True)
         if y is None:
             raise DataError(f"{type(self).__name__} requires y to be passed, but the target y is None. Pass class labels (-1 for unlabeled rows).")
-        y = column_or_1d(y, warn=True)
-        if len(y) != X.shape[0]:
-            raise DataError(f"y has {len(y)} rows but X has {X.shape[0]}; expected one label per row of X (-1 for unlabeled rows).")
-        if y.dtype.kind == "f":
-            assert_all_finite(y, input_name="y")
+        y = _labels_1d(y, X.shape[0])
         marker = -1 if self.unlabeled == "auto" else self.unlabeled
         labeled = ~_is_unlabeled(y, marker)
         if not labeled.any():
             raise DataError(f"Every label is {marker!r} (unlabeled); at least two labeled classes are needed to fine-tune. Use StackedAutoencoder for unlabeled data.")
-        check_classification_targets(y[labeled])
-        self.classes_, codes = np.unique(y[labeled], return_inverse=True)
+        try:
+            check_classification_targets(y[labeled])
+            self.classes_, codes = np.unique(y[labeled], return_inverse=True)
+        except TypeError as e:  # e.g. ["a", 1, ...]: strings and numbers cannot be sorted together
+            kinds = sorted({type(v).__name__ for v in y[labeled]})
+            raise DataError(f"The labels mix types ({', '.join(kinds)}); expected labels of one type, all numbers or all "
+                            "strings. Convert them, e.g. y.astype(str).") from e
         if len(self.classes_) < 2:
             raise DataError(
                 f"The labeled rows hold only one class ({self.classes_[0].item() if hasattr(self.classes_[0], 'item') else self.classes_[0]!r}); "
@@ -411,6 +411,25 @@ class PretrainedRegressor(RegressorMixin, _PretrainedBase):
         tags.target_tags.multi_output = True
         tags.target_tags.single_output = True
         return tags
+
+
+def _labels_1d(y, n_rows: int) -> np.ndarray:
+    """Class labels as a 1-D array of ``n_rows`` finite values, else :class:`DataError`."""
+    try:
+        y = column_or_1d(y, warn=True)
+    except ValueError as e:
+        shape = np.shape(y)
+        raise DataError(f"y must be 1-D with one label per row; got shape {shape}. Pass y.ravel() for a column vector, "
+                        "or one column of a 2-D label array.") from e
+    if len(y) != n_rows:
+        raise DataError(f"y has {len(y)} rows but X has {n_rows}; expected one label per row of X (-1 for unlabeled rows).")
+    if y.dtype.kind == "f":
+        try:
+            assert_all_finite(y, input_name="y")
+        except ValueError as e:
+            raise DataError(f"{e} Class labels must be finite; PretrainedClassifier marks unlabeled rows with -1, not NaN "
+                            "(NaN is the regressor's marker): replace them, e.g. np.where(np.isfinite(y), y, -1).") from e
+    return y
 
 
 def _is_unlabeled(y: np.ndarray, marker) -> np.ndarray:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 from sklearn.base import TransformerMixin
-from sklearn.utils.validation import check_is_fitted
 
 from ..exceptions import DataError
 from ..train.loop import Trainer, predict_in_batches
-from ._base import LayerwiseBase
+from ._base import LayerwiseBase, check_is_fitted
 
 __all__ = ["StackedAutoencoder"]
 
@@ -181,7 +180,11 @@ class StackedAutoencoder(TransformerMixin, LayerwiseBase):
         check_is_fitted(self)
         from sklearn.utils import check_array
 
-        Z = check_array(X, dtype=np.float32)
+        try:
+            Z = check_array(X, dtype=np.float32)
+        except ValueError as e:
+            raise DataError(f"{e} inverse_transform expects codes of shape (n_samples, n_codes) with finite numbers, "
+                            "e.g. the output of transform.") from e
         dev = next(self.autoencoder_.parameters()).device
         with torch.no_grad():
             code_shape = self.stack_.eval()(torch.zeros(1, self.n_features_in_, device=dev)).shape[1:]

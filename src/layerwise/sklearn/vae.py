@@ -7,7 +7,6 @@ import torch
 from sklearn.base import TransformerMixin
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_array, check_random_state
-from sklearn.utils.validation import check_is_fitted
 
 from ..exceptions import ConfigError, DataError
 from ..greedy import check_layer_sizes, resolve_loss
@@ -16,7 +15,7 @@ from ..nn.vae import dense_vae
 from ..objectives.elbo import ELBO, KLWarmup, elbo_per_sample
 from ..train.callbacks import EarlyStopping
 from ..train.loop import Trainer, predict_in_batches
-from ._base import LayerwiseBase, _is_int, _is_number
+from ._base import LayerwiseBase, check_is_fitted, _is_int, _is_number
 
 __all__ = ["VariationalAutoencoder"]
 

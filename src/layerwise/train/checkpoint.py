@@ -2,8 +2,10 @@
 
 A checkpoint is a folder with ``checkpoint.safetensors`` and ``checkpoint.json``.
 Both are written to temporary files, flushed with ``fsync`` and renamed into
-place, JSON last: the JSON names the tensor file's digest, so a crash between
-the two renames leaves the previous checkpoint readable, never a mixed one.
+place, JSON last: the JSON names the tensor file's digest, and the tensor file
+it replaces is kept as ``checkpoint.prev.safetensors`` until the next save. So
+a crash, or a full disk, between the two renames leaves the previous
+checkpoint readable (its JSON and its tensors), never a mixed one.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from ..exceptions import CheckpointError
@@ -25,6 +28,7 @@ __all__ = ["save_checkpoint", "load_checkpoint", "has_checkpoint", "flatten_opti
            "rng_state", "set_rng_state", "atomic_write_bytes"]
 
 FORMAT = 1
+PREVIOUS = "checkpoint.prev.safetensors"
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -53,8 +57,11 @@ def save_checkpoint(folder: str | os.PathLike, tensors: dict[str, torch.Tensor],
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         digest = _digest(tmp)
-        os.replace(tmp, folder / "checkpoint.safetensors")
-    except OSError as e:
+        current = folder / "checkpoint.safetensors"
+        if current.is_file():  # still named by the current checkpoint.json until that is replaced
+            os.replace(current, folder / PREVIOUS)
+        os.replace(tmp, current)
+    except (OSError, SafetensorError) as e:  # safetensors reports a full disk as a SafetensorError
         tmp.unlink(missing_ok=True)
         raise CheckpointError(f"Could not write a checkpoint in {folder}: {e}. Free some disk space or choose another "
                               "checkpoint_dir; the previous checkpoint, if any, is intact.") from e
@@ -73,13 +80,22 @@ def load_checkpoint(folder: str | os.PathLike) -> tuple[dict[str, torch.Tensor],
         state = json.loads((folder / "checkpoint.json").read_text())
     except (OSError, ValueError) as e:
         raise CheckpointError(f"Cannot read {folder / 'checkpoint.json'}: {e}. Delete the folder to start over.") from e
+    if not isinstance(state, dict) or "tensors_sha256" not in state:
+        raise CheckpointError(f"{folder / 'checkpoint.json'} is not a layerwise checkpoint (no 'tensors_sha256' entry). "
+                              "Delete the folder to start over.")
     if state.get("format") != FORMAT:
         raise CheckpointError(f"{folder} holds checkpoint format {state.get('format')!r}; this layerwise reads format {FORMAT}.")
     path = folder / "checkpoint.safetensors"
     if not path.is_file() or _digest(path) != state["tensors_sha256"]:
-        raise CheckpointError(f"{path} is missing or does not match {folder / 'checkpoint.json'} (interrupted write?). "
-                              "Delete the folder to start over.")
-    return load_file(str(path)), state
+        previous = folder / PREVIOUS  # a save interrupted between its two renames: the JSON still names these
+        if not previous.is_file() or _digest(previous) != state["tensors_sha256"]:
+            raise CheckpointError(f"{path} is missing or does not match {folder / 'checkpoint.json'} (interrupted write?). "
+                                  "Delete the folder to start over.")
+        path = previous
+    try:
+        return load_file(str(path)), state
+    except SafetensorError as e:  # a damaged header whose digest still matched: written by something else
+        raise CheckpointError(f"Cannot read {path} as safetensors: {e}. Delete the folder to start over.") from e
 
 
 def _digest(path: Path) -> str:
