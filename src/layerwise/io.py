@@ -17,7 +17,6 @@ interrupted save never leaves a half-written model under the final name.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import numbers
 import os
@@ -40,6 +39,7 @@ from torch import nn
 from .exceptions import CheckpointError, ConfigError, DataError
 from .nn import RBM, VAE, AutoEncoder, ClassifierHead, EncoderStack, RegressorHead
 from .nn.blocks import TiedLinear
+from .train.checkpoint import file_sha256
 from .transfer import compare_state
 
 __all__ = ["save", "load", "read_weights", "FORMAT_VERSION"]
@@ -355,7 +355,7 @@ def _read_tensors(path: Path, sha256: str | None) -> dict[str, torch.Tensor]:
     file = path / WEIGHTS
     if not file.is_file():
         raise CheckpointError(f"{path} has no {WEIGHTS} (the weights): the save was interrupted or the file was removed. Save the model again.")
-    if sha256 is not None and _sha256(file) != sha256:
+    if sha256 is not None and file_sha256(file) != sha256:
         raise CheckpointError(
             f"{file} is truncated or corrupted: its SHA-256 differs from the one recorded in {META} when it was saved "
             f"({file.stat().st_size} bytes now). Save the model again."
@@ -366,14 +366,6 @@ def _read_tensors(path: Path, sha256: str | None) -> dict[str, torch.Tensor]:
         raise CheckpointError(f"{file} is truncated or corrupted and cannot be read as safetensors ({e}). Save the model again.") from e
 
 
-def _sha256(file: Path) -> str:
-    digest = hashlib.sha256()
-    with open(file, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _write_folder(path: Path, tensors: dict, config: dict, meta: dict) -> Path:
     """Write the three files into a temporary folder beside ``path``, then rename it."""
     _check_target(path)
@@ -382,7 +374,7 @@ def _write_folder(path: Path, tensors: dict, config: dict, meta: dict) -> Path:
     tmp.mkdir()
     try:
         save_file(tensors, str(tmp / WEIGHTS), metadata={"format": "pt"})
-        meta["weights_sha256"] = _sha256(tmp / WEIGHTS)
+        meta["weights_sha256"] = file_sha256(tmp / WEIGHTS)
         for name, content in ((CONFIG, config), (META, meta)):
             with open(tmp / name, "w", encoding="utf-8") as f:
                 json.dump(content, f, indent=2)

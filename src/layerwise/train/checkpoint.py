@@ -24,7 +24,7 @@ from safetensors.torch import load_file, save_file
 
 from ..exceptions import CheckpointError
 
-__all__ = ["save_checkpoint", "load_checkpoint", "has_checkpoint", "flatten_optimizer", "unflatten_optimizer",
+__all__ = ["file_sha256", "save_checkpoint", "load_checkpoint", "has_checkpoint", "flatten_optimizer", "unflatten_optimizer",
            "rng_state", "set_rng_state", "atomic_write_bytes"]
 
 FORMAT = 1
@@ -56,7 +56,7 @@ def save_checkpoint(folder: str | os.PathLike, tensors: dict[str, torch.Tensor],
         save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp))
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
-        digest = _digest(tmp)
+        digest = file_sha256(tmp)
         current = folder / "checkpoint.safetensors"
         if current.is_file():  # still named by the current checkpoint.json until that is replaced
             os.replace(current, folder / PREVIOUS)
@@ -86,9 +86,9 @@ def load_checkpoint(folder: str | os.PathLike) -> tuple[dict[str, torch.Tensor],
     if state.get("format") != FORMAT:
         raise CheckpointError(f"{folder} holds checkpoint format {state.get('format')!r}; this layerwise reads format {FORMAT}.")
     path = folder / "checkpoint.safetensors"
-    if not path.is_file() or _digest(path) != state["tensors_sha256"]:
+    if not path.is_file() or file_sha256(path) != state["tensors_sha256"]:
         previous = folder / PREVIOUS  # a save interrupted between its two renames: the JSON still names these
-        if not previous.is_file() or _digest(previous) != state["tensors_sha256"]:
+        if not previous.is_file() or file_sha256(previous) != state["tensors_sha256"]:
             raise CheckpointError(f"{path} is missing or does not match {folder / 'checkpoint.json'} (interrupted write?). "
                                   "Delete the folder to start over.")
         path = previous
@@ -98,7 +98,8 @@ def load_checkpoint(folder: str | os.PathLike) -> tuple[dict[str, torch.Tensor],
         raise CheckpointError(f"Cannot read {path} as safetensors: {e}. Delete the folder to start over.") from e
 
 
-def _digest(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB blocks."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
