@@ -78,10 +78,3 @@ def report(name: str, times: dict[str, list[float]], n_samples: int, reference: 
     for row in rows:
         emit({**row, "machine": machine()})
     return rows
-
-
-def peak_rss_mib() -> float:
-    """Peak resident memory of this process so far, MiB (Linux ru_maxrss is in KiB)."""
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

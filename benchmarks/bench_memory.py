@@ -24,9 +24,16 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def child(kind: str, n: int, width: int, path: str | None) -> None:
-    import resource
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process (VmHWM, MiB). Not ru_maxrss: that survives fork and exec,
+    so a child started by a big parent would report the parent's peak."""
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status (Linux only)")
 
+
+def child(kind: str, n: int, width: int, path: str | None) -> None:
     import torch
 
     import layerwise  # noqa: F401
@@ -35,12 +42,12 @@ def child(kind: str, n: int, width: int, path: str | None) -> None:
     from layerwise.greedy import random_stack
     from layerwise.objectives import Reconstruction
 
-    import_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    import_rss = peak_rss_mib()
     # torch's one-time runtime set-up (thread pools, kernels) is not the training's: warm it up on a toy
     toy = random_stack(784, (8,), "relu").unroll()
     Trainer(max_epochs=1, batch_size=256, device="cpu").fit(toy, Reconstruction("mse"), (torch.rand(512, 784),))
     del toy
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    base = peak_rss_mib()
     sizes = (1000, 500, 250, 30) if width == 0 else (width,)
     model = random_stack(784, sizes, "relu").unroll()
     if kind == "stream":
@@ -55,7 +62,7 @@ def child(kind: str, n: int, width: int, path: str | None) -> None:
     start = time.perf_counter()
     Trainer(max_epochs=1, batch_size=256, device="cpu").fit(model, Reconstruction("mse"), (data,))
     seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_rss_mib()
     print(json.dumps({"kind": kind, "rows": n, "width": width or "784-1000-500-250-30", "seconds": seconds,
                       "samples_per_s": n / seconds, "peak_rss_mib": peak, "baseline_rss_mib": base, "import_rss_mib": import_rss,
                       "data_mib": data_mib, "model_mib": params_mib, "optimizer_mib": 2 * params_mib,

@@ -99,10 +99,9 @@ def work_vae(X, y, gen):
     base = dense_vae(784, (400,), 20, "relu", "logistic")
     a, b = copy.deepcopy(base), copy.deepcopy(base)
 
-    def step(m, xb, _):  # pytorch/examples vae/main.py, with a per-sample mean
-        out = m(xb)
-        mu, logvar = out.mu, out.logvar
-        logits = m.decoder(out.z)
+    def step(m, xb, _):  # pytorch/examples vae/main.py (one decode, logits), with a per-sample mean
+        mu, logvar = m.encode(xb)
+        logits = m.decoder(m.reparameterize(mu, logvar))
         bce = F.binary_cross_entropy_with_logits(logits, xb, reduction="sum")
         kld = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
         return (bce + kld) / xb.shape[0]

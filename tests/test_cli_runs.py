@@ -118,3 +118,43 @@ def test_layerwise_resume_after_sigkill_gives_the_same_model(tmp_path):
     b = (tmp_path / "killed" / "pretrained" / "model.safetensors").read_bytes()
     assert a == b
     assert json.loads((tmp_path / "killed" / "state.json").read_text()) == {"command": "pretrain", "done": True}
+
+
+class _Evil:
+    """Unpickling this writes a file: proof that something executed code from a model file."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_every_command_refuses_a_malicious_pickle_and_runs_nothing(tmp_path, capsys):
+    import pickle
+
+    marker = tmp_path / "pwned"
+    evil = tmp_path / "evil"
+    evil.mkdir()
+    (evil / "model.pkl").write_bytes(pickle.dumps(_Evil(marker)))
+    (evil / "model.safetensors").write_bytes(pickle.dumps(_Evil(marker)))
+    (evil / "config.json").write_text('{"format": 1, "class": "PretrainedClassifier"}')
+    evil_file = tmp_path / "model.pt"
+    evil_file.write_bytes(pickle.dumps(_Evil(marker)))
+    cfg = tmp_path / "run.toml"
+    cfg.write_text(f'out_dir = "{tmp_path}"\n')
+    rows = tmp_path / "rows.npy"
+    np.save(rows, np.zeros((2, 64), np.float32))
+    for target in (evil, evil_file, evil / "model.pkl"):
+        for argv in (["evaluate", str(target), "--input", str(rows)], ["predict", str(target), "--input", str(rows)],
+                     ["sample", str(target), "-o", str(tmp_path / "s")], ["inspect", str(target)],
+                     ["finetune", "-c", str(cfg), "--pretrained", str(target), "--no-progress"]):
+            assert main(argv) == 2, argv
+            assert "layerwise: error:" in capsys.readouterr().err
+    pickled_cfg = tmp_path / "run.pkl"
+    pickled_cfg.write_bytes(pickle.dumps(_Evil(marker)))
+    assert main(["pretrain", "-c", str(pickled_cfg)]) == 2
+    assert main(["resume", str(evil)]) == 2
+    np.save(tmp_path / "obj.npy", np.array([_Evil(marker)], dtype=object), allow_pickle=True)
+    assert main(["predict", str(evil), "--input", str(tmp_path / "obj.npy")]) == 2
+    assert not marker.exists()

@@ -114,7 +114,11 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConf
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"Config file {path} does not exist. Pass the path of a .toml or .yaml file (see examples/).")
-    text = path.read_text()
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"Config file {path} is not a text file ({e.reason} at byte {e.start}); expected a .toml or "
+                          ".yaml file. A config is never unpickled or executed.") from e
     try:
         if path.suffix == ".toml":
             raw = tomllib.loads(text)

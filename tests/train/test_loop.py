@@ -91,3 +91,40 @@ def test_bf16_training_converges(digits_small):
     X = torch.from_numpy(digits_small[0])
     hist = Trainer(max_epochs=10, batch_size=32, lr=3e-3, precision="bf16", seed=0).fit(boring_autoencoder(), Reconstruction("bce"), (X,))
     assert hist[-1]["loss"] < 0.8 * hist[0]["loss"]
+
+
+def test_a_nan_gradient_with_a_finite_loss_never_reaches_a_checkpoint(tmp_path, digits_small):
+    """A gradient that turns the weights into NaN while the loss stayed finite: the checkpoint keeps the last good weights."""
+    from layerwise.objectives import StepOutput
+    from layerwise.train.checkpoint import load_checkpoint
+
+    X = torch.from_numpy(digits_small[0][:64])
+    calls = {"n": 0}
+
+    def poisoned(model, batch):
+        out = Reconstruction("bce")(model, batch)
+        calls["n"] += 1
+        if calls["n"] == 4:  # the last batch of epoch 2: the loss is finite (+0), its gradient is 0 * inf = NaN
+            b = model.encoder[0].bias.sum()
+            return StepOutput(out.loss + 0 * torch.sqrt(b - b.detach()), out.logs)
+        return out
+
+    trainer = Trainer(max_epochs=3, batch_size=32, checkpoint_dir=tmp_path)
+    with pytest.raises(DivergenceError, match=r"The weights of \[.*\] became nan .*The last good checkpoint is in"):
+        trainer.fit(boring_autoencoder(), poisoned, (X,))
+    tensors, state = load_checkpoint(tmp_path)
+    assert state["epoch"] == 1 and all(torch.isfinite(v).all() for k, v in tensors.items() if k.startswith("model/"))
+
+
+def test_gradient_clipping_reports_a_non_finite_gradient_norm(digits_small):
+    from layerwise.objectives import StepOutput
+
+    X = torch.from_numpy(digits_small[0][:64])
+
+    def poisoned(model, batch):
+        out = Reconstruction("bce")(model, batch)
+        b = model.encoder[0].bias.sum()
+        return StepOutput(out.loss + 0 * torch.sqrt(b - b.detach()), out.logs)  # finite loss, NaN gradient
+
+    with pytest.raises(DivergenceError, match=r"The gradient norm became nan at epoch 1, batch 1\. .*grad_clip=1.0"):
+        Trainer(max_epochs=1, batch_size=32, grad_clip=1.0).fit(boring_autoencoder(), poisoned, (X,))

@@ -190,3 +190,26 @@ def test_sigkill_during_finetuning_then_resume_is_bitwise_identical(tmp_path, mo
     again = run(tmp_path / "run.safetensors", tmp_path / "ckpt", "fast")
     assert again.wait(timeout=300) == 0, again.stderr.read().decode()[-2000:]
     assert (tmp_path / "ref.safetensors").read_bytes() == (tmp_path / "run.safetensors").read_bytes()
+
+
+def test_killed_between_stages_resumes_bitwise(tmp_path, digits_small):
+    """Interrupted after stage 1 finished and before stage 2 wrote anything: the same stack after resume."""
+    X = torch.from_numpy(digits_small[0])
+
+    class StopAtStage2(Callback):
+        fits = 0
+
+        def on_fit_start(self, trainer, model):
+            StopAtStage2.fits += 1
+            if StopAtStage2.fits == 2:
+                raise KeyboardInterrupt
+
+    params = {"max_epochs": 3, "batch_size": 32, "seed": 0, "checkpoint_every": 4}
+    ref = GreedyLayerwise((16, 8), objective="denoising", checkpoint_dir=tmp_path / "ref", trainer_params=params).fit(X)
+    with pytest.raises(KeyboardInterrupt):
+        GreedyLayerwise((16, 8), objective="denoising", checkpoint_dir=tmp_path / "run",
+                        trainer_params={**params, "callbacks": [StopAtStage2()]}).fit(X)
+    assert (tmp_path / "run" / "stage_1" / "checkpoint.json").is_file() and not (tmp_path / "run" / "stage_2").exists()
+    again = GreedyLayerwise((16, 8), objective="denoising", checkpoint_dir=tmp_path / "run", trainer_params=params).fit(X, resume=True)
+    a, b = ref.state_dict(), again.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)

@@ -270,16 +270,13 @@ class Trainer:
             out = self._step(model, objective, batch)
             loss = out.loss
             if not torch.isfinite(loss):
-                raise DivergenceError(
-                    f"The loss became {loss.item()} at epoch {epoch + 1}, batch {i + 1}. Likely causes: a "
-                    f"learning rate too high (now {self.lr}; try 10x smaller), inputs not scaled (the 'bce' "
-                    "loss needs data in [0, 1]; standardise real-valued data), or NaN in the data."
-                    + (f" The last good checkpoint is in {self.checkpoint_dir}." if has_checkpoint(self.checkpoint_dir) else "")
-                )
+                raise DivergenceError(self._diverged("loss", loss.item(), epoch, i))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if self.grad_clip is not None:
-                torch.nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], self.grad_clip)
+                norm = torch.nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], self.grad_clip)
+                if not torch.isfinite(norm):  # free here: the clip computed the norm anyway
+                    raise DivergenceError(self._diverged("gradient norm", norm.item(), epoch, i))
             opt.step()
             m = batch[0].shape[0]
             total = total + loss.detach().float() * m
@@ -314,9 +311,24 @@ class Trainer:
         self._first_batch = False
         return out
 
+    def _diverged(self, what: str, value: float, epoch: int, batch: int) -> str:
+        """The message of a :class:`DivergenceError`: where, likely causes, the last good checkpoint."""
+        return (f"The {what} became {value} at epoch {epoch + 1}, batch {batch + 1}. Likely causes: a "
+                f"learning rate too high (now {self.lr}; try 10x smaller), inputs not scaled (the 'bce' "
+                "loss needs data in [0, 1]; standardise real-valued data), or NaN in the data; grad_clip=1.0 "
+                "can also help." + (f" The last good checkpoint is in {self.checkpoint_dir}." if has_checkpoint(self.checkpoint_dir) else ""))
+
     # -- checkpoints ------------------------------------------------------------------
     def _checkpoint(self, model, opt, gen_state, epoch: int, batch: int, acc) -> None:
-        """Everything needed to continue at (``epoch``, ``batch``), written atomically."""
+        """Everything needed to continue at (``epoch``, ``batch``), written atomically.
+
+        A NaN gradient with a finite loss leaves NaN weights that only the next
+        batch's loss would show: weights are checked here, so a checkpoint is
+        never written over the last good one with non-finite values.
+        """
+        bad = [name for name, p in model.named_parameters() if not torch.isfinite(p).all()]
+        if bad:
+            raise DivergenceError(self._diverged(f"weights of {bad[:3]}", float("nan"), max(epoch - (batch == 0), 0), max(batch - 1, 0)))
         tensors = {f"model/{k}": v for k, v in model.state_dict().items()}
         opt_tensors, opt_meta = flatten_optimizer(opt)
         rng_tensors, rng_meta = rng_state()
