@@ -94,3 +94,22 @@ def test_build_gives_the_fitted_architecture_untrained(digits_small):
     assert built.output == fitted.output == "logistic"
     built.load_state_dict(a)
     assert torch.equal(built(X), fitted(X))
+
+
+def test_cached_codes_equal_the_frozen_layers_outputs(digits_small, monkeypatch):
+    """What stage k trains on is exactly the frozen stack's output up to layer k (the fast path changes nothing)."""
+    import layerwise.greedy as greedy_mod
+
+    X = torch.from_numpy(digits_small[0])
+    seen = []
+    real_fit = greedy_mod.Trainer.fit
+
+    def spying_fit(self, model, objective, train, val=None, params=None, resume=False):
+        seen.append(train[0].clone())
+        return real_fit(self, model, objective, train, val, params, resume)
+
+    monkeypatch.setattr(greedy_mod.Trainer, "fit", spying_fit)
+    stack = GreedyLayerwise((32, 16, 8), trainer_params={"max_epochs": 2, "batch_size": 50, "seed": 0}).fit(X)
+    with torch.no_grad():
+        for k, codes in enumerate(seen):
+            assert torch.equal(codes, stack(X, upto=k)), k
