@@ -310,7 +310,7 @@ def test_divergence_names_the_last_good_checkpoint_and_resume_starts_there(tmp_p
     X = torch.from_numpy(digits_small[0][:64])
     ckpt = tmp_path / "ckpt"
     with pytest.raises(DivergenceError, match=r"The loss became nan at epoch 2, batch 1\. Likely causes: a learning rate too high \(now 0\.001; try 10x smaller\), "
-                                              r"inputs not scaled .* or NaN in the data\. The last good checkpoint is in .*ckpt\."):
+                                              r"inputs not scaled .* or NaN in the data; grad_clip=1.0 can also help. The last good checkpoint is in .*ckpt\."):
         Trainer(max_epochs=3, batch_size=32, seed=0, checkpoint_dir=ckpt).fit(boring_autoencoder(), NaNAfter(2), (X,))
     _, state = load_checkpoint(ckpt)
     assert (state["epoch"], state["batch"]) == (1, 0)
