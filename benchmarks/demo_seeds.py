@@ -23,16 +23,22 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--dataset", default="digits")
     parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     args = parser.parse_args()
+    from dataclasses import replace
+
+    from layerwise.demo import SETTINGS
+
+    settings = replace(SETTINGS[args.dataset], precision=args.precision)
     acc: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as out:
         for seed in range(args.seeds):
-            r = run_demo(args.dataset, args.data_dir, f"{out}/{seed}", seed=seed, progress=False, log=lambda m: None)
+            r = run_demo(args.dataset, args.data_dir, f"{out}/{seed}", seed=seed, settings=settings, progress=False, log=lambda m: None)
             for row in r["rows"]:
                 acc.setdefault(row["method"], []).append(row["accuracy"])
             print(json.dumps({"seed": seed, **{row["method"]: row["accuracy"] for row in r["rows"]}}), flush=True)
     gap = np.array(acc["pretrained, full"]) - np.array(acc["random init, full"])
-    print(f"\n{args.dataset}, 10% of training labels, {args.seeds} seeds: test accuracy mean +- std")
+    print(f"\n{args.dataset}, 10% of training labels, {args.seeds} seeds, {args.precision}: test accuracy mean +- std")
     for name, a in acc.items():
         print(f"  {name:<34} {np.mean(a):.4f} +- {np.std(a):.4f}")
     print(f"  pretrained, full - random init, full: {gap.mean():+.4f} +- {gap.std():.4f} (ahead in {int((gap > 0).sum())} of {len(gap)} seeds)")

@@ -51,6 +51,7 @@ class DemoSettings:
     finetune_batch_size: int = 32
     lr: float = 1e-3
     dbn: bool = True
+    precision: str = "fp32"
 
 
 SETTINGS = {
@@ -116,7 +117,8 @@ def run_demo(dataset: str = "digits", data_dir=None, out_dir="runs/demo", label_
 
     torch.manual_seed(seed)
     greedy = GreedyLayerwise(s.hidden_layer_sizes, s.activation, s.objective, s.objective_params, trainer_params=dict(
-        max_epochs=s.pretrain_epochs, batch_size=s.pretrain_batch_size, lr=s.lr, seed=seed, device=device, progress=progress))
+        max_epochs=s.pretrain_epochs, batch_size=s.pretrain_batch_size, lr=s.lr, seed=seed, device=device, progress=progress,
+        precision=s.precision))
     stack, t_pre = _timed(lambda: greedy.fit(Xt))
     log(f"greedy pretraining of {len(s.hidden_layer_sizes)} layers {s.hidden_layer_sizes} on {len(X)} unlabeled rows: {t_pre:.1f} s")
     for k, h in enumerate(greedy.history_):
@@ -124,7 +126,7 @@ def run_demo(dataset: str = "digits", data_dir=None, out_dir="runs/demo", label_
 
     def tune(name, start_stack, mode):
         trainer = Trainer(max_epochs=s.finetune_epochs, batch_size=s.finetune_batch_size, lr=s.lr, seed=seed + 1,
-                          device=device, progress=progress, desc=name)
+                          device=device, progress=progress, desc=name, precision=s.precision)
         head = ClassifierHead(s.hidden_layer_sizes[-1], int(y.max()) + 1)
         (model, hist), t = _timed(lambda: finetune(start_stack, head, Classification(), (Xl, yl), mode=mode, trainer=trainer))
         curves[f"fine-tune: {name}"] = hist
@@ -137,7 +139,8 @@ def run_demo(dataset: str = "digits", data_dir=None, out_dir="runs/demo", label_
     tune("pretrained, full", copy.deepcopy(stack), "full")
     if s.dbn:
         dbn = GreedyLayerwise(s.hidden_layer_sizes, "logistic", "rbm", trainer_params=dict(
-            max_epochs=s.pretrain_epochs, batch_size=s.pretrain_batch_size, lr=s.lr, seed=seed, device=device, progress=progress))
+            max_epochs=s.pretrain_epochs, batch_size=s.pretrain_batch_size, lr=s.lr, seed=seed, device=device, progress=progress,
+            precision=s.precision))
         dbn_stack, t_dbn = _timed(lambda: dbn.fit(Xt))
         extra["dbn_pretrain_seconds"] = t_dbn
         log(f"deep belief network (RBMs, CD-1) pretraining: {t_dbn:.1f} s")
