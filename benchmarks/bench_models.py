@@ -30,7 +30,7 @@ from layerwise.objectives import Classification, ContrastiveDivergence, Reconstr
 from layerwise.train import predict_in_batches
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import alternate, mnist_train, report  # noqa: E402
+from _common import alternate, report  # noqa: E402
 
 B = 256
 

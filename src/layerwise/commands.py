@@ -61,11 +61,6 @@ def _pretrain_run(cfg: RunConfig, progress: bool, resume: bool) -> int:
 
 def finetune(args: argparse.Namespace) -> int:
     """Fine-tune on the labeled rows, from ``pretrained/`` (or ``--pretrained``); writes ``model/``."""
-    from . import io
-    from .metrics import classification_report, regression_report
-    from .runs import RunFolder, prepare_data
-    from .sklearn import PretrainedClassifier, PretrainedRegressor
-
     return _finetune_run(_config(args), args.pretrained, progress=not args.no_progress, resume=False)
 
 
