@@ -100,14 +100,32 @@ def _add_run_commands(sub) -> None:
     p.set_defaults(func=commands.inspect)
 
 
+# what may run as several processes under torchrun; the rest would only repeat the same work and files
+DISTRIBUTED_COMMANDS = ("pretrain", "finetune", "resume")
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``layerwise`` console script."""
+    """Entry point of the ``layerwise`` console script.
+
+    Under ``torchrun`` (``torchrun --nproc_per_node=N -m layerwise pretrain
+    -c cfg.toml``) ``pretrain``, ``finetune`` and ``resume`` train on every
+    process; the process group layerwise opened is closed when the command ends.
+    """
+    from .train import distributed
+
     args = build_parser().parse_args(argv)
     try:
+        if distributed.launched() and args.command not in DISTRIBUTED_COMMANDS:
+            raise ConfigError(f"`layerwise {args.command}` runs on one process; only {', '.join(DISTRIBUTED_COMMANDS)} "
+                              "train on several. Run it without torchrun.")
         return args.func(args)
     except LayerwiseError as e:
-        print(f"layerwise: error: {e}", file=sys.stderr)
+        # every rank reports its own error (they may differ: a file missing on one machine); rank 0 unprefixed
+        who = "" if distributed.is_main() else f" (rank {distributed.rank()})"
+        print(f"layerwise: error{who}: {e}", file=sys.stderr)
         return 2
+    finally:
+        distributed.shutdown()
 
 
 if __name__ == "__main__":  # pragma: no cover

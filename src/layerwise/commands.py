@@ -12,12 +12,14 @@ import numpy as np
 
 from .config import RunConfig, load_config
 from .exceptions import ConfigError, DataError
+from .train import distributed
 
 __all__ = ["pretrain", "finetune", "resume", "evaluate", "predict", "sample", "inspect"]
 
 
 def _say(msg: str) -> None:
-    print(msg, file=sys.stderr)
+    if distributed.is_main():  # under torchrun only rank 0 talks
+        print(msg, file=sys.stderr)
 
 
 def _config(args: argparse.Namespace) -> RunConfig:
@@ -46,6 +48,8 @@ def _pretrain_run(cfg: RunConfig, progress: bool, resume: bool) -> int:
     start = time.perf_counter()
     sae.fit(data.X_train, checkpoint_dir=run.path / "checkpoints", resume=resume)
     seconds = time.perf_counter() - start
+    if not distributed.is_main():  # every rank trained; rank 0 alone evaluates and writes the run folder
+        return 0
     for k, h in enumerate(sae.history_["pretrain"]):
         run.log_history("pretrain", h, layer=k + 1)
     X_eval = data.X_test if data.X_test is not None else data.X_train
@@ -87,6 +91,8 @@ def _finetune_run(cfg: RunConfig, pretrained: str | None, progress: bool, resume
               max_iter=f.epochs, early_stopping=f.early_stopping, n_iter_no_change=f.patience, random_state=cfg.seed,
               verbose=progress, device=cfg.device, precision=cfg.precision, pretrained=str(source))
     est.fit(data.X_train, data.y_partial, checkpoint_dir=run.path / "checkpoints", resume=resume)
+    if not distributed.is_main():  # every rank trained; rank 0 alone evaluates and writes the run folder
+        return 0
     run.log_history("finetune", est.history_["finetune"])
     X_test, y_test = (data.X_test, data.y_test) if data.X_test is not None else (data.X_val, data.y_val)
     report = (classification_report if f.task == "classification" else regression_report)(y_test, est.predict(X_test))

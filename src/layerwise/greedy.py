@@ -3,6 +3,11 @@
 Layer 1 is trained as an autoencoder on the data and frozen; its codes are
 computed **once** and layer 2 is trained on them as an autoencoder; and so on.
 Finished decoders are not used again. The result is an :class:`EncoderStack`.
+
+Under ``torchrun`` (several processes, see :mod:`layerwise.train.distributed`)
+each stage trains data-parallel, the codes of each frozen layer are computed
+shard by shard and gathered on every process, and stage checkpoints are
+written by rank 0 alone.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from .nn.blocks import ACTIVATIONS, activation_name, dense_block
 from .nn.stack import EncoderStack, freeze
 from .objectives import OBJECTIVES, make_objective
 from .registry import suggest
-from .train.loop import Trainer, predict_in_batches
+from .train.loop import Trainer
 
 log = logging.getLogger(__name__)
 
@@ -226,9 +231,9 @@ class GreedyLayerwise:
             encoders.append(model.encoder)
             decoders.append(model.decoder)
             prev_activation = code_activation(model.encoder)
-            if k + 1 < n_layers:  # the codes of each frozen layer, computed once
-                codes = predict_in_batches(model.encoder, codes.to(trainer.device))
-                val_codes = predict_in_batches(model.encoder, val_codes.to(trainer.device)) if val_codes is not None else None
+            if k + 1 < n_layers:  # the codes of each frozen layer, computed once (shard by shard on several processes)
+                codes = trainer.predict(model.encoder, codes.to(trainer.device))
+                val_codes = trainer.predict(model.encoder, val_codes.to(trainer.device)) if val_codes is not None else None
         self.stack_ = self._assemble(encoders, decoders)
         return self.stack_
 

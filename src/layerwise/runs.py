@@ -67,20 +67,32 @@ def _hide_labels(y: np.ndarray, fraction: float, task: str, seed: int) -> np.nda
 
 
 class RunFolder:
-    """Writes the files of one run under ``cfg.run_dir``."""
+    """Writes the files of one run under ``cfg.run_dir``.
+
+    Under ``torchrun`` only rank 0 writes: on the other ranks the methods
+    return without touching the disk (they still train, and checkpoint
+    through rank 0).
+    """
 
     def __init__(self, cfg: RunConfig) -> None:
+        from .train.distributed import is_main
+
         self.cfg = cfg
         self.path = cfg.run_dir
-        self.path.mkdir(parents=True, exist_ok=True)
+        self.writes = is_main()
+        if self.writes:
+            self.path.mkdir(parents=True, exist_ok=True)
 
     def write_config(self) -> Path:
         p = self.path / "config.json"
-        p.write_text(json.dumps(config_to_dict(self.cfg), indent=2))
+        if self.writes:
+            p.write_text(json.dumps(config_to_dict(self.cfg), indent=2))
         return p
 
     def log_history(self, phase: str, history: list[dict[str, Any]], **fields: Any) -> None:
         """Append one JSON line per epoch to ``metrics.jsonl``."""
+        if not self.writes:
+            return
         with open(self.path / "metrics.jsonl", "a") as f:
             for h in history:
                 f.write(json.dumps({"phase": phase, **fields, **h}) + "\n")
@@ -91,7 +103,8 @@ class RunFolder:
 
     def write_json(self, name: str, data: dict) -> Path:
         p = self.path / name
-        p.write_text(json.dumps(data, indent=2, default=_plain))
+        if self.writes:
+            p.write_text(json.dumps(data, indent=2, default=_plain))
         return p
 
 

@@ -128,3 +128,39 @@ def test_gradient_clipping_reports_a_non_finite_gradient_norm(digits_small):
 
     with pytest.raises(DivergenceError, match=r"The gradient norm became nan at epoch 1, batch 1\. .*grad_clip=1.0"):
         Trainer(max_epochs=1, batch_size=32, grad_clip=1.0).fit(boring_autoencoder(), poisoned, (X,))
+
+
+def _mse(model, batch):
+    from layerwise.objectives import StepOutput
+
+    return StepOutput(torch.nn.functional.mse_loss(model(batch[0]), batch[1]), {})
+
+
+class _LrLog(Callback):
+    def __init__(self):
+        self.lrs = []
+
+    def on_epoch_start(self, trainer, model, epoch):
+        self.lrs.append([g["lr"] for g in trainer.optimizer_.param_groups])
+
+
+def test_cosine_lr_follows_the_schedule_per_param_group():
+    import math
+
+    from layerwise.train import CosineLR
+
+    model = torch.nn.Linear(4, 1)
+    log = _LrLog()
+    groups = [{"params": [model.weight], "lr": 0.1}, {"params": [model.bias]}]
+    # CosineLR runs before the log: callbacks are called in order
+    Trainer(max_epochs=4, lr=1.0, seed=0, callbacks=[CosineLR(floor=0.2), log]).fit(model, _mse, (torch.rand(8, 4), torch.rand(8, 1)), params=groups)
+    for e, (w, b) in enumerate(log.lrs):
+        factor = 0.2 + 0.8 * 0.5 * (1 + math.cos(math.pi * e / 4))
+        assert w == pytest.approx(0.1 * factor) and b == pytest.approx(1.0 * factor)
+
+
+def test_cosine_lr_refuses_a_floor_outside_0_1():
+    from layerwise.train import CosineLR
+
+    with pytest.raises(ConfigError, match=r"floor must be in \[0, 1\]; got 1.5"):
+        CosineLR(floor=1.5)

@@ -6,12 +6,14 @@ import copy
 import math
 from typing import TYPE_CHECKING, Any
 
+from ..exceptions import ConfigError
+
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
 
     from .loop import Trainer
 
-__all__ = ["Callback", "EarlyStopping"]
+__all__ = ["Callback", "EarlyStopping", "CosineLR"]
 
 
 class Callback:
@@ -86,3 +88,35 @@ class EarlyStopping(Callback):
         self.best, self.best_epoch, self.wait = state["best"], state["best_epoch"], state["wait"]
         best = {k[len("best/"):]: v for k, v in tensors.items() if k.startswith("best/")}
         self.best_state = best or None
+
+
+class CosineLR(Callback):
+    """Cosine decay of every param group's learning rate, once per epoch.
+
+    Epoch ``e`` of ``T = trainer.max_epochs`` runs at
+    ``lr_0 * (floor + (1 - floor) * (1 + cos(pi * e / T)) / 2)``, from each
+    group's initial rate ``lr_0`` (so ``encoder_lr_scale`` ratios are kept)
+    down to ``floor * lr_0`` (Loshchilov & Hutter 2017, SGDR without restarts).
+    A constant Adam rate makes the last epochs' test error jump by a few
+    tenths of a point on MNIST; decaying it settles the weights.
+
+    Parameters
+    ----------
+    floor : float, default=0.0
+        Final rate as a fraction of the initial one, in [0, 1].
+    """
+
+    def __init__(self, floor: float = 0.0) -> None:
+        if not 0.0 <= float(floor) <= 1.0:
+            raise ConfigError(f"floor must be in [0, 1]; got {floor!r}.")
+        self.floor = float(floor)
+
+    def on_fit_start(self, trainer: Trainer, model: nn.Module) -> None:
+        # the rates the optimizer was built with; a resumed fit rebuilds it the same way
+        self._base = [g["lr"] for g in trainer.optimizer_.param_groups]
+
+    def on_epoch_start(self, trainer: Trainer, model: nn.Module, epoch: int) -> None:
+        t = epoch / max(trainer.max_epochs, 1)
+        factor = self.floor + (1.0 - self.floor) * 0.5 * (1.0 + math.cos(math.pi * t))
+        for group, base in zip(trainer.optimizer_.param_groups, self._base):
+            group["lr"] = base * factor

@@ -22,7 +22,8 @@ from tqdm.auto import tqdm
 
 from ..data.arrays import TensorBatches
 from ..data.stream import ChunkedBatches, NpyFile
-from ..exceptions import ConfigError, DataError, DivergenceError
+from ..exceptions import CheckpointError, ConfigError, DataError, DivergenceError
+from . import distributed as dist_
 from .callbacks import Callback, EarlyStopping
 from .checkpoint import (
     flatten_optimizer,
@@ -52,7 +53,7 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
         on a machine without that accelerator.
     """
     if device is None or (isinstance(device, str) and device == "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        device = "cuda" if torch.cuda.is_available() else "cpu"
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError, ValueError) as e:
@@ -60,6 +61,9 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
             f"device must be 'auto', 'cpu', 'cuda', 'cuda:<index>' or another torch device; got {device!r}. "
             "Use device='auto' to take CUDA when available, else the CPU."
         ) from e
+    if dev.type == "cuda" and dev.index is None and dist_.launched() and torch.cuda.is_available():
+        # one GPU per process under torchrun: process LOCAL_RANK of this machine takes GPU LOCAL_RANK
+        return torch.device("cuda", dist_.local_device_index())
     available = {"cuda": torch.cuda.is_available, "mps": lambda: torch.backends.mps.is_available()}
     if dev.type in available and not available[dev.type]():
         raise ConfigError(f"device={device!r} was asked for, but this machine (torch {torch.__version__}) has no {dev.type} "
@@ -144,6 +148,15 @@ class Trainer:
         chunks (:class:`~layerwise.data.stream.ChunkedBatches`). Always used,
         with 65,536 rows by default, when the data is a
         :class:`~layerwise.data.stream.NpyFile` (data larger than memory).
+    distributed : {"auto", True, False}, default="auto"
+        Data-parallel training over several processes with
+        :class:`~torch.nn.parallel.DistributedDataParallel`
+        (:mod:`layerwise.train.distributed`). ``"auto"``: when ``torchrun``
+        started several processes (or a process group of several is
+        initialised); ``True``: insist (an error otherwise); ``False``: never.
+        ``batch_size`` is then the *global* batch, split across processes;
+        every process sees the same history; only rank 0 writes checkpoints
+        and shows progress. Without a launcher, ``"auto"`` changes nothing.
     """
 
     def __init__(
@@ -167,6 +180,7 @@ class Trainer:
         checkpoint_dir: str | None = None,
         checkpoint_every: int | None = None,
         chunk_rows: int | None = None,
+        distributed: bool | str = "auto",
     ) -> None:
         _check_choice("optimizer", optimizer, OPTIMIZERS)
         _check_choice("precision", precision, PRECISIONS)
@@ -195,6 +209,10 @@ class Trainer:
         if chunk_rows is not None:
             _check_positive("chunk_rows", chunk_rows, integer=True)
         self.chunk_rows = chunk_rows
+        if not (distributed is True or distributed is False or (isinstance(distributed, str) and distributed == "auto")):
+            raise ConfigError(f"distributed must be 'auto', True or False; got {distributed!r}.")
+        self.distributed = distributed
+        self._ctx: dist_.DistributedContext | None = None
         self.history: list[dict[str, Any]] = []
         self.should_stop = False
         self._first_batch = True
@@ -221,35 +239,75 @@ class Trainer:
         val = _check_tensors(val, "val", like=train) if val is not None else None
         if self.seed is not None:
             torch.manual_seed(self.seed)
+        ctx = self._ctx = dist_.resolve(self.distributed, self.device)
+        try:
+            return self._fit(model, objective, train, val, params, resume, ctx)
+        finally:
+            self._ctx = None
+
+    def _fit(self, model, objective, train, val, params, resume: bool, ctx) -> list[dict[str, Any]]:
         model.to(self.device)
         val = tuple(t.to(self.device) for t in val) if val is not None else None
         self._first_batch = True
         if params is None:
             params = [p for p in model.parameters() if p.requires_grad]
         opt = make_optimizer(params, self.optimizer, self.lr, self.momentum, self.weight_decay, self.device)
-        gen = torch.Generator().manual_seed(int(torch.randint(0, 2**62, (1,)).item()))
+        self.optimizer_ = opt  # callbacks (learning-rate schedules) reach the optimizer here
+        seed = int(torch.randint(0, 2**62, (1,)).item())
+        if ctx is not None:
+            # the batch order must be the same on every rank (rank 0's seed); the noise of corruptions,
+            # dropout and sampling must not (each rank its own stream, still fixed by the trainer's seed)
+            noise = int(torch.randint(0, 2**62, (1,)).item())
+            seed, noise = (int(v) for v in ctx.broadcast(torch.tensor([seed, noise], dtype=torch.int64)))
+            torch.manual_seed(noise + ctx.rank)
+        gen = torch.Generator().manual_seed(seed)
         batches = self._batches(train, gen)
+        if ctx is not None:
+            batches = dist_.ShardedBatches(batches, ctx.rank, ctx.world_size)
         self.history, self.should_stop = [], False
         self._call("on_fit_start", model)
         epoch0, batch0, acc = 0, 0, None
-        if resume and has_checkpoint(self.checkpoint_dir):
-            epoch0, batch0, acc = self._restore(model, opt, gen)
-        # disable=None: no bar when the output is not a terminal (CI logs, pipes)
-        bar = tqdm(range(epoch0, self.max_epochs), desc=self.desc, disable=None if self.progress else True, leave=False, dynamic_ncols=True)
-        for epoch in bar:
-            if self.should_stop:
-                break
-            logs = self._run_epoch(model, objective, batches, opt, epoch, batch0, acc)
-            batch0, acc = 0, None
-            if val is not None:
-                logs["val_loss"] = self.evaluate(model, objective, val)["loss"]
-            self.history.append(logs)
-            bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items() if k in ("loss", "val_loss")}, refresh=False)
-            self._call("on_epoch_end", model, logs)
-            if self.checkpoint_dir is not None:
-                self._checkpoint(model, opt, gen.get_state(), epoch + 1, 0, None)
+        if resume and self._has_checkpoint(ctx):
+            epoch0, batch0, acc = self._restore(model, opt, gen, ctx)
+        step_objective, ddp = objective, None
+        if ctx is not None:  # wrapped after the restore: DDP starts from the restored weights
+            ddp = ctx.wrap(model, objective)
+            step_objective = dist_.DistributedObjective(ddp, objective)
+        # disable=None: no bar when the output is not a terminal (CI logs, pipes); other ranks stay quiet
+        quiet = not self.progress or (ctx is not None and not ctx.is_main)
+        bar = tqdm(range(epoch0, self.max_epochs), desc=self.desc, disable=True if quiet else None, leave=False, dynamic_ncols=True)
+        try:
+            for epoch in bar:
+                if self.should_stop:
+                    break
+                logs = self._run_epoch(model, step_objective, batches, opt, epoch, batch0, acc)
+                batch0, acc = 0, None
+                if val is not None:
+                    logs["val_loss"] = self._validate(model, objective, val, ctx)
+                self.history.append(logs)
+                bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items() if k in ("loss", "val_loss")}, refresh=False)
+                self._call("on_epoch_end", model, logs)
+                if ctx is not None:  # a callback that stops one rank stops them all: no rank waits for the others forever
+                    self.should_stop = ctx.any(self.should_stop)
+                if self.checkpoint_dir is not None:
+                    self._checkpoint(model, opt, gen.get_state(), epoch + 1, 0, None)
+        finally:
+            if ddp is not None:
+                ctx.unwrap(ddp)
         self._call("on_fit_end", model)
         return self.history
+
+    def predict(self, module: nn.Module, X: torch.Tensor, batch_size: int = 4096, method: str | None = None) -> torch.Tensor:
+        """:func:`predict_in_batches`; under distributed training each process computes its share of the rows.
+
+        Every process gets the whole result (the codes of a frozen layer that
+        the next stage, or a frozen fine-tuning, trains on). On one process
+        this is exactly :func:`predict_in_batches`.
+        """
+        ctx = dist_.resolve(self.distributed, self.device)
+        if ctx is None:
+            return predict_in_batches(module, X, batch_size, method)
+        return ctx.predict(module, X, batch_size, method)
 
     def _batches(self, train: Sequence, gen: torch.Generator):
         """In-memory tensors sliced by a permuted index, or chunks streamed from a file."""
@@ -266,19 +324,23 @@ class Trainer:
         epoch_gen = batches.generator.get_state() if batches.generator is not None else None
         start = time.perf_counter()
         total, n, sums = acc if acc is not None else (0.0, 0, {})
-        for i, batch in enumerate(batches.iter_from(first_batch), start=first_batch):
+        sharded = isinstance(batches, dist_.ShardedBatches)
+        for i, item in enumerate(batches.iter_from(first_batch), start=first_batch):
+            # one process: a batch; several: this rank's share, its real rows, and its loss weight
+            batch, m, scale = item if sharded else (item, item[0].shape[0], None)
             out = self._step(model, objective, batch)
             loss = out.loss
             if not torch.isfinite(loss):
                 raise DivergenceError(self._diverged("loss", loss.item(), epoch, i))
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            # DDP averages gradients over ranks; weighting each rank's mean loss by its share of the
+            # global batch makes that average the gradient of the global batch's mean, even for uneven splits
+            (loss if scale is None or scale == 1.0 else loss * scale).backward()
             if self.grad_clip is not None:
                 norm = torch.nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], self.grad_clip)
                 if not torch.isfinite(norm):  # free here: the clip computed the norm anyway
                     raise DivergenceError(self._diverged("gradient norm", norm.item(), epoch, i))
             opt.step()
-            m = batch[0].shape[0]
             total = total + loss.detach().float() * m
             for k, v in out.logs.items():
                 sums[k] = sums.get(k, 0.0) + v.float() * m
@@ -286,6 +348,8 @@ class Trainer:
             self._call("on_batch_end", model, i, loss)
             if self.checkpoint_dir is not None and self.checkpoint_every and (i + 1) % self.checkpoint_every == 0 and (i + 1) < len(batches):
                 self._checkpoint(model, opt, epoch_gen, epoch, i + 1, (total, n, sums))
+        if self._ctx is not None:  # every rank gets the row-weighted mean over all ranks
+            total, n, sums = self._ctx.reduce_metrics(total, n, sums)
         logs: dict[str, Any] = {"epoch": epoch + 1, "loss": float(total) / n}
         logs.update({k: float(v) / n for k, v in sums.items()})
         logs["seconds"] = time.perf_counter() - start
@@ -303,8 +367,9 @@ class Trainer:
             if isinstance(e, torch.OutOfMemoryError):
                 raise
             shapes = ", ".join(f"{tuple(t.shape)} {str(t.dtype).replace('torch.', '')}" for t in batch)
+            named = objective.objective if isinstance(objective, dist_.DistributedObjective) else objective
             raise DataError(
-                f"The first training batch could not go through {type(model).__name__} with {type(objective).__name__}: {e}. "
+                f"The first training batch could not go through {type(model).__name__} with {type(named).__name__}: {e}. "
                 f"The batch holds tensors of shape(s) {shapes}; expected what the model takes, e.g. as many features "
                 "as its first layer's inputs and float32 values. Check the data's shape and the model's input size."
             ) from e
@@ -329,6 +394,7 @@ class Trainer:
         bad = [name for name, p in model.named_parameters() if not torch.isfinite(p).all()]
         if bad:
             raise DivergenceError(self._diverged(f"weights of {bad[:3]}", float("nan"), max(epoch - (batch == 0), 0), max(batch - 1, 0)))
+        ctx = self._ctx
         tensors = {f"model/{k}": v for k, v in model.state_dict().items()}
         opt_tensors, opt_meta = flatten_optimizer(opt)
         rng_tensors, rng_meta = rng_state()
@@ -338,6 +404,17 @@ class Trainer:
             tensors["rng/epoch"] = gen_state
         state = {"epoch": epoch, "batch": batch, "history": self.history, "should_stop": self.should_stop,
                  "optimizer": opt_meta, "rng": rng_meta, "callbacks": {}}
+        if ctx is not None:
+            # weights, optimizer and batch order are the same on every rank; the noise generators are
+            # not: keep each rank's, so a resumed run draws the noise an uninterrupted one would
+            tensors.update({f"rng/rank/{r}/torch": s for r, s in enumerate(ctx.all_gather(torch.get_rng_state()))})
+            if self.device.type == "cuda":
+                cuda = ctx.all_gather(torch.cuda.get_rng_state(self.device))
+                tensors.update({f"rng/rank/{r}/cuda": s for r, s in enumerate(cuda)})
+            state["world_size"] = ctx.world_size
+            if acc is not None:  # the partial epoch sums of all ranks: a resume gives them to rank 0
+                total, n, sums = ctx.reduce_metrics(*acc)
+                acc = (torch.tensor(total, dtype=torch.float64), n, {k: torch.tensor(v, dtype=torch.float64) for k, v in sums.items()})
         if acc is not None:
             total, n, sums = acc
             tensors["acc/total"] = torch.as_tensor(total)
@@ -347,7 +424,32 @@ class Trainer:
             cb_tensors, cb_state = cb.state_dict()
             tensors.update({f"callback/{name}/{k}": v for k, v in cb_tensors.items()})
             state["callbacks"][name] = cb_state
-        save_checkpoint(self.checkpoint_dir, tensors, state)
+        if ctx is None:
+            save_checkpoint(self.checkpoint_dir, tensors, state)
+            return
+        error = None
+        if ctx.is_main:  # one writer; the others wait for its outcome, so a failed write stops every rank
+            try:
+                save_checkpoint(self.checkpoint_dir, tensors, state)
+            except CheckpointError as e:
+                error = e
+        if ctx.any(error is not None):
+            raise error or CheckpointError(f"Rank 0 could not write the checkpoint in {self.checkpoint_dir} (its error "
+                                           "says why); this rank stops with it.")
+
+    def _has_checkpoint(self, ctx) -> bool:
+        """Whether there is a checkpoint to resume from; under distributed training every rank must see rank 0's."""
+        found = has_checkpoint(self.checkpoint_dir)
+        if ctx is None:
+            return found
+        seen = int(ctx.all_reduce_sum(torch.tensor([float(found)]))[0])
+        if seen not in (0, ctx.world_size):
+            raise CheckpointError(
+                f"{seen} of {ctx.world_size} processes see a checkpoint in {self.checkpoint_dir}; this one "
+                f"{'does' if found else 'does not'}. Every process reads the checkpoint rank 0 wrote: put the run "
+                "folder on a file system all machines share, or copy it to each machine at the same path."
+            )
+        return bool(seen)
 
     def _named_callbacks(self):
         """``(ClassName/occurrence, callback)``: stable names whatever other callbacks are present."""
@@ -357,11 +459,19 @@ class Trainer:
             seen[kind] = seen.get(kind, -1) + 1
             yield f"{kind}/{seen[kind]}", cb
 
-    def _restore(self, model, opt, gen):
+    def _restore(self, model, opt, gen, ctx=None):
         tensors, state = load_checkpoint(self.checkpoint_dir)
         model.load_state_dict({k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")})
         unflatten_optimizer(opt, tensors, state["optimizer"])
         set_rng_state(tensors, state["rng"])
+        if ctx is not None:
+            mine = f"rng/rank/{ctx.rank}/"
+            if mine + "torch" in tensors:
+                torch.set_rng_state(tensors[mine + "torch"])
+                if mine + "cuda" in tensors and self.device.type == "cuda":
+                    torch.cuda.set_rng_state(tensors[mine + "cuda"], self.device)
+            else:  # written by fewer processes: a new noise stream for this rank, still fixed by the checkpoint
+                torch.manual_seed(int(torch.randint(0, 2**62, (1,)).item()) + ctx.rank)
         if "rng/epoch" in tensors:
             gen.set_state(tensors["rng/epoch"])
         self.history, self.should_stop = state["history"], state["should_stop"]
@@ -373,8 +483,22 @@ class Trainer:
         if "acc_n" in state:
             sums = {k[len("acc/logs/"):]: v for k, v in tensors.items() if k.startswith("acc/logs/")}
             acc = (tensors["acc/total"], state["acc_n"], sums)
-        log.info("resumed from %s at epoch %d, batch %d", self.checkpoint_dir, state["epoch"] + 1, state["batch"])
+            if ctx is not None and not ctx.is_main:  # the saved sums are over all ranks: rank 0 carries them
+                acc = (torch.zeros_like(acc[0]), 0, {k: torch.zeros_like(v) for k, v in sums.items()})
+        if ctx is None or ctx.is_main:
+            log.info("resumed from %s at epoch %d, batch %d", self.checkpoint_dir, state["epoch"] + 1, state["batch"])
         return state["epoch"], state["batch"], acc
+
+    def _validate(self, model: nn.Module, objective, val: Sequence[torch.Tensor], ctx) -> float:
+        """Validation loss; under distributed training each rank evaluates its share and the means are combined."""
+        if ctx is None:
+            return self.evaluate(model, objective, val)["loss"]
+        start, stop = ctx.shard(val[0].shape[0])
+        # a rank without rows (fewer rows than ranks) evaluates one and counts none
+        part = tuple(t[start:stop] if stop > start else t[:1] for t in val)
+        rows = stop - start
+        total, n, _ = ctx.reduce_metrics(self.evaluate(model, objective, part)["loss"] * rows, rows, {})
+        return total / n
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module, objective, data: Sequence[torch.Tensor], batch_size: int = 4096) -> dict[str, float]:
