@@ -19,7 +19,7 @@ from torch import nn
 
 from .exceptions import ConfigError
 from .nn.stack import EncoderStack, freeze, unfreeze
-from .train.loop import Trainer, predict_in_batches
+from .train.loop import Trainer
 
 __all__ = ["FINETUNE_MODES", "finetune", "stack_with_head"]
 
@@ -75,12 +75,15 @@ def finetune(
         raise ConfigError(f"encoder_lr_scale must be >= 0; got {encoder_lr_scale!r}.")
     trainer = trainer or Trainer()
     model = stack_with_head(stack, head)
+    if mode == "frozen" and getattr(objective, "needs_decoder", False):
+        raise ConfigError(f"{type(objective).__name__} trains the stack on unlabeled rows too, which mode='frozen' forbids; "
+                          "use mode='full', or a supervised objective such as Classification() with mode='frozen'.")
     if mode == "frozen":
         freeze(stack.to(trainer.device))
         # The fast path: codes of the frozen stack are computed once, the head
         # trains on them alone.
-        codes = predict_in_batches(stack, train[0].to(trainer.device))
-        val_codes = (predict_in_batches(stack, val[0].to(trainer.device)), val[1]) if val is not None else None
+        codes = trainer.predict(stack, train[0].to(trainer.device))
+        val_codes = (trainer.predict(stack, val[0].to(trainer.device)), val[1]) if val is not None else None
         history = trainer.fit(head, objective, (codes, train[1]), val_codes, resume=resume)
         return model, history
     unfreeze(stack)
@@ -88,5 +91,20 @@ def finetune(
         {"params": list(stack.parameters()), "lr": trainer.lr * float(encoder_lr_scale)},
         {"params": list(head.parameters())},
     ]
-    history = trainer.fit(model, objective, train, val, params=groups, resume=resume)
+    trained = model
+    if getattr(objective, "needs_decoder", False):  # SemiSupervised: the stack also keeps reconstructing
+        trained = _with_decoder(stack, head)
+        groups[1]["params"] += list(trained.decoder.parameters())
+    history = trainer.fit(trained, objective, train, val, params=groups, resume=resume)
     return model, history
+
+
+def _with_decoder(stack: nn.Module, head: nn.Module) -> nn.Module:
+    """Stack, head and a copy of the stack's mirrored decoders, for semi-supervised fine-tuning."""
+    from .objectives.semi import SemiSupervisedNet
+
+    if not hasattr(stack, "unroll"):
+        raise ConfigError(f"Semi-supervised fine-tuning needs a stack that can be unrolled into a decoder (an EncoderStack "
+                          f"from GreedyLayerwise, best with keep_decoders=True); got {type(stack).__name__}.")
+    decoder = stack.unroll().decoder  # independent copies of the greedy decoders (or transposed encoders)
+    return SemiSupervisedNet(stack, head, decoder, "bce" if getattr(stack, "output", "identity") == "logistic" else "mse")

@@ -12,6 +12,7 @@ from .base import OBJECTIVES, Objective, StepOutput
 from .contrastive import ContrastiveDivergence  # registers "rbm"
 from .elbo import ELBO, KLWarmup, iwae_log_likelihood  # registers "vae"
 from .reconstruction import ConvReconstruction, Reconstruction  # registers autoencoder .. conv
+from .semi import SemiSupervised, SemiSupervisedNet
 from .supervised import Classification, Regression
 
 __all__ = [
@@ -24,6 +25,8 @@ __all__ = [
     "Objective",
     "Reconstruction",
     "Regression",
+    "SemiSupervised",
+    "SemiSupervisedNet",
     "StepOutput",
     "iwae_log_likelihood",
     "make_objective",
