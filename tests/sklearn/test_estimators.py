@@ -179,3 +179,14 @@ def test_regressor_learns_a_smooth_target(digits):
     y2 = np.c_[y, -y]
     reg2 = PretrainedRegressor((32,), pretrain_max_iter=2, max_iter=5, random_state=0, device="cpu").fit(X, y2)
     assert reg2.predict(X).shape == (1797, 2)
+
+
+def test_lr_schedule_is_validated_and_changes_training(digits_small):
+    from layerwise import ConfigError, PretrainedClassifier
+
+    X, y = digits_small
+    with pytest.raises(ConfigError, match=r"lr_schedule must be one of \['constant', 'cosine'\]; got 'linear'"):
+        PretrainedClassifier((16,), lr_schedule="linear").fit(X, y)
+    fits = {s: PretrainedClassifier((16,), pretrain_max_iter=2, max_iter=5, lr_schedule=s, random_state=0, device="cpu").fit(X, y)
+            for s in ("constant", "cosine")}
+    assert fits["constant"].loss_curve_[-1] != fits["cosine"].loss_curve_[-1]

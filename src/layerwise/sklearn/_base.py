@@ -31,9 +31,12 @@ from ..nn.blocks import ACTIVATIONS
 from ..nn.stack import EncoderStack
 from ..objectives import OBJECTIVES
 from ..registry import suggest
+from ..train.callbacks import CosineLR
 from ..train.loop import OPTIMIZERS, PRECISIONS, predict_in_batches, resolve_device
 
 __all__ = ["LayerwiseBase", "check_is_fitted"]
+
+LR_SCHEDULES = ("constant", "cosine")
 
 
 def check_is_fitted(estimator) -> None:
@@ -70,6 +73,8 @@ class LayerwiseBase(BaseEstimator):
                   f"pretrained must be None or the path of a model folder written by layerwise.save; got {type(self.pretrained).__name__}.")
         if hasattr(self, "finetune"):
             check(self.finetune in FINETUNE_MODES, f"finetune must be one of {list(FINETUNE_MODES)}; got {self.finetune!r}.")
+        if hasattr(self, "lr_schedule"):
+            check(self.lr_schedule in LR_SCHEDULES, f"lr_schedule must be one of {list(LR_SCHEDULES)}; got {self.lr_schedule!r}.")
         check(self.solver in OPTIMIZERS, f"solver must be one of {list(OPTIMIZERS)}; got {self.solver!r}.")
         check(self.precision in PRECISIONS, f"precision must be one of {list(PRECISIONS)}; got {self.precision!r}.")
         check(self.loss in ("auto", "mse", "bce"), f"loss must be one of ['auto', 'mse', 'bce']; got {self.loss!r}.")
@@ -114,12 +119,15 @@ class LayerwiseBase(BaseEstimator):
         return min(int(self.batch_size), n)
 
     def _trainer_params(self, n: int, max_epochs: int, desc: str, early_stopping: bool) -> dict[str, Any]:
-        return dict(
+        params = dict(
             optimizer=self.solver, lr=self.learning_rate_init, weight_decay=self.alpha,
             max_epochs=max(1, max_epochs), batch_size=self._batch_size(n),
             patience=self.n_iter_no_change if early_stopping else None, tol=self.tol,
             device=self.device, precision=self.precision, progress=bool(self.verbose), desc=desc,
         )
+        if getattr(self, "lr_schedule", "constant") == "cosine":
+            params["callbacks"] = [CosineLR()]
+        return params
 
     def _seed_context(self):
         """Seed torch inside a forked RNG so ``fit`` leaves the global state alone."""

@@ -60,7 +60,12 @@ _PARAMS_DOC = """
     tied : bool, default=False
         Tie decoder weights to the encoders' during pretraining.
     solver : {"adam", "adamw", "sgd"}, default="adam"
+        ``"sgd"`` uses Nesterov momentum 0.9.
     learning_rate_init : float, default=1e-3
+    lr_schedule : {"cosine", "constant"}, default="cosine"
+        ``"cosine"`` decays the learning rate of each pretraining stage and of
+        fine-tuning from ``learning_rate_init`` to 0 over their epochs
+        (:class:`layerwise.train.CosineLR`); see "Defaults" in the README.
     alpha : float, default=0.0
         L2 penalty (weight decay).
     batch_size : int or "auto", default="auto"
@@ -105,6 +110,7 @@ class _PretrainedBase(TransformerMixin, LayerwiseBase):
         tied=False,
         solver="adam",
         learning_rate_init=1e-3,
+        lr_schedule="cosine",
         alpha=0.0,
         batch_size="auto",
         pretrain_max_iter=20,
@@ -130,6 +136,7 @@ class _PretrainedBase(TransformerMixin, LayerwiseBase):
         self.tied = tied
         self.solver = solver
         self.learning_rate_init = learning_rate_init
+        self.lr_schedule = lr_schedule
         self.alpha = alpha
         self.batch_size = batch_size
         self.pretrain_max_iter = pretrain_max_iter
