@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-slow bench install clean
+.PHONY: demo test test-slow bench reproduce install clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,20 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_greedy.py
 	$(PY) benchmarks/bench_peers.py
 	$(PY) benchmarks/bench_memory.py
+	$(PY) benchmarks/bench_scaling.py
+
+# Issue #7: the literature on real MNIST (../shared/data/mnist). Long: about 1.5 hours on 2 cores.
+# Each line appends its result to benchmarks/results/reproduce.jsonl; see benchmarks/RESULTS.md.
+reproduce: $(STAMP)
+	cd benchmarks && ../$(PY) reproduce_sdae.py --pretrain denoising --save-stack results/sdae_stack
+	cd benchmarks && ../$(PY) reproduce_sdae.py --pretrain none
+	cd benchmarks && ../$(PY) reproduce_sdae.py --pretrain rbm
+	cd benchmarks && ../$(PY) reproduce_deep_ae.py
+	cd benchmarks && ../$(PY) reproduce_few_labels.py
+	cd benchmarks && ../$(PY) reproduce_vae.py
+	cd benchmarks && ../$(PY) reproduce_sklearn_rbm.py
+	cd benchmarks && ../$(PY) reproduce_sdae.py --pretrain denoising --precision bf16
+	cd benchmarks && ../$(PY) defaults.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
