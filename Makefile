@@ -37,11 +37,11 @@ reproduce: $(STAMP)
 	cd benchmarks && ../$(PY) reproduce_sdae.py --pretrain denoising --save-stack results/sdae_stack
 	cd benchmarks && ../$(PY) reproduce_sdae.py --pretrain none
 	cd benchmarks && ../$(PY) reproduce_sdae.py --pretrain rbm
-	cd benchmarks && ../$(PY) reproduce_deep_ae.py
+	cd benchmarks && ../$(PY) reproduce_deep_ae.py --epochs 40
 	cd benchmarks && ../$(PY) reproduce_few_labels.py
-	cd benchmarks && ../$(PY) reproduce_vae.py
+	cd benchmarks && ../$(PY) reproduce_vae.py --epochs 50
 	cd benchmarks && ../$(PY) reproduce_sklearn_rbm.py
-	cd benchmarks && ../$(PY) reproduce_sdae.py --pretrain denoising --precision bf16
+	cd benchmarks && ../$(PY) reproduce_sdae.py --pretrain denoising --load-stack results/sdae_stack --precision bf16
 	cd benchmarks && ../$(PY) defaults.py
 
 clean:

@@ -9,7 +9,8 @@ the test error is read once, after the last epoch.
     python benchmarks/reproduce_sdae.py --pretrain rbm           # DBN-3 (1.24%; Theano tutorial 1.34%)
 
 ``--precision bf16`` runs the same under bf16 autocast (issue #6: accuracy within 0.2 points).
-``--save-stack DIR`` keeps the pretrained stack (``layerwise.save``) for reproduce_few_labels.py.
+``--save-stack DIR`` keeps the pretrained stack (``layerwise.save``) for reproduce_few_labels.py;
+``--load-stack DIR`` fine-tunes a saved stack instead of pretraining (fp32 vs bf16 from the same weights).
 """
 
 from __future__ import annotations
@@ -44,13 +45,16 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save-stack", default=None)
+    p.add_argument("--load-stack", default=None, help="skip pretraining: fine-tune this saved stack (e.g. in bf16, to compare)")
     args = p.parse_args(argv)
     activation = args.activation or ("logistic" if args.pretrain == "rbm" else "relu")
     X, y, X_test, y_test = mnist()
     clock = Clock()
     common = {"batch_size": args.batch_size, "seed": args.seed, "precision": args.precision, "progress": True}
     with clock("pretrain"):
-        if args.pretrain == "none":
+        if args.load_stack:
+            stack = layerwise.load(args.load_stack)
+        elif args.pretrain == "none":
             torch.manual_seed(args.seed)
             stack = random_stack(X.shape[1], args.hidden, activation)
         else:
@@ -67,7 +71,7 @@ def main(argv: list[str] | None = None) -> dict:
         model, history = finetune(net, head, Classification(), (X, y), mode="full", trainer=trainer)
     err = test_error(model, X_test, y_test)
     published = {"denoising": 1.28, "autoencoder": 1.40, "rbm": 1.24, "none": 1.6}[args.pretrain]
-    return record("sdae", {"pretrain": args.pretrain, "hidden": args.hidden, "activation": activation,
+    return record("sdae", {"pretrain": args.pretrain, "loaded_stack": args.load_stack, "hidden": args.hidden, "activation": activation,
                            "precision": args.precision, "seed": args.seed, "test_error_pct": round(err, 3),
                            "published_pct": published, "train_loss": round(history[-1]["loss"], 4),
                            "wall_minutes": clock.minutes, "settings": vars(args)}, argv)
