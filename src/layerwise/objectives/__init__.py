@@ -8,8 +8,10 @@ VAEs and RBMs share one loop. Pretraining objectives are registered by name in
 
 from __future__ import annotations
 
-from .base import OBJECTIVES, Objective, StepOutput
+from .base import OBJECTIVES, SEMI_SUPERVISED, Objective, StepOutput
 from .contrastive import ContrastiveDivergence  # registers "rbm"
+from .ladder import Ladder  # registers the semi-supervised "ladder"
+from .m2 import M2Objective  # registers the semi-supervised "m1m2"
 from .elbo import ELBO, KLWarmup, iwae_log_likelihood  # registers "vae"
 from .reconstruction import ConvReconstruction, Reconstruction  # registers autoencoder .. conv
 from .semi import SemiSupervised, SemiSupervisedNet
@@ -17,6 +19,9 @@ from .supervised import Classification, Regression
 
 __all__ = [
     "OBJECTIVES",
+    "SEMI_SUPERVISED",
+    "Ladder",
+    "M2Objective",
     "Classification",
     "ContrastiveDivergence",
     "ConvReconstruction",

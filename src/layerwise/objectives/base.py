@@ -9,7 +9,7 @@ from torch import nn
 
 from ..registry import Registry
 
-__all__ = ["OBJECTIVES", "Objective", "StepOutput"]
+__all__ = ["OBJECTIVES", "SEMI_SUPERVISED", "Objective", "StepOutput"]
 
 
 class StepOutput(NamedTuple):
@@ -37,3 +37,9 @@ class Objective(Protocol):
 # options (``pretrain_params`` in the estimators): unknown keywords are refused
 # by ``Registry.build``.
 OBJECTIVES: Registry = Registry("pretraining objective")
+
+# Semi-supervised methods that train on labeled and unlabeled rows in every step (ladder networks,
+# the M1+M2 VAE). Each factory's signature is the schema of its options; the object it returns builds
+# its model (``build_model(n_features, hidden_layer_sizes, n_classes, activation)``) and is the
+# objective of the :class:`~layerwise.train.Trainer` on :class:`~layerwise.data.semi.LabeledUnlabeled` data.
+SEMI_SUPERVISED: Registry = Registry("semi-supervised method")

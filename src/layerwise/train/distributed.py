@@ -42,6 +42,7 @@ import torch
 from torch import nn
 
 from ..data.arrays import TensorBatches
+from ..data.semi import SemiSupervisedBatches
 from ..exceptions import ConfigError
 
 log = logging.getLogger(__name__)
@@ -441,6 +442,12 @@ class ShardedBatches:
             for (idx,) in self._index.iter_from(first_batch):
                 local, rows, scale = self._share(idx)
                 yield tuple(t.index_select(0, local) for t in self.batches.tensors), rows, scale
+        elif isinstance(self.batches, SemiSupervisedBatches):
+            # labeled and unlabeled rows are shared out separately; the weight follows the unlabeled share
+            for x_l, y, x_u in self.batches.iter_from(first_batch):
+                local_l, _, _ = self._share(torch.arange(x_l.shape[0], device=x_l.device))
+                local_u, rows, scale = self._share(torch.arange(x_u.shape[0], device=x_u.device))
+                yield (x_l.index_select(0, local_l), y.index_select(0, local_l), x_u.index_select(0, local_u)), rows, scale
         else:
             for batch in self.batches.iter_from(first_batch):
                 local, rows, scale = self._share(torch.arange(batch[0].shape[0], device=batch[0].device))

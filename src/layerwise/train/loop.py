@@ -20,6 +20,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..data.arrays import TensorBatches
+from ..data.semi import LabeledUnlabeled
 from ..data.stream import ChunkedBatches, NpyFile
 from ..exceptions import ConfigError, DataError, DivergenceError
 from . import distributed as dist_
@@ -218,15 +219,20 @@ class Trainer(CheckpointMixin):
         objective : callable
             ``objective(model, batch) -> StepOutput``.
         train, val : tuple of Tensor
-            ``(X,)`` or ``(X, y)``; moved to the trainer's device once.
+            ``(X,)`` or ``(X, y)``; moved to the trainer's device once. ``train``
+            may also be a :class:`~layerwise.data.semi.LabeledUnlabeled` (ladder
+            networks, the semi-supervised VAE): each step then gets
+            ``(x_labeled, y, x_unlabeled)`` and an epoch is one pass over the
+            unlabeled rows (``batch_size`` of them per step).
         params : iterable, optional
             Parameters or param groups to optimise; default: every parameter
             of ``model`` with ``requires_grad``.
         resume : bool, default=False
             Continue from the checkpoint in ``checkpoint_dir`` if there is one.
         """
-        train = _check_tensors(train, "train")
-        val = _check_tensors(val, "val", like=train) if val is not None else None
+        if not isinstance(train, LabeledUnlabeled):
+            train = _check_tensors(train, "train")
+        val = _check_tensors(val, "val", like=(train.X_unlabeled,) if isinstance(train, LabeledUnlabeled) else train) if val is not None else None
         if self.seed is not None:
             torch.manual_seed(self.seed)
         ctx = self._ctx = dist_.resolve(self.distributed, self.device)
@@ -301,6 +307,8 @@ class Trainer(CheckpointMixin):
 
     def _batches(self, train: Sequence, gen: torch.Generator):
         """In-memory tensors sliced by a permuted index, or chunks streamed from a file."""
+        if isinstance(train, LabeledUnlabeled):
+            return train.to(self.device).batches(self.batch_size, gen)
         bs = min(self.batch_size, len(train[0]))
         if isinstance(train[0], NpyFile) or self.chunk_rows is not None:
             if len(train) != 1:

@@ -1,0 +1,131 @@
+"""The ladder network's cost: supervised cross-entropy plus a denoising cost at every layer.
+
+Rasmus et al. (2015), Algorithm 1 and eq. 3: for labeled rows, the
+cross-entropy of the *corrupted* encoder's output (the noise regularises the
+supervised part too); for unlabeled rows, ``sum_l lambda_l * C_l`` with
+``C_l = ||z_l - BN(z_hat_l)||^2 / width_l``, the error of the decoder's
+denoised code against the clean encoder's, both normalised with the clean
+pass's batch statistics. The Gamma-model is the same with only the top cost.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ..exceptions import ConfigError, DataError
+from ..nn.ladder import COMBINATORS, LadderNetwork
+from .base import SEMI_SUPERVISED, StepOutput
+
+__all__ = ["Ladder", "paper_denoising_costs"]
+
+
+def paper_denoising_costs(n_layers: int) -> tuple[float, ...]:
+    """``lambda_l`` for ``l = 0..n_layers`` in the pattern of the paper's MNIST network.
+
+    Rasmus et al. (2015), section 4.1 (784-1000-500-250-250-250-10):
+    ``1000, 10, 0.1, 0.1, ...``: the input reconstruction dominates, the
+    first hidden layer matters, the higher ones regularise.
+    """
+    return tuple([1000.0, 10.0] + [0.1] * (n_layers - 1))[: n_layers + 1]
+
+
+@SEMI_SUPERVISED.register("ladder")
+class Ladder:
+    """Ladder-network training: ``objective(model, (x_labeled, y, x_unlabeled)) -> StepOutput``.
+
+    Parameters
+    ----------
+    noise_std : float, default=0.3
+        Standard deviation of the Gaussian noise of the corrupted encoder, on
+        the input and on every normalised pre-activation (the paper's 0.3).
+    denoising_costs : "paper", "gamma" or sequence of float, default="paper"
+        ``lambda_l`` for ``l = 0..L`` (the input, each hidden layer, the top).
+        ``"paper"``: :func:`paper_denoising_costs`; ``"gamma"``: the Gamma-model,
+        only the top layer's cost (weight 1), so only the top combinator is used.
+    combinator : {"vanilla", "amlp"}, default="vanilla"
+        Rasmus et al.'s ``g`` (eq. 2), or Pezeshki et al. (2016)'s augmented MLP.
+
+    Notes
+    -----
+    The logs hold ``supervised`` (the cross-entropy), ``accuracy`` (of the
+    corrupted pass on the labeled rows) and ``denoising_<l>`` for each decoded
+    layer (``C_l`` unweighted, so the curves compare across settings). A batch
+    ``(x, y)`` in eval mode (validation) gets the clean encoder's cross-entropy.
+
+    Examples
+    --------
+    >>> objective = Ladder(denoising_costs="gamma")
+    >>> net = objective.build_model(8, (6, 4), 3)
+    >>> out = objective(net, (torch.randn(5, 8), torch.tensor([0, 1, 2, 0, 1]), torch.randn(7, 8)))
+    >>> sorted(out.logs)
+    ['accuracy', 'denoising_3', 'supervised']
+    """
+
+    def __init__(self, noise_std: float = 0.3, denoising_costs: str | Sequence[float] = "paper", combinator: str = "vanilla") -> None:
+        problems = []
+        if isinstance(noise_std, bool) or not isinstance(noise_std, numbers.Real) or not 0 <= noise_std < float("inf"):
+            problems.append(f"noise_std must be a finite number >= 0; got {noise_std!r}.")
+        if isinstance(denoising_costs, str):
+            if denoising_costs not in ("paper", "gamma"):
+                problems.append(f"denoising_costs must be 'paper', 'gamma' or a list of numbers >= 0; got {denoising_costs!r}.")
+        else:
+            try:
+                costs = [float(c) for c in denoising_costs]
+            except (TypeError, ValueError):
+                costs = None
+            if not costs or any(not (c >= 0 and c < float("inf")) for c in costs) or any(isinstance(c, bool) for c in denoising_costs):
+                problems.append(f"denoising_costs must be 'paper', 'gamma' or a list of finite numbers >= 0, one per layer "
+                                f"(input included); got {denoising_costs!r}.")
+        if combinator not in COMBINATORS:
+            problems.append(f"combinator must be one of {sorted(COMBINATORS)}; got {combinator!r}.")
+        if problems:
+            raise ConfigError("Ladder: " + " ".join(problems))
+        self.noise_std, self.combinator = float(noise_std), combinator
+        self.denoising_costs = denoising_costs if isinstance(denoising_costs, str) else tuple(float(c) for c in denoising_costs)
+
+    def costs(self, n_layers: int) -> tuple[float, ...]:
+        """``lambda_l`` for a network of ``n_layers`` weight layers (``n_layers + 1`` values)."""
+        if self.denoising_costs == "paper":
+            return paper_denoising_costs(n_layers)
+        if self.denoising_costs == "gamma":
+            return (0.0,) * n_layers + (1.0,)
+        if len(self.denoising_costs) != n_layers + 1:
+            raise ConfigError(f"denoising_costs has {len(self.denoising_costs)} values but the network has {n_layers + 1} "
+                              f"layers (the input, {n_layers - 1} hidden, the top); give one lambda per layer.")
+        return self.denoising_costs
+
+    def build_model(self, n_features: int, hidden_layer_sizes: Sequence[int], n_classes: int, activation: str = "relu") -> LadderNetwork:
+        """The :class:`~layerwise.nn.ladder.LadderNetwork` this objective trains."""
+        net = LadderNetwork(n_features, hidden_layer_sizes, n_classes, activation, self.combinator)
+        self.costs(net.n_layers)  # a wrong number of lambdas fails before training
+        return net
+
+    def __call__(self, model: nn.Module, batch: tuple[torch.Tensor, ...]) -> StepOutput:
+        if len(batch) == 2 or not model.training:  # validation: the clean encoder, as at inference
+            logits = model(batch[0])
+            y = batch[1]
+            return StepOutput(F.cross_entropy(logits, y), {"accuracy": (logits.argmax(1) == y).float().mean()})
+        if len(batch) != 3:
+            raise DataError(f"Ladder trains on batches (x_labeled, y, x_unlabeled); got {len(batch)} tensors. Pass the "
+                            "training data as layerwise.data.LabeledUnlabeled(X_labeled, y, X_unlabeled).")
+        x_l, y, x_u = batch
+        lambdas = self.costs(model.n_layers)
+        n_l, n_u = x_l.shape[0], x_u.shape[0]
+        # clean pass of the unlabeled rows: the targets z_l and the statistics that normalise z_hat_l (eq. 3)
+        clean = model.encode(x_u, update_running=True)
+        corrupted = model.encode(torch.cat([x_l, x_u]), self.noise_std, groups=[n_l, n_u])
+        logits = corrupted.logits[:n_l]
+        supervised = F.cross_entropy(logits, y)
+        per_layer = model.decode(corrupted, clean, lambdas, rows=n_u)
+        loss = supervised
+        logs = {"supervised": supervised.detach(), "accuracy": (logits.detach().argmax(1) == y).float().mean()}
+        for l, c in enumerate(per_layer):
+            if c is not None and lambdas[l] > 0:
+                loss = loss + lambdas[l] * c
+                logs[f"denoising_{l}"] = c.detach()
+        return StepOutput(loss, logs)

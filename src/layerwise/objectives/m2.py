@@ -1,0 +1,143 @@
+"""M1+M2 (Kingma et al. 2014): a VAE on every row, then the semi-supervised VAE M2 on its codes.
+
+The cost of M2 (Kingma et al. 2014, eqs. 6-9), per step of a labeled and an
+unlabeled batch:
+
+- labeled ``(x, y)``: ``L(x, y)``, the negative lower bound of ``log p(x, y)``;
+- unlabeled ``x``: ``U(x) = sum_y q(y|x) L(x, y) - H(q(y|x))``, every class
+  tried (the label is marginalised, which is how unlabeled rows train the
+  classifier);
+- ``alpha_eff * -log q(y|x)`` on the labeled rows, so that the classifier also
+  learns from labels directly. The paper's ``alpha = 0.1 N`` weighs the sum
+  over labeled rows; with per-batch means it is ``alpha * N / N_labeled``.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ..exceptions import ConfigError, DataError
+from ..nn.m2 import M1M2, M2
+from ..nn.vae import dense_vae
+from .base import SEMI_SUPERVISED, StepOutput
+
+__all__ = ["M2Objective", "m2_step"]
+
+
+def m2_step(m2: M2, x_l: torch.Tensor, y: torch.Tensor, x_u: torch.Tensor, classification_weight: float) -> StepOutput:
+    """The M2 cost of one labeled and one unlabeled batch (eq. 9, per-row means).
+
+    Parameters
+    ----------
+    m2 : M2
+    x_l : Tensor, shape (n_l, d)
+    y : Tensor, shape (n_l,)
+    x_u : Tensor, shape (n_u, d)
+    classification_weight : float
+        ``alpha_eff``, the weight of the labeled rows' cross-entropy.
+    """
+    K, n_u = m2.n_classes, x_u.shape[0]
+    labeled = m2.neg_elbo(x_l, y).mean()
+    logits_u = m2(x_u).float()  # (n_u, K)
+    q = F.softmax(logits_u, dim=1)
+    # L(x, y) for every class y of every unlabeled row: (K * n_u,) -> (n_u, K)
+    every = m2.neg_elbo(x_u.repeat(K, 1), torch.arange(K, device=x_u.device).repeat_interleave(n_u)).view(K, n_u).t()
+    entropy = -(q * F.log_softmax(logits_u, dim=1)).sum(1)
+    unlabeled = ((q * every).sum(1) - entropy).mean()  # U(x), eq. 7
+    logits_l = m2(x_l).float()
+    ce = F.cross_entropy(logits_l, y)
+    loss = labeled + unlabeled + classification_weight * ce
+    return StepOutput(loss, {"labeled_bound": labeled.detach(), "unlabeled_bound": unlabeled.detach(),
+                             "supervised": ce.detach(), "accuracy": (logits_l.detach().argmax(1) == y).float().mean()})
+
+
+@SEMI_SUPERVISED.register("m1m2")
+class M2Objective:
+    """M1+M2 training: ``objective(model, (x_labeled, y, x_unlabeled)) -> StepOutput`` on a :class:`~layerwise.nn.m2.M1M2`.
+
+    Parameters
+    ----------
+    alpha : float, default=0.1
+        Weight of the classification term relative to the number of rows
+        (the paper's ``alpha = 0.1 N``); the per-step weight is
+        ``alpha * n_rows / n_labeled``, set by :meth:`prepare`.
+    latent_dim : int, default=50
+        Width of M2's ``z`` (the paper: 50).
+    m2_hidden : sequence of int, default=(500,)
+        Hidden widths of M2's three networks (the paper: 500).
+    m1_latent : int, default=50
+        Width of M1's code, the input of M2 (the paper: 50).
+    m1_epochs : int, default=100
+        Epochs of M1 (a dense VAE with the estimator's hidden layers) on every row.
+
+    Notes
+    -----
+    :meth:`prepare` trains M1 with the ELBO on every row (labels unused);
+    M2 then trains on draws from ``q(z1|x)``, a new draw each step, as in the
+    paper. Inference classifies M1's latent mean. Logs: ``labeled_bound``,
+    ``unlabeled_bound`` (nats per row), ``supervised``, ``accuracy``.
+    """
+
+    def __init__(self, alpha: float = 0.1, latent_dim: int = 50, m2_hidden: Sequence[int] = (500,), m1_latent: int = 50,
+                 m1_epochs: int = 100) -> None:
+        problems = []
+        if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0 <= alpha < float("inf"):
+            problems.append(f"alpha must be a finite number >= 0; got {alpha!r}.")
+        for name, v in (("latent_dim", latent_dim), ("m1_latent", m1_latent), ("m1_epochs", m1_epochs)):
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
+                problems.append(f"{name} must be a positive integer; got {v!r}.")
+        try:
+            m2_hidden = tuple(int(h) for h in m2_hidden)
+            ok = all(h >= 1 for h in m2_hidden)
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            problems.append(f"m2_hidden must be a sequence of positive integers, e.g. (500,); got {m2_hidden!r}.")
+        if problems:
+            raise ConfigError("m1m2: " + " ".join(problems))
+        self.alpha, self.latent_dim, self.m2_hidden = float(alpha), int(latent_dim), m2_hidden
+        self.m1_latent, self.m1_epochs = int(m1_latent), int(m1_epochs)
+        self.classification_weight = self.alpha  # until prepare() sees the data
+
+    def build_model(self, n_features: int, hidden_layer_sizes: Sequence[int], n_classes: int, activation: str = "relu") -> M1M2:
+        """M1, a dense VAE ``n_features -> hidden_layer_sizes -> m1_latent`` (Bernoulli), and M2 on its codes."""
+        m1 = dense_vae(n_features, hidden_layer_sizes, self.m1_latent, activation, output="logistic")
+        return M1M2(m1, M2(self.m1_latent, n_classes, self.m2_hidden, self.latent_dim, activation, "gaussian"))
+
+    def prepare(self, model: M1M2, data, trainer) -> list[dict]:
+        """Train M1 on every row of ``data`` (a :class:`~layerwise.data.semi.LabeledUnlabeled`) and set ``alpha_eff``.
+
+        ``trainer`` is a :class:`~layerwise.train.Trainer` built for this phase
+        (its ``max_epochs`` is replaced by ``m1_epochs``). Returns its history.
+        """
+        from .elbo import ELBO
+
+        X = data.X_unlabeled
+        if float(X.min()) < 0 or float(X.max()) > 1:
+            raise DataError(f"m1m2's M1 is a Bernoulli VAE, which needs inputs in [0, 1]; got values in "
+                            f"[{float(X.min()):.4g}, {float(X.max()):.4g}]. Scale the data first (e.g. MinMaxScaler).")
+        n_rows = X.shape[0]
+        self.classification_weight = self.alpha * n_rows / data.X_labeled.shape[0]
+        for p in model.m1.parameters():
+            p.requires_grad_(True)
+        trainer.max_epochs = self.m1_epochs
+        history = trainer.fit(model.m1, ELBO("bce"), (X,))
+        for p in model.m1.parameters():
+            p.requires_grad_(False)
+        model.m1.eval()
+        return history
+
+    def __call__(self, model: nn.Module, batch: tuple[torch.Tensor, ...]) -> StepOutput:
+        if len(batch) == 2 or not model.training:  # validation: the classifier at M1's latent mean, as at inference
+            logits = model(batch[0])
+            return StepOutput(F.cross_entropy(logits, batch[1]), {"accuracy": (logits.argmax(1) == batch[1]).float().mean()})
+        if len(batch) != 3:
+            raise DataError(f"m1m2 trains on batches (x_labeled, y, x_unlabeled); got {len(batch)} tensors. Pass the "
+                            "training data as layerwise.data.LabeledUnlabeled(X_labeled, y, X_unlabeled).")
+        x_l, y, x_u = batch
+        return m2_step(model.m2, model.codes(x_l, sample=True), y, model.codes(x_u, sample=True), self.classification_weight)
