@@ -190,8 +190,16 @@ class LadderNetwork(nn.Module):
         """Clean encoder, ``(batch, d) -> (batch, n_classes)`` logits."""
         if self.training:
             return self.encode(x).logits
+        return self._inference(x, self.n_layers)
+
+    def transform(self, x: torch.Tensor) -> torch.Tensor:
+        """The top hidden layer of the clean encoder (running statistics), ``(batch, d) -> (batch, sizes[-2])``."""
+        return self._inference(x, self.n_layers - 1)
+
+    def _inference(self, x: torch.Tensor, upto: int) -> torch.Tensor:
+        """Layers ``1..upto`` normalised with the running statistics: each row independent of its batch."""
         h = x
-        for l in range(1, self.n_layers + 1):
+        for l in range(1, upto + 1):
             mean, var = self._running(l)
             z = (self.weights[l - 1](h).float() - mean) / torch.sqrt(var + _EPS)
             h = self._nonlinearity(l, z)

@@ -82,6 +82,17 @@ class M2(nn.Module):
         """Logits of ``q(y|x)``, ``(batch, n_features) -> (batch, n_classes)``."""
         return self.classifier(x)
 
+    def _log_px(self, raw: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """``log p(x|y,z)`` per row from the decoder's output ``raw``."""
+        if self.likelihood == "gaussian":
+            m, lv = raw.chunk(2, dim=1)
+            lv = lv.clamp(-10, 10)  # a variance that collapses on one value would make the bound unbounded
+            return -0.5 * (((x - m) ** 2) * torch.exp(-lv) + lv + _LOG_2PI).sum(1)
+        return -F.binary_cross_entropy_with_logits(raw, x, reduction="none").sum(1)
+
+    def _posterior(self, x: torch.Tensor, onehot: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.encoder(torch.cat([x, onehot], 1)).float().chunk(2, dim=1)  # (batch, latent_dim) each
+
     def neg_elbo(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """``L(x, y)``: the negative lower bound of ``log p(x, y)``, per row (Kingma et al. 2014, eq. 6).
 
@@ -99,18 +110,31 @@ class M2(nn.Module):
         Tensor, shape (batch,)
         """
         onehot = F.one_hot(y, self.n_classes).to(x.dtype)  # (batch, n_classes)
-        mu, logvar = self.encoder(torch.cat([x, onehot], 1)).float().chunk(2, dim=1)  # (batch, latent_dim) each
+        mu, logvar = self._posterior(x, onehot)
         z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
-        raw = self.decoder(torch.cat([z.to(x.dtype), onehot], 1)).float()
-        x = x.float()
-        if self.likelihood == "gaussian":
-            m, lv = raw.chunk(2, dim=1)
-            lv = lv.clamp(-10, 10)  # a variance that collapses on one value would make the bound unbounded
-            log_px = -0.5 * (((x - m) ** 2) * torch.exp(-lv) + lv + _LOG_2PI).sum(1)
-        else:
-            log_px = -F.binary_cross_entropy_with_logits(raw, x, reduction="none").sum(1)
+        log_px = self._log_px(self.decoder(torch.cat([z.to(x.dtype), onehot], 1)).float(), x.float())
         kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(1)  # KL(q(z|x,y) || N(0, I)), K&W 2014 appendix B
         return -log_px + kl + math.log(self.n_classes)  # -log p(y) = log K for a uniform prior
+
+    @torch.no_grad()
+    def log_weights(self, x: torch.Tensor, y: torch.Tensor, k: int) -> torch.Tensor:
+        """Importance weights ``log p(x, y, z) - log q(z|x, y)`` of ``k`` draws per row, ``(k, batch)``.
+
+        ``logsumexp(w, 0) - log k`` is the IWAE bound of ``log p(x, y)`` (Burda et
+        al. 2016), which tightens as ``k`` grows: what checks that :meth:`neg_elbo`
+        is a valid bound.
+        """
+        onehot = F.one_hot(y, self.n_classes).to(x.dtype)
+        mu, logvar = self._posterior(x, onehot)
+        std = torch.exp(0.5 * logvar)
+        eps = torch.randn(k, *mu.shape, device=mu.device)  # (k, batch, latent_dim)
+        z = mu + std * eps
+        log_q = (-0.5 * (eps ** 2 + _LOG_2PI) - 0.5 * logvar).sum(-1)  # (k, batch)
+        log_pz = (-0.5 * (z ** 2 + _LOG_2PI)).sum(-1)
+        rows = x.shape[0]
+        raw = self.decoder(torch.cat([z.reshape(k * rows, -1), onehot.repeat(k, 1)], 1)).float()
+        log_px = self._log_px(raw, x.float().repeat(k, 1)).view(k, rows)
+        return log_px + log_pz - log_q - math.log(self.n_classes)
 
     def extra_repr(self) -> str:
         return f"latent_dim={self.latent_dim}, likelihood={self.likelihood!r}"
