@@ -168,6 +168,10 @@ class M1M2(nn.Module):
         """Logits of ``q(y|z1)`` at M1's latent mean, ``(batch, d) -> (batch, n_classes)``."""
         return self.m2(self.codes(x, sample=False))
 
+    def transform(self, x: torch.Tensor) -> torch.Tensor:
+        """M1's latent mean, ``(batch, d) -> (batch, m1_latent)``."""
+        return self.codes(x, sample=False)
+
     def train(self, mode: bool = True) -> M1M2:
         super().train(mode)
         self.m1.eval()  # frozen: no dropout, no running statistics

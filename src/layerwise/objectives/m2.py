@@ -109,11 +109,12 @@ class M2Objective:
         m1 = dense_vae(n_features, hidden_layer_sizes, self.m1_latent, activation, output="logistic")
         return M1M2(m1, M2(self.m1_latent, n_classes, self.m2_hidden, self.latent_dim, activation, "gaussian"))
 
-    def prepare(self, model: M1M2, data, trainer) -> list[dict]:
+    def prepare(self, model: M1M2, data, trainer, resume: bool = False) -> list[dict]:
         """Train M1 on every row of ``data`` (a :class:`~layerwise.data.semi.LabeledUnlabeled`) and set ``alpha_eff``.
 
         ``trainer`` is a :class:`~layerwise.train.Trainer` built for this phase
-        (its ``max_epochs`` is replaced by ``m1_epochs``). Returns its history.
+        (its ``max_epochs`` is replaced by ``m1_epochs``); ``resume`` continues
+        from its checkpoint. Returns its history.
         """
         from .elbo import ELBO
 
@@ -126,7 +127,7 @@ class M2Objective:
         for p in model.m1.parameters():
             p.requires_grad_(True)
         trainer.max_epochs = self.m1_epochs
-        history = trainer.fit(model.m1, ELBO("bce"), (X,))
+        history = trainer.fit(model.m1, ELBO("bce"), (X,), resume=resume)
         for p in model.m1.parameters():
             p.requires_grad_(False)
         model.m1.eval()
