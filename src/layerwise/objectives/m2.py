@@ -29,7 +29,8 @@ from .base import SEMI_SUPERVISED, StepOutput
 __all__ = ["M2Objective", "m2_step"]
 
 
-def m2_step(m2: M2, x_l: torch.Tensor, y: torch.Tensor, x_u: torch.Tensor, classification_weight: float) -> StepOutput:
+def m2_step(m2: M2, x_l: torch.Tensor, y: torch.Tensor, x_u: torch.Tensor, classification_weight: float,
+            labeled_weight: float = 1.0) -> StepOutput:
     """The M2 cost of one labeled and one unlabeled batch (eq. 9, per-row means).
 
     Parameters
@@ -40,6 +41,8 @@ def m2_step(m2: M2, x_l: torch.Tensor, y: torch.Tensor, x_u: torch.Tensor, class
     x_u : Tensor, shape (n_u, d)
     classification_weight : float
         ``alpha_eff``, the weight of the labeled rows' cross-entropy.
+    labeled_weight : float, default=1.0
+        Weight of the labeled rows' bound against the unlabeled rows' (both means).
     """
     K, n_u = m2.n_classes, x_u.shape[0]
     labeled = m2.neg_elbo(x_l, y).mean()
@@ -51,7 +54,7 @@ def m2_step(m2: M2, x_l: torch.Tensor, y: torch.Tensor, x_u: torch.Tensor, class
     unlabeled = ((q * every).sum(1) - entropy).mean()  # U(x), eq. 7
     logits_l = m2(x_l).float()
     ce = F.cross_entropy(logits_l, y)
-    loss = labeled + unlabeled + classification_weight * ce
+    loss = labeled_weight * labeled + unlabeled + classification_weight * ce
     return StepOutput(loss, {"labeled_bound": labeled.detach(), "unlabeled_bound": unlabeled.detach(),
                              "supervised": ce.detach(), "accuracy": (logits_l.detach().argmax(1) == y).float().mean()})
 
@@ -103,6 +106,7 @@ class M2Objective:
         self.alpha, self.latent_dim, self.m2_hidden = float(alpha), int(latent_dim), m2_hidden
         self.m1_latent, self.m1_epochs = int(m1_latent), int(m1_epochs)
         self.classification_weight = self.alpha  # until prepare() sees the data
+        self.labeled_weight = 1.0
 
     def build_model(self, n_features: int, hidden_layer_sizes: Sequence[int], n_classes: int, activation: str = "relu") -> M1M2:
         """M1, a dense VAE ``n_features -> hidden_layer_sizes -> m1_latent`` (Bernoulli), and M2 on its codes."""
@@ -141,4 +145,5 @@ class M2Objective:
             raise DataError(f"m1m2 trains on batches (x_labeled, y, x_unlabeled); got {len(batch)} tensors. Pass the "
                             "training data as layerwise.data.LabeledUnlabeled(X_labeled, y, X_unlabeled).")
         x_l, y, x_u = batch
-        return m2_step(model.m2, model.codes(x_l, sample=True), y, model.codes(x_u, sample=True), self.classification_weight)
+        return m2_step(model.m2, model.codes(x_l, sample=True), y, model.codes(x_u, sample=True), self.classification_weight,
+                       self.labeled_weight)
