@@ -117,7 +117,8 @@ class Options(Constraint):
 
     def __init__(self, *values: Any) -> None:
         self.values = values
-        self.type_doc = "{" + ", ".join(_literal(v) for v in values) + "}"
+        listed = ", ".join(_literal(v) for v in values)
+        self.type_doc = listed if len(values) == 1 else "{" + listed + "}"
 
     def accepts(self, value: Any) -> bool:
         return any(value is v if isinstance(v, bool) else (type(value) is type(v) and value == v) for v in self.values)
@@ -417,10 +418,6 @@ def _hint_name(hint: Any) -> str:
         plural = {int: "integers", float: "numbers", str: "strings", bool: "booleans"}
         return f"a list of {plural.get(args[0], 'values')}" if len(args) == 1 else "a list"
     return getattr(hint, "__name__", str(hint))
-
-
-def _a(noun: str) -> str:
-    return ("an " if noun[:1] in "aeiou" else "a ") + noun
 
 
 def _literal(v: Any, quote: str = '"') -> str:
