@@ -111,8 +111,8 @@ class Deprecated:
         if self.new is None:
             return (f"The {self.old!r} parameter of {owner} has no effect and is deprecated; it will be removed in "
                     f"{self.removed_in}. Remove it.{' ' + self.note if self.note else ''}")
-        return (f"The {self.old!r} parameter of {owner} was renamed {self.new!r} (the scikit-learn name); the old name "
-                f"will stop working in {self.removed_in}.{' ' + self.note if self.note else ''}")
+        return (f"The {self.old!r} parameter of {owner} was renamed {self.new!r}; the old name will stop working in "
+                f"{self.removed_in}.{' ' + self.note if self.note else ''}")
 
     def new_values(self, value: Any) -> dict[str, Any]:
         if self.translate is not None:
