@@ -9,7 +9,7 @@ per run and per summary row, then a table on stderr.
     python benchmarks/bench_loop.py [--rounds 5] [--samples 60000]
 
 Variants:
-- ``layerwise Trainer``: ``Trainer(max_epochs=1).fit(model, Reconstruction("mse"), (X,))``,
+- ``layerwise Trainer``: ``Trainer(max_iter=1).fit(model, Reconstruction("mse"), (X,))``,
   a fresh ``fit`` per round (so its set-up cost is counted);
 - ``hand-written, fused Adam``: the best loop we know on these CPUs
   (``Adam(fused=True)``, batches sliced from a permuted in-memory tensor);
@@ -67,7 +67,7 @@ def main() -> None:
     gen = torch.Generator().manual_seed(0)
     objective = Reconstruction("mse")
     runs = {
-        "layerwise Trainer": lambda: Trainer(max_epochs=1, batch_size=BATCH, lr=1e-3, device="cpu").fit(models["layerwise Trainer"], objective, (X,)),
+        "layerwise Trainer": lambda: Trainer(max_iter=1, batch_size=BATCH, learning_rate_init=1e-3, device="cpu").fit(models["layerwise Trainer"], objective, (X,)),
         "hand-written, fused Adam": lambda: hand_written_epoch(models["hand-written, fused Adam"], opts["hand-written, fused Adam"], X, gen),
         "hand-written, default Adam": lambda: hand_written_epoch(models["hand-written, default Adam"], opts["hand-written, default Adam"], X, gen),
     }

@@ -45,7 +45,7 @@ def child(kind: str, n: int, width: int, path: str | None) -> None:
     import_rss = peak_rss_mib()
     # torch's one-time runtime set-up (thread pools, kernels) is not the training's: warm it up on a toy
     toy = random_stack(784, (8,), "relu").unroll()
-    Trainer(max_epochs=1, batch_size=256, device="cpu").fit(toy, Reconstruction("mse"), (torch.rand(512, 784),))
+    Trainer(max_iter=1, batch_size=256, device="cpu").fit(toy, Reconstruction("mse"), (torch.rand(512, 784),))
     del toy
     base = peak_rss_mib()
     sizes = (1000, 500, 250, 30) if width == 0 else (width,)
@@ -60,7 +60,7 @@ def child(kind: str, n: int, width: int, path: str | None) -> None:
         data, data_mib = X, X.numel() * 4 / 2**20
     params_mib = sum(p.numel() for p in model.parameters()) * 4 / 2**20
     start = time.perf_counter()
-    Trainer(max_epochs=1, batch_size=256, device="cpu").fit(model, Reconstruction("mse"), (data,))
+    Trainer(max_iter=1, batch_size=256, device="cpu").fit(model, Reconstruction("mse"), (data,))
     seconds = time.perf_counter() - start
     peak = peak_rss_mib()
     print(json.dumps({"kind": kind, "rows": n, "width": width or "784-1000-500-250-30", "seconds": seconds,

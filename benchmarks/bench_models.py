@@ -52,7 +52,7 @@ loop.opts = {}
 
 
 def lw(model, objective, data, **kw):
-    return lambda: Trainer(max_epochs=1, batch_size=B, lr=1e-3, device="cpu", **kw).fit(model, objective, data)
+    return lambda: Trainer(max_iter=1, batch_size=B, learning_rate_init=1e-3, device="cpu", **kw).fit(model, objective, data)
 
 
 def work_stage(X, y, gen):
@@ -69,7 +69,7 @@ def work_finetune_full(X, y, gen):
     mb = torch.nn.Sequential(sb, hb)
     step = lambda m, xb, yb: F.cross_entropy(m(xb), yb)  # noqa: E731
     return {
-        "layerwise": lambda: finetune(sa, ha, Classification(), (X, y), mode="full", trainer=Trainer(max_epochs=1, batch_size=B, device="cpu")),
+        "layerwise": lambda: finetune(sa, ha, Classification(), (X, y), mode="full", trainer=Trainer(max_iter=1, batch_size=B, device="cpu")),
         "hand-written": lambda: loop(mb, mb.parameters(), X, y, step, gen),
     }
 
@@ -89,7 +89,7 @@ def work_finetune_frozen(X, y, gen):
         loop(hc, hc.parameters(), codes, y, lambda m, cb, yb: F.cross_entropy(m(cb), yb), gen)
 
     return {
-        "layerwise": lambda: finetune(stack, ha, Classification(), (X, y), mode="frozen", trainer=Trainer(max_epochs=1, batch_size=B, device="cpu")),
+        "layerwise": lambda: finetune(stack, ha, Classification(), (X, y), mode="frozen", trainer=Trainer(max_iter=1, batch_size=B, device="cpu")),
         "hand-written, naive": lambda: loop(hb, hb.parameters(), X, y, naive_step, gen),
         "hand-written, codes once": precomputed,
     }

@@ -59,8 +59,8 @@ def ae_runs(X: torch.Tensor) -> dict:
     dl_opt = torch.optim.Adam(dl_model.parameters(), lr=1e-3)
     lw32, lwbf = random_stack(784, SIZES, "relu").unroll(), random_stack(784, SIZES, "relu").unroll()
     return {
-        "layerwise fp32 (defaults)": lambda: Trainer(max_epochs=1, batch_size=B, device="cpu").fit(lw32, Reconstruction("mse"), (X,)),
-        "layerwise bf16": lambda: Trainer(max_epochs=1, batch_size=B, device="cpu", precision="bf16").fit(lwbf, Reconstruction("mse"), (X,)),
+        "layerwise fp32 (defaults)": lambda: Trainer(max_iter=1, batch_size=B, device="cpu").fit(lw32, Reconstruction("mse"), (X,)),
+        "layerwise bf16": lambda: Trainer(max_iter=1, batch_size=B, device="cpu", precision="bf16").fit(lwbf, Reconstruction("mse"), (X,)),
         "DataLoader + TensorDataset, default Adam": lambda: dataloader_epoch(dl_model, dl_opt, X),
         "sklearn MLPRegressor, float32": lambda: m32[0].partial_fit(X32, X32),
         "sklearn MLPRegressor, float64": lambda: m64[0].partial_fit(X64, X64),
@@ -74,7 +74,7 @@ def rbm_runs(X: torch.Tensor) -> dict:
     Xn = X.numpy()
     rbm = RBM(784, 500)
     return {
-        "layerwise RBM, CD-1": lambda: Trainer(max_epochs=1, batch_size=100, device="cpu").fit(rbm, ContrastiveDivergence(k=1), (X,)),
+        "layerwise RBM, CD-1": lambda: Trainer(max_iter=1, batch_size=100, device="cpu").fit(rbm, ContrastiveDivergence(k=1), (X,)),
         "sklearn BernoulliRBM": lambda: sk.partial_fit(Xn) if not hasattr(sk, "components_") else _sk_epoch(sk, Xn),
     }
 

@@ -76,9 +76,9 @@ def pythae_runs(X: torch.Tensor, out: str):
 
     lw_deep, lw_vae = copy.deepcopy(deep), copy.deepcopy(vae_lw)
     return (
-        {"layerwise deep AE": lambda: Trainer(max_epochs=1, batch_size=256, device="cpu").fit(lw_deep, Reconstruction("mse"), (X,)),
+        {"layerwise deep AE": lambda: Trainer(max_iter=1, batch_size=256, device="cpu").fit(lw_deep, Reconstruction("mse"), (X,)),
          "pythae AE (BaseTrainer)": lambda: run(ae)},
-        {"layerwise VAE": lambda: Trainer(max_epochs=1, batch_size=256, device="cpu").fit(lw_vae, ELBO("bce"), (X,)),
+        {"layerwise VAE": lambda: Trainer(max_iter=1, batch_size=256, device="cpu").fit(lw_vae, ELBO("bce"), (X,)),
          "pythae VAE (BaseTrainer)": lambda: run(vae)},
     )
 

@@ -61,7 +61,7 @@ def worker(args) -> None:
     def fit(rows: torch.Tensor) -> float:
         torch.manual_seed(0)
         model = random_stack(784, SIZES, "relu").unroll()
-        trainer = Trainer(max_epochs=1, batch_size=BATCH, device="cpu", seed=0)
+        trainer = Trainer(max_iter=1, batch_size=BATCH, device="cpu", random_state=0)
         start = time.perf_counter()
         trainer.fit(model, Reconstruction("mse"), (rows,))
         return time.perf_counter() - start

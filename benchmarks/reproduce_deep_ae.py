@@ -57,18 +57,18 @@ def main(argv: list[str] | None = None) -> dict:
     clock = Clock()
     with clock("pca"):
         pca = pca_error(X.numpy(), X_test.numpy(), args.code)
-    common = {"batch_size": args.batch_size, "seed": args.seed, "precision": args.precision, "progress": True}
+    common = {"batch_size": args.batch_size, "random_state": args.seed, "precision": args.precision, "verbose": True}
     params = {"noise": "masking", "level": 0.2} if args.pretrain == "denoising" else {}
     with clock("pretrain"):
-        body = GreedyLayerwise(args.hidden, args.activation, args.pretrain, params, loss="bce",
-                               trainer_params={**common, "max_epochs": args.pretrain_epochs}).fit(X)
+        body = GreedyLayerwise(args.hidden, activation=args.activation, objective=args.pretrain, objective_params=params, loss="bce",
+                               trainer=Trainer(**common, max_iter=args.pretrain_epochs)).fit(X)
         # the 30-unit code layer is linear (Hinton & Salakhutdinov 2006), trained on the frozen codes
-        top = GreedyLayerwise((args.code,), "identity", "autoencoder",
-                              trainer_params={**common, "seed": args.seed + 10, "max_epochs": args.pretrain_epochs}).fit(predict_in_batches(body, X))
+        top = GreedyLayerwise((args.code,), activation="identity", objective="autoencoder",
+                              trainer=Trainer(**{**common, "random_state": args.seed + 10}, max_iter=args.pretrain_epochs)).fit(predict_in_batches(body, X))
         stack = EncoderStack([*body.layers, *top.layers], [*body.decoders, *top.decoders], output=body.output)
     pretrained_error = squared_error(stack.unroll(), X_test)
     deep = stack.unroll()  # trainable copy: encoder, then the mirrored greedy decoders
-    trainer = Trainer(**{**common, "seed": args.seed + 100}, max_epochs=args.epochs, lr=args.lr, callbacks=[CosineLR()], desc="fine-tune deep AE")
+    trainer = Trainer(**{**common, "random_state": args.seed + 100}, max_iter=args.epochs, learning_rate_init=args.lr, callbacks=[CosineLR()], desc="fine-tune deep AE")
     with clock("finetune"):
         history = trainer.fit(deep, Reconstruction(loss="bce"), (X,))
     err = squared_error(deep, X_test)

@@ -57,7 +57,7 @@ def run(stack, X_l, y_l, X_all, X_test, y_test, args, seed: int, semi: bool) -> 
     if semi:
         objective = SemiSupervised(objective, X_all, weight=args.semi_weight, corruption=make_corruption("masking", 0.25),
                                    batch_size=args.unlabeled_batch)
-    trainer = Trainer(max_epochs=epochs, batch_size=batch, lr=args.lr, seed=seed, callbacks=[CosineLR()])
+    trainer = Trainer(max_iter=epochs, batch_size=batch, learning_rate_init=args.lr, random_state=seed, callbacks=[CosineLR()])
     model, _ = finetune(net, head, objective, (X_l, y_l), mode="full", trainer=trainer)
     return test_error(model, X_test, y_test)
 

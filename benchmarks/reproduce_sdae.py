@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> dict:
     activation = args.activation or ("logistic" if args.pretrain == "rbm" else "relu")
     X, y, X_test, y_test = mnist()
     clock = Clock()
-    common = {"batch_size": args.batch_size, "seed": args.seed, "precision": args.precision, "progress": True}
+    common = {"batch_size": args.batch_size, "random_state": args.seed, "precision": args.precision, "verbose": True}
     with clock("pretrain"):
         if args.load_stack:
             stack = layerwise.load(args.load_stack)
@@ -58,15 +58,15 @@ def main(argv: list[str] | None = None) -> dict:
             torch.manual_seed(args.seed)
             stack = random_stack(X.shape[1], args.hidden, activation)
         else:
-            greedy = GreedyLayerwise(args.hidden, activation, args.pretrain, DEFAULT_PARAMS.get(args.pretrain, {}),
-                                     trainer_params={**common, "max_epochs": args.pretrain_epochs, "lr": args.pretrain_lr})
+            greedy = GreedyLayerwise(args.hidden, activation=activation, objective=args.pretrain, objective_params=DEFAULT_PARAMS.get(args.pretrain, {}),
+                                     trainer=Trainer(**common, max_iter=args.pretrain_epochs, learning_rate_init=args.pretrain_lr))
             stack = greedy.fit(X)
     if args.save_stack:
         layerwise.save(stack, args.save_stack)
     torch.manual_seed(args.seed + 1)
     head = ClassifierHead(args.hidden[-1], 10)
     net = with_dropout(stack, args.dropout, args.input_dropout)
-    trainer = Trainer(**{**common, "seed": args.seed + 1}, max_epochs=args.epochs, lr=args.lr, callbacks=[CosineLR()], desc="fine-tune")
+    trainer = Trainer(**{**common, "random_state": args.seed + 1}, max_iter=args.epochs, learning_rate_init=args.lr, callbacks=[CosineLR()], desc="fine-tune")
     with clock("finetune"):
         model, history = finetune(net, head, Classification(), (X, y), mode="full", trainer=trainer)
     err = test_error(model, X_test, y_test)

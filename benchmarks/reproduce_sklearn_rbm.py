@@ -30,7 +30,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import minmax_scale
 
 from _reproduce import record
-from layerwise import GreedyLayerwise, PretrainedClassifier
+from layerwise import GreedyLayerwise, PretrainedClassifier, Trainer
 from layerwise.train import predict_in_batches
 
 
@@ -44,8 +44,8 @@ class RBMFeatures(TransformerMixin, BaseEstimator):
         self.seed = seed
 
     def fit(self, X, y=None):
-        trainer = {"optimizer": "sgd", "momentum": 0.0, "lr": 0.06, "batch_size": 10, "max_epochs": 10, "seed": self.seed}
-        self.stack_ = GreedyLayerwise((100,), objective="rbm", objective_params={"persistent": True}, trainer_params=trainer).fit(torch.from_numpy(X))
+        trainer = Trainer(solver="sgd", momentum=0.0, learning_rate_init=0.06, batch_size=10, max_iter=10, random_state=self.seed)
+        self.stack_ = GreedyLayerwise((100,), objective="rbm", objective_params={"persistent": True}, trainer=trainer).fit(torch.from_numpy(X))
         return self
 
     def transform(self, X):

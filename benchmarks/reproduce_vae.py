@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> dict:
     clock = Clock()
     torch.manual_seed(args.seed)
     vae = dense_vae(784, args.hidden, args.latent, activation=args.activation, output="logistic")
-    trainer = Trainer(max_epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed, progress=True,
+    trainer = Trainer(max_iter=args.epochs, batch_size=args.batch_size, learning_rate_init=args.lr, random_state=args.seed, verbose=True,
                       desc="VAE", callbacks=[CosineLR(floor=0.1)])
     with clock("train"):
         history = trainer.fit(vae, DynamicBinarization(ELBO(loss="bce")), (X,))

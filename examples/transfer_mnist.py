@@ -34,7 +34,7 @@ def few_labels(y: np.ndarray, per_class: int, seed: int) -> np.ndarray:
 
 def accuracy(stack, X, y, X_test, y_test, mode: str, seed: int) -> float:
     torch.manual_seed(seed)
-    trainer = Trainer(max_epochs=100, batch_size=32, lr=1e-3, seed=seed)
+    trainer = Trainer(max_iter=100, batch_size=32, learning_rate_init=1e-3, random_state=seed)
     model, _ = finetune(stack, ClassifierHead(SIZES[-1], 5), Classification(), (X, y), mode=mode, trainer=trainer)
     return float((predict_in_batches(model, X_test).argmax(1) == y_test).float().mean())
 
@@ -53,8 +53,8 @@ def main() -> None:
     X_test, y_test = torch.from_numpy(d.X_test[tgt_test]), torch.from_numpy(d.y_test[tgt_test] - 5)
 
     start = time.perf_counter()
-    stack = GreedyLayerwise(SIZES, "relu", "denoising", trainer_params={
-        "max_epochs": args.pretrain_epochs, "batch_size": 128, "seed": 0, "progress": True}).fit(source)
+    stack = GreedyLayerwise(SIZES, activation="relu", objective="denoising", trainer=Trainer(
+        max_iter=args.pretrain_epochs, batch_size=128, random_state=0, verbose=True)).fit(source)
     print(f"pretrained {SIZES} on {len(source)} unlabeled images of digits 0-4 in {time.perf_counter() - start:.0f} s")
 
     results = {"random init, full": [], "pretrained on 0-4, frozen": [], "pretrained on 0-4, full": []}

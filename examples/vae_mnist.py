@@ -29,7 +29,7 @@ def train(X: torch.Tensor, latent_dim: int, epochs: int, seed: int):
     torch.manual_seed(seed)
     vae = dense_vae(784, (400,), latent_dim, activation="relu", output="logistic")
     elbo = ELBO(loss="bce")
-    trainer = Trainer(max_epochs=epochs, batch_size=128, lr=1e-3, seed=seed, progress=True, desc="VAE",
+    trainer = Trainer(max_iter=epochs, batch_size=128, learning_rate_init=1e-3, random_state=seed, verbose=True, desc="VAE",
                       callbacks=[KLWarmup(elbo, epochs=min(5, epochs // 2))])
     history = trainer.fit(vae, elbo, (X,))
     return vae.eval(), elbo, trainer, history

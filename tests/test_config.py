@@ -1,7 +1,26 @@
+import dataclasses
+import inspect
+import tomllib
+from pathlib import Path
+
 import pytest
 
-from layerwise.config import RunConfig, apply_overrides, config_from_dict, config_to_dict, load_config
+from layerwise import PretrainedClassifier, PretrainedRegressor, StackedAutoencoder
+from layerwise.config import (
+    OLD_KEYS,
+    SECTIONS,
+    RunConfig,
+    apply_overrides,
+    config_from_dict,
+    config_to_dict,
+    estimator_params,
+    load_config,
+)
+from layerwise.data.prepare import prepare_data
 from layerwise.exceptions import ConfigError
+from layerwise.params import RUN
+
+EXAMPLES = sorted(p for p in (Path(__file__).resolve().parents[1] / "examples").iterdir() if p.suffix in (".toml", ".yaml", ".yml"))
 
 
 def test_defaults_round_trip_through_a_dict():
@@ -12,35 +31,39 @@ def test_defaults_round_trip_through_a_dict():
 
 def test_toml_file_with_overrides(tmp_path):
     p = tmp_path / "run.toml"
-    p.write_text('name = "mnist"\n[model]\nhidden_layer_sizes = [500, 250]\n[pretrain]\nobjective = "rbm"\nparams = {k = 2}\n')
-    cfg = load_config(p, ["pretrain.epochs=3", "finetune.mode=frozen", "data.label_fraction=0.1"])
-    assert cfg.name == "mnist" and cfg.model.hidden_layer_sizes == [500, 250]
-    assert cfg.pretrain.objective == "rbm" and cfg.pretrain.params == {"k": 2} and cfg.pretrain.epochs == 3
-    assert cfg.finetune.mode == "frozen" and cfg.data.label_fraction == 0.1
+    p.write_text('name = "mnist"\n[model]\nhidden_layer_sizes = [500, 250]\npretrain = "rbm"\npretrain_params = {k = 2}\n')
+    cfg = load_config(p, ["pretrain.max_iter=3", "finetune.finetune=frozen", "data.label_fraction=0.1"])
+    assert cfg.name == "mnist" and cfg.model.hidden_layer_sizes == (500, 250)
+    assert cfg.model.pretrain == "rbm" and cfg.model.pretrain_params == {"k": 2} and cfg.pretrain.max_iter == 3
+    assert cfg.finetune.finetune == "frozen" and cfg.data.label_fraction == 0.1
     assert cfg.run_dir.as_posix() == "runs/mnist"
 
 
 def test_yaml_file(tmp_path):
     p = tmp_path / "run.yaml"
-    p.write_text("name: y\npretrain:\n  epochs: 2\n")
-    assert load_config(p).pretrain.epochs == 2
+    p.write_text("name: y\npretrain:\n  max_iter: 2\n")
+    assert load_config(p).pretrain.max_iter == 2
 
 
 @pytest.mark.parametrize(
     "raw, message",
     [
-        ({"pretrain": {"epoch": 5}}, r"unknown key 'pretrain.epoch'\. Did you mean 'pretrain.epochs'\? Valid keys here: \['objective'"),
+        ({"pretrain": {"epoch": 5}}, r"unknown key 'pretrain.epoch'\. Did you mean 'pretrain.epochs'\? \('pretrain.epochs' is the old name of "
+                                     r"'pretrain.max_iter'\.\) Valid keys here: \['loss'"),
+        ({"pretrain": {"max_iters": 5}}, r"unknown key 'pretrain.max_iters'\. Did you mean 'pretrain.max_iter'\?"),
         ({"pretrian": {}}, r"unknown key 'pretrian'\. Did you mean 'pretrain'\?"),
-        ({"pretrain": {"lr": "fast"}}, r"pretrain.lr must be a number; got str 'fast'"),
-        ({"model": {"hidden_layer_sizes": [10, 2.5]}}, r"model.hidden_layer_sizes must be a list of an integer; got list \[10, 2.5\]"),
-        ({"model": {"hidden_layer_sizes": [10, 0]}}, r"model.hidden_layer_sizes must be a non-empty list of positive integers; got \[10, 0\]"),
-        ({"finetune": {"mode": "frozn"}}, r"finetune.mode must be one of \['frozen', 'full'\]; got 'frozn'\. Did you mean 'frozen'\?"),
-        ({"pretrain": {"objective": "denoisng"}}, r"pretrain.objective must be one of \[.*\]; got 'denoisng'\. Did you mean 'denoising'\?"),
-        ({"data": {"label_fraction": 0}}, r"data.label_fraction must be in \(0, 1\]; got 0"),
-        ({"finetune": {"epochs": -1}}, r"finetune.epochs must be a positive integer; got -1"),
+        ({"pretrain": {"learning_rate_init": "fast"}}, r"pretrain.learning_rate_init must be a positive number; got 'fast'"),
+        ({"model": {"hidden_layer_sizes": [10, 2.5]}}, r"model.hidden_layer_sizes must be a non-empty sequence of positive integers"),
+        ({"model": {"hidden_layer_sizes": [10, 0]}}, r"model.hidden_layer_sizes must be .*; got \(10, 0\)"),
+        ({"finetune": {"finetune": "frozn"}}, r"finetune.finetune must be one of \['frozen', 'full'\]; got 'frozn'\. Did you mean 'frozen'\?"),
+        ({"model": {"pretrain": "denoisng"}}, r"model.pretrain must be None or one of \[.*\]; got 'denoisng'\. Did you mean 'denoising'\?"),
+        ({"model": {"pretrain_params": {"level": "high"}}}, r"model.pretrain_params\['level'\] \(an option of the pretraining objective 'denoising'\)"),
+        ({"data": {"label_fraction": 0}}, r"data.label_fraction must be a number in \(0, 1\]; got 0"),
+        ({"finetune": {"max_iter": -1}}, r"finetune.max_iter must be a positive integer; got -1"),
+        ({"finetune": {"dropout": 1.5}}, r"finetune.dropout must be a number in \[0, 1\); got 1.5"),
         ({"name": "../../etc"}, r"name must be a plain folder name \(no '/' or '\.\.'\); got '\.\./\.\./etc'"),
         ({"model": 5}, r"model must be a table/section; got int 5"),
-        ({"seed": True}, r"seed must be an integer; got bool True"),
+        ({"random_state": True}, r"random_state must be None or an integer in \[0, 2\*\*32\) or a numpy RandomState; got True"),
     ],
 )
 def test_bad_configs_fail_before_training_with_the_dotted_path(raw, message):
@@ -50,7 +73,7 @@ def test_bad_configs_fail_before_training_with_the_dotted_path(raw, message):
 
 def test_every_problem_is_reported_at_once():
     with pytest.raises(ConfigError, match=r"The config has 3 problem\(s\)"):
-        config_from_dict({"pretrain": {"epoch": 1, "lr": -1}, "finetune": {"mode": "x"}})
+        config_from_dict({"pretrain": {"max_iterr": 1, "learning_rate_init": -1}, "finetune": {"finetune": "x"}})
 
 
 def test_file_errors(tmp_path):
@@ -70,3 +93,97 @@ def test_override_grammar():
     assert apply_overrides({}, ["a.b=[1, 2]", "c=true", "d=hello"]) == {"a": {"b": [1, 2]}, "c": True, "d": "hello"}
     with pytest.raises(ConfigError, match=r"Override 'epochs' is not of the form key.path=value"):
         apply_overrides({}, ["epochs"])
+
+
+# -- old keys ----------------------------------------------------------------------------------
+
+OLD_CONFIG = {"seed": 3, "pretrain": {"objective": "sparse", "params": {"weight": 0.01}, "epochs": 2, "lr": 0.01, "optimizer": "sgd"},
+              "finetune": {"mode": "frozen", "epochs": 4, "lr": 0.02, "optimizer": "adamw", "patience": 3, "task": "regression"}}
+
+
+def test_old_keys_keep_working_for_one_release_with_a_warning():
+    with pytest.warns(FutureWarning, match=r"The config key '[\w.]+' is now '[\w.]+' \(the name of the parameter it sets\)") as record:
+        cfg = config_from_dict(OLD_CONFIG)
+    assert "The config key 'pretrain.epochs' is now 'pretrain.max_iter'" in "\n".join(str(w.message) for w in record)
+    assert (cfg.random_state, cfg.model.pretrain, cfg.model.pretrain_params) == (3, "sparse", {"weight": 0.01})
+    assert (cfg.pretrain.max_iter, cfg.pretrain.learning_rate_init, cfg.pretrain.solver) == (2, 0.01, "sgd")
+    assert (cfg.finetune.finetune, cfg.finetune.max_iter, cfg.finetune.learning_rate_init, cfg.finetune.solver) == ("frozen", 4, 0.02, "adamw")
+    assert cfg.finetune.n_iter_no_change == 3 and cfg.data.task == "regression"
+    assert set(OLD_KEYS) == {"seed", *(f"{s}.{k}" for s in ("pretrain", "finetune") for k in OLD_CONFIG[s])}
+
+
+def test_an_old_key_and_its_new_name_together_are_refused_but_an_old_override_wins(tmp_path):
+    with pytest.raises(ConfigError, match=r"The config sets both 'pretrain.epochs' \(the old name\) and 'pretrain.max_iter'"):
+        config_from_dict({"pretrain": {"epochs": 2, "max_iter": 3}})
+    p = tmp_path / "run.toml"
+    p.write_text("[pretrain]\nmax_iter = 5\n")
+    with pytest.warns(FutureWarning, match="pretrain.epochs"):
+        assert load_config(p, ["pretrain.epochs=2"]).pretrain.max_iter == 2
+
+
+# -- every config key is the parameter it configures, under the same name ------------------------------
+
+_OWNERS = {"model": (StackedAutoencoder, PretrainedClassifier, PretrainedRegressor), "pretrain": (StackedAutoencoder,),
+           "finetune": (PretrainedClassifier, PretrainedRegressor)}
+_SHARED = ("random_state", "device", "precision")
+
+
+def _misnamed(raw: dict) -> list[str]:
+    """The keys of a raw config that are not a parameter of what they configure, under the same name."""
+    wrong = []
+    data_args = set(inspect.signature(prepare_data).parameters) - {"random_state"}
+    for key, value in raw.items():
+        if isinstance(value, dict) and key in _OWNERS:
+            for k in value:
+                wrong += [f"{key}.{k} ({cls.__name__})" for cls in _OWNERS[key] if k not in cls().get_params()]
+        elif isinstance(value, dict) and key == "data":
+            wrong += [f"data.{k} (prepare_data)" for k in value if k not in data_args]
+        elif key in _SHARED:  # the data split's seed and both estimators'
+            wrong += [f"{key} ({cls.__name__})" for cls in (StackedAutoencoder, PretrainedClassifier) if key not in cls().get_params()]
+        elif key not in RUN:  # the run folder: out_dir/name
+            wrong.append(key)
+    return wrong
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_every_key_of_an_example_config_is_the_parameter_it_sets(path):
+    raw = tomllib.loads(path.read_text())
+    assert _misnamed(raw) == []
+    cfg = load_config(path)  # no FutureWarning: the examples use the names of today (pytest -W error::FutureWarning)
+    for phase, cls in (("pretrain", StackedAutoencoder), ("finetune", PretrainedClassifier)):
+        est = cls(**estimator_params(cfg, phase))
+        for section in ("model", phase):
+            for key, value in raw.get(section, {}).items():
+                assert est.get_params()[key] == (tuple(value) if isinstance(value, list) else value), (section, key)
+        est._check_params(n_samples=10**6)  # every value the example sets is valid for the estimator
+    assert set(raw.get("data", {})) <= set(inspect.signature(prepare_data).parameters)
+
+
+def test_the_check_finds_old_and_foreign_keys():
+    """The example check can fail: the config of the previous release is refused key by key."""
+    assert _misnamed(OLD_CONFIG) == ["seed", "pretrain.objective (StackedAutoencoder)", "pretrain.params (StackedAutoencoder)",
+                                     "pretrain.epochs (StackedAutoencoder)", "pretrain.lr (StackedAutoencoder)",
+                                     "pretrain.optimizer (StackedAutoencoder)", "finetune.mode (PretrainedClassifier)",
+                                     "finetune.mode (PretrainedRegressor)", "finetune.epochs (PretrainedClassifier)",
+                                     "finetune.epochs (PretrainedRegressor)", "finetune.lr (PretrainedClassifier)",
+                                     "finetune.lr (PretrainedRegressor)", "finetune.optimizer (PretrainedClassifier)",
+                                     "finetune.optimizer (PretrainedRegressor)", "finetune.patience (PretrainedClassifier)",
+                                     "finetune.patience (PretrainedRegressor)", "finetune.task (PretrainedClassifier)",
+                                     "finetune.task (PretrainedRegressor)"]
+
+
+@pytest.mark.parametrize("section", [s for s in SECTIONS if s])
+def test_every_key_a_section_accepts_is_a_parameter_of_its_owner(section):
+    raw = {section: dict.fromkeys(SECTIONS[section])}
+    assert _misnamed(raw) == []
+    defaults = dataclasses.asdict(config_from_dict({}))[section]
+    assert set(defaults) == set(SECTIONS[section])
+
+
+def test_a_new_estimator_parameter_is_a_config_key_with_the_estimator_default():
+    cfg = config_from_dict({"finetune": {"dropout": 0.25, "input_dropout": 0.1}})
+    params = estimator_params(cfg, "finetune")
+    assert params["dropout"] == 0.25 and params["input_dropout"] == 0.1
+    assert PretrainedClassifier(**params).get_params()["dropout"] == 0.25
+    assert config_from_dict({}).finetune.max_iter == PretrainedClassifier().max_iter
+    assert config_from_dict({}).pretrain.max_iter == StackedAutoencoder().max_iter

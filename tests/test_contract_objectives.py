@@ -18,7 +18,7 @@ EXTRA = {"conv": {"image_shape": (1, 8, 8)}}
 
 def _greedy(name, sizes=(16,), seed=0, epochs=15, **kw):
     return GreedyLayerwise(sizes, objective=name, objective_params=EXTRA.get(name),
-                           trainer_params={"max_epochs": epochs, "batch_size": 32, "lr": 3e-3, "seed": seed}, **kw)
+                           trainer=Trainer(max_iter=epochs, batch_size=32, learning_rate_init=3e-3, random_state=seed), **kw)
 
 
 def _monitored(history):
@@ -65,7 +65,7 @@ def test_every_objective_fine_tunes_on_top(name, digits):
     stack = _greedy(name, sizes=(32,), epochs=5).fit(X)
     width = stack(X[:1]).flatten(1).shape[1]
     model, hist = finetune(stack, ClassifierHead(width, 10), Classification(), (X[:1000], y[:1000]), mode="full",
-                           trainer=Trainer(max_epochs=15, batch_size=32, lr=3e-3, seed=0))
+                           trainer=Trainer(max_iter=15, batch_size=32, learning_rate_init=3e-3, random_state=0))
     acc = (model(X[1000:]).argmax(1) == y[1000:]).float().mean().item()
     assert acc > 0.8, acc
 
@@ -75,7 +75,7 @@ def test_reconstruction_objectives_lower_both_losses(digits_small):
     for loss in ("mse", "bce"):
         ae = boring_autoencoder(output="logistic" if loss == "bce" else "identity")
         objective = make_objective("denoising", loss=loss)
-        trainer = Trainer(max_epochs=15, batch_size=32, lr=3e-3, seed=0)
+        trainer = Trainer(max_iter=15, batch_size=32, learning_rate_init=3e-3, random_state=0)
         before = trainer.evaluate(ae, objective, (X,))["loss"]
         trainer.fit(ae, objective, (X,))
         assert trainer.evaluate(ae, objective, (X,))["loss"] < 0.7 * before
@@ -88,7 +88,7 @@ def test_sparsity_penalties_make_codes_sparser(digits_small):
         torch.manual_seed(0)
         ae = boring_autoencoder(n_hidden=64)
         obj = Reconstruction(loss="bce", sparsity=penalty, sparsity_weight=weight)
-        Trainer(max_epochs=20, batch_size=32, seed=0).fit(ae, obj, (X,))
+        Trainer(max_iter=20, batch_size=32, random_state=0).fit(ae, obj, (X,))
         means[penalty] = ae.encode(X).abs().mean().item()
     assert means["l1"] < 0.5 * means[None]
 
@@ -100,7 +100,7 @@ def test_kl_sparsity_pulls_mean_activation_to_target(digits_small):
         torch.manual_seed(0)
         ae = dense_autoencoder(64, 32, activation="logistic", output="logistic")
         obj = Reconstruction(loss="bce", sparsity="kl", sparsity_weight=weight, target_rate=0.05)
-        Trainer(max_epochs=40, batch_size=32, lr=3e-3, seed=0).fit(ae, obj, (X,))
+        Trainer(max_iter=40, batch_size=32, learning_rate_init=3e-3, random_state=0).fit(ae, obj, (X,))
         means.append(ae.encode(X).mean().item())
     assert means[1] < 0.12 < means[0]
 
@@ -123,5 +123,5 @@ def test_reconstruction_rejects_bad_options():
 def test_classification_objective_learns(digits_small):
     X, y = (torch.from_numpy(a) for a in digits_small)
     head = ClassifierHead(64, 10)
-    hist = Trainer(max_epochs=30, batch_size=32, lr=1e-2, seed=0).fit(head, Classification(), (X, y))
+    hist = Trainer(max_iter=30, batch_size=32, learning_rate_init=1e-2, random_state=0).fit(head, Classification(), (X, y))
     assert hist[-1]["accuracy"] > 0.9

@@ -58,7 +58,7 @@ def test_contractive_training_shrinks_the_jacobian_on_digits(digits_small):
     for weight in (0.0, 1.0):
         torch.manual_seed(0)
         ae = dense_autoencoder(64, 32, activation="logistic", output="logistic")
-        hist = Trainer(max_epochs=20, batch_size=32, lr=3e-3, seed=0).fit(ae, Reconstruction("bce", contractive_weight=weight), (X,))
+        hist = Trainer(max_iter=20, batch_size=32, learning_rate_init=3e-3, random_state=0).fit(ae, Reconstruction("bce", contractive_weight=weight), (X,))
         with torch.no_grad():
             result[weight] = (hist, contractive_penalty(ae.encode(X), ae.encoder[0].weight, "logistic").item())
     hist, penalty = result[1.0]
@@ -73,7 +73,7 @@ def test_contractive_objective_trains_a_generic_encoder_through_torch_func(digit
     X = torch.from_numpy(digits_small[0])
     ae = AutoEncoder(nn.Sequential(dense_block(64, 16, "tanh"), dense_block(16, 8, "tanh")), nn.Linear(8, 64), "logistic")
     obj = make_objective("contractive", {"weight": 0.5}, loss="bce")
-    hist = Trainer(max_epochs=5, batch_size=50, lr=3e-3, seed=0).fit(ae, obj, (X,))
+    hist = Trainer(max_iter=5, batch_size=50, learning_rate_init=3e-3, random_state=0).fit(ae, obj, (X,))
     assert hist[-1]["loss"] < hist[0]["loss"] and hist[-1]["contractive"] > 0
     # torch.func's jacrev still differentiates inside the evaluation's no_grad
     assert Trainer().evaluate(ae, obj, (X,))["contractive"] > 0
@@ -116,7 +116,7 @@ def test_noise2noise_learns_to_denoise_without_clean_targets(digits):
     noise = make_corruption("gaussian", 0.3)
     ae = dense_autoencoder(64, 32, activation="relu", output="identity")
     obj = Reconstruction("mse", corruption=noise, noise2noise=True)
-    hist = Trainer(max_epochs=30, batch_size=64, lr=3e-3, seed=0).fit(ae, obj, (train,))
+    hist = Trainer(max_iter=30, batch_size=64, learning_rate_init=3e-3, random_state=0).fit(ae, obj, (train,))
     assert hist[-1]["recon"] < 0.8 * hist[0]["recon"]
     torch.manual_seed(1)
     noisy = noise(test)

@@ -32,6 +32,7 @@ CHILD = textwrap.dedent(
 
     import layerwise
     from layerwise.objectives import OBJECTIVES
+    from layerwise.train import Trainer
 
     digits = load_digits()
     X = (digits.data[:240] / 16.0).astype(np.float32)
@@ -48,7 +49,7 @@ CHILD = textwrap.dedent(
             conv = name == "conv"
             greedy = layerwise.GreedyLayerwise(
                 (4, 8) if conv else (16, 8), objective=name, objective_params={"image_shape": (1, 8, 8)} if conv else None,
-                trainer_params={"max_epochs": 2, "batch_size": 32, "seed": seed, "device": "cpu"})
+                trainer=Trainer(max_iter=2, batch_size=32, random_state=seed, device="cpu"))
             write(greedy.fit(torch.from_numpy(X)), out, name)
         clf = layerwise.PretrainedClassifier((16,), pretrain_max_iter=1, max_iter=2, random_state=seed, device="cpu").fit(X, y)
         write(clf.module_, out, "PretrainedClassifier")

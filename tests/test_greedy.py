@@ -3,6 +3,7 @@ import torch
 
 from layerwise.exceptions import ConfigError, DataError
 from layerwise.greedy import GreedyLayerwise, random_stack
+from layerwise.train import Trainer
 
 
 def _count_rows(module, counter, key):
@@ -29,7 +30,7 @@ def test_codes_of_each_frozen_layer_are_computed_once(digits_small, monkeypatch)
 
     monkeypatch.setattr(greedy_mod.Trainer, "fit", spying_fit)
     epochs = 3
-    stack = GreedyLayerwise((32, 16, 8), trainer_params={"max_epochs": epochs, "batch_size": 50, "seed": 0}).fit(X)
+    stack = GreedyLayerwise((32, 16, 8), trainer=Trainer(max_iter=epochs, batch_size=50, random_state=0)).fit(X)
     for h in handles:
         h.remove()
     assert counter == {0: 300, 1: 300}  # top layer: no codes needed
@@ -38,7 +39,7 @@ def test_codes_of_each_frozen_layer_are_computed_once(digits_small, monkeypatch)
 
 def test_stack_is_frozen_and_decoders_are_not_used_by_the_encoder(digits_small):
     X = torch.from_numpy(digits_small[0])
-    g = GreedyLayerwise((16, 4), trainer_params={"max_epochs": 2, "seed": 0})
+    g = GreedyLayerwise((16, 4), trainer=Trainer(max_iter=2, random_state=0))
     stack = g.fit(X)
     assert not any(p.requires_grad for p in stack.parameters())
     assert [len(h) for h in g.history_] == [2, 2]
@@ -49,10 +50,10 @@ def test_stack_is_frozen_and_decoders_are_not_used_by_the_encoder(digits_small):
 
 def test_first_layer_loss_is_chosen_from_the_data_range(digits_small):
     X = torch.from_numpy(digits_small[0])
-    assert GreedyLayerwise((8,), trainer_params={"max_epochs": 1}).fit(X).output == "logistic"
-    assert GreedyLayerwise((8,), trainer_params={"max_epochs": 1}).fit(X * 3 - 1).output == "identity"
+    assert GreedyLayerwise((8,), trainer=Trainer(max_iter=1)).fit(X).output == "logistic"
+    assert GreedyLayerwise((8,), trainer=Trainer(max_iter=1)).fit(X * 3 - 1).output == "identity"
     with pytest.raises(DataError, match=r"loss='bce' needs inputs in \[0, 1\]; got values in \[-1, 2\]"):
-        GreedyLayerwise((8,), loss="bce", trainer_params={"max_epochs": 1}).fit(X * 3 - 1)
+        GreedyLayerwise((8,), loss="bce", trainer=Trainer(max_iter=1)).fit(X * 3 - 1)
 
 
 def test_unrolled_deep_autoencoder_trains_jointly(digits_small):
@@ -60,10 +61,10 @@ def test_unrolled_deep_autoencoder_trains_jointly(digits_small):
     from layerwise.train import Trainer
 
     X = torch.from_numpy(digits_small[0])
-    stack = GreedyLayerwise((32, 8), trainer_params={"max_epochs": 10, "batch_size": 32, "seed": 0}).fit(X)
+    stack = GreedyLayerwise((32, 8), trainer=Trainer(max_iter=10, batch_size=32, random_state=0)).fit(X)
     deep = stack.unroll()
     obj = Reconstruction("bce")
-    trainer = Trainer(max_epochs=10, batch_size=32, seed=0)
+    trainer = Trainer(max_iter=10, batch_size=32, random_state=0)
     before = trainer.evaluate(deep, obj, (X,))["loss"]
     trainer.fit(deep, obj, (X,))
     assert trainer.evaluate(deep, obj, (X,))["loss"] < before
@@ -73,7 +74,7 @@ def test_unrolled_deep_autoencoder_trains_jointly(digits_small):
 
 def test_random_stack_matches_the_greedy_architecture(digits_small):
     X = torch.from_numpy(digits_small[0])
-    g = GreedyLayerwise((16, 4), trainer_params={"max_epochs": 1}).fit(X)
+    g = GreedyLayerwise((16, 4), trainer=Trainer(max_iter=1)).fit(X)
     r = random_stack(64, (16, 4))
     assert [p.shape for p in r.parameters()] == [p.shape for p in g.layers.parameters()]
 
@@ -86,7 +87,7 @@ def test_bad_layer_sizes(sizes):
 
 def test_build_gives_the_fitted_architecture_untrained(digits_small):
     X = torch.from_numpy(digits_small[0])
-    g = GreedyLayerwise((16, 4), trainer_params={"max_epochs": 1, "seed": 0})
+    g = GreedyLayerwise((16, 4), trainer=Trainer(max_iter=1, random_state=0))
     fitted = g.fit(X)
     built = GreedyLayerwise((16, 4)).build((64,), first_loss=g.first_loss_)
     a, b = fitted.state_dict(), built.state_dict()
@@ -109,7 +110,7 @@ def test_cached_codes_equal_the_frozen_layers_outputs(digits_small, monkeypatch)
         return real_fit(self, model, objective, train, val, params, resume)
 
     monkeypatch.setattr(greedy_mod.Trainer, "fit", spying_fit)
-    stack = GreedyLayerwise((32, 16, 8), trainer_params={"max_epochs": 2, "batch_size": 50, "seed": 0}).fit(X)
+    stack = GreedyLayerwise((32, 16, 8), trainer=Trainer(max_iter=2, batch_size=50, random_state=0)).fit(X)
     with torch.no_grad():
         for k, codes in enumerate(seen):
             assert torch.equal(codes, stack(X, upto=k)), k

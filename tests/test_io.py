@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 import layerwise.io as io_mod
+import layerwise.modelfile as modelfile_mod
 from layerwise import (
     RBM,
     CheckpointError,
@@ -28,7 +29,9 @@ from layerwise import (
     dense_vae,
 )
 from layerwise.finetune import stack_with_head
-from layerwise.io import CONFIG, META, WEIGHTS, load, save
+from layerwise.io import load, save
+from layerwise.modelfile import CONFIG, META, WEIGHTS
+from layerwise.train import Trainer
 
 OBJECTIVES = ["autoencoder", "sparse", "denoising", "contractive", "conv", "rbm", "vae", None]
 CONV = {"image_shape": (1, 8, 8)}
@@ -101,7 +104,7 @@ def test_string_labels_and_two_target_columns_survive(digits_small, tmp_path):
 def _greedy(objective: str, tied: bool = False):
     params = CONV if objective == "conv" else {}
     return GreedyLayerwise((8, 4), objective=objective, objective_params=params, tied=tied,
-                           trainer_params={"max_epochs": 1, "seed": 0, "device": "cpu"}).fit(torch.rand(64, 64))
+                           trainer=Trainer(max_iter=1, random_state=0, device="cpu")).fit(torch.rand(64, 64))
 
 
 MODULES = {
@@ -295,7 +298,7 @@ def test_a_crash_while_saving_leaves_no_half_written_model(saved, digits_small, 
             f.write(b"partial")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(io_mod, "save_file", crash)
+    monkeypatch.setattr(modelfile_mod, "save_file", crash)
     clf = PretrainedClassifier(**{**FAST, "random_state": 1}, pretrain_max_iter=1, max_iter=1).fit(X, y)
     with pytest.raises(KeyboardInterrupt):
         save(clf, saved)

@@ -32,7 +32,7 @@ def test_linear_autoencoder_spans_the_pca_subspace_on_digits(digits):
     Xc = X - X.mean(axis=0)
     ae = _linear_ae()
     # Full-batch Adam: deterministic gradients, so the subspace converges rather than jitters.
-    trainer = Trainer(max_epochs=300, batch_size=len(X), lr=3e-2, seed=0, device="cpu")
+    trainer = Trainer(max_iter=300, batch_size=len(X), learning_rate_init=3e-2, random_state=0, device="cpu")
     trainer.fit(ae, Reconstruction("mse"), (torch.from_numpy(Xc),))
     decoder = ae.decoder[0].weight.detach().numpy()  # (64, K): the columns span the AE's subspace
     cosines = np.cos(subspace_angles(decoder, pca.components_.T))

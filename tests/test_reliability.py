@@ -144,10 +144,15 @@ def test_classifier_refuses_bad_data(Xy, make, message):
     ({"hidden_layer_sizes": (0,)}, r"hidden_layer_sizes must be a non-empty sequence of positive integers, e\.g\. \(256, 64\); got \(0,\)\."),
     ({"hidden_layer_sizes": (8, -3)}, r"hidden_layer_sizes must be a non-empty sequence of positive integers, e\.g\. \(256, 64\); got \(8, -3\)\."),
     ({"learning_rate_init": 0}, r"learning_rate_init must be a positive number; got 0\."),
-    ({"max_iter": -1}, r"max_iter must be an integer >= 0 \(epochs\); got -1\."),
+    ({"max_iter": -1}, r"max_iter must be a positive integer; got -1\."),
+    ({"max_iter": 0}, r"max_iter must be a positive integer; got 0\."),
+    ({"tied": "no"}, r"tied must be True or False; got 'no'\."),
+    ({"encoder_lr_scale": "fast"}, r"encoder_lr_scale must be a number >= 0; got 'fast'\."),
+    ({"pretrain_params": "masking"}, r"pretrain_params must be None or a dict of options of the pretraining objective 'denoising'"),
+    ({"pretrain_params": {"level": "high"}}, r"pretrain_params\['level'\] \(an option of the pretraining objective 'denoising'\) must be a number; got 'high'\."),
     ({"batch_size": 0}, r"batch_size must be 'auto' or a positive integer; got 0\."),
     ({"batch_size": 100}, r"batch_size=100 is larger than the 20 training rows; use batch_size <= 20 or 'auto'\."),
-    ({"validation_fraction": 1.0}, r"validation_fraction must be in \(0, 1\); got 1\.0\."),
+    ({"validation_fraction": 1.0}, r"validation_fraction must be a number in \(0, 1\); got 1\.0\."),
     ({"finetune": "partial"}, r"finetune must be one of \['frozen', 'full'\]; got 'partial'\."),
 ])
 def test_classifier_refuses_bad_parameters(Xy, params, message):
@@ -156,12 +161,12 @@ def test_classifier_refuses_bad_parameters(Xy, params, message):
 
 
 def test_typo_in_pretrain_params_suggests_the_option(Xy):
-    with pytest.raises(ConfigError, match=r"Unknown option\(s\) \['nosie'\] for pretraining objective 'denoising'\. Accepted options: \['level', 'loss', 'noise', 'noise2noise'\]\. Did you mean 'noise'\?"):
+    with pytest.raises(ConfigError, match=r"pretrain_params has an unknown option 'nosie' for the pretraining objective 'denoising'\. Did you mean 'noise'\? Accepted options: \['level', 'loss', 'noise', 'noise2noise'\]\."):
         PretrainedClassifier(**TINY, pretrain_params={"nosie": "masking"}).fit(*Xy)
 
 
 @pytest.mark.parametrize("device, message", [
-    ("tpu", r"device must be 'auto', 'cpu', 'cuda', 'cuda:<index>' or another torch device; got 'tpu'\. Use device='auto'"),
+    ("tpu", r"device must be 'auto', 'cpu', 'cuda', 'cuda:<index>' or another torch device; got 'tpu'\. Did you mean 'cpu'\?"),
     ("gpu", r"device must be .*; got 'gpu'"),
 ])
 def test_unknown_device_is_a_config_error_not_a_torch_traceback(Xy, device, message):
@@ -234,11 +239,11 @@ def test_inverse_transform_of_bad_codes_gives_a_data_error(Xy):
 # -- Trainer and GreedyLayerwise --------------------------------------------------------------
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"grad_clip": -1}, r"grad_clip must be a positive number; got -1\."),
-    ({"patience": 0}, r"patience must be a positive integer; got 0\."),
-    ({"weight_decay": -0.1}, r"weight_decay must be a number >= 0; got -0\.1\."),
+    ({"grad_clip": -1}, r"grad_clip must be None or a positive number; got -1\."),
+    ({"n_iter_no_change": 0}, r"n_iter_no_change must be a positive integer; got 0\."),
+    ({"alpha": -0.1}, r"alpha must be a number >= 0; got -0\.1\."),
     ({"momentum": float("nan")}, r"momentum must be a number >= 0; got nan\."),
-    ({"lr": float("inf")}, r"lr must be a positive number; got inf\."),
+    ({"learning_rate_init": float("inf")}, r"learning_rate_init must be a positive number; got inf\."),
 ])
 def test_trainer_refuses_bad_settings_at_once(kwargs, message):
     with pytest.raises(ConfigError, match=message):
@@ -248,19 +253,19 @@ def test_trainer_refuses_bad_settings_at_once(kwargs, message):
 def test_trainer_explains_data_that_is_not_a_tuple_or_is_empty():
     X = torch.rand(8, 64)
     with pytest.raises(DataError, match=r"train must be a tuple of tensors such as \(X,\) or \(X, y\); got Tensor of shape \(8, 64\)\. Pass train=\(X,\)\."):
-        Trainer(max_epochs=1).fit(boring_autoencoder(), Reconstruction("mse"), X)
+        Trainer(max_iter=1).fit(boring_autoencoder(), Reconstruction("mse"), X)
     with pytest.raises(DataError, match=r"train must hold tensors with the same number of rows, at least one; got rows \[0\]"):
-        Trainer(max_epochs=1).fit(boring_autoencoder(), Reconstruction("mse"), (X[:0],))
+        Trainer(max_iter=1).fit(boring_autoencoder(), Reconstruction("mse"), (X[:0],))
     with pytest.raises(DataError, match=r"train must hold tensors with the same number of rows, at least one; got rows \[8, 7\]"):
-        Trainer(max_epochs=1).fit(boring_autoencoder(), Reconstruction("mse"), (X, X[:7]))
+        Trainer(max_iter=1).fit(boring_autoencoder(), Reconstruction("mse"), (X, X[:7]))
     with pytest.raises(DataError, match=r"val\[0\] has rows of shape \(63,\) but train\[0\] has \(64,\); expected the same features in both\."):
-        Trainer(max_epochs=1).fit(boring_autoencoder(), Reconstruction("mse"), (X,), (X[:, :63],))
+        Trainer(max_iter=1).fit(boring_autoencoder(), Reconstruction("mse"), (X,), (X[:, :63],))
 
 
 def test_first_batch_that_does_not_fit_the_model_is_explained():
     with pytest.raises(DataError, match=r"The first training batch could not go through AutoEncoder with Reconstruction: mat1 and mat2 shapes cannot be multiplied .*"
                                         r"The batch holds tensors of shape\(s\) \(8, 10\) float32; expected what the model takes, e\.g\. as many features as its first layer's inputs") as info:
-        Trainer(max_epochs=1).fit(boring_autoencoder(n_in=64), Reconstruction("mse"), (torch.rand(8, 10),))
+        Trainer(max_iter=1).fit(boring_autoencoder(n_in=64), Reconstruction("mse"), (torch.rand(8, 10),))
     assert isinstance(info.value.__cause__, RuntimeError)  # the torch error stays available, chained
 
 
@@ -273,23 +278,23 @@ def test_first_batch_that_does_not_fit_the_model_is_explained():
 ])
 def test_greedy_refuses_bad_data_before_training(X, message):
     with pytest.raises(DataError, match=message):
-        GreedyLayerwise((2,), trainer_params={"max_epochs": 1}).fit(X)
+        GreedyLayerwise((2,), trainer=Trainer(max_iter=1)).fit(X)
 
 
 def test_greedy_takes_arrays_and_integer_tensors():
-    stack = GreedyLayerwise((2,), trainer_params={"max_epochs": 1, "seed": 0}).fit(np.random.rand(6, 3))
+    stack = GreedyLayerwise((2,), trainer=Trainer(max_iter=1, random_state=0)).fit(np.random.rand(6, 3))
     assert stack(torch.rand(2, 3)).shape == (2, 2)
-    stack = GreedyLayerwise((2,), trainer_params={"max_epochs": 1, "seed": 0}).fit(torch.randint(0, 2, (6, 3)))
+    stack = GreedyLayerwise((2,), trainer=Trainer(max_iter=1, random_state=0)).fit(torch.randint(0, 2, (6, 3)))
     assert stack(torch.rand(2, 3)).shape == (2, 2)
 
 
-def test_greedy_refuses_unknown_trainer_params_and_a_mismatched_validation_set():
-    with pytest.raises(ConfigError, match=r"Unknown trainer_params \['max_epoch'\]; Trainer accepts \['optimizer', .*'max_epochs'.*\]\. Did you mean 'max_epochs'\?"):
-        GreedyLayerwise((4,), trainer_params={"max_epoch": 1})
-    with pytest.raises(ConfigError, match=r"Unknown trainer_params \['checkpoint_dir'\] \(set GreedyLayerwise\(checkpoint_dir=\.\.\.\) instead\)"):
-        GreedyLayerwise((4,), trainer_params={"checkpoint_dir": "ckpt"})
+def test_greedy_refuses_unknown_trainer_arguments_and_a_mismatched_validation_set():
+    with pytest.raises(TypeError, match=r"Trainer\(\) got unexpected keyword argument\(s\) \['max_iters'\]\. Did you mean 'max_iter'\?"):
+        GreedyLayerwise((4,), trainer=Trainer(max_iters=1))
+    with pytest.raises(ConfigError, match=r"trainer has checkpoint_dir='ckpt'; set GreedyLayerwise\(checkpoint_dir=\.\.\.\) instead"):
+        GreedyLayerwise((4,), trainer=Trainer(checkpoint_dir="ckpt"))
     with pytest.raises(DataError, match=r"X_val has rows of shape \(4,\) but X has \(3,\); expected the same features in both\."):
-        GreedyLayerwise((2,), trainer_params={"max_epochs": 1}).fit(torch.rand(5, 3), torch.rand(5, 4))
+        GreedyLayerwise((2,), trainer=Trainer(max_iter=1)).fit(torch.rand(5, 3), torch.rand(5, 4))
 
 
 # -- divergence and checkpoints ----------------------------------------------------------------
@@ -311,10 +316,10 @@ def test_divergence_names_the_last_good_checkpoint_and_resume_starts_there(tmp_p
     ckpt = tmp_path / "ckpt"
     with pytest.raises(DivergenceError, match=r"The loss became nan at epoch 2, batch 1\. Likely causes: a learning rate too high \(now 0\.001; try 10x smaller\), "
                                               r"inputs not scaled .* or NaN in the data; grad_clip=1.0 can also help. The last good checkpoint is in .*ckpt\."):
-        Trainer(max_epochs=3, batch_size=32, seed=0, checkpoint_dir=ckpt).fit(boring_autoencoder(), NaNAfter(2), (X,))
+        Trainer(max_iter=3, batch_size=32, random_state=0, checkpoint_dir=ckpt).fit(boring_autoencoder(), NaNAfter(2), (X,))
     _, state = load_checkpoint(ckpt)
     assert (state["epoch"], state["batch"]) == (1, 0)
-    hist = Trainer(max_epochs=3, batch_size=32, seed=0, checkpoint_dir=ckpt).fit(boring_autoencoder(), Reconstruction("bce"), (X,), resume=True)
+    hist = Trainer(max_iter=3, batch_size=32, random_state=0, checkpoint_dir=ckpt).fit(boring_autoencoder(), Reconstruction("bce"), (X,), resume=True)
     assert [h["epoch"] for h in hist] == [1, 2, 3]
 
 
@@ -325,7 +330,7 @@ def _full_disk(*args, **kwargs):
 def _fit(X, ckpt, epochs, resume=False):
     torch.manual_seed(0)
     ae = boring_autoencoder()
-    hist = Trainer(max_epochs=epochs, batch_size=32, seed=0, checkpoint_dir=ckpt).fit(ae, Reconstruction("bce"), (X,), resume=resume)
+    hist = Trainer(max_iter=epochs, batch_size=32, random_state=0, checkpoint_dir=ckpt).fit(ae, Reconstruction("bce"), (X,), resume=resume)
     return ae, hist
 
 
@@ -387,8 +392,9 @@ def test_a_damaged_checkpoint_is_refused(tmp_path, digits_small, damage, message
 def test_config_device_is_checked_with_the_rest(tmp_path):
     from layerwise.config import config_from_dict
 
-    with pytest.raises(ConfigError, match=r"The config has 2 problem\(s\):\n- pretrain.epochs must be >= 0; got -1\.\n- device must be 'auto', 'cpu', 'cuda' or 'cuda:<index>'; got 'cpus'\. Did you mean 'cpu'\?"):
-        config_from_dict({"device": "cpus", "pretrain": {"epochs": -1}})
+    with pytest.raises(ConfigError, match=r"The config has 2 problem\(s\):\n- device must be 'auto', 'cpu', 'cuda', 'cuda:<index>' or another torch device; "
+                                          r"got 'cpus'\. Did you mean 'cpu'\?\n- pretrain.max_iter must be a positive integer; got -1\."):
+        config_from_dict({"device": "cpus", "pretrain": {"max_iter": -1}})
 
 
 # -- the command line -------------------------------------------------------------------------
@@ -399,7 +405,7 @@ def cli(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HOME", str(tmp_path))
     np.save(tmp_path / "x.npy", np.random.RandomState(0).rand(10, 5))
-    (tmp_path / "tiny.toml").write_text('name = "t"\n[data]\ndataset = "x.npy"\n[model]\nhidden_layer_sizes = [4]\n[pretrain]\nepochs = 1\n')
+    (tmp_path / "tiny.toml").write_text('name = "t"\n[data]\ndataset = "x.npy"\n[model]\nhidden_layer_sizes = [4]\n[pretrain]\nmax_iter = 1\n')
 
     def run(*argv):
         try:
@@ -436,11 +442,11 @@ def _write(name, text):
     (None, ["pretrain", "-c", "nope.toml"], r"Config file nope\.toml does not exist\. Pass the path of a \.toml or \.yaml file"),
     (_write("typo.toml", "[pretrain]\nepoch = 5\n"), ["pretrain", "-c", "typo.toml"],
      r"The config has 1 problem\(s\):\n- unknown key 'pretrain\.epoch'\. Did you mean 'pretrain\.epochs'\?"),
-    (_write("type.toml", '[pretrain]\nepochs = "five"\n'), ["pretrain", "-c", "type.toml"], r"pretrain\.epochs must be an integer; got str 'five'\."),
+    (_write("type.toml", '[pretrain]\nmax_iter = "five"\n'), ["pretrain", "-c", "type.toml"], r"pretrain\.max_iter must be a positive integer; got 'five'\."),
     (_write("bad.toml", "[pretrain\n"), ["pretrain", "-c", "bad.toml"], r"Config file bad\.toml is not valid TOML: Expected ']'"),
-    (None, ["pretrain", "-c", "tiny.toml", "--set", "epochs"], r"Override 'epochs' is not of the form key\.path=value, e\.g\. --set pretrain\.epochs=5\."),
-    (None, ["pretrain", "-c", "tiny.toml", "--set", "pretrain.lr=-1"], r"pretrain\.lr must be a positive number; got -1\."),
-    (None, ["pretrain", "-c", "tiny.toml", "--set", "device=tpu"], r"device must be 'auto', 'cpu', 'cuda' or 'cuda:<index>'; got 'tpu'"),
+    (None, ["pretrain", "-c", "tiny.toml", "--set", "max_iter"], r"Override 'max_iter' is not of the form key\.path=value, e\.g\. --set pretrain\.max_iter=5\."),
+    (None, ["pretrain", "-c", "tiny.toml", "--set", "pretrain.learning_rate_init=-1"], r"pretrain\.learning_rate_init must be a positive number; got -1\."),
+    (None, ["pretrain", "-c", "tiny.toml", "--set", "device=tpu"], r"device must be 'auto', 'cpu', 'cuda', 'cuda:<index>' or another torch device; got 'tpu'"),
     (None, ["pretrain", "-c", "tiny.toml", "--set", "data.dataset=cifar10"],
      r"Unknown dataset 'cifar10'\. Expected one of \['digits', 'fashion-mnist', 'kmnist', 'mnist'\]\. Or pass the path of a \.npy/\.npz/\.csv file\."),
     (None, ["pretrain", "-c", "tiny.toml", "--set", "data.dataset='nothere.csv'"], r"No such file: nothere\.csv \(absolute: .*\)\. Check the path, or pass a dataset name\."),

@@ -18,7 +18,7 @@ def trained_dae(digits):
     X = torch.from_numpy(digits[0])
     torch.manual_seed(0)
     dae = dense_autoencoder(64, 64, activation="relu", output="logistic")
-    Trainer(max_epochs=20, batch_size=64, lr=3e-3, seed=0).fit(dae, Reconstruction("bce", corruption=NOISE), (X,))
+    Trainer(max_iter=20, batch_size=64, learning_rate_init=3e-3, random_state=0).fit(dae, Reconstruction("bce", corruption=NOISE), (X,))
     return dae, X
 
 

@@ -13,7 +13,7 @@ from layerwise.train import Trainer
 
 
 def _stack(X):
-    return GreedyLayerwise((32, 16), trainer_params={"max_epochs": 3, "seed": 0}).fit(X)
+    return GreedyLayerwise((32, 16), trainer=Trainer(max_iter=3, random_state=0)).fit(X)
 
 
 def _data(digits_small):
@@ -29,9 +29,9 @@ def _reconstruction_error(stack, X):
 
 def test_weight_zero_is_plain_fine_tuning_bitwise(digits_small):
     X, y = _data(digits_small)
-    plain, _ = finetune(_stack(X), ClassifierHead(16, 10), Classification(), (X[:60], y[:60]), trainer=Trainer(max_epochs=3, seed=0))
+    plain, _ = finetune(_stack(X), ClassifierHead(16, 10), Classification(), (X[:60], y[:60]), trainer=Trainer(max_iter=3, random_state=0))
     semi, _ = finetune(_stack(X), ClassifierHead(16, 10), SemiSupervised(Classification(), X, weight=0.0), (X[:60], y[:60]),
-                       trainer=Trainer(max_epochs=3, seed=0))
+                       trainer=Trainer(max_iter=3, random_state=0))
     for (k, a), b in zip(plain.state_dict().items(), semi.state_dict().values()):
         assert torch.equal(a, b), k
 
@@ -42,7 +42,7 @@ def test_reconstruction_cost_keeps_the_stack_describing_the_data(digits_small):
     errors = {}
     for name, objective in {"plain": Classification(), "semi": SemiSupervised(Classification(), X, weight=5.0, corruption=make_corruption("masking", 0.2))}.items():
         stack = _stack(X)
-        model, history = finetune(stack, ClassifierHead(16, 10), objective, (X[:60], y[:60]), trainer=Trainer(max_epochs=40, lr=1e-2, batch_size=30, seed=0))
+        model, history = finetune(stack, ClassifierHead(16, 10), objective, (X[:60], y[:60]), trainer=Trainer(max_iter=40, learning_rate_init=1e-2, batch_size=30, random_state=0))
         errors[name] = _reconstruction_error(stack, X)
         if name == "semi":
             assert "reconstruction" in history[-1] and history[-1]["reconstruction"] < history[0]["reconstruction"]
@@ -51,7 +51,7 @@ def test_reconstruction_cost_keeps_the_stack_describing_the_data(digits_small):
 
 def test_the_returned_model_is_stack_then_head_without_decoder(digits_small):
     X, y = _data(digits_small)
-    model, _ = finetune(_stack(X), ClassifierHead(16, 10), SemiSupervised(Classification(), X), (X[:60], y[:60]), trainer=Trainer(max_epochs=1, seed=0))
+    model, _ = finetune(_stack(X), ClassifierHead(16, 10), SemiSupervised(Classification(), X), (X[:60], y[:60]), trainer=Trainer(max_iter=1, random_state=0))
     assert [name for name, _ in model.named_children()] == ["stack", "head"]
     assert model(X[:5]).shape == (5, 10)
 
@@ -59,7 +59,7 @@ def test_the_returned_model_is_stack_then_head_without_decoder(digits_small):
 def test_validation_loss_is_the_supervised_loss_alone(digits_small):
     X, y = _data(digits_small)
     _, history = finetune(_stack(X), ClassifierHead(16, 10), SemiSupervised(Classification(), X, weight=100.0), (X[:60], y[:60]),
-                          val=(X[60:120], y[60:120]), trainer=Trainer(max_epochs=2, seed=0))
+                          val=(X[60:120], y[60:120]), trainer=Trainer(max_iter=2, random_state=0))
     assert history[-1]["val_loss"] < 10 < history[-1]["loss"]  # cross-entropy of 10 classes vs 100 x reconstruction
 
 

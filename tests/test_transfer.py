@@ -162,7 +162,7 @@ def test_pretrained_must_hold_an_encoder_stack(digits_small, tmp_path, no_pretra
     folder = save(dense_vae(64, (16,), 4), tmp_path / "vae")
     with pytest.raises(ConfigError, match=r"holds a VAE, which has no encoder stack; pass the folder of a saved StackedAutoencoder"):
         PretrainedClassifier((16,), pretrained=folder).fit(X, y)
-    with pytest.raises(ConfigError, match=r"pretrained must be None or the path of a model folder written by layerwise\.save; got int"):
+    with pytest.raises(ConfigError, match=r"pretrained must be None or the path of a model folder written by layerwise\.save; got 3"):
         PretrainedClassifier((16,), pretrained=3).fit(X, y)
     with pytest.raises(CheckpointError, match=r"No model folder at .*missing"):
         PretrainedClassifier((16,), pretrained=tmp_path / "missing").fit(X, y)

@@ -14,6 +14,7 @@ import torch as _torch
 if _os.environ.get("LAYERWISE_FLUSH_DENORMAL", "1") != "0":
     _torch.set_flush_denormal(True)
 
+from ._version import __version__  # noqa: E402
 from .data import load_dataset  # noqa: E402
 from .exceptions import CheckpointError, ConfigError, DataError, DivergenceError, LayerwiseError, NotFittedError  # noqa: E402
 from .finetune import finetune  # noqa: E402
@@ -37,8 +38,6 @@ from .objectives import ELBO, OBJECTIVES, ContrastiveDivergence, KLWarmup, Recon
 from .sampling import dae_chain  # noqa: E402
 from .sklearn import PretrainedClassifier, PretrainedRegressor, StackedAutoencoder, VariationalAutoencoder  # noqa: E402
 from .train import Callback, Trainer  # noqa: E402
-
-__version__ = "0.1.0"
 
 __all__ = [
     "OBJECTIVES",

@@ -47,7 +47,8 @@ def describe(module: nn.Module, paths: dict[int, str] | None = None) -> dict:
         return {"type": "TiedLinear", "source": paths.get(id(src)), "in_features": src.in_features, "out_features": src.out_features}
     if t is EncoderStack:
         decoders = None if module.decoders is None else [d(c) for c in module.decoders]
-        return {"type": "EncoderStack", "layers": [d(c) for c in module.layers], "decoders": decoders, "output": module.output}
+        return {"type": "EncoderStack", "layers": [d(c) for c in module.layers], "decoders": decoders, "output": module.output,
+                "dropout": module.dropout, "input_dropout": module.input_dropout}
     if t is AutoEncoder:
         return {"type": "AutoEncoder", "encoder": d(module.encoder), "decoder": d(module.decoder), "output": module.output}
     if t is RBM:
@@ -90,7 +91,8 @@ def _build_node(spec: dict, path: str, pending: list) -> nn.Module:
         return nn.Identity()  # a placeholder until the source layer is built
     if kind == "EncoderStack":
         decoders = None if args["decoders"] is None else [sub(s, f"decoders.{i}") for i, s in enumerate(args["decoders"])]
-        return EncoderStack([sub(s, f"layers.{i}") for i, s in enumerate(args["layers"])], decoders, args["output"])
+        return EncoderStack([sub(s, f"layers.{i}") for i, s in enumerate(args["layers"])], decoders, args["output"],
+                            args.get("dropout", 0.0), args.get("input_dropout", 0.0))  # absent in files before 0.2
     if kind == "AutoEncoder":
         return AutoEncoder(sub(args["encoder"], "encoder"), sub(args["decoder"], "decoder"), args["output"])
     if kind == "RBM":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 
 from .data.datasets import DATASETS
 from .exceptions import ConfigError, LayerwiseError
@@ -14,7 +15,7 @@ __all__ = ["main"]
 def _demo(args: argparse.Namespace) -> int:
     from .demo import SETTINGS, format_table, run_demo
 
-    if not 0 < args.label_fraction < 1:
+    if not 0 < args.label_fraction <= 1:
         raise ConfigError(f"--label-fraction must be in (0, 1]; got {args.label_fraction}. It is the fraction of training "
                           "rows that keep their label, e.g. 0.1; 1 keeps them all.")
 
@@ -22,7 +23,7 @@ def _demo(args: argparse.Namespace) -> int:
     if args.quick:
         from dataclasses import replace
 
-        settings = replace(settings, pretrain_epochs=max(1, settings.pretrain_epochs // 10), finetune_epochs=max(1, settings.finetune_epochs // 10))
+        settings = replace(settings, pretrain_max_iter=max(1, settings.pretrain_max_iter // 10), max_iter=max(1, settings.max_iter // 10))
     out = args.out or f"runs/demo-{args.dataset}"
     result = run_demo(args.dataset, args.data_dir, out, args.label_fraction, args.seed, settings, progress=not args.no_progress,
                       log=lambda m: print(m, file=sys.stderr))
@@ -54,7 +55,7 @@ def _add_run_commands(sub) -> None:
 
     def config_args(p):
         p.add_argument("-c", "--config", required=True, help="run config (.toml, or .yaml with PyYAML)")
-        p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key, e.g. pretrain.epochs=5 (repeatable)")
+        p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key, e.g. pretrain.max_iter=5 (repeatable)")
         p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     def data_args(p):
@@ -114,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     from .train import distributed
 
     args = build_parser().parse_args(argv)
+    shown = warnings.showwarning
+    warnings.showwarning = _warning_line
     try:
         if distributed.launched() and args.command not in DISTRIBUTED_COMMANDS:
             raise ConfigError(f"`layerwise {args.command}` runs on one process; only {', '.join(DISTRIBUTED_COMMANDS)} "
@@ -125,7 +128,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"layerwise: error{who}: {e}", file=sys.stderr)
         return 2
     finally:
+        warnings.showwarning = shown
         distributed.shutdown()
+
+
+def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning as one line a command-line user reads (no source file and line of the library)."""
+    print(f"layerwise: warning: {message}", file=sys.stderr)
 
 
 if __name__ == "__main__":  # pragma: no cover

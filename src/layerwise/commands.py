@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import RunConfig, load_config
+from .config import RunConfig, config_to_dict, estimator_params, load_config
 from .exceptions import ConfigError, DataError
 from .train import distributed
 
@@ -26,6 +26,21 @@ def _config(args: argparse.Namespace) -> RunConfig:
     return load_config(args.config, args.set or [])
 
 
+def _data(cfg: RunConfig):
+    """The run's rows: the config's ``[data]`` keys are :func:`prepare_data`'s arguments."""
+    from .data.prepare import prepare_data
+
+    return prepare_data(**config_to_dict(cfg)["data"], random_state=cfg.random_state)
+
+
+def _run_folder(cfg: RunConfig):
+    from .runs import RunFolder
+
+    run = RunFolder(cfg.run_dir)
+    run.write_json("config.json", config_to_dict(cfg))
+    return run
+
+
 def pretrain(args: argparse.Namespace) -> int:
     """Greedy layer-wise pretraining on every training row; writes ``pretrained/`` and plots."""
     return _pretrain_run(_config(args), progress=not args.no_progress, resume=False)
@@ -33,18 +48,14 @@ def pretrain(args: argparse.Namespace) -> int:
 
 def _pretrain_run(cfg: RunConfig, progress: bool, resume: bool) -> int:
     from . import io
-    from .runs import RunFolder, prepare_data, pretrain_plots
+    from .plots import pretrain_plots
     from .sklearn import StackedAutoencoder
 
-    run = RunFolder(cfg)
-    run.write_config()
+    run = _run_folder(cfg)
     run.write_state("pretrain", done=False)
-    data = prepare_data(cfg)
-    p = cfg.pretrain
+    data = _data(cfg)
     _say(f"{data.name}: {len(data.X_train)} training rows, {data.X_train.shape[1]} features ({data.scaling}); run folder {run.path}")
-    sae = StackedAutoencoder(tuple(cfg.model.hidden_layer_sizes), cfg.model.activation, p.objective, p.params or None, p.loss,
-                             solver=p.optimizer, learning_rate_init=p.lr, batch_size=p.batch_size, max_iter=p.epochs,
-                             random_state=cfg.seed, verbose=progress, device=cfg.device, precision=cfg.precision)
+    sae = StackedAutoencoder(**estimator_params(cfg, "pretrain"), verbose=progress)
     start = time.perf_counter()
     sae.fit(data.X_train, checkpoint_dir=run.path / "checkpoints", resume=resume)
     seconds = time.perf_counter() - start
@@ -55,7 +66,7 @@ def _pretrain_run(cfg: RunConfig, progress: bool, resume: bool) -> int:
     X_eval = data.X_test if data.X_test is not None else data.X_train
     metrics = {"reconstruction_error": float(-sae.score(X_eval)), "pretrain_seconds": seconds}
     io.save(sae, run.path / "pretrained", metrics=metrics, meta={"preprocessing": data.scaling, "dataset": data.name})
-    plots = pretrain_plots(run.path, sae, data, p.objective, cfg.seed)
+    plots = pretrain_plots(run.path, sae, data, cfg.model.pretrain, cfg.random_state)
     run.write_json("pretrain_metrics.json", metrics)
     run.write_state("pretrain", done=True)
     print(json.dumps(metrics))
@@ -71,31 +82,26 @@ def finetune(args: argparse.Namespace) -> int:
 def _finetune_run(cfg: RunConfig, pretrained: str | None, progress: bool, resume: bool) -> int:
     from . import io
     from .metrics import classification_report, regression_report
-    from .runs import RunFolder, prepare_data
     from .sklearn import PretrainedClassifier, PretrainedRegressor
 
-    run = RunFolder(cfg)
-    run.write_config()
+    run = _run_folder(cfg)
     source = Path(pretrained) if pretrained else run.path / "pretrained"
     if not (source / "config.json").is_file():
         raise ConfigError(f"No pretrained model at {source}. Run `layerwise pretrain -c CONFIG` first, "
                           "or pass --pretrained PATH (a saved model folder).")
     run.write_state("finetune", done=False, pretrained=str(source))
-    data = prepare_data(cfg)
+    data = _data(cfg)
     if data.y_train is None:
         raise DataError(f"Dataset {data.name!r} has no labels; fine-tuning needs them (CSV files: set data.label_column).")
-    f, p = cfg.finetune, cfg.pretrain
-    cls = PretrainedClassifier if f.task == "classification" else PretrainedRegressor
-    est = cls(tuple(cfg.model.hidden_layer_sizes), cfg.model.activation, p.objective, p.params or None, finetune=f.mode,
-              encoder_lr_scale=f.encoder_lr_scale, solver=f.optimizer, learning_rate_init=f.lr, batch_size=f.batch_size,
-              max_iter=f.epochs, early_stopping=f.early_stopping, n_iter_no_change=f.patience, random_state=cfg.seed,
-              verbose=progress, device=cfg.device, precision=cfg.precision, pretrained=str(source))
+    classification = cfg.data.task == "classification"
+    cls = PretrainedClassifier if classification else PretrainedRegressor
+    est = cls(**estimator_params(cfg, "finetune"), verbose=progress, pretrained=str(source))
     est.fit(data.X_train, data.y_partial, checkpoint_dir=run.path / "checkpoints", resume=resume)
     if not distributed.is_main():  # every rank trained; rank 0 alone evaluates and writes the run folder
         return 0
     run.log_history("finetune", est.history_["finetune"])
     X_test, y_test = (data.X_test, data.y_test) if data.X_test is not None else (data.X_val, data.y_val)
-    report = (classification_report if f.task == "classification" else regression_report)(y_test, est.predict(X_test))
+    report = (classification_report if classification else regression_report)(y_test, est.predict(X_test))
     io.save(est, run.path / "model", metrics=report, meta={"preprocessing": data.scaling, "dataset": data.name})
     run.write_json("metrics.json", report)
     run.write_state("finetune", done=True, pretrained=str(source))
@@ -134,13 +140,12 @@ def _load(path: str):
 def _features(args: argparse.Namespace, model) -> tuple[np.ndarray, np.ndarray | None]:
     """Rows to evaluate or predict: ``--input`` file, or the test split of ``--config``/``--dataset``."""
     from .data.datasets import load_dataset
-    from .runs import prepare_data
 
     if getattr(args, "input", None):
         d = load_dataset(args.input, label_column=getattr(args, "label_column", None), scale=None)
         return d.X, d.y
     if getattr(args, "config", None):
-        data = prepare_data(load_config(args.config, args.set or []))
+        data = _data(load_config(args.config, args.set or []))
     elif getattr(args, "dataset", None):
         d = load_dataset(args.dataset, data_dir=args.data_dir)
         data = d if d.X_test is not None else None
@@ -190,9 +195,8 @@ def predict(args: argparse.Namespace) -> int:
 
 def sample(args: argparse.Namespace) -> int:
     """Draw samples from a saved generative model into a PNG grid (and ``.npy``)."""
+    from .sampling import draw_samples
     from .viz import plot_image_grid
-
-    from .runs import draw_samples
 
     X = draw_samples(_load(args.model), args.n, args.seed)
     out = Path(args.out)

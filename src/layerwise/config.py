@@ -1,105 +1,99 @@
-"""Run configuration: one dataclass per concept, loaded from TOML or YAML and validated.
+"""Run configuration: the estimators' own parameters, by section, loaded from TOML or YAML and validated.
 
-Unknown keys fail with their dotted path and the nearest valid key; values are
-checked against the field types before any training starts. ``--set a.b=value``
-overrides use minGPT's grammar, values parsed as TOML literals.
+A config key *is* the parameter it sets, under the same name, checked by the
+same declaration (:mod:`layerwise.params.table`):
+
+- top level: ``name`` and ``out_dir`` (the run folder ``out_dir/name``), and
+  ``random_state``, ``device``, ``precision``, shared by data splitting and
+  both estimators;
+- ``[data]``: the arguments of :func:`layerwise.data.prepare.prepare_data`;
+- ``[model]``: the parameters both estimators share (``hidden_layer_sizes``,
+  ``activation``, ``pretrain``, ``pretrain_params``);
+- ``[pretrain]``: the other parameters of the
+  :class:`~layerwise.StackedAutoencoder` that ``layerwise pretrain`` fits;
+- ``[finetune]``: the other parameters of the ``PretrainedClassifier`` (or
+  ``PretrainedRegressor``) that ``layerwise finetune`` fits from the run's
+  ``pretrained/`` model. Pretraining and fine-tuning are separate fits, so each
+  has its own ``max_iter``, ``batch_size``, ``learning_rate_init``...
+
+A parameter added to an estimator's set in the table is a config key at once.
+Unknown keys fail with their dotted path and the nearest valid key; every
+problem is reported at once. The old keys (``pretrain.epochs``, ``finetune.lr``,
+``seed``...) still work for one release, with a ``FutureWarning`` naming the
+new key. ``--set a.b=value`` overrides use minGPT's grammar, values parsed as
+TOML literals.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import tomllib
-import types
-import typing
-from dataclasses import dataclass, field
+import warnings
+from dataclasses import field, make_dataclass
 from pathlib import Path
 from typing import Any
 
 from .exceptions import ConfigError
-from .registry import suggest
+from .params import DATA, PRETRAINED, RUN, STACKED_AUTOENCODER, ParamSet
+from .params.constraints import Subject
 
-__all__ = ["DataConfig", "ModelConfig", "PretrainConfig", "FinetuneConfig", "RunConfig", "load_config",
-           "apply_overrides", "config_from_dict", "config_to_dict"]
+__all__ = ["RunConfig", "SECTIONS", "OLD_KEYS", "load_config", "apply_overrides", "config_from_dict", "config_to_dict",
+           "estimator_params"]
 
-
-@dataclass
-class DataConfig:
-    """Where the data comes from and how it is split."""
-
-    dataset: str = "digits"  # a name (digits, mnist, fashion-mnist, kmnist) or a .npy/.npz/.csv path
-    data_dir: str | None = None
-    label_column: str | None = None  # CSV files: the label column
-    label_fraction: float = 1.0  # keep labels for this fraction of the training rows (the rest: -1)
-    val_size: float = 0.1
-    test_size: float = 0.2  # used when the dataset has no test split of its own
-    scale: str = "auto"
+_SHARED = ("random_state", "device", "precision")  # top level: both estimators (and the data split: random_state)
+_MODEL = ("hidden_layer_sizes", "activation", "pretrain", "pretrain_params")
+_FROM_CLI = ("verbose", "pretrained", "unlabeled")  # --no-progress, the run's pretrained/ folder, prepare_data's markers
+_PRETRAINING = ("pretrain_max_iter", "loss", "tied")  # fine-tuning starts from pretrained/: these are [pretrain]'s
 
 
-@dataclass
-class ModelConfig:
-    """The network: layer widths and activation."""
-
-    hidden_layer_sizes: list[int] = field(default_factory=lambda: [256, 64])
-    activation: str = "relu"
+def _rest(params: ParamSet, *exclude: tuple[str, ...]) -> ParamSet:
+    skip = {n for names in exclude for n in names}
+    return params.select(*(n for n in params if n not in skip))
 
 
-@dataclass
-class PretrainConfig:
-    """Greedy layer-wise pretraining."""
-
-    objective: str = "denoising"
-    params: dict[str, Any] = field(default_factory=dict)  # options of the objective, e.g. {noise = "masking"}
-    epochs: int = 20
-    batch_size: int = 128
-    lr: float = 1e-3
-    optimizer: str = "adam"
-    loss: str = "auto"
-
-
-@dataclass
-class FinetuneConfig:
-    """Supervised fine-tuning on the labeled rows."""
-
-    mode: str = "full"
-    epochs: int = 50
-    batch_size: int = 64
-    lr: float = 1e-3
-    optimizer: str = "adam"
-    encoder_lr_scale: float = 1.0
-    early_stopping: bool = True
-    patience: int = 10
-    task: str = "classification"  # or "regression"
-
-
-@dataclass
-class RunConfig:
-    """A whole run: its name, folder, seed and device, plus each concept."""
-
-    name: str = "run"
-    out_dir: str = "runs"
-    seed: int = 0
-    device: str = "auto"
-    precision: str = "fp32"
-    data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
-    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
-
-    @property
-    def run_dir(self) -> Path:
-        return Path(self.out_dir) / self.name
-
-
-CHOICES = {
-    "pretrain.optimizer": ("adam", "adamw", "sgd"),
-    "finetune.optimizer": ("adam", "adamw", "sgd"),
-    "finetune.mode": ("frozen", "full"),
-    "finetune.task": ("classification", "regression"),
-    "pretrain.loss": ("auto", "mse", "bce"),
-    "precision": ("fp32", "bf16"),
-    "data.scale": ("auto", "minmax", "none"),
+#: The parameters each section holds ("" is the top level).
+SECTIONS: dict[str, ParamSet] = {
+    "": ParamSet(RUN.params + PRETRAINED.select(*_SHARED, defaults={"random_state": 0}).params),
+    "data": DATA,
+    "model": PRETRAINED.select(*_MODEL),
+    "pretrain": _rest(STACKED_AUTOENCODER, _MODEL, _SHARED, _FROM_CLI),
+    "finetune": _rest(PRETRAINED, _MODEL, _SHARED, _FROM_CLI, _PRETRAINING),
 }
+
+#: Keys of earlier releases -> their names now (the estimator parameter they set).
+OLD_KEYS = {
+    "seed": "random_state",
+    "pretrain.objective": "model.pretrain",
+    "pretrain.params": "model.pretrain_params",
+    "pretrain.epochs": "pretrain.max_iter",
+    "pretrain.lr": "pretrain.learning_rate_init",
+    "pretrain.optimizer": "pretrain.solver",
+    "finetune.mode": "finetune.finetune",
+    "finetune.epochs": "finetune.max_iter",
+    "finetune.lr": "finetune.learning_rate_init",
+    "finetune.optimizer": "finetune.solver",
+    "finetune.patience": "finetune.n_iter_no_change",
+    "finetune.task": "data.task",
+}
+
+
+def _section_class(name: str, params: ParamSet, extra: list | None = None, namespace: dict | None = None) -> type:
+    fields = [(p.name, Any, field(default=p.default)) for p in params.params]
+    return make_dataclass(name, fields + (extra or []), namespace=namespace)
+
+
+DataConfig = _section_class("DataConfig", SECTIONS["data"])
+ModelConfig = _section_class("ModelConfig", SECTIONS["model"])
+PretrainConfig = _section_class("PretrainConfig", SECTIONS["pretrain"])
+FinetuneConfig = _section_class("FinetuneConfig", SECTIONS["finetune"])
+_CLASSES = {"data": DataConfig, "model": ModelConfig, "pretrain": PretrainConfig, "finetune": FinetuneConfig}
+RunConfig = _section_class(
+    "RunConfig", SECTIONS[""], [(k, c, field(default_factory=c)) for k, c in _CLASSES.items()],
+    namespace={"__doc__": "A whole run: its folder, seed and device, and one section per phase (see the module doc).",
+               "run_dir": property(lambda self: Path(self.out_dir) / self.name, doc="``out_dir/name``")},
+)
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConfig:
@@ -130,7 +124,7 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConf
         if isinstance(e, ConfigError):
             raise
         raise ConfigError(f"Config file {path} is not valid {path.suffix[1:].upper()}: {e}") from e
-    return config_from_dict(apply_overrides(raw, overrides or []))
+    return config_from_dict(apply_overrides(_renamed(raw), overrides or []))
 
 
 def _load_yaml(text: str) -> dict:
@@ -146,24 +140,25 @@ def _load_yaml(text: str) -> dict:
 
 
 def apply_overrides(raw: dict, overrides: list[str]) -> dict:
-    """Apply ``a.b=value`` overrides to a nested dict (values read as TOML literals).
+    """Apply ``a.b=value`` overrides to a nested dict (values read as TOML literals; old keys renamed).
 
     Examples
     --------
-    >>> apply_overrides({"pretrain": {"epochs": 5}}, ["pretrain.epochs=10", "name=x"])
-    {'pretrain': {'epochs': 10}, 'name': 'x'}
+    >>> apply_overrides({"pretrain": {"max_iter": 5}}, ["pretrain.max_iter=10", "name=x"])
+    {'pretrain': {'max_iter': 10}, 'name': 'x'}
     """
     raw = json.loads(json.dumps(raw))  # a deep copy of plain data
     for item in overrides:
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
-            raise ConfigError(f"Override {item!r} is not of the form key.path=value, e.g. --set pretrain.epochs=5.")
+            raise ConfigError(f"Override {item!r} is not of the form key.path=value, e.g. --set pretrain.max_iter=5.")
         try:
             value = tomllib.loads(f"v = {text}")["v"]
         except tomllib.TOMLDecodeError:
             value = text  # a bare word: a string
+        key = _new_key(key.strip())
         node = raw
-        parts = key.strip().split(".")
+        parts = key.split(".")
         for p in parts[:-1]:
             node = node.setdefault(p, {})
             if not isinstance(node, dict):
@@ -172,14 +167,84 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
     return raw
 
 
+def _new_key(key: str) -> str:
+    if key in OLD_KEYS:
+        warnings.warn(f"The config key {key!r} is now {OLD_KEYS[key]!r} (the name of the parameter it sets); the old key "
+                      "will stop working in 0.3.", FutureWarning, stacklevel=3)
+        return OLD_KEYS[key]
+    return key
+
+
+def _renamed(raw: Any) -> Any:
+    """``raw`` with old keys moved to their new place (a ``FutureWarning`` each); both given is an error."""
+    if not isinstance(raw, dict):
+        return raw
+    out = json.loads(json.dumps(raw))
+    for old, new in OLD_KEYS.items():
+        osec, _, okey = old.rpartition(".")
+        src = out.get(osec) if osec else out
+        if not isinstance(src, dict) or okey not in src:
+            continue
+        nsec, _, nkey = new.rpartition(".")
+        dst = out.setdefault(nsec, {}) if nsec else out
+        if not isinstance(dst, dict):
+            continue  # reported as a section that is not a table
+        if nkey in dst:
+            raise ConfigError(f"The config sets both {old!r} (the old name) and {new!r}; keep only {new!r}.")
+        dst[nkey] = src.pop(okey)
+        _new_key(old)
+    return out
+
+
 def config_from_dict(raw: dict) -> RunConfig:
     """Build and validate a :class:`RunConfig`; every problem is reported at once."""
+    raw = _renamed(raw or {})
     problems: list[str] = []
-    cfg = _build(RunConfig, raw or {}, "", problems)
-    _check_values(cfg, problems)  # fields with a wrong type kept their defaults: no double report
+    if not isinstance(raw, dict):
+        raise ConfigError(f"The config must be a table of keys; got {type(raw).__name__}.")
+    values = _section(raw, "", problems)
+    sections = {}
+    for name, cls in _CLASSES.items():
+        sub = raw.get(name, {})
+        if not isinstance(sub, dict):
+            problems.append(f"{name} must be a table/section; got {type(sub).__name__} {sub!r}.")
+            sub = {}
+        sections[name] = cls(**_section(sub, name, problems))
     if problems:
         raise ConfigError(f"The config has {len(problems)} problem(s):\n- " + "\n- ".join(problems))
-    return cfg
+    return RunConfig(**values, **sections)
+
+
+def _section(raw: dict, name: str, problems: list[str]) -> dict[str, Any]:
+    """The checked values of one section (problems appended; bad values left at their defaults)."""
+    params, prefix = SECTIONS[name], f"{name}." if name else ""
+    context = {**params.defaults(), **raw}  # what a nested check reads (pretrain_params reads pretrain)
+    values = {}
+    for key, value in raw.items():
+        if key in _CLASSES and not name:
+            continue  # a section, read by the caller
+        if key not in params:
+            problems.append(_unknown(prefix, str(key), list(params) + ([] if name else list(_CLASSES))))
+            continue
+        if isinstance(value, list) and isinstance(params[key].default, tuple):
+            value = tuple(value)  # TOML and JSON have lists; the estimators' defaults are tuples
+        found = params[key].problems(value, context, Subject(prefix + key))
+        if found:
+            problems += found
+        else:
+            values[key] = value
+    return values
+
+
+def _unknown(prefix: str, key: str, names: list[str]) -> str:
+    """``unknown key 'pretrain.epoch'. Did you mean 'pretrain.epochs'? ...``: close old keys say what they are now."""
+    olds = {k.rpartition(".")[2]: v for k, v in OLD_KEYS.items() if k.rpartition(".")[0] == prefix.rstrip(".")}
+    match = difflib.get_close_matches(key, names + list(olds), n=1, cutoff=0.5)
+    hint = ""
+    if match:
+        m = match[0]
+        hint = f" Did you mean {prefix + m!r}?" + (f" ({prefix + m!r} is the old name of {olds[m]!r}.)" if m in olds else "")
+    return f"unknown key {prefix + key!r}.{hint} Valid keys here: {names}."
 
 
 def config_to_dict(cfg: RunConfig) -> dict:
@@ -187,98 +252,14 @@ def config_to_dict(cfg: RunConfig) -> dict:
     return dataclasses.asdict(cfg)
 
 
-def _build(cls, raw: Any, prefix: str, problems: list[str]):
-    if not isinstance(raw, dict):
-        problems.append(f"{prefix.rstrip('.') or 'the config'} must be a table/section; got {type(raw).__name__} {raw!r}.")
-        return cls()
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    values = {}
-    for key, value in raw.items():
-        path = prefix + str(key)
-        if key not in names:
-            close = suggest(str(key), names)
-            hint = f" Did you mean {prefix + close.split(chr(39))[1]!r}?" if close else ""
-            problems.append(f"unknown key {path!r}.{hint} Valid keys here: {names}.")
-            continue
-        hint = hints[key]
-        if dataclasses.is_dataclass(hint):
-            values[key] = _build(hint, value, path + ".", problems)
-        elif _type_ok(value, hint):
-            values[key] = value
-        else:
-            problems.append(f"{path} must be {_type_name(hint)}; got {type(value).__name__} {value!r}.")
-    return cls(**values)
+def estimator_params(cfg: RunConfig, phase: str) -> dict[str, Any]:
+    """The keyword arguments of the estimator a phase fits: the shared keys, ``[model]`` and the phase's section.
 
-
-def _type_ok(value: Any, hint: Any) -> bool:
-    origin = typing.get_origin(hint)
-    if origin in (types.UnionType, typing.Union):
-        return any(_type_ok(value, h) for h in typing.get_args(hint))
-    if hint is type(None):
-        return value is None
-    if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if origin is list:
-        (item,) = typing.get_args(hint)
-        return isinstance(value, list) and all(_type_ok(v, item) for v in value)
-    if origin is dict:
-        return isinstance(value, dict)
-    return isinstance(value, hint)
-
-
-def _type_name(hint: Any) -> str:
-    if typing.get_origin(hint) in (types.UnionType, typing.Union):
-        return " or ".join(_type_name(h) for h in typing.get_args(hint))
-    if hint is type(None):
-        return "null/absent"
-    if typing.get_origin(hint) is list:
-        return f"a list of {_type_name(typing.get_args(hint)[0])}"
-    if typing.get_origin(hint) is dict:
-        return "a table"
-    return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(hint, str(hint))
-
-
-def _check_values(cfg: RunConfig, problems: list[str]) -> None:
-    """Ranges and choices; the names of objectives and datasets are checked by their registries."""
-    import torch
-
-    from .nn.blocks import ACTIVATIONS
-    from .objectives import OBJECTIVES
-
-    for key, choices in CHOICES.items():
-        value = _get(cfg, key)
-        if value not in choices:
-            problems.append(f"{key} must be one of {list(choices)}; got {value!r}.{suggest(str(value), list(choices))}")
-    if cfg.model.activation not in ACTIVATIONS:
-        problems.append(f"model.activation must be one of {ACTIVATIONS.names()}; got {cfg.model.activation!r}.{suggest(cfg.model.activation, ACTIVATIONS.names())}")
-    if cfg.pretrain.objective not in OBJECTIVES:
-        problems.append(f"pretrain.objective must be one of {OBJECTIVES.names()}; got {cfg.pretrain.objective!r}.{suggest(cfg.pretrain.objective, OBJECTIVES.names())}")
-    if not cfg.model.hidden_layer_sizes or any(s < 1 for s in cfg.model.hidden_layer_sizes):
-        problems.append(f"model.hidden_layer_sizes must be a non-empty list of positive integers; got {cfg.model.hidden_layer_sizes}.")
-    for key in ("pretrain.epochs", "pretrain.batch_size", "finetune.epochs", "finetune.batch_size", "finetune.patience"):
-        if _get(cfg, key) < (0 if key == "pretrain.epochs" else 1):
-            problems.append(f"{key} must be {'>= 0' if key == 'pretrain.epochs' else 'a positive integer'}; got {_get(cfg, key)}.")
-    for key in ("pretrain.lr", "finetune.lr"):
-        if not _get(cfg, key) > 0:
-            problems.append(f"{key} must be a positive number; got {_get(cfg, key)}.")
-    for key, lo, hi in (("data.label_fraction", 0, 1), ("data.val_size", 0, 1), ("data.test_size", 0, 1)):
-        v = _get(cfg, key)
-        if not (lo < v <= hi if key == "data.label_fraction" else lo <= v < hi):
-            problems.append(f"{key} must be in {'(0, 1]' if key == 'data.label_fraction' else '[0, 1)'}; got {v}.")
-    if cfg.device != "auto":
-        try:
-            torch.device(cfg.device)
-        except (RuntimeError, TypeError, ValueError):
-            problems.append(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:<index>'; got {cfg.device!r}.{suggest(cfg.device, ['auto', 'cpu', 'cuda'])}")
-    if Path(cfg.name).name != cfg.name or cfg.name in ("", ".", ".."):
-        problems.append(f"name must be a plain folder name (no '/' or '..'); got {cfg.name!r}. The run folder is out_dir/name.")
-
-
-def _get(cfg: RunConfig, dotted: str) -> Any:
-    node: Any = cfg
-    for part in dotted.split("."):
-        node = getattr(node, part)
-    return node
+    Parameters
+    ----------
+    phase : {"pretrain", "finetune"}
+        ``"pretrain"``: a :class:`~layerwise.StackedAutoencoder`; ``"finetune"``: a
+        ``PretrainedClassifier`` or ``PretrainedRegressor``.
+    """
+    shared = {k: getattr(cfg, k) for k in _SHARED}
+    return {**shared, **dataclasses.asdict(cfg.model), **dataclasses.asdict(getattr(cfg, phase))}

@@ -15,58 +15,51 @@ compare on the same split and seed:
 from __future__ import annotations
 
 import copy
-import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import train_test_split
 from sklearn.neighbors import KNeighborsClassifier
 
-from .data.datasets import load_dataset
+from .data.prepare import prepare_data
 from .finetune import finetune
 from .greedy import GreedyLayerwise, random_stack
 from .metrics import classification_report
 from .nn.heads import ClassifierHead
 from .objectives import Classification
-from .train.loop import Trainer, predict_in_batches
+from .runs import RunFolder
+from .train.inference import predict_in_batches
+from .train.loop import Trainer
 
-__all__ = ["DemoSettings", "SETTINGS", "run_demo", "format_table"]
+__all__ = ["DemoSettings", "DemoRun", "SETTINGS", "STEPS", "run_demo", "format_table"]
 
 
 @dataclass
 class DemoSettings:
-    """What the demo trains; one preset per dataset in :data:`SETTINGS`."""
+    """What the demo trains; one preset per dataset in :data:`SETTINGS`. Names as the estimators'."""
 
     hidden_layer_sizes: tuple[int, ...] = (256, 64)
     activation: str = "relu"
-    objective: str = "denoising"
-    objective_params: dict = field(default_factory=lambda: {"noise": "masking", "level": 0.25})
-    pretrain_epochs: int = 150
+    pretrain: str = "denoising"
+    pretrain_params: dict = field(default_factory=lambda: {"noise": "masking", "level": 0.25})
+    pretrain_max_iter: int = 150
     pretrain_batch_size: int = 32
-    finetune_epochs: int = 200
-    finetune_batch_size: int = 32
-    lr: float = 1e-3
+    max_iter: int = 200
+    batch_size: int = 32
+    learning_rate_init: float = 1e-3
     dbn: bool = True
     precision: str = "fp32"
 
 
 SETTINGS = {
     "digits": DemoSettings(),
-    "mnist": DemoSettings(hidden_layer_sizes=(512, 128), pretrain_epochs=10, pretrain_batch_size=128,
-                          finetune_epochs=30, finetune_batch_size=64),
+    "mnist": DemoSettings(hidden_layer_sizes=(512, 128), pretrain_max_iter=10, pretrain_batch_size=128,
+                          max_iter=30, batch_size=64),
 }
-
-
-def _split(X, y, label_fraction: float, seed: int, X_test=None, y_test=None):
-    """Train/test split (official test split when there is one) and unlabeled marks."""
-    if X_test is None:
-        X, X_test, y, y_test = train_test_split(X, y, test_size=0.3, random_state=seed, stratify=y)
-    labeled, _ = train_test_split(np.arange(len(y)), train_size=label_fraction, random_state=seed, stratify=y)
-    return X, y, np.sort(labeled), X_test, y_test
 
 
 def _timed(fn):
@@ -75,8 +68,116 @@ def _timed(fn):
     return out, time.perf_counter() - start
 
 
+@dataclass
+class DemoRun:
+    """What the steps of one demo share: the split, the settings, the shared pretrained stack, and what they report.
+
+    A step is a function ``step(run)``; one that compares a method calls :meth:`add` with its
+    test predictions. Steps run in :data:`STEPS` order, which fixes the random numbers each
+    one draws, so a step added at the end changes no earlier row.
+    """
+
+    data: Any
+    settings: DemoSettings
+    seed: int
+    progress: bool
+    log: Callable[[str], None]
+    rows: list = field(default_factory=list)
+    curves: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)
+    stack: Any = None  # the greedy (denoising) stack, set by the pretraining step
+
+    def __post_init__(self) -> None:
+        d = self.data
+        self.X, self.y, self.labeled = d.X_train, d.y_train, np.flatnonzero(d.labeled)
+        self.Xt = torch.from_numpy(self.X)
+        self.Xl, self.yl = torch.from_numpy(self.X[self.labeled]), torch.from_numpy(self.y[self.labeled])
+
+    def add(self, name: str, y_pred, seconds: float) -> None:
+        """One row of the table: test metrics of ``y_pred``."""
+        r = classification_report(self.data.y_test, y_pred)
+        self.rows.append({"method": name, **{k: r[k] for k in ("accuracy", "precision", "recall", "f1")}, "seconds": seconds,
+                          "confusion_matrix": r["confusion_matrix"]})
+
+    def trainer(self, **changes) -> Trainer:
+        """The pretraining trainer of the settings (``changes`` for fine-tuning)."""
+        s = self.settings
+        params = dict(max_iter=s.pretrain_max_iter, batch_size=s.pretrain_batch_size, learning_rate_init=s.learning_rate_init,
+                      random_state=self.seed, device=_DEVICE, verbose=self.progress, precision=s.precision)
+        return Trainer(**{**params, **changes})
+
+    def greedy(self, activation: str, objective: str, params: dict | None = None) -> GreedyLayerwise:
+        return GreedyLayerwise(self.settings.hidden_layer_sizes, activation=activation, objective=objective,
+                               objective_params=params, trainer=self.trainer())
+
+    def tune(self, name: str, stack, mode: str) -> None:
+        """Fine-tune ``stack`` with a softmax head on the labeled rows; add its row."""
+        s = self.settings
+        trainer = self.trainer(max_iter=s.max_iter, batch_size=s.batch_size, random_state=self.seed + 1, desc=name)
+        head = ClassifierHead(s.hidden_layer_sizes[-1], int(self.y.max()) + 1)
+        (model, hist), t = _timed(lambda: finetune(stack, head, Classification(), (self.Xl, self.yl), mode=mode, trainer=trainer))
+        self.curves[f"fine-tune: {name}"] = hist
+        self.add(name, predict_in_batches(model, torch.from_numpy(self.data.X_test)).argmax(1).numpy(), t)
+
+
+_DEVICE = torch.device("cpu")
+
+
+def logistic_regression(run: DemoRun) -> None:
+    logreg, t = _timed(lambda: LogisticRegression(max_iter=2000).fit(run.X[run.labeled], run.y[run.labeled]))
+    run.add("logistic regression, raw pixels", logreg.predict(run.data.X_test), t)
+
+
+def pretrain(run: DemoRun) -> None:
+    """Greedy pretraining on every training row (labels unused): the stack the next rows start from."""
+    s = run.settings
+    torch.manual_seed(run.seed)
+    greedy = run.greedy(s.activation, s.pretrain, s.pretrain_params)
+    run.stack, t_pre = _timed(lambda: greedy.fit(run.Xt))
+    run.extra["pretrain_seconds"] = t_pre
+    run.log(f"greedy pretraining of {len(s.hidden_layer_sizes)} layers {s.hidden_layer_sizes} on {len(run.X)} unlabeled rows: {t_pre:.1f} s")
+    for k, h in enumerate(greedy.history_):
+        run.curves[f"pretrain layer {k + 1} ({s.pretrain})"] = h
+
+
+def random_init(run: DemoRun) -> None:
+    torch.manual_seed(run.seed)
+    run.tune("random init, full", random_stack(run.X.shape[1], run.settings.hidden_layer_sizes, run.settings.activation), "full")
+
+
+def pretrained_frozen(run: DemoRun) -> None:
+    run.tune("pretrained, frozen", copy.deepcopy(run.stack), "frozen")
+
+
+def pretrained_full(run: DemoRun) -> None:
+    run.tune("pretrained, full", copy.deepcopy(run.stack), "full")
+
+
+def deep_belief_network(run: DemoRun) -> None:
+    """The same layer sizes pretrained as stacked RBMs (contrastive divergence), fine-tuned end to end."""
+    if not run.settings.dbn:
+        return
+    dbn = run.greedy("logistic", "rbm")
+    dbn_stack, t_dbn = _timed(lambda: dbn.fit(run.Xt))
+    run.extra["dbn_pretrain_seconds"] = t_dbn
+    run.log(f"deep belief network (RBMs, CD-1) pretraining: {t_dbn:.1f} s")
+    run.curves["pretrain DBN layer 1 (rbm, recon)"] = [{**h, "loss": h["recon"]} for h in dbn.history_[0]]
+    run.tune("DBN (stacked RBMs), full", dbn_stack, "full")
+
+
+def knn_on_codes(run: DemoRun) -> None:
+    codes = lambda A: predict_in_batches(run.stack, torch.from_numpy(A)).numpy()  # noqa: E731
+    knn, t = _timed(lambda: KNeighborsClassifier(5).fit(codes(run.X[run.labeled]), run.y[run.labeled]))
+    run.add("kNN (k=5), pretrained codes", knn.predict(codes(run.data.X_test)), t)
+
+
+#: The demo's steps, in order. Add a method by appending ``step(run)`` that calls ``run.add``.
+STEPS: list[Callable[[DemoRun], None]] = [logistic_regression, pretrain, random_init, pretrained_frozen, pretrained_full,
+                                          deep_belief_network, knn_on_codes]
+
+
 def run_demo(dataset: str = "digits", data_dir=None, out_dir="runs/demo", label_fraction: float = 0.1, seed: int = 0,
-             settings: DemoSettings | None = None, progress: bool = True, log=print) -> dict:
+             settings: DemoSettings | None = None, progress: bool = True, log=print, steps=None) -> dict:
     """Run the comparison, write the run folder, return the results.
 
     Parameters
@@ -87,10 +188,12 @@ def run_demo(dataset: str = "digits", data_dir=None, out_dir="runs/demo", label_
     out_dir : path, default="runs/demo"
         Run folder: ``results.json``, ``reconstructions.png``, ``loss_curves.png``.
     label_fraction : float, default=0.1
-        Fraction of the training rows that keep their label.
+        Fraction of the training rows that keep their label, in (0, 1].
     seed : int, default=0
     settings : DemoSettings, optional
         Defaults to the dataset's preset in :data:`SETTINGS`.
+    steps : list of callable, optional
+        Default :data:`STEPS`.
 
     Returns
     -------
@@ -99,67 +202,20 @@ def run_demo(dataset: str = "digits", data_dir=None, out_dir="runs/demo", label_
         seconds), ``pretrain_seconds``, ``n_labeled``, ``n_train``, ``n_test``.
     """
     s = settings or SETTINGS.get(dataset, DemoSettings())
-    data = load_dataset(dataset, data_dir=data_dir)
-    X, y, labeled, X_test, y_test = _split(data.X, data.y, label_fraction, seed, data.X_test, data.y_test)
-    log(f"{dataset}: {len(X)} training rows ({len(labeled)} labeled, {label_fraction:.0%}), {len(X_test)} test rows; pixels {data.scaling}")
-    device = torch.device("cpu")
-    Xt, Xl, yl = torch.from_numpy(X), torch.from_numpy(X[labeled]), torch.from_numpy(y[labeled])
-    Xte = torch.from_numpy(X_test)
-    rows, curves, extra = [], {}, {}
-
-    def add(name, y_pred, seconds):
-        r = classification_report(y_test, y_pred)
-        rows.append({"method": name, **{k: r[k] for k in ("accuracy", "precision", "recall", "f1")}, "seconds": seconds,
-                     "confusion_matrix": r["confusion_matrix"]})
-
-    logreg, t = _timed(lambda: LogisticRegression(max_iter=2000).fit(X[labeled], y[labeled]))
-    add("logistic regression, raw pixels", logreg.predict(X_test), t)
-
-    torch.manual_seed(seed)
-    greedy = GreedyLayerwise(s.hidden_layer_sizes, s.activation, s.objective, s.objective_params, trainer_params=dict(
-        max_epochs=s.pretrain_epochs, batch_size=s.pretrain_batch_size, lr=s.lr, seed=seed, device=device, progress=progress,
-        precision=s.precision))
-    stack, t_pre = _timed(lambda: greedy.fit(Xt))
-    log(f"greedy pretraining of {len(s.hidden_layer_sizes)} layers {s.hidden_layer_sizes} on {len(X)} unlabeled rows: {t_pre:.1f} s")
-    for k, h in enumerate(greedy.history_):
-        curves[f"pretrain layer {k + 1} ({s.objective})"] = h
-
-    def tune(name, start_stack, mode):
-        trainer = Trainer(max_epochs=s.finetune_epochs, batch_size=s.finetune_batch_size, lr=s.lr, seed=seed + 1,
-                          device=device, progress=progress, desc=name, precision=s.precision)
-        head = ClassifierHead(s.hidden_layer_sizes[-1], int(y.max()) + 1)
-        (model, hist), t = _timed(lambda: finetune(start_stack, head, Classification(), (Xl, yl), mode=mode, trainer=trainer))
-        curves[f"fine-tune: {name}"] = hist
-        add(name, predict_in_batches(model, Xte).argmax(1).numpy(), t)
-        return model
-
-    torch.manual_seed(seed)
-    tune("random init, full", random_stack(X.shape[1], s.hidden_layer_sizes, s.activation), "full")
-    tune("pretrained, frozen", copy.deepcopy(stack), "frozen")
-    tune("pretrained, full", copy.deepcopy(stack), "full")
-    if s.dbn:
-        dbn = GreedyLayerwise(s.hidden_layer_sizes, "logistic", "rbm", trainer_params=dict(
-            max_epochs=s.pretrain_epochs, batch_size=s.pretrain_batch_size, lr=s.lr, seed=seed, device=device, progress=progress,
-            precision=s.precision))
-        dbn_stack, t_dbn = _timed(lambda: dbn.fit(Xt))
-        extra["dbn_pretrain_seconds"] = t_dbn
-        log(f"deep belief network (RBMs, CD-1) pretraining: {t_dbn:.1f} s")
-        curves["pretrain DBN layer 1 (rbm, recon)"] = [{**h, "loss": h["recon"]} for h in dbn.history_[0]]
-        tune("DBN (stacked RBMs), full", dbn_stack, "full")
-    codes = lambda A: predict_in_batches(stack, torch.from_numpy(A)).numpy()  # noqa: E731
-    knn, t = _timed(lambda: KNeighborsClassifier(5).fit(codes(X[labeled]), y[labeled]))
-    add("kNN (k=5), pretrained codes", knn.predict(codes(X_test)), t)
-
-    result = {"dataset": dataset, "n_train": len(X), "n_labeled": int(len(labeled)), "n_test": len(X_test), "seed": seed,
-              "pretrain_seconds": t_pre, **extra, "settings": asdict(s), "rows": rows}
-    _write_run(out_dir, result, stack, X_test, data.image_shape, curves)
+    # the CLI's data preparation: 30% of the rows held out as the test set (unless the dataset has one), no validation rows
+    data = prepare_data(dataset, data_dir=data_dir, label_fraction=label_fraction, val_size=0.0, test_size=0.3, random_state=seed)
+    run = DemoRun(data, s, seed, progress, log)
+    log(f"{dataset}: {len(run.X)} training rows ({len(run.labeled)} labeled, {label_fraction:.0%}), {len(data.X_test)} test rows; pixels {data.scaling}")
+    for step in steps if steps is not None else STEPS:
+        step(run)
+    result = {"dataset": dataset, "n_train": len(run.X), "n_labeled": int(len(run.labeled)), "n_test": len(data.X_test),
+              "seed": seed, **run.extra, "settings": asdict(s), "rows": run.rows}
+    _write_run(out_dir, result, run.stack, data.X_test, data.image_shape, run.curves)
     return result
 
 
 def _write_run(out_dir, result, stack, X_test, image_shape, curves) -> None:
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(result, indent=2))
+    out = RunFolder(out_dir).write_json("results.json", result).parent
     try:
         from .viz import plot_loss_curves, plot_reconstructions
     except ImportError:  # pragma: no cover

@@ -17,13 +17,18 @@ from typing import Any
 import torch
 from torch import nn
 
+from dataclasses import replace
+
 from .exceptions import ConfigError
 from .nn.stack import EncoderStack, freeze, unfreeze
+from .params import PARAMS, ParamSet
+from .params.table import FINETUNE_MODES
 from .train.loop import Trainer
 
 __all__ = ["FINETUNE_MODES", "finetune", "stack_with_head"]
 
-FINETUNE_MODES = ("frozen", "full")
+# the estimators' ``finetune`` is this function's ``mode``: one declaration, the function's own name
+_ARGS = ParamSet((replace(PARAMS["finetune"], name="mode"), PARAMS["encoder_lr_scale"]))
 
 
 def stack_with_head(stack: nn.Module, head: nn.Module) -> nn.Sequential:
@@ -69,10 +74,7 @@ def finetune(
         ``stack`` then ``head``.
     history : list of dict
     """
-    if mode not in FINETUNE_MODES:
-        raise ConfigError(f"mode must be one of {list(FINETUNE_MODES)}; got {mode!r}.")
-    if not float(encoder_lr_scale) >= 0:
-        raise ConfigError(f"encoder_lr_scale must be >= 0; got {encoder_lr_scale!r}.")
+    _ARGS.validate({"mode": mode, "encoder_lr_scale": encoder_lr_scale}, "finetune()")
     trainer = trainer or Trainer()
     model = stack_with_head(stack, head)
     if mode == "frozen" and getattr(objective, "needs_decoder", False):
@@ -88,7 +90,7 @@ def finetune(
         return model, history
     unfreeze(stack)
     groups = [
-        {"params": list(stack.parameters()), "lr": trainer.lr * float(encoder_lr_scale)},
+        {"params": list(stack.parameters()), "lr": trainer.learning_rate_init * float(encoder_lr_scale)},
         {"params": list(head.parameters())},
     ]
     trained = model

@@ -2,7 +2,10 @@
 
 Layer 1 is trained as an autoencoder on the data and frozen; its codes are
 computed **once** and layer 2 is trained on them as an autoencoder; and so on.
-Finished decoders are not used again. The result is an :class:`EncoderStack`.
+The encoders form an :class:`EncoderStack`; the trained decoders are kept
+beside them (``keep_decoders``) for what starts from them later: the unrolled
+deep autoencoder, ``inverse_transform``, sampling and semi-supervised
+fine-tuning. The stack's forward pass never uses them.
 
 Under ``torchrun`` (several processes, see :mod:`layerwise.train.distributed`)
 each stage trains data-parallel, the codes of each frozen layer are computed
@@ -12,7 +15,6 @@ written by rank 0 alone.
 
 from __future__ import annotations
 
-import inspect
 import logging
 import numbers
 from pathlib import Path
@@ -25,10 +27,10 @@ from torch import nn
 from .data.arrays import check_X, in_unit_interval
 from .exceptions import ConfigError, DataError
 from .nn.autoencoder import dense_autoencoder
-from .nn.blocks import ACTIVATIONS, activation_name, dense_block
+from .nn.blocks import activation_name, dense_block
 from .nn.stack import EncoderStack, freeze
-from .objectives import OBJECTIVES, make_objective
-from .registry import suggest
+from .objectives import make_objective
+from .params import GREEDY, TRAINER, Deprecated, configurable_init
 from .train.loop import Trainer
 
 log = logging.getLogger(__name__)
@@ -73,16 +75,6 @@ def check_data_tensor(X, name: str = "X") -> torch.Tensor:
     return X
 
 
-def _check_trainer_params(params: dict[str, Any]) -> None:
-    """Refuse keywords :class:`Trainer` does not take, with a suggestion."""
-    accepted = [n for n in inspect.signature(Trainer).parameters if n not in ("self", "checkpoint_dir")]
-    unknown = [k for k in params if k not in accepted]
-    if unknown:
-        hints = "".join(suggest(str(k), accepted) for k in unknown)
-        where = " (set GreedyLayerwise(checkpoint_dir=...) instead)" if "checkpoint_dir" in unknown else ""
-        raise ConfigError(f"Unknown trainer_params {unknown}{where}; Trainer accepts {accepted}.{hints}")
-
-
 def code_activation(encoder: nn.Module) -> str | None:
     """Name of the last activation in ``encoder`` (``None`` if none is known)."""
     for m in reversed(list(encoder.modules())):
@@ -123,78 +115,50 @@ def random_stack(n_in: int, sizes: Sequence[int], activation: str = "relu", drop
     return EncoderStack([dense_block(a, b, activation, dropout) for a, b in zip(widths[:-1], widths[1:])])
 
 
+_GREEDY = GREEDY.with_deprecated(Deprecated(
+    "trainer_params", "trainer", translate=lambda p: {"trainer": Trainer(**(p or {}))},
+    note="Pass trainer=Trainer(...) with the same arguments, as to finetune().",
+))
+
+
 class GreedyLayerwise:
-    """Train a stack of layers one at a time, each on the frozen codes of the last.
+    __doc__ = _GREEDY.document("""Train a stack of layers one at a time, each on the frozen codes of the last.
 
     Each layer is a dense autoencoder, or the model the objective builds
     (``build_model``): an RBM for ``"rbm"`` (a deep belief network), a VAE for
-    ``"vae"``, a convolutional autoencoder for ``"conv"``.
+    ``"vae"``, a convolutional autoencoder for ``"conv"``. Every stage is
+    trained by a copy of ``trainer``, as :func:`~layerwise.finetune` trains
+    with the ``trainer`` it is given.
 
     Parameters
     ----------
-    hidden_layer_sizes : sequence of int
-        Code width of each layer, e.g. ``(256, 64)``.
-    activation : {"identity", "logistic", "tanh", "relu"}, default="relu"
-    objective : str, default="autoencoder"
-        A name in :data:`layerwise.objectives.OBJECTIVES`: ``"autoencoder"``,
-        ``"sparse"``, ``"denoising"``, ``"contractive"``, ``"conv"``, ``"rbm"``,
-        ``"vae"``.
-    objective_params : dict, optional
-        Options of that objective, e.g. ``{"noise": "gaussian", "level": 0.2}``.
-    loss : {"auto", "mse", "bce"}, default="auto"
-        Reconstruction loss of the first layer (see :func:`resolve_loss`).
-    tied : bool, default=False
-        Tie each decoder's weight to its encoder's transpose.
-    dropout : float, default=0.0
-    trainer_params : dict, optional
-        Keyword arguments of :class:`~layerwise.train.Trainer` for every stage.
-        With ``seed`` set, stage ``k`` is seeded with ``seed + k``.
-    keep_decoders : bool, default=True
-        Keep the trained decoders in the stack for ``unroll`` and
-        ``inverse_transform``. The encoder never uses them.
-    checkpoint_dir : path, optional
-        Each stage checkpoints into ``checkpoint_dir/stage_<k>/`` (see
-        ``Trainer(checkpoint_dir=...)``; ``trainer_params["checkpoint_every"]``
-        adds checkpoints inside epochs). ``fit(..., resume=True)`` restores
-        finished stages without training them and continues the stage that was
-        interrupted.
+    {parameters}
 
     Attributes
     ----------
     stack_ : EncoderStack
     history_ : list of list of dict
         The trainer history of every stage.
+    first_loss_ : str
+        The first layer's resolved loss.
 
     Examples
     --------
     >>> X = torch.rand(64, 8)
-    >>> stack = GreedyLayerwise((6, 3), trainer_params={"max_epochs": 2, "seed": 0}).fit(X)
+    >>> stack = GreedyLayerwise((6, 3), trainer=Trainer(max_iter=2, random_state=0)).fit(X)
     >>> stack(X).shape
     torch.Size([64, 3])
-    """
+    """)
 
-    def __init__(
-        self,
-        hidden_layer_sizes: Sequence[int],
-        activation: str = "relu",
-        objective: str = "autoencoder",
-        objective_params: dict[str, Any] | None = None,
-        loss: str = "auto",
-        tied: bool = False,
-        dropout: float = 0.0,
-        trainer_params: dict[str, Any] | None = None,
-        keep_decoders: bool = True,
-        checkpoint_dir: str | None = None,
-    ) -> None:
-        self.hidden_layer_sizes = check_layer_sizes(hidden_layer_sizes)
-        ACTIVATIONS.get(activation)
-        OBJECTIVES.get(objective)
-        self.activation, self.objective, self.objective_params = activation, objective, dict(objective_params or {})
-        self.loss, self.tied, self.dropout = loss, tied, dropout
-        self.trainer_params = dict(trainer_params or {})
-        _check_trainer_params(self.trainer_params)
-        self.keep_decoders = keep_decoders
-        self.checkpoint_dir = checkpoint_dir
+    __init__ = configurable_init(_GREEDY, n_positional=1)
+
+    def __post_init__(self, typed: dict[str, str]) -> None:
+        problems = []
+        if getattr(self.trainer, "checkpoint_dir", None) is not None:
+            problems.append(f"trainer has checkpoint_dir={str(self.trainer.checkpoint_dir)!r}; set "
+                            "GreedyLayerwise(checkpoint_dir=...) instead: each stage checkpoints in its own stage_<k> folder.")
+        _GREEDY.validate({k: getattr(self, k) for k in _GREEDY}, "GreedyLayerwise", context=problems, typed=typed)
+        self.hidden_layer_sizes = check_layer_sizes(self.hidden_layer_sizes)
 
     def fit(self, X: torch.Tensor, X_val: torch.Tensor | None = None, resume: bool = False) -> EncoderStack:
         """Pretrain every layer on ``X`` (``(n_samples, n_features)`` float tensor).
@@ -213,18 +177,20 @@ class GreedyLayerwise:
             if X_val.shape[1:] != X.shape[1:]:
                 raise DataError(f"X_val has rows of shape {tuple(X_val.shape[1:])} but X has {tuple(X.shape[1:])}; "
                                 "expected the same features in both.")
-        params = dict(self.objective_params)
+        params = dict(self.objective_params or {})
         first_loss = params.pop("loss", self.loss)
         codes, val_codes = X, X_val
         encoders, decoders, self.history_ = [], [], []
         n_layers = len(self.hidden_layer_sizes)
         prev_activation = None
+        template = self.trainer if self.trainer is not None else Trainer()
+        self._seed = None if template.random_state is None else template._seed()
         for k, width in enumerate(self.hidden_layer_sizes):
             loss = resolve_loss(first_loss, codes, k, prev_activation)
             if k == 0:
                 self.first_loss_ = loss
             objective, model = self._stage(k, width, tuple(codes.shape[1:]), loss, params)
-            trainer = self._trainer(k, n_layers)
+            trainer = self._stage_trainer(template, k, n_layers)
             val = (val_codes,) if val_codes is not None else None
             self.history_.append(trainer.fit(model, objective, (codes,), val, resume=resume))
             freeze(model)
@@ -253,7 +219,8 @@ class GreedyLayerwise:
             Same modules and parameter names as a fitted stack, frozen.
         """
         self.first_loss_ = first_loss
-        params = dict(self.objective_params)
+        self._seed = None
+        params = dict(self.objective_params or {})
         params.pop("loss", None)
         shape, prev_activation, encoders, decoders = tuple(in_shape), None, [], []
         for k, width in enumerate(self.hidden_layer_sizes):
@@ -269,8 +236,8 @@ class GreedyLayerwise:
     def _stage(self, k: int, width: int, in_shape: tuple[int, ...], loss: str, params: dict):
         """The objective and the freshly initialised model of layer ``k``."""
         objective = make_objective(self.objective, params, loss)
-        if self.trainer_params.get("seed") is not None:  # the seed also fixes the layer's initial weights
-            torch.manual_seed(int(self.trainer_params["seed"]) + k)
+        if self._seed is not None:  # the seed also fixes the layer's initial weights
+            torch.manual_seed(self._seed + k)
         return objective, self._build_model(objective, in_shape, width, loss)
 
     def _assemble(self, encoders: list, decoders: list) -> EncoderStack:
@@ -291,11 +258,11 @@ class GreedyLayerwise:
             )
         return dense_autoencoder(in_shape[0], width, self.activation, output, self.tied, self.dropout)
 
-    def _trainer(self, k: int, n_layers: int) -> Trainer:
-        params = dict(self.trainer_params)
-        if params.get("seed") is not None:
-            params["seed"] = int(params["seed"]) + k
-        params.setdefault("desc", f"pretrain layer {k + 1}/{n_layers}")
-        if self.checkpoint_dir is not None:
-            params["checkpoint_dir"] = str(Path(self.checkpoint_dir) / f"stage_{k + 1}")
-        return Trainer(**params)
+    def _stage_trainer(self, template: Trainer, k: int, n_layers: int) -> Trainer:
+        """Stage ``k``'s copy of ``template``: seed ``+ k``, its own label and checkpoint folder."""
+        changes: dict[str, Any] = {"checkpoint_dir": None if self.checkpoint_dir is None else str(Path(self.checkpoint_dir) / f"stage_{k + 1}")}
+        if self._seed is not None:
+            changes["random_state"] = self._seed + k
+        if template.desc == TRAINER["desc"].default:  # the default label: say which stage
+            changes["desc"] = f"pretrain layer {k + 1}/{n_layers}"
+        return template.clone(**changes)

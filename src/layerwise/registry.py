@@ -16,7 +16,7 @@ from .exceptions import ConfigError
 
 T = TypeVar("T")
 
-__all__ = ["Registry", "suggest"]
+__all__ = ["Registry", "suggest", "OBJECTIVES", "SEMI_SUPERVISED"]
 
 
 def suggest(name: str, options: list[str]) -> str:
@@ -115,3 +115,18 @@ def _keyword_names(factory: Callable[..., Any]) -> set[str] | None:
         if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
             names.add(p.name)
     return names
+
+
+# The registries of objectives live here, below everything, so that the parameter table
+# (:mod:`layerwise.params.table`) can name them without importing the objectives; the objectives
+# register themselves when :mod:`layerwise.objectives` is imported (which ``import layerwise`` does).
+
+#: Named pretraining objectives. Each factory's signature is the schema of its options
+#: (``pretrain_params`` in the estimators), checked name by name and type by type.
+OBJECTIVES: Registry = Registry("pretraining objective")
+
+#: Semi-supervised methods that train on labeled and unlabeled rows in every step (ladder networks,
+#: the M1+M2 VAE). Each factory's signature is the schema of its options; the object it returns builds
+#: its model (``build_model(n_features, hidden_layer_sizes, n_classes, activation)``) and is the
+#: objective of the :class:`~layerwise.train.Trainer` on :class:`~layerwise.data.semi.LabeledUnlabeled` data.
+SEMI_SUPERVISED: Registry = Registry("semi-supervised method")

@@ -1,4 +1,4 @@
-"""Sampling from a trained denoising autoencoder (the DAE as a generative model).
+"""Sampling: from a trained denoising autoencoder (the DAE as a generative model), and from saved estimators.
 
 Bengio, Yao, Alain & Vincent (2013), "Generalized denoising auto-encoders as
 generative models": a DAE trained with corruption ``C(x_tilde | x)`` learns the
@@ -15,12 +15,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
+import numpy as np
 import torch
 from torch import nn
 
+from .corruption import MaskingNoise
 from .exceptions import ConfigError
 
-__all__ = ["DAEChain", "dae_chain"]
+__all__ = ["DAEChain", "dae_chain", "draw_samples", "estimator_samples"]
 
 
 class DAEChain(NamedTuple):
@@ -175,3 +177,36 @@ def _sample_shape(model: nn.Module, shape) -> tuple[int, ...]:
         f"Cannot tell the shape of one sample of this {type(model).__name__} (no nn.Linear in its encoder); "
         "pass shape=(channels, height, width) or start=... ."
     )
+
+
+def draw_samples(model, n: int, seed: int = 0) -> np.ndarray:
+    """``n`` samples from a saved generative model, ``(n, n_features)``.
+
+    A :class:`~layerwise.VariationalAutoencoder` samples its prior; a
+    :class:`~layerwise.StackedAutoencoder` pretrained with ``"vae"`` decodes
+    prior draws of its top codes, one pretrained with ``"denoising"`` runs
+    DAE Markov chains (Bengio et al. 2013).
+    """
+    if hasattr(model, "sample"):
+        return np.asarray(model.sample(n, random_state=seed))
+    objective = getattr(model, "pretrain", None)
+    out = estimator_samples(model, objective, model.n_features_in_, seed, n) if hasattr(model, "autoencoder_") else None
+    if out is None:
+        raise ConfigError(f"A {type(model).__name__} pretrained with {objective!r} cannot sample. Sampling needs a "
+                          "VariationalAutoencoder, or a StackedAutoencoder pretrained with 'vae' or 'denoising'.")
+    return out
+
+
+def estimator_samples(sae, objective: str, n_features: int, seed: int, n: int = 50) -> np.ndarray | None:
+    """Prior samples through a stacked autoencoder's decoders (``"vae"``), the end of DAE chains
+    (``"denoising"``), or ``None`` for objectives that cannot sample."""
+    gen = torch.Generator().manual_seed(seed)
+    if objective == "vae":
+        width = sae.transform(np.zeros((1, n_features), np.float32)).shape[1]
+        return sae.inverse_transform(torch.randn(n, width, generator=gen).numpy())
+    if objective == "denoising":
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            chain = dae_chain(sae.autoencoder_, MaskingNoise(0.25), n_samples=n, n_steps=30, shape=(n_features,))
+        return chain.means[-1].detach().cpu().numpy()
+    return None

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from .exceptions import CheckpointError, ConfigError
+from .modelfile import read_weights
 
 __all__ = ["TransferReport", "load_pretrained", "compare_state"]
 
@@ -182,8 +183,6 @@ def load_pretrained(
 def _source_state(source) -> dict[str, torch.Tensor]:
     """The source's tensors by key: a saved folder, a module or a state dict."""
     if isinstance(source, (str, os.PathLike)):
-        from .io import read_weights
-
         return read_weights(source)
     if isinstance(source, nn.Module):
         return dict(source.state_dict())

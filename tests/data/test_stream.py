@@ -29,7 +29,7 @@ def test_streamed_training_equals_in_memory_training(tmp_path, digits_small):
     for data in (torch.from_numpy(X), NpyFile(tmp_path / "x.npy")):
         torch.manual_seed(0)
         ae = boring_autoencoder()
-        Trainer(max_epochs=3, batch_size=32, chunk_rows=96, seed=0).fit(ae, Reconstruction("bce"), (data,))
+        Trainer(max_iter=3, batch_size=32, chunk_rows=96, random_state=0).fit(ae, Reconstruction("bce"), (data,))
         weights.append(ae.state_dict())
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
 
@@ -52,4 +52,4 @@ def test_bad_files(tmp_path):
         NpyFile(tmp_path / "junk.npy")
     np.save(tmp_path / "ok.npy", np.zeros((4, 2), np.float32))
     with pytest.raises(ConfigError, match=r"Streaming in chunks supports unlabeled data \(X,\) only"):
-        Trainer(max_epochs=1).fit(boring_autoencoder(2, 1), Reconstruction(), (NpyFile(tmp_path / "ok.npy"), torch.zeros(4)))
+        Trainer(max_iter=1).fit(boring_autoencoder(2, 1), Reconstruction(), (NpyFile(tmp_path / "ok.npy"), torch.zeros(4)))

@@ -38,7 +38,7 @@ def conv_greedy(digits):
     """A two-layer conv stack pretrained on the first 1000 flat digits rows."""
     X = torch.from_numpy(digits[0][:1000])
     g = GreedyLayerwise((8, 16), objective="conv", objective_params={"image_shape": (1, 8, 8)},
-                        trainer_params={"max_epochs": 6, "batch_size": 64, "lr": 3e-3, "seed": 0})
+                        trainer=Trainer(max_iter=6, batch_size=64, learning_rate_init=3e-3, random_state=0))
     g.fit(X)
     return g
 
@@ -62,7 +62,7 @@ def test_unrolled_conv_stack_is_a_deep_autoencoder_of_the_input(conv_greedy, dig
     out = deep(X)
     assert out.shape == X.shape and ((out >= 0) & (out <= 1)).all()
     assert isinstance(deep.decoder[1], nn.ReLU)  # layer 1's activation between the mirrored decoders
-    obj, trainer = Reconstruction("bce"), Trainer(max_epochs=3, batch_size=64, lr=1e-3, seed=0)
+    obj, trainer = Reconstruction("bce"), Trainer(max_iter=3, batch_size=64, learning_rate_init=1e-3, random_state=0)
     before = trainer.evaluate(deep, obj, (X,))["loss"]
     trainer.fit(deep, obj, (X,))
     assert trainer.evaluate(deep, obj, (X,))["loss"] < before
@@ -73,7 +73,7 @@ def test_unrolled_conv_stack_is_a_deep_autoencoder_of_the_input(conv_greedy, dig
 def test_image_input_works_without_image_shape(digits_small):
     X = torch.from_numpy(digits_small[0]).view(-1, 1, 8, 8)
     stack = GreedyLayerwise((4,), objective="conv", objective_params={"decoder": "upsample"},
-                            trainer_params={"max_epochs": 2, "seed": 0}).fit(X)
+                            trainer=Trainer(max_iter=2, random_state=0)).fit(X)
     assert stack(X).shape == (300, 4, 4, 4) and stack.unroll()(X).shape == X.shape
 
 
@@ -83,7 +83,7 @@ def test_classifier_head_on_flattened_conv_codes_fine_tunes(conv_greedy, digits,
     stack = copy.deepcopy(conv_greedy.stack_)
     pretrained = stack.layers[0][1].weight.clone()  # the first conv, after the Unflatten
     model, hist = finetune(nn.Sequential(stack, nn.Flatten()), ClassifierHead(16 * 2 * 2, 10), Classification(),
-                           (X[:1000], y[:1000]), mode=mode, trainer=Trainer(max_epochs=epochs, batch_size=64, lr=1e-2, seed=0))
+                           (X[:1000], y[:1000]), mode=mode, trainer=Trainer(max_iter=epochs, batch_size=64, learning_rate_init=1e-2, random_state=0))
     model.eval()
     with torch.no_grad():
         acc = (model(X[1000:]).argmax(1) == y[1000:]).float().mean().item()  # 797 held-out digits
@@ -110,7 +110,7 @@ def test_conv_option_errors():
 def test_conv_shape_errors(digits_small):
     X = torch.from_numpy(digits_small[0])
     with pytest.raises(ConfigError, match=r"flat rows of 64 features but no image_shape; pass image_shape="):
-        GreedyLayerwise((4,), objective="conv", trainer_params={"max_epochs": 1}).fit(X)
+        GreedyLayerwise((4,), objective="conv", trainer=Trainer(max_iter=1)).fit(X)
     with pytest.raises(DataError, match=r"image_shape=\(1, 7, 7\) holds 49 values but the rows have 64 features"):
         conv_autoencoder((64,), 4, image_shape=(1, 7, 7))
     with pytest.raises(DataError, match=r"rows of shape \(8, 8\)\. Add a channel axis"):

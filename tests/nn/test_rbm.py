@@ -43,7 +43,7 @@ def _train(X, loss="bce", persistent=False, epochs=6, lr=1e-2, seed=0, n_hidden=
     torch.manual_seed(seed)  # the initial weights; the trainer seeds the sampling
     obj = make_objective("rbm", {"persistent": persistent, "k": k}, loss=loss)
     rbm = obj.build_model((X.shape[1],), n_hidden, "relu", "logistic" if loss == "bce" else "identity", False, 0.0)
-    history = Trainer(max_epochs=epochs, batch_size=64, lr=lr, seed=seed).fit(rbm, obj, (X,))
+    history = Trainer(max_iter=epochs, batch_size=64, learning_rate_init=lr, random_state=seed).fit(rbm, obj, (X,))
     return rbm, obj, history
 
 
@@ -162,7 +162,7 @@ def test_pseudo_likelihood_agrees_with_sklearn(digits):
 
 def test_greedy_rbm_stack_is_a_deep_belief_network(digits):
     X = torch.from_numpy(digits[0][:1000])
-    greedy = GreedyLayerwise((64, 32), objective="rbm", trainer_params={"max_epochs": 5, "batch_size": 64, "lr": 1e-2, "seed": 0})
+    greedy = GreedyLayerwise((64, 32), objective="rbm", trainer=Trainer(max_iter=5, batch_size=64, learning_rate_init=1e-2, random_state=0))
     stack = greedy.fit(X)
     codes = stack(X)
     assert codes.shape == (1000, 32) and ((codes > 0) & (codes < 1)).all()

@@ -27,7 +27,7 @@ def trained(digits):
     X = (torch.from_numpy(digits[0]) > 0.5).float()
     torch.manual_seed(0)
     vae = dense_vae(64, (64,), 16)
-    Trainer(max_epochs=30, batch_size=64, lr=3e-3, seed=0).fit(vae, ELBO("bce"), (X,))
+    Trainer(max_iter=30, batch_size=64, learning_rate_init=3e-3, random_state=0).fit(vae, ELBO("bce"), (X,))
     return vae.eval(), X
 
 
@@ -112,7 +112,7 @@ def test_interpolate_and_traverse_decode_the_intended_codes():
 
 def test_a_vae_sits_on_top_of_a_pretrained_stack(digits_small):
     X = torch.from_numpy(digits_small[0])
-    stack = GreedyLayerwise((32, 16), trainer_params={"max_epochs": 2, "seed": 0}).fit(X)
+    stack = GreedyLayerwise((32, 16), trainer=Trainer(max_iter=2, random_state=0)).fit(X)
     vae = VAE(stack, 16, 4, nn.Sequential(dense_block(4, 32), nn.Linear(32, 64)), output="logistic")
     out = vae(X)
     assert out.recon.shape == X.shape and out.mu.shape == (300, 4)
@@ -171,7 +171,7 @@ def test_negative_elbo_falls_on_real_digits(digits):
     torch.manual_seed(0)
     vae = dense_vae(64, (32,), 8)
     objective = make_objective("vae", {"beta": 1.0}, loss="bce")
-    trainer = Trainer(max_epochs=8, batch_size=64, lr=3e-3, seed=0)
+    trainer = Trainer(max_iter=8, batch_size=64, learning_rate_init=3e-3, random_state=0)
     before = trainer.evaluate(vae, objective, (X,))
     history = trainer.fit(vae, objective, (X,))
     after = trainer.evaluate(vae, objective, (X,))
@@ -185,7 +185,7 @@ def test_a_seed_makes_two_fits_identical(digits_small):
     for seed in (1, 1, 2):
         torch.manual_seed(0)
         vae = dense_vae(64, (16,), 4)
-        Trainer(max_epochs=2, batch_size=50, seed=seed).fit(vae, ELBO(), (X,))
+        Trainer(max_iter=2, batch_size=50, random_state=seed).fit(vae, ELBO(), (X,))
         states.append(vae.state_dict())
     assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])
     assert not all(torch.equal(states[0][k], states[2][k]) for k in states[0])
@@ -200,7 +200,7 @@ def test_kl_warmup_raises_beta_linearly_then_restores_the_target(digits_small):
         def on_epoch_end(self, trainer, model, logs):
             seen.append(objective.beta)
 
-    history = Trainer(max_epochs=6, batch_size=100, seed=0, callbacks=[KLWarmup(objective, epochs=4), Spy()]).fit(
+    history = Trainer(max_iter=6, batch_size=100, random_state=0, callbacks=[KLWarmup(objective, epochs=4), Spy()]).fit(
         dense_vae(64, (16,), 4), objective, (X,)
     )
     assert seen == pytest.approx([0.0, 0.5, 1.0, 1.5, 2.0, 2.0])
@@ -244,7 +244,7 @@ def test_iwae_bound_tightens_as_k_grows_and_k1_is_the_elbo(trained):
     assert means[1] < means[10] < means[100], means
     # real gaps, well above the Monte-Carlo noise of the means (~0.01 nats)
     assert means[10] - means[1] > 0.3 and means[100] - means[10] > 0.05, means
-    elbo = -Trainer(seed=0).evaluate(vae, ELBO("bce"), (X,))["loss"]
+    elbo = -Trainer(random_state=0).evaluate(vae, ELBO("bce"), (X,))["loss"]
     assert means[1] == pytest.approx(elbo, abs=0.3), (means, elbo)
 
 
@@ -280,7 +280,7 @@ def test_iwae_with_k_5000_on_mnist(mnist_dir):
     X = torch.from_numpy(load_dataset("mnist", data_dir=mnist_dir).X[:2000])
     torch.manual_seed(0)
     vae = dense_vae(784, (128,), 16)
-    Trainer(max_epochs=3, batch_size=100, lr=3e-3, seed=0).fit(vae, ELBO("bce"), (X,))
+    Trainer(max_iter=3, batch_size=100, learning_rate_init=3e-3, random_state=0).fit(vae, ELBO("bce"), (X,))
     rows = []
     vae.decoder.register_forward_hook(lambda m, args, out: rows.append(args[0].shape[0]))
     gen = torch.Generator().manual_seed(0)
@@ -297,7 +297,7 @@ def test_greedy_vae_stacks_latent_means_with_a_gaussian_upper_layer(digits_small
     made = []
     real = greedy_mod.make_objective
     monkeypatch.setattr(greedy_mod, "make_objective", lambda *a, **k: made.append(real(*a, **k)) or made[-1])
-    g = GreedyLayerwise((24, 6), objective="vae", objective_params={"hidden": 20}, trainer_params={"max_epochs": 2, "seed": 0})
+    g = GreedyLayerwise((24, 6), objective="vae", objective_params={"hidden": 20}, trainer=Trainer(max_iter=2, random_state=0))
     stack = g.fit(X)
     assert [o.loss for o in made] == ["bce", "mse"]  # latent means are unbounded: Gaussian decoder above
     assert stack(X).shape == (300, 6) and stack.output == "logistic"

@@ -7,7 +7,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler
 
-import layerwise.sklearn._base as base_mod
+import layerwise.sklearn._stack as stack_mod
 import layerwise.sklearn.estimators as est_mod
 from layerwise import ConfigError, DataError, PretrainedClassifier, PretrainedRegressor, StackedAutoencoder
 
@@ -18,7 +18,7 @@ FAST = dict(hidden_layer_sizes=(16,), pretrain_max_iter=2, max_iter=5, random_st
 def spy(monkeypatch):
     """Record how many rows pretraining and fine-tuning each see."""
     seen = {}
-    real_greedy_fit = base_mod.GreedyLayerwise.fit
+    real_greedy_fit = stack_mod.GreedyLayerwise.fit
     real_finetune = est_mod.finetune
 
     def greedy_fit(self, X, X_val=None, resume=False):
@@ -30,7 +30,7 @@ def spy(monkeypatch):
         seen["finetune_targets"] = train[1].clone()
         return real_finetune(stack, head, objective, train, *args, **kwargs)
 
-    monkeypatch.setattr(base_mod.GreedyLayerwise, "fit", greedy_fit)
+    monkeypatch.setattr(stack_mod.GreedyLayerwise, "fit", greedy_fit)
     monkeypatch.setattr(est_mod, "finetune", finetune)
     return seen
 
@@ -190,3 +190,35 @@ def test_lr_schedule_is_validated_and_changes_training(digits_small):
     fits = {s: PretrainedClassifier((16,), pretrain_max_iter=2, max_iter=5, lr_schedule=s, random_state=0, device="cpu").fit(X, y)
             for s in ("constant", "cosine")}
     assert fits["constant"].loss_curve_[-1] != fits["cosine"].loss_curve_[-1]
+
+
+# -- fine-tuning dropout: one parameter added through the table -------------------------------------
+
+def test_dropout_applies_during_full_fine_tuning_only(digits_small):
+    X, y = digits_small
+    fit = lambda **kw: PretrainedClassifier(**{**FAST, "max_iter": 3, **kw}).fit(X, y)  # noqa: E731
+    plain, dropped, inputs = fit(), fit(dropout=0.5), fit(input_dropout=0.5)
+    weights = lambda c: c.module_.head[-1].weight  # noqa: E731
+    assert not torch_equal(weights(plain), weights(dropped)) and not torch_equal(weights(plain), weights(inputs))
+    assert plain.loss_curve_[-1] < dropped.loss_curve_[-1]  # dropout makes the training loss noisier, higher
+    frozen = [fit(finetune="frozen", dropout=d) for d in (0.0, 0.5)]  # a frozen stack is in eval mode: no dropout
+    assert torch_equal(weights(frozen[0]), weights(frozen[1]))
+    assert np.array_equal(dropped.predict_proba(X[:20]), dropped.predict_proba(X[:20]))  # none at inference
+
+
+def test_dropout_is_saved_and_loaded_with_the_model(digits_small, tmp_path):
+    from layerwise import load, save
+
+    X, y = digits_small
+    clf = PretrainedClassifier(**{**FAST, "dropout": 0.3, "input_dropout": 0.1}).fit(X, y)
+    again = load(save(clf, tmp_path / "clf"))
+    assert again.get_params()["dropout"] == 0.3 and (again.stack_.dropout, again.stack_.input_dropout) == (0.3, 0.1)
+    assert np.array_equal(again.predict_proba(X), clf.predict_proba(X))
+    stack = load(save(clf.stack_, tmp_path / "stack"))  # a module keeps it in its architecture
+    assert (stack.dropout, stack.input_dropout) == (0.3, 0.1)
+
+
+def torch_equal(a, b) -> bool:
+    import torch
+
+    return torch.equal(a.detach(), b.detach())

@@ -13,7 +13,7 @@ from ..conftest import boring_autoencoder
 def test_every_optimizer_trains(optimizer, digits_small):
     X = torch.from_numpy(digits_small[0])
     lr = 0.1 if optimizer == "sgd" else 3e-3
-    hist = Trainer(optimizer=optimizer, lr=lr, max_epochs=8, batch_size=32, seed=0).fit(boring_autoencoder(), Reconstruction("bce"), (X,))
+    hist = Trainer(solver=optimizer, learning_rate_init=lr, max_iter=8, batch_size=32, random_state=0).fit(boring_autoencoder(), Reconstruction("bce"), (X,))
     assert hist[-1]["loss"] < hist[0]["loss"]
     assert [h["epoch"] for h in hist] == list(range(1, 9))
 
@@ -29,7 +29,7 @@ def test_same_seed_same_weights_different_seed_different(digits_small):
     def run(seed):
         torch.manual_seed(0)
         ae = boring_autoencoder()
-        Trainer(max_epochs=3, batch_size=40, seed=seed).fit(ae, Reconstruction("bce"), (X,))
+        Trainer(max_iter=3, batch_size=40, random_state=seed).fit(ae, Reconstruction("bce"), (X,))
         return ae.encoder[0].weight.detach().clone()
 
     assert torch.equal(run(1), run(1))
@@ -38,7 +38,7 @@ def test_same_seed_same_weights_different_seed_different(digits_small):
 
 def test_early_stopping_restores_the_best_epoch(digits_small):
     X = torch.from_numpy(digits_small[0])
-    trainer = Trainer(max_epochs=200, batch_size=32, lr=3e-2, patience=3, seed=0)
+    trainer = Trainer(max_iter=200, batch_size=32, learning_rate_init=3e-2, early_stopping=True, n_iter_no_change=3, random_state=0)
     ae = boring_autoencoder()
     hist = trainer.fit(ae, Reconstruction("bce"), (X[:200],), val=(X[200:],))
     assert len(hist) < 200
@@ -61,7 +61,7 @@ def test_callbacks_see_every_event(digits_small):
         def on_fit_end(self, trainer, model):
             events.append("fit_end")
 
-    Trainer(max_epochs=5, batch_size=50, callbacks=[Spy()]).fit(boring_autoencoder(), Reconstruction("bce"), (X,))
+    Trainer(max_iter=5, batch_size=50, callbacks=[Spy()]).fit(boring_autoencoder(), Reconstruction("bce"), (X,))
     assert events == ["fit_start", "epoch1", "epoch2", "fit_end"]
 
 
@@ -69,27 +69,62 @@ def test_divergence_names_epoch_batch_and_causes(digits_small):
     X = torch.from_numpy(digits_small[0][:64]).clone()
     X[40, 3] = float("nan")
     with pytest.raises(DivergenceError, match=r"The loss became nan at epoch 1, batch 2\. Likely causes: a learning rate too high"):
-        Trainer(max_epochs=1, batch_size=32, shuffle=False).fit(boring_autoencoder(), Reconstruction("mse"), (X,))
+        Trainer(max_iter=1, batch_size=32, shuffle=False).fit(boring_autoencoder(), Reconstruction("mse"), (X,))
 
 
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"optimizer": "adagrad"}, r"optimizer must be one of \['adam', 'adamw', 'sgd'\]; got 'adagrad'"),
-        ({"lr": 0}, r"lr must be a positive number; got 0"),
-        ({"batch_size": -1}, r"batch_size must be a positive integer; got -1"),
-        ({"max_epochs": 1.5}, r"max_epochs must be a positive integer; got 1.5"),
+        ({"solver": "adagrad"}, r"solver must be one of \['adam', 'adamw', 'sgd'\]; got 'adagrad'"),
+        ({"learning_rate_init": 0}, r"learning_rate_init must be a positive number; got 0"),
+        ({"batch_size": -1}, r"batch_size must be 'auto' or a positive integer; got -1"),
+        ({"max_iter": 1.5}, r"max_iter must be a positive integer; got 1.5"),
         ({"precision": "fp16"}, r"precision must be one of \['fp32', 'bf16'\]; got 'fp16'"),
+        ({"shuffle": "no"}, r"shuffle must be True or False; got 'no'"),
+        ({"tol": float("inf")}, r"tol must be a number >= 0; got inf"),
+        ({"callbacks": None}, r"callbacks must be a list of Callback objects; got None"),
     ],
 )
 def test_trainer_rejects_bad_settings(kwargs, message):
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(ConfigError, match=r"Trainer has 1 invalid parameter\(s\):\n- " + message):
         Trainer(**kwargs)
+
+
+def test_trainer_reports_every_bad_setting_at_once_and_suggests_names():
+    with pytest.raises(ConfigError, match=r"Trainer has 2 invalid parameter\(s\):\n- max_iter must be .*\n- precision must be"):
+        Trainer(max_iter=0, precision="fp64")
+    with pytest.raises(TypeError, match=r"unexpected keyword argument\(s\) \['max_iters'\]\. Did you mean 'max_iter'\?"):
+        Trainer(max_iters=3)
+    with pytest.raises(TypeError, match=r"Only \[\] may be passed by position"):
+        Trainer("adam")
+
+
+@pytest.mark.parametrize("old, new, value", [("optimizer", "solver", "sgd"), ("lr", "learning_rate_init", 0.1),
+                                             ("weight_decay", "alpha", 0.01), ("max_epochs", "max_iter", 3),
+                                             ("seed", "random_state", 7), ("progress", "verbose", True)])
+def test_old_trainer_names_work_for_one_release_with_a_warning(old, new, value):
+    with pytest.warns(FutureWarning, match=rf"The '{old}' parameter of Trainer was renamed '{new}'"):
+        trainer = Trainer(**{old: value})
+    assert getattr(trainer, new) == value
+    with pytest.warns(FutureWarning, match=rf"Trainer.{old} was renamed Trainer.{new}"):
+        assert getattr(trainer, old) == value
+    with pytest.raises(TypeError, match=rf"got both '{old}' \(deprecated\) and '{new}'"), pytest.warns(FutureWarning):
+        Trainer(**{old: value, new: value})
+
+
+def test_old_patience_means_early_stopping():
+    with pytest.warns(FutureWarning, match="patience=N is early_stopping=True, n_iter_no_change=N"):
+        trainer = Trainer(patience=4)
+    assert trainer.early_stopping is True and trainer.n_iter_no_change == 4
+    with pytest.warns(FutureWarning):
+        assert Trainer(patience=None).early_stopping is False
+    with pytest.raises(ConfigError, match=r"patience \(renamed 'n_iter_no_change'\) must be a positive integer; got 0"), pytest.warns(FutureWarning):
+        Trainer(patience=0)
 
 
 def test_bf16_training_converges(digits_small):
     X = torch.from_numpy(digits_small[0])
-    hist = Trainer(max_epochs=10, batch_size=32, lr=3e-3, precision="bf16", seed=0).fit(boring_autoencoder(), Reconstruction("bce"), (X,))
+    hist = Trainer(max_iter=10, batch_size=32, learning_rate_init=3e-3, precision="bf16", random_state=0).fit(boring_autoencoder(), Reconstruction("bce"), (X,))
     assert hist[-1]["loss"] < 0.8 * hist[0]["loss"]
 
 
@@ -109,7 +144,7 @@ def test_a_nan_gradient_with_a_finite_loss_never_reaches_a_checkpoint(tmp_path, 
             return StepOutput(out.loss + 0 * torch.sqrt(b - b.detach()), out.logs)
         return out
 
-    trainer = Trainer(max_epochs=3, batch_size=32, checkpoint_dir=tmp_path)
+    trainer = Trainer(max_iter=3, batch_size=32, checkpoint_dir=tmp_path)
     with pytest.raises(DivergenceError, match=r"The weights of \[.*\] became nan .*The last good checkpoint is in"):
         trainer.fit(boring_autoencoder(), poisoned, (X,))
     tensors, state = load_checkpoint(tmp_path)
@@ -127,7 +162,7 @@ def test_gradient_clipping_reports_a_non_finite_gradient_norm(digits_small):
         return StepOutput(out.loss + 0 * torch.sqrt(b - b.detach()), out.logs)  # finite loss, NaN gradient
 
     with pytest.raises(DivergenceError, match=r"The gradient norm became nan at epoch 1, batch 1\. .*grad_clip=1.0"):
-        Trainer(max_epochs=1, batch_size=32, grad_clip=1.0).fit(boring_autoencoder(), poisoned, (X,))
+        Trainer(max_iter=1, batch_size=32, grad_clip=1.0).fit(boring_autoencoder(), poisoned, (X,))
 
 
 def _mse(model, batch):
@@ -153,7 +188,7 @@ def test_cosine_lr_follows_the_schedule_per_param_group():
     log = _LrLog()
     groups = [{"params": [model.weight], "lr": 0.1}, {"params": [model.bias]}]
     # CosineLR runs before the log: callbacks are called in order
-    Trainer(max_epochs=4, lr=1.0, seed=0, callbacks=[CosineLR(floor=0.2), log]).fit(model, _mse, (torch.rand(8, 4), torch.rand(8, 1)), params=groups)
+    Trainer(max_iter=4, learning_rate_init=1.0, random_state=0, callbacks=[CosineLR(floor=0.2), log]).fit(model, _mse, (torch.rand(8, 4), torch.rand(8, 1)), params=groups)
     for e, (w, b) in enumerate(log.lrs):
         factor = 0.2 + 0.8 * 0.5 * (1 + math.cos(math.pi * e / 4))
         assert w == pytest.approx(0.1 * factor) and b == pytest.approx(1.0 * factor)
@@ -164,3 +199,21 @@ def test_cosine_lr_refuses_a_floor_outside_0_1():
 
     with pytest.raises(ConfigError, match=r"floor must be in \[0, 1\]; got 1.5"):
         CosineLR(floor=1.5)
+
+
+def test_the_fit_loop_has_no_distributed_or_resume_branch():
+    """Where steps run and what a resume needs are the execution's and the checkpointer's: the loop never asks."""
+    import ast
+    import inspect
+    import textwrap
+
+    from layerwise.train.loop import Trainer as T
+
+    words = ("ctx", "rank", "world_size", "is_main", "distributed", "dist_", "checkpoint", "resume", "shard")
+    for method in (T._fit, T._run_epoch):
+        tree = ast.parse(textwrap.dedent(inspect.getsource(method)))
+        tests = [ast.unparse(n.test) for n in ast.walk(tree) if isinstance(n, (ast.If, ast.IfExp, ast.While))]
+        assert not [t for t in tests if any(w in t for w in words)], (method.__name__, tests)
+    import layerwise.train.distributed as distributed
+
+    assert not hasattr(distributed.DistributedContext, "barrier")  # dead code, removed

@@ -6,6 +6,7 @@ import copy
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from ..exceptions import ConfigError
 from .autoencoder import AutoEncoder
@@ -43,6 +44,12 @@ class EncoderStack(nn.Module):
         :meth:`unroll` and ``inverse_transform``; the encoder never uses them.
     output : {"identity", "logistic"}, default="identity"
         Output activation of the first layer's decoder (the data space).
+    dropout : float, default=0.0
+        Dropout rate after every layer, in train mode only: fine-tuning with
+        dropout (Srivastava et al. 2014). A frozen stack is in eval mode, so it
+        never drops anything.
+    input_dropout : float, default=0.0
+        Dropout rate on the input, in train mode only.
 
     Examples
     --------
@@ -54,7 +61,7 @@ class EncoderStack(nn.Module):
     torch.Size([3, 8])
     """
 
-    def __init__(self, layers, decoders=None, output: str = "identity") -> None:
+    def __init__(self, layers, decoders=None, output: str = "identity", dropout: float = 0.0, input_dropout: float = 0.0) -> None:
         super().__init__()
         layers = list(layers)
         if not layers:
@@ -71,14 +78,23 @@ class EncoderStack(nn.Module):
         else:
             self.decoders = None
         self.output = output
+        for name, rate in (("dropout", dropout), ("input_dropout", input_dropout)):
+            if not 0.0 <= float(rate) < 1.0:
+                raise ConfigError(f"{name} must be in [0, 1); got {rate!r}.")
+        # plain floats, not nn.Dropout modules: the state dict (and transfer by key) is the same with or without
+        self.dropout, self.input_dropout = float(dropout), float(input_dropout)
 
     def __len__(self) -> int:
         return len(self.layers)
 
     def forward(self, x: torch.Tensor, upto: int | None = None) -> torch.Tensor:
         """Codes of layer ``upto`` (default: the top), ``(batch, ...) -> (batch, n_code)``."""
+        if self.input_dropout:
+            x = F.dropout(x, self.input_dropout, self.training)
         for layer in self.layers[: len(self.layers) if upto is None else upto]:
             x = layer(x)
+            if self.dropout:
+                x = F.dropout(x, self.dropout, self.training)
         return x
 
     def freeze(self, upto: int | None = None) -> EncoderStack:

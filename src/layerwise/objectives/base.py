@@ -7,7 +7,7 @@ from typing import NamedTuple, Protocol
 import torch
 from torch import nn
 
-from ..registry import Registry
+from ..registry import OBJECTIVES, SEMI_SUPERVISED  # defined below the objectives: the parameter table reads them
 
 __all__ = ["OBJECTIVES", "SEMI_SUPERVISED", "Objective", "StepOutput"]
 
@@ -31,15 +31,3 @@ class Objective(Protocol):
     """
 
     def __call__(self, model: nn.Module, batch: tuple[torch.Tensor, ...]) -> StepOutput: ...
-
-
-# Named pretraining objectives. Each factory's signature is the schema of its
-# options (``pretrain_params`` in the estimators): unknown keywords are refused
-# by ``Registry.build``.
-OBJECTIVES: Registry = Registry("pretraining objective")
-
-# Semi-supervised methods that train on labeled and unlabeled rows in every step (ladder networks,
-# the M1+M2 VAE). Each factory's signature is the schema of its options; the object it returns builds
-# its model (``build_model(n_features, hidden_layer_sizes, n_classes, activation)``) and is the
-# objective of the :class:`~layerwise.train.Trainer` on :class:`~layerwise.data.semi.LabeledUnlabeled` data.
-SEMI_SUPERVISED: Registry = Registry("semi-supervised method")

@@ -117,7 +117,7 @@ class M2Objective:
         """Train M1 on every row of ``data`` (a :class:`~layerwise.data.semi.LabeledUnlabeled`) and set ``alpha_eff``.
 
         ``trainer`` is a :class:`~layerwise.train.Trainer` built for this phase
-        (its ``max_epochs`` is replaced by ``m1_epochs``); ``resume`` continues
+        (its ``max_iter`` is replaced by ``m1_epochs``); ``resume`` continues
         from its checkpoint. Returns its history.
         """
         from .elbo import ELBO
@@ -130,7 +130,7 @@ class M2Objective:
         self.classification_weight = self.alpha * n_rows / data.X_labeled.shape[0]
         for p in model.m1.parameters():
             p.requires_grad_(True)
-        trainer.max_epochs = self.m1_epochs
+        trainer.max_iter = self.m1_epochs
         history = trainer.fit(model.m1, ELBO("bce"), (X,), resume=resume)
         for p in model.m1.parameters():
             p.requires_grad_(False)

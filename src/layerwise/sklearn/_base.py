@@ -2,14 +2,19 @@
 
 Every sklearn-specific touchpoint (``validate_data``, tags, ``check_is_fitted``)
 lives in this sub-package, so a scikit-learn upgrade is mended in one place.
+
+An estimator declares its parameters once, as ``_parameters`` (a
+:class:`~layerwise.params.ParamSet` from :mod:`layerwise.params.table`);
+:class:`LayerwiseBase` turns that into the ``__init__`` scikit-learn expects
+(each parameter stored as given, keyword-only after the first), the
+``Parameters`` section of the docstring (the ``{parameters}`` line), the checks
+``fit`` runs, and the estimator's entry in the model-file format.
 """
 
 from __future__ import annotations
 
 import contextlib
-from pathlib import Path
 import numbers
-import os
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -17,26 +22,21 @@ from typing import Any
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
-from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
-from sklearn.utils import check_random_state
 from sklearn.exceptions import NotFittedError as _SklearnNotFitted
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted as _sk_check_is_fitted
 from sklearn.utils.validation import validate_data
 from torch import nn
 
-from ..exceptions import CheckpointError, ConfigError, DataError, NotFittedError
-from ..finetune import FINETUNE_MODES
-from ..greedy import GreedyLayerwise, check_layer_sizes, random_stack
-from ..nn.blocks import ACTIVATIONS
-from ..nn.stack import EncoderStack
-from ..objectives import OBJECTIVES
-from ..registry import suggest
+from ..exceptions import CheckpointError, DataError, NotFittedError
+from ..io import register_estimator
+from ..params import TRAINER, ParamSet, configurable_init
 from ..train.callbacks import CosineLR
-from ..train.loop import OPTIMIZERS, PRECISIONS, predict_in_batches, resolve_device
+from ..train.execution import resolve_device
+from ..train.inference import predict_in_batches
+from ..train.loop import Trainer, auto_batch_size
 
 __all__ = ["LayerwiseBase", "check_is_fitted"]
-
-LR_SCHEDULES = ("constant", "cosine")
 
 
 def check_is_fitted(estimator) -> None:
@@ -50,48 +50,25 @@ def check_is_fitted(estimator) -> None:
 class LayerwiseBase(BaseEstimator):
     """Parameters and helpers common to every layerwise estimator (not public)."""
 
+    _parameters: ParamSet
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "_parameters" in cls.__dict__:
+            cls.__init__ = configurable_init(cls._parameters, n_positional=1)
+        cls.__doc__ = cls._parameters.document(cls.__doc__) if hasattr(cls, "_parameters") else cls.__doc__
+        if not cls.__name__.startswith("_"):
+            register_estimator(cls)
+
     # -- validation ------------------------------------------------------------------
     def _check_params(self, n_samples: int) -> None:
         """Collect every bad parameter, then raise one :class:`ConfigError`."""
-        problems: list[str] = []
-
-        def check(ok: bool, msg: str) -> None:
-            if not ok:
-                problems.append(msg)
-
-        try:
-            check_layer_sizes(self.hidden_layer_sizes)
-        except ConfigError as e:
-            problems.append(str(e))
-        check(self.activation in ACTIVATIONS, f"activation must be one of {ACTIVATIONS.names()}; got {self.activation!r}.{suggest(str(self.activation), ACTIVATIONS.names())}")
-        if hasattr(self, "pretrain"):
-            names = OBJECTIVES.names()
-            check(self.pretrain is None or self.pretrain in OBJECTIVES,
-                  f"pretrain must be None or one of {names}; got {self.pretrain!r}.{suggest(str(self.pretrain), names)}")
-        if hasattr(self, "pretrained"):
-            check(self.pretrained is None or isinstance(self.pretrained, (str, os.PathLike)),
-                  f"pretrained must be None or the path of a model folder written by layerwise.save; got {type(self.pretrained).__name__}.")
-        if hasattr(self, "finetune"):
-            check(self.finetune in FINETUNE_MODES, f"finetune must be one of {list(FINETUNE_MODES)}; got {self.finetune!r}.")
-        if hasattr(self, "lr_schedule"):
-            check(self.lr_schedule in LR_SCHEDULES, f"lr_schedule must be one of {list(LR_SCHEDULES)}; got {self.lr_schedule!r}.")
-        check(self.solver in OPTIMIZERS, f"solver must be one of {list(OPTIMIZERS)}; got {self.solver!r}.")
-        check(self.precision in PRECISIONS, f"precision must be one of {list(PRECISIONS)}; got {self.precision!r}.")
-        check(self.loss in ("auto", "mse", "bce"), f"loss must be one of ['auto', 'mse', 'bce']; got {self.loss!r}.")
-        check(_is_positive(self.learning_rate_init), f"learning_rate_init must be a positive number; got {self.learning_rate_init!r}.")
-        check(_is_number(self.alpha) and self.alpha >= 0, f"alpha must be a number >= 0; got {self.alpha!r}.")
-        for name in self._epoch_params:
-            value = getattr(self, name)
-            check(_is_int(value) and value >= 0, f"{name} must be an integer >= 0 (epochs); got {value!r}.")
-        bs = self.batch_size
-        check(bs == "auto" or (_is_int(bs) and bs >= 1), f"batch_size must be 'auto' or a positive integer; got {bs!r}.")
-        if _is_int(bs) and bs > n_samples:
-            problems.append(f"batch_size={bs} is larger than the {n_samples} training rows; use batch_size <= {n_samples} or 'auto'.")
-        check(_is_number(self.validation_fraction) and 0 < self.validation_fraction < 1,
-              f"validation_fraction must be in (0, 1); got {self.validation_fraction!r}.")
-        check(_is_int(self.n_iter_no_change) and self.n_iter_no_change >= 1, f"n_iter_no_change must be a positive integer; got {self.n_iter_no_change!r}.")
-        if problems:
-            raise ConfigError(f"{type(self).__name__} has {len(problems)} invalid parameter(s):\n- " + "\n- ".join(problems))
+        params = {name: getattr(self, name) for name in self._parameters}  # signature order: the message's order
+        context = []
+        bs = params.get("batch_size")
+        if isinstance(bs, numbers.Integral) and not isinstance(bs, bool) and bs > n_samples:
+            context.append(f"batch_size={bs} is larger than the {n_samples} training rows; use batch_size <= {n_samples} or 'auto'.")
+        self._parameters.validate(params, type(self).__name__, context=context)
 
     def _validate_X(self, X, reset: bool) -> np.ndarray:
         """sklearn's ``validate_data`` (its messages, which the common checks pin),
@@ -110,24 +87,21 @@ class LayerwiseBase(BaseEstimator):
             )
         return X
 
-    # -- building blocks ---------------------------------------------------------------
-    def _batch_size(self, n: int) -> int:
-        """``"auto"``: n / 32 clipped to [32, 256], so small data sets still get
-        enough optimizer steps per epoch and large ones get efficient batches."""
-        if self.batch_size == "auto":
-            return min(n, max(32, min(256, n // 32)))
-        return min(int(self.batch_size), n)
-
-    def _trainer_params(self, n: int, max_epochs: int, desc: str, early_stopping: bool) -> dict[str, Any]:
-        params = dict(
-            optimizer=self.solver, lr=self.learning_rate_init, weight_decay=self.alpha,
-            max_epochs=max(1, max_epochs), batch_size=self._batch_size(n),
-            patience=self.n_iter_no_change if early_stopping else None, tol=self.tol,
-            device=self.device, precision=self.precision, progress=bool(self.verbose), desc=desc,
-        )
+    # -- training -----------------------------------------------------------------------
+    def _trainer(self, n: int, max_iter: int, desc: str, seed: int, checkpoint_dir: str | None = None,
+                 early_stopping: bool = False, callbacks: list | None = None) -> Trainer:
+        """The :class:`Trainer` of one phase, from this estimator's parameters (the same names)."""
+        callbacks = list(callbacks or [])
         if getattr(self, "lr_schedule", "constant") == "cosine":
-            params["callbacks"] = [CosineLR()]
-        return params
+            callbacks.insert(0, CosineLR())
+        return Trainer(
+            solver=self.solver, learning_rate_init=self.learning_rate_init, alpha=self.alpha, max_iter=max_iter,
+            batch_size=auto_batch_size(self.batch_size, n), early_stopping=early_stopping,
+            n_iter_no_change=getattr(self, "n_iter_no_change", TRAINER["n_iter_no_change"].default),
+            tol=getattr(self, "tol", TRAINER["tol"].default),
+            random_state=seed, device=self.device, precision=self.precision, verbose=bool(self.verbose), desc=desc,
+            callbacks=callbacks, checkpoint_dir=checkpoint_dir,
+        )
 
     def _seed_context(self):
         """Seed torch inside a forked RNG so ``fit`` leaves the global state alone."""
@@ -138,94 +112,33 @@ class LayerwiseBase(BaseEstimator):
         torch.manual_seed(seed)
         return stack, seed
 
-    def _pretrain(self, X: torch.Tensor, seed: int):
-        """Greedy pretraining on ``X``; a random stack when ``pretrain`` is None;
-        the saved stack when ``pretrained`` is set."""
-        sizes = check_layer_sizes(self.hidden_layer_sizes)
-        self.pretrain_history_ = []
-        if getattr(self, "pretrained", None) is not None:
-            return self._transferred_stack(X.shape[1])
-        if self.pretrain is None or self._pretrain_epochs() == 0:
-            self._stack_recipe = {"kind": "random", "first_loss": None, "decoders": False}
-            return random_stack(X.shape[1], sizes, self.activation)
-        greedy = GreedyLayerwise(
-            sizes, self.activation, self.pretrain, self.pretrain_params, self.loss, self.tied,
-            trainer_params=dict(self._trainer_params(X.shape[0], self._pretrain_epochs(), "pretrain", False), seed=seed),
-            checkpoint_dir=self._checkpoint_path("pretrain"),
-        )
-        stack = greedy.fit(X, resume=getattr(self, "_resume", False))
-        self.pretrain_history_ = greedy.history_
-        self._stack_recipe = {"kind": "greedy", "first_loss": greedy.first_loss_, "decoders": True}
-        return stack
-
-    def _set_checkpointing(self, checkpoint_dir, resume: bool) -> None:
-        """Remember where this fit checkpoints (private: not a parameter, not saved)."""
-        self._checkpoint_dir = None if checkpoint_dir is None else str(checkpoint_dir)
-        self._resume = bool(resume)
-
-    def _checkpoint_path(self, phase: str) -> str | None:
-        root = getattr(self, "_checkpoint_dir", None)
-        return None if root is None else str(Path(root) / phase)
-
-    def _build_stack(self, n_in: int, recipe: dict) -> EncoderStack:
-        """The untrained stack described by the parameters and ``_stack_recipe``, same keys as a fitted one."""
-        sizes = check_layer_sizes(self.hidden_layer_sizes)
-        if recipe["kind"] == "random":
-            return random_stack(n_in, sizes, self.activation)
-        greedy = GreedyLayerwise(sizes, self.activation, self.pretrain, self.pretrain_params, self.loss, self.tied, keep_decoders=recipe["decoders"])
-        return greedy.build((n_in,), recipe["first_loss"])
-
-    def _transferred_stack(self, n_in: int) -> EncoderStack:
-        """The encoder layers of the saved model at ``pretrained``, in the stack these parameters build.
-
-        The architecture comes from this estimator's parameters and must be the
-        saved one's (same widths, activation and layer types), which is checked
-        layer by layer; decoders are not transferred (fine-tuning never uses them).
-        """
-        from ..io import load
-        from ..transfer import load_pretrained
-
-        saved = load(self.pretrained)
-        source = _stack_of(saved, self.pretrained)
-        recipe = {"kind": "random" if self.pretrain is None else "greedy",
-                  "first_loss": "bce" if source.output == "logistic" else "mse", "decoders": False}
-        stack = self._build_stack(n_in, recipe)
-        differences = _layer_differences(stack.layers, source.layers)
-        if differences:
-            was = ""
-            if hasattr(saved, "get_params"):  # an estimator: say how it was built
-                p = saved.get_params()
-                built = ", ".join(f"{k}={p[k]!r}" for k in ("hidden_layer_sizes", "n_components", "activation", "pretrain") if k in p)
-                was = f"The saved {type(saved).__name__} has {built} and {saved.n_features_in_} input features. "
-            raise ConfigError(
-                f"pretrained={str(self.pretrained)!r} holds a stack with other layers than {type(self).__name__} builds "
-                f"for {n_in} features and these parameters:\n- " + "\n- ".join(differences) + f"\n{was}"
-                "Set hidden_layer_sizes, activation and pretrain (its layer type) to the saved model's values."
-            )
-        load_pretrained(stack, source, layers="layers", strict=True)
-        self._stack_recipe = recipe
-        return stack
-
     # -- model files (layerwise.save / layerwise.load) ---------------------------------
     def _layerwise_state(self) -> tuple[dict[str, Any], dict[str, Any], nn.Module, dict[str, Any]]:
         """What :func:`layerwise.save` writes: the parameters, the fitted state, the
         module whose weights are saved, and entries for ``meta.json``."""
         try:
             check_is_fitted(self)
-        except _SklearnNotFittedError as e:
+        except _SklearnNotFitted as e:
             raise NotFittedError(f"This {type(self).__name__} is not fitted yet; call fit before layerwise.save.") from e
         params = self.get_params(deep=False)
-        if params.get("random_state") is not None and not _is_int(params["random_state"]):
+        if params.get("random_state") is not None and not isinstance(params["random_state"], numbers.Integral):
             warnings.warn(f"random_state={params['random_state']!r} is not an int; it is saved as None (it only seeds future fits).", stacklevel=4)
             params["random_state"] = None
         attributes = {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("_") and not isinstance(v, nn.Module)}
         state, module = self._saved_state()
-        return params, {"attributes": attributes, **state}, module, {"input_shape": [int(self.n_features_in_)]}
+        return params, {"attributes": attributes, **state}, module, {"input_shape": [int(self.n_features_in_)], **self._saved_meta()}
+
+    def _saved_meta(self) -> dict[str, Any]:
+        return {}
 
     @classmethod
     def _layerwise_restore(cls, params: dict[str, Any], state: dict[str, Any], load_weights: Callable[[nn.Module], None]):
         """Inverse of :meth:`_layerwise_state`: the estimator with its fitted attributes, its
-        modules rebuilt from the parameters and the state, and ``load_weights`` loaded into them (strict)."""
+        modules rebuilt from the parameters and the state, and ``load_weights`` loaded into them (strict).
+
+        Parameters saved under an old name are read under the new one; removed ones are dropped.
+        """
+        params, _ = cls._parameters.translate(params, cls.__name__, warn=False)
         est = cls(**params)
         for name, value in state["attributes"].items():
             if not (name.endswith("_") and not name.startswith("_")):
@@ -245,39 +158,3 @@ class LayerwiseBase(BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = False
         return tags
-
-
-def _stack_of(saved, path) -> EncoderStack:
-    """The encoder stack of what ``load`` returned: an estimator's ``stack_``, an
-    ``EncoderStack``, or the encoder of an unrolled ``AutoEncoder``."""
-    for candidate in (getattr(saved, "stack_", None), saved, getattr(saved, "encoder", None)):
-        if isinstance(candidate, EncoderStack):
-            return candidate
-    raise ConfigError(
-        f"pretrained={str(path)!r} holds a {type(saved).__name__}, which has no encoder stack; pass the folder of a saved "
-        "StackedAutoencoder, PretrainedClassifier, PretrainedRegressor or EncoderStack."
-    )
-
-
-def _layer_differences(expected: nn.Module, saved: nn.Module, limit: int = 8) -> list[str]:
-    """Sub-modules whose type or arguments differ, as ``"layers.0.1: saved X, built Y"``."""
-    def layers(root):
-        return {f"layers.{n}".rstrip("."): f"{type(m).__name__}({m.extra_repr()})" for n, m in root.named_modules()}
-
-    built, got = layers(expected), layers(saved)
-    names = list(built) + [n for n in got if n not in built]
-    lines = [f"{n}: saved {got.get(n, 'nothing')}, this estimator builds {built.get(n, 'nothing')}" for n in names if built.get(n) != got.get(n)]
-    return lines[:limit] + ([f"... and {len(lines) - limit} more"] if len(lines) > limit else [])
-
-
-def _is_number(v: object) -> bool:
-    return isinstance(v, numbers.Real) and not isinstance(v, bool) and np.isfinite(v)
-
-
-def _is_positive(v: object) -> bool:
-    return _is_number(v) and v > 0
-
-
-def _is_int(v: object) -> bool:
-    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
-

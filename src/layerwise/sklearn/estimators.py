@@ -18,169 +18,47 @@ from ..finetune import finetune, stack_with_head
 from ..nn.heads import ClassifierHead, RegressorHead
 from ..nn.stack import freeze, unfreeze
 from ..objectives import Classification, Regression
-from ..train.loop import Trainer, predict_in_batches
+from ..params import PRETRAINED
+from ..train.inference import predict_in_batches
 from ._base import LayerwiseBase, check_is_fitted
+from ._stack import PretrainedStackMixin, checkpoint_doc, phase_dir
 
 __all__ = ["PretrainedClassifier", "PretrainedRegressor"]
 
-_PARAMS_DOC = """
-    hidden_layer_sizes : tuple of int, default=(512, 256)
-        Code width of each pretrained layer. (512, 256) beat (256, 64) on
-        MNIST by 0.27 pt with all labels and 0.94 pt with 1,000, for 1.8x the
-        time (``benchmarks/defaults.py``; README, "Defaults").
-    activation : {"identity", "logistic", "tanh", "relu"}, default="relu"
-    pretrain : str or None, default="denoising"
-        Objective of greedy layer-wise pretraining, a name in
-        ``layerwise.OBJECTIVES``: ``"autoencoder"``, ``"sparse"``,
-        ``"denoising"``, ``"contractive"``, ``"conv"``, ``"rbm"`` (a deep belief
-        network) or ``"vae"``. ``None`` trains the same network from random
-        initialisation (the honest baseline).
-    pretrain_params : dict, optional
-        Options of the objective, e.g. ``{"noise": "gaussian", "level": 0.2}``
-        for ``"denoising"`` or ``{"penalty": "kl", "weight": 0.1}`` for ``"sparse"``.
-    pretrained : str or path, optional
-        Folder of a model saved with :func:`layerwise.save`: a
-        ``StackedAutoencoder``, ``PretrainedClassifier``, ``PretrainedRegressor``
-        or ``EncoderStack``. Pretraining is then skipped and fine-tuning starts
-        from the saved encoder layers (Yosinski et al. 2014); ``finetune``
-        applies as usual (``"frozen"`` keeps them fixed). The architecture is
-        still the one these parameters describe, so ``hidden_layer_sizes``,
-        ``activation`` and the layer type of ``pretrain`` (dense for
-        ``"autoencoder"``, ``"sparse"``, ``"denoising"``, ``"contractive"`` and
-        ``None``; ``"rbm"``, ``"vae"`` and ``"conv"`` each their own) must
-        match the saved model's: a mismatch raises a ``ConfigError`` that lists
-        the differing layers. The saved decoders are not used.
-    finetune : {"frozen", "full"}, default="full"
-        ``"frozen"`` trains only the head on the stack's codes; ``"full"``
-        back-propagates through every layer.
-    encoder_lr_scale : float, default=1.0
-        With ``finetune="full"``, the pretrained layers learn at
-        ``learning_rate_init * encoder_lr_scale``.
-    loss : {"auto", "mse", "bce"}, default="auto"
-        Reconstruction loss of the first layer; ``"auto"`` is ``"bce"`` for
-        data in [0, 1], else ``"mse"``.
-    tied : bool, default=False
-        Tie decoder weights to the encoders' during pretraining.
-    solver : {"adam", "adamw", "sgd"}, default="adam"
-        ``"sgd"`` uses Nesterov momentum 0.9.
-    learning_rate_init : float, default=1e-3
-    lr_schedule : {"constant", "cosine"}, default="constant"
-        ``"cosine"`` decays the learning rate of each pretraining stage and of
-        fine-tuning from ``learning_rate_init`` to 0 over their epochs
-        (:class:`layerwise.train.CosineLR`). Measured worse as a default (on
-        MNIST -0.11 pt, on nudged digits -1.6 pt; ``benchmarks/defaults.py``),
-        so it is an option; see "Defaults" in the README.
-    alpha : float, default=0.0
-        L2 penalty (weight decay).
-    batch_size : int or "auto", default="auto"
-        ``"auto"`` is ``n_samples // 32`` clipped to [32, 256] (and to n_samples).
-    pretrain_max_iter : int, default=20
-        Epochs of pretraining per layer.
-    max_iter : int, default=100
-        Epochs of fine-tuning.
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the labeled rows and stop
-        fine-tuning when their loss stops improving; the best weights are kept.
-    validation_fraction : float, default=0.1
-    n_iter_no_change : int, default=10
-    tol : float, default=1e-4
-    random_state : int, RandomState or None, default=None
-        Makes ``fit`` repeatable; torch's global generator is left untouched.
-    verbose : bool, default=False
-        Progress bars.
-    device : str, default="auto"
-        ``"cpu"``, ``"cuda"``, or ``"auto"`` (CUDA when available).
-    precision : {"fp32", "bf16"}, default="fp32"
-    unlabeled : "auto", int, float, str or None, default="auto"
-        The label that marks an unlabeled row: ``"auto"`` is ``-1`` for the
-        classifier (the ``sklearn.semi_supervised`` convention) and ``NaN`` for
-        the regressor (where ``NaN`` always marks one). ``None`` treats every
-        row as labeled: use it when -1 is a real class (labels in {-1, 1}).
-"""
 
+class _PretrainedBase(TransformerMixin, PretrainedStackMixin, LayerwiseBase):
+    _parameters = PRETRAINED
 
-class _PretrainedBase(TransformerMixin, LayerwiseBase):
-    _epoch_params = ("pretrain_max_iter", "max_iter")
-
-    def __init__(
-        self,
-        hidden_layer_sizes=(512, 256),
-        activation="relu",
-        pretrain="denoising",
-        pretrain_params=None,
-        finetune="full",
-        encoder_lr_scale=1.0,
-        loss="auto",
-        tied=False,
-        solver="adam",
-        learning_rate_init=1e-3,
-        lr_schedule="constant",
-        alpha=0.0,
-        batch_size="auto",
-        pretrain_max_iter=20,
-        max_iter=100,
-        early_stopping=False,
-        validation_fraction=0.1,
-        n_iter_no_change=10,
-        tol=1e-4,
-        random_state=None,
-        verbose=False,
-        device="auto",
-        precision="fp32",
-        unlabeled="auto",
-        pretrained=None,
-    ):
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.pretrain = pretrain
-        self.pretrain_params = pretrain_params
-        self.finetune = finetune
-        self.encoder_lr_scale = encoder_lr_scale
-        self.loss = loss
-        self.tied = tied
-        self.solver = solver
-        self.learning_rate_init = learning_rate_init
-        self.lr_schedule = lr_schedule
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.pretrain_max_iter = pretrain_max_iter
-        self.max_iter = max_iter
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
-        self.random_state = random_state
-        self.verbose = verbose
-        self.device = device
-        self.precision = precision
-        self.unlabeled = unlabeled
-        self.pretrained = pretrained
-
-    def _pretrain_epochs(self) -> int:
+    def _pretrain_max_iter(self) -> int:
         return self.pretrain_max_iter
 
-    def _fit(self, X, y_targets: torch.Tensor, labeled: np.ndarray, n_out: int, objective, head_cls, stratify):
-        """Pretrain on every row of ``X``, fine-tune on the ``labeled`` ones."""
+    def _fit(self, X, y_targets: torch.Tensor, labeled: np.ndarray, n_out: int, objective, stratify, checkpoint_dir, resume: bool):
+        """Pretrain on every row of ``X``, fine-tune on the ``labeled`` ones; checkpoints under ``checkpoint_dir``."""
         self._check_params(X.shape[0])
         ctx, seed = self._seed_context()
         with ctx:
             Xt = torch.from_numpy(X)
-            stack = self._pretrain(Xt, seed)
+            stack = self._finetuning_stack(self._pretrain(Xt, seed, checkpoint_dir, resume))
             idx = np.flatnonzero(labeled)
             val = None
             if self.early_stopping and len(idx) >= 4:
                 idx, vidx = train_test_split(idx, test_size=self.validation_fraction, random_state=seed, stratify=stratify(idx))
                 val = (Xt[vidx], y_targets[vidx])
-            head = head_cls(code_width(stack, Xt), n_out)
-            params = self._trainer_params(len(idx), self.max_iter, "fine-tune", self.early_stopping and val is not None)
-            trainer = Trainer(**params, seed=seed + 1000, checkpoint_dir=self._checkpoint_path("finetune"))
-            model, history = finetune(stack, head, objective, (Xt[idx], y_targets[idx]), val, self.finetune,
-                                      self.encoder_lr_scale, trainer, resume=getattr(self, "_resume", False))
+            head = self._head(code_width(stack, Xt), n_out)
+            trainer = self._trainer(len(idx), self.max_iter, "fine-tune", seed + 1000, phase_dir(checkpoint_dir, "finetune"),
+                                    early_stopping=self.early_stopping and val is not None)
+            model, history = finetune(stack, head, objective, (Xt[idx], y_targets[idx]), val, mode=self.finetune,
+                                      encoder_lr_scale=self.encoder_lr_scale, trainer=trainer, resume=resume)
         self.stack_, self.module_ = stack, model.eval()
         self.history_ = {"pretrain": self.pretrain_history_, "finetune": history}
         self.loss_curve_ = [h["loss"] for h in history]
         self.n_iter_ = len(history)
         return self
+
+    def _finetuning_stack(self, stack):
+        """The stack with this estimator's fine-tuning dropout (active only while it trains: full fine-tuning)."""
+        stack.dropout, stack.input_dropout = float(self.dropout), float(self.input_dropout)
+        return stack
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -192,14 +70,13 @@ class _PretrainedBase(TransformerMixin, LayerwiseBase):
         return self._encode(X)
 
     def _saved_state(self):
-        """The stack's recipe and the target encoding, and ``module_`` (stack + head) to save."""
-        return {"stack": self._stack_recipe, **self._target_state()}, self.module_
+        """The stack's recipe, and ``module_`` (stack + head) to save."""
+        return {"stack": self._stack_recipe}, self.module_
 
     def _restore_modules(self, state, load_weights) -> None:
         """Rebuild stack and head from the parameters and the recipe, then load the weights."""
         self._stack_recipe = state["stack"]
-        self._restore_targets(state)
-        stack = self._build_stack(self.n_features_in_, self._stack_recipe)
+        stack = self._finetuning_stack(self._build_stack(self.n_features_in_, self._stack_recipe))
         head = self._head(code_width(stack, torch.zeros(1, self.n_features_in_)), self._n_outputs())
         model = stack_with_head(stack, head)
         load_weights(model)
@@ -208,12 +85,6 @@ class _PretrainedBase(TransformerMixin, LayerwiseBase):
         else:
             unfreeze(stack)
         self.stack_, self.module_ = stack, model.eval()
-
-    def _target_state(self) -> dict:
-        return {}
-
-    def _restore_targets(self, state) -> None:
-        pass
 
     def _forward(self, X) -> np.ndarray:
         check_is_fitted(self)
@@ -229,13 +100,16 @@ def code_width(stack, X: torch.Tensor) -> int:
 
 
 class PretrainedClassifier(ClassifierMixin, _PretrainedBase):
-    __doc__ = f"""Greedy layer-wise pretraining, then a softmax classifier fine-tuned on top.
+    """Greedy layer-wise pretraining, then a softmax classifier fine-tuned on top.
 
     All rows of ``X`` are used for unsupervised pretraining; rows whose label is
     ``-1`` are used for nothing else (the ``sklearn.semi_supervised`` convention).
+    Every parameter after the first is keyword-only.
 
     Parameters
-    ----------{_PARAMS_DOC}
+    ----------
+    {parameters}
+
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
@@ -244,7 +118,7 @@ class PretrainedClassifier(ClassifierMixin, _PretrainedBase):
     module_ : torch.nn.Sequential
         ``stack_`` followed by the classifier head; outputs logits.
     history_ : dict
-        ``{{"pretrain": [stage histories], "finetune": history}}``.
+        ``{"pretrain": [stage histories], "finetune": history}``.
     loss_curve_ : list of float
     n_iter_ : int
         Fine-tuning epochs run.
@@ -263,6 +137,7 @@ class PretrainedClassifier(ClassifierMixin, _PretrainedBase):
 
     _head = ClassifierHead
 
+    @checkpoint_doc
     def fit(self, X, y, checkpoint_dir=None, resume=False):
         """Pretrain on all rows, fine-tune on the labeled ones (``y != -1``).
 
@@ -271,12 +146,7 @@ class PretrainedClassifier(ClassifierMixin, _PretrainedBase):
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
             Class labels; ``-1`` marks an unlabeled row.
-        checkpoint_dir : path, optional
-            Checkpoint pretraining and fine-tuning there (every epoch), so that
-            an interrupted fit can continue with ``resume=True``.
-        resume : bool, default=False
-            Continue from the checkpoints in ``checkpoint_dir``; the result is
-            bitwise the same as an uninterrupted fit on CPU.
+        {checkpoint_args}
 
         Returns
         -------
@@ -305,8 +175,8 @@ class PretrainedClassifier(ClassifierMixin, _PretrainedBase):
             )
         targets = np.zeros(len(y), dtype=np.int64)
         targets[labeled] = codes
-        self._set_checkpointing(checkpoint_dir, resume)
-        return self._fit(X, torch.from_numpy(targets), labeled, len(self.classes_), Classification(), ClassifierHead, lambda i: targets[i] if np.bincount(targets[i]).min() >= 2 else None)
+        return self._fit(X, torch.from_numpy(targets), labeled, len(self.classes_), Classification(),
+                         lambda i: targets[i] if np.bincount(targets[i]).min() >= 2 else None, checkpoint_dir, resume)
 
     def _n_outputs(self) -> int:
         return len(self.classes_)
@@ -330,17 +200,26 @@ class PretrainedClassifier(ClassifierMixin, _PretrainedBase):
 
 
 class PretrainedRegressor(RegressorMixin, _PretrainedBase):
-    __doc__ = f"""Greedy layer-wise pretraining, then a linear regression head fine-tuned on top.
+    """Greedy layer-wise pretraining, then a linear regression head fine-tuned on top.
 
     Rows whose target is ``NaN`` are used for pretraining only. Targets are
     standardised internally; predictions come back in the original units.
+    Every parameter after the first is keyword-only.
 
     Parameters
-    ----------{_PARAMS_DOC}
+    ----------
+    {parameters}
+
     Attributes
     ----------
     stack_, module_, history_, loss_curve_, n_iter_, n_features_in_
         As in :class:`PretrainedClassifier`.
+    y_mean_, y_scale_ : ndarray of shape (n_targets,)
+        Mean and standard deviation (1 where it is 0) of the labeled targets: the head learns
+        ``(y - y_mean_) / y_scale_``.
+    n_outputs_ : int
+    y_ndim_ : int
+        1 when ``fit`` saw ``y`` of shape ``(n_samples,)``, so ``predict`` returns that shape too; else 2.
 
     Examples
     --------
@@ -353,6 +232,7 @@ class PretrainedRegressor(RegressorMixin, _PretrainedBase):
 
     _head = RegressorHead
 
+    @checkpoint_doc
     def fit(self, X, y, checkpoint_dir=None, resume=False):
         """Pretrain on all rows, fine-tune on the rows with a finite target.
 
@@ -361,12 +241,7 @@ class PretrainedRegressor(RegressorMixin, _PretrainedBase):
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
             ``NaN`` marks an unlabeled row.
-        checkpoint_dir : path, optional
-            Checkpoint pretraining and fine-tuning there (every epoch), so that
-            an interrupted fit can continue with ``resume=True``.
-        resume : bool, default=False
-            Continue from the checkpoints in ``checkpoint_dir``; the result is
-            bitwise the same as an uninterrupted fit on CPU.
+        {checkpoint_args}
 
         Returns
         -------
@@ -389,33 +264,31 @@ class PretrainedRegressor(RegressorMixin, _PretrainedBase):
             labeled &= ~(y2 == self.unlabeled).any(axis=1)
         if not labeled.any():
             raise DataError("Input y contains NaN in every row: no row is labeled. At least one finite target is needed to fine-tune.")
-        self._y_1d = y.ndim == 1
-        self._y_mean = y2[labeled].mean(axis=0)
-        self._y_std = y2[labeled].std(axis=0)
-        self._y_std[self._y_std == 0] = 1.0
-        targets = np.where(labeled[:, None], (y2 - self._y_mean) / self._y_std, 0.0).astype(np.float32)
-        self._set_checkpointing(checkpoint_dir, resume)
-        return self._fit(X, torch.from_numpy(targets), labeled, y2.shape[1], Regression(), RegressorHead, lambda i: None)
+        self.y_ndim_, self.n_outputs_ = y.ndim, y2.shape[1]
+        self.y_mean_ = y2[labeled].mean(axis=0)
+        self.y_scale_ = y2[labeled].std(axis=0)
+        self.y_scale_[self.y_scale_ == 0] = 1.0
+        targets = np.where(labeled[:, None], (y2 - self.y_mean_) / self.y_scale_, 0.0).astype(np.float32)
+        return self._fit(X, torch.from_numpy(targets), labeled, y2.shape[1], Regression(), lambda i: None, checkpoint_dir, resume)
 
     def _n_outputs(self) -> int:
-        return len(self._y_mean)
+        return len(self.y_mean_)
 
-    def _target_state(self) -> dict:
-        """The target standardisation, in original units."""
-        return {"targets": {"one_dimensional": self._y_1d, "mean": self._y_mean, "std": self._y_std}}
+    def _saved_meta(self) -> dict:
+        return {"target_scaling": {"mean": self.y_mean_, "std": self.y_scale_}}
 
-    def _restore_targets(self, state) -> None:
-        t = state["targets"]
-        self._y_1d, self._y_mean, self._y_std = bool(t["one_dimensional"]), np.asarray(t["mean"]), np.asarray(t["std"])
-
-    def _layerwise_state(self):
-        params, state, module, meta = super()._layerwise_state()
-        return params, state, module, {**meta, "target_scaling": {"mean": self._y_mean, "std": self._y_std}}
+    def _restore_modules(self, state, load_weights) -> None:
+        if "targets" in state:  # a model file written before 0.2, when the target scaling was private
+            t = state["targets"]
+            self.y_ndim_ = 1 if t["one_dimensional"] else 2
+            self.y_mean_, self.y_scale_ = np.asarray(t["mean"]), np.asarray(t["std"])
+            self.n_outputs_ = len(self.y_mean_)
+        super()._restore_modules(state, load_weights)
 
     def predict(self, X) -> np.ndarray:
         """Predicted targets, ``(n_samples,)`` or ``(n_samples, n_targets)``."""
-        out = self._forward(X).astype(np.float64) * self._y_std + self._y_mean
-        return out.ravel() if self._y_1d else out
+        out = self._forward(X).astype(np.float64) * self.y_scale_ + self.y_mean_
+        return out.ravel() if self.y_ndim_ == 1 else out
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -5,45 +5,29 @@ from __future__ import annotations
 import numpy as np
 import torch
 from sklearn.base import TransformerMixin
+from sklearn.utils import check_array
 
 from ..exceptions import DataError
-from ..train.loop import Trainer, predict_in_batches
+from ..objectives import Reconstruction
+from ..params import STACKED_AUTOENCODER
+from ..train.inference import predict_in_batches
 from ._base import LayerwiseBase, check_is_fitted
+from ._stack import PretrainedStackMixin, checkpoint_doc, phase_dir
 
 __all__ = ["StackedAutoencoder"]
 
 
-class StackedAutoencoder(TransformerMixin, LayerwiseBase):
+class StackedAutoencoder(TransformerMixin, PretrainedStackMixin, LayerwiseBase):
     """A stack of autoencoders trained greedily, layer by layer, without labels.
 
     ``transform`` gives the codes of the top layer; ``inverse_transform``
     decodes codes back to the input space through the kept decoders (or the
-    jointly trained deep autoencoder when ``unroll_max_iter > 0``).
+    jointly trained deep autoencoder when ``unroll_max_iter > 0``). Every
+    parameter after the first is keyword-only.
 
     Parameters
     ----------
-    hidden_layer_sizes : tuple of int, default=(256, 64)
-    activation : {"identity", "logistic", "tanh", "relu"}, default="relu"
-    pretrain : str, default="autoencoder"
-        The objective of each layer, a name in ``layerwise.OBJECTIVES``
-        (``"autoencoder"``, ``"sparse"``, ``"denoising"``, ``"contractive"``,
-        ``"conv"``, ``"rbm"``, ``"vae"``).
-    pretrain_params : dict, optional
-        Options of that objective.
-    loss : {"auto", "mse", "bce"}, default="auto"
-    tied : bool, default=False
-    solver : {"adam", "adamw", "sgd"}, default="adam"
-    learning_rate_init : float, default=1e-3
-    alpha : float, default=0.0
-    batch_size : int or "auto", default="auto"
-    max_iter : int, default=20
-        Epochs per layer.
-    unroll_max_iter : int, default=0
-        Epochs of joint training of the unrolled deep autoencoder after the
-        greedy stages (Hinton & Salakhutdinov 2006); 0 skips it.
-    validation_fraction, n_iter_no_change, tol : unused unless early stopping is added
-    random_state, verbose, device, precision
-        As in :class:`PretrainedClassifier`.
+    {parameters}
 
     Attributes
     ----------
@@ -62,53 +46,12 @@ class StackedAutoencoder(TransformerMixin, LayerwiseBase):
     (1797, 8)
     """
 
-    _epoch_params = ("max_iter", "unroll_max_iter")
+    _parameters = STACKED_AUTOENCODER
 
-    def __init__(
-        self,
-        hidden_layer_sizes=(256, 64),
-        activation="relu",
-        pretrain="autoencoder",
-        pretrain_params=None,
-        loss="auto",
-        tied=False,
-        solver="adam",
-        learning_rate_init=1e-3,
-        alpha=0.0,
-        batch_size="auto",
-        max_iter=20,
-        unroll_max_iter=0,
-        validation_fraction=0.1,
-        n_iter_no_change=10,
-        tol=1e-4,
-        random_state=None,
-        verbose=False,
-        device="auto",
-        precision="fp32",
-    ):
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.pretrain = pretrain
-        self.pretrain_params = pretrain_params
-        self.loss = loss
-        self.tied = tied
-        self.solver = solver
-        self.learning_rate_init = learning_rate_init
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.max_iter = max_iter
-        self.unroll_max_iter = unroll_max_iter
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
-        self.random_state = random_state
-        self.verbose = verbose
-        self.device = device
-        self.precision = precision
-
-    def _pretrain_epochs(self) -> int:
+    def _pretrain_max_iter(self) -> int:
         return self.max_iter
 
+    @checkpoint_doc
     def fit(self, X, y=None, checkpoint_dir=None, resume=False):
         """Pretrain every layer on ``X``, ``(n_samples, n_features)``; ``y`` is ignored.
 
@@ -116,40 +59,29 @@ class StackedAutoencoder(TransformerMixin, LayerwiseBase):
         ----------
         X : array-like of shape (n_samples, n_features)
         y : ignored
-        checkpoint_dir : path, optional
-            Checkpoint pretraining and fine-tuning there (every epoch), so that
-            an interrupted fit can continue with ``resume=True``.
-        resume : bool, default=False
-            Continue from the checkpoints in ``checkpoint_dir``; the result is
-            bitwise the same as an uninterrupted fit on CPU.
+        {checkpoint_args}
 
         Returns
         -------
         self
         """
         X = self._validate_X(X, reset=True)
-        if self.pretrain is None:
-            raise DataError("StackedAutoencoder needs a pretraining objective; got pretrain=None.")
         self._check_params(X.shape[0])
-        self._set_checkpointing(checkpoint_dir, resume)
         ctx, seed = self._seed_context()
         with ctx:
             Xt = torch.from_numpy(X)
-            self.stack_ = self._pretrain(Xt, seed)
+            self.stack_ = self._pretrain(Xt, seed, checkpoint_dir, resume)
             self.autoencoder_ = self.stack_.unroll()
             unroll_history = []
             if self.unroll_max_iter > 0:
-                from ..objectives import Reconstruction
-
                 loss = "bce" if self.autoencoder_.output == "logistic" else "mse"
-                trainer = Trainer(**self._trainer_params(len(X), self.unroll_max_iter, "deep autoencoder", False), seed=seed + 2000,
-                                  checkpoint_dir=self._checkpoint_path("unroll"))
-                unroll_history = trainer.fit(self.autoencoder_, Reconstruction(loss=loss), (Xt,), resume=self._resume)
+                trainer = self._trainer(len(X), self.unroll_max_iter, "deep autoencoder", seed + 2000, phase_dir(checkpoint_dir, "unroll"))
+                unroll_history = trainer.fit(self.autoencoder_, Reconstruction(loss=loss), (Xt,), resume=resume)
                 self.stack_ = self.autoencoder_.encoder
             self.autoencoder_.eval()
             self.stack_.eval()
         self.history_ = {"pretrain": self.pretrain_history_, "unroll": unroll_history}
-        self.n_iter_ = max(1, self.max_iter)
+        self.n_iter_ = self.max_iter
         return self
 
     def _saved_state(self):
@@ -178,8 +110,6 @@ class StackedAutoencoder(TransformerMixin, LayerwiseBase):
     def inverse_transform(self, X) -> np.ndarray:
         """Decode top-layer codes back to the input space, ``(n_samples, n_features_in_)``."""
         check_is_fitted(self)
-        from sklearn.utils import check_array
-
         try:
             Z = check_array(X, dtype=np.float32)
         except ValueError as e:

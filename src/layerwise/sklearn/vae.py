@@ -13,9 +13,11 @@ from ..greedy import check_layer_sizes, resolve_loss
 from ..nn.stack import EncoderStack, freeze
 from ..nn.vae import dense_vae
 from ..objectives.elbo import ELBO, KLWarmup, elbo_per_sample
+from ..params import VARIATIONAL_AUTOENCODER
+from ..params.constraints import Interval
 from ..train.callbacks import EarlyStopping
-from ..train.loop import Trainer, predict_in_batches
-from ._base import LayerwiseBase, check_is_fitted, _is_int, _is_number
+from ..train.inference import predict_in_batches
+from ._base import LayerwiseBase, check_is_fitted
 
 __all__ = ["VariationalAutoencoder"]
 
@@ -34,45 +36,11 @@ class VariationalAutoencoder(TransformerMixin, LayerwiseBase):
     prior, and ``score_samples`` is the per-row ELBO, a lower bound on
     ``log p(x)`` in nats.
 
+    Every parameter after the first is keyword-only.
+
     Parameters
     ----------
-    hidden_layer_sizes : tuple of int, default=(400,)
-        Widths of the encoder's hidden layers; the decoder mirrors them.
-        ``(400,)`` with ``n_components=20`` is the pytorch/examples VAE.
-    n_components : int, default=20
-        Width of the latent code: the number of columns of ``transform``.
-    activation : {"identity", "logistic", "tanh", "relu"}, default="relu"
-    loss : {"auto", "mse", "bce"}, default="auto"
-        The decoder's likelihood. ``"bce"``: Bernoulli, for data in [0, 1];
-        ``"mse"``: Gaussian with unit variance (standardise the data first);
-        ``"auto"``: ``"bce"`` when the data is in [0, 1], else ``"mse"``.
-    beta : float, default=1.0
-        Weight of the KL term (``beta > 1``: beta-VAE, Higgins et al. 2017).
-    kl_warmup : int, default=0
-        Epochs over which the KL weight rises linearly from 0 to ``beta``
-        (Bowman et al. 2016; Sonderby et al. 2016); 0 turns warm-up off.
-    solver : {"adam", "adamw", "sgd"}, default="adam"
-    learning_rate_init : float, default=1e-3
-    alpha : float, default=0.0
-        L2 penalty (weight decay).
-    batch_size : int or "auto", default="auto"
-        ``"auto"`` is ``n_samples // 32`` clipped to [32, 256] (and to n_samples).
-    max_iter : int, default=20
-        Epochs of training.
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the rows and stop when their
-        negative ELBO has not improved for ``n_iter_no_change`` epochs after
-        the warm-up; the best weights are kept.
-    validation_fraction : float, default=0.1
-    n_iter_no_change : int, default=10
-    tol : float, default=1e-4
-    random_state : int, RandomState or None, default=None
-        Makes ``fit`` repeatable; torch's global generator is left untouched.
-    verbose : bool, default=False
-        Progress bars.
-    device : str, default="auto"
-        ``"cpu"``, ``"cuda"``, or ``"auto"`` (CUDA when available).
-    precision : {"fp32", "bf16"}, default="fp32"
+    {parameters}
 
     Attributes
     ----------
@@ -99,63 +67,7 @@ class VariationalAutoencoder(TransformerMixin, LayerwiseBase):
     (3, 64)
     """
 
-    _epoch_params = ("max_iter", "kl_warmup")
-
-    def __init__(
-        self,
-        hidden_layer_sizes=(400,),
-        n_components=20,
-        activation="relu",
-        loss="auto",
-        beta=1.0,
-        kl_warmup=0,
-        solver="adam",
-        learning_rate_init=1e-3,
-        alpha=0.0,
-        batch_size="auto",
-        max_iter=20,
-        early_stopping=False,
-        validation_fraction=0.1,
-        n_iter_no_change=10,
-        tol=1e-4,
-        random_state=None,
-        verbose=False,
-        device="auto",
-        precision="fp32",
-    ):
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.n_components = n_components
-        self.activation = activation
-        self.loss = loss
-        self.beta = beta
-        self.kl_warmup = kl_warmup
-        self.solver = solver
-        self.learning_rate_init = learning_rate_init
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.max_iter = max_iter
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
-        self.random_state = random_state
-        self.verbose = verbose
-        self.device = device
-        self.precision = precision
-
-    def _check_params(self, n_samples: int) -> None:
-        """The shared checks plus the VAE's own, reported together in one :class:`ConfigError`."""
-        problems = []
-        if not (_is_int(self.n_components) and self.n_components >= 1):
-            problems.append(f"n_components must be a positive integer (the latent width); got {self.n_components!r}.")
-        if not (_is_number(self.beta) and self.beta >= 0):
-            problems.append(f"beta must be a finite number >= 0 (the weight of the KL term); got {self.beta!r}.")
-        try:
-            super()._check_params(n_samples)
-        except ConfigError as e:
-            problems = str(e).split("\n- ")[1:] + problems
-        if problems:
-            raise ConfigError(f"{type(self).__name__} has {len(problems)} invalid parameter(s):\n- " + "\n- ".join(problems))
+    _parameters = VARIATIONAL_AUTOENCODER
 
     def fit(self, X, y=None):
         """Train the VAE on ``X``, ``(n_samples, n_features)``; ``y`` is ignored.
@@ -180,8 +92,8 @@ class VariationalAutoencoder(TransformerMixin, LayerwiseBase):
             callbacks = [KLWarmup(objective, int(self.kl_warmup))]
             if val is not None:
                 callbacks.append(_StopAfterWarmup(int(self.kl_warmup), patience=self.n_iter_no_change, tol=self.tol))
-            params = self._trainer_params(len(train[0]), self.max_iter, "vae", early_stopping=False)
-            history = Trainer(**params, seed=seed, callbacks=callbacks).fit(model, objective, train, val)
+            trainer = self._trainer(len(train[0]), self.max_iter, "vae", seed, callbacks=callbacks)
+            history = trainer.fit(model, objective, train, val)
         self.module_ = freeze(model)
         self.stack_ = EncoderStack([model.encoder], [model.decoder], output=output).freeze()
         self.history_ = history
@@ -226,7 +138,7 @@ class VariationalAutoencoder(TransformerMixin, LayerwiseBase):
             Seed of the draws; torch's global generator is left untouched.
         """
         check_is_fitted(self)
-        if not (_is_int(n_samples) and n_samples >= 1):
+        if not Interval(int, 1).accepts(n_samples):
             raise ConfigError(f"n_samples must be a positive integer; got {n_samples!r}.")
         gen = torch.Generator().manual_seed(int(check_random_state(random_state).randint(0, 2**31 - 1)))
         z = torch.randn((int(n_samples), self.module_.latent_dim), generator=gen)  # (n_samples, n_components)

@@ -93,7 +93,7 @@ class EarlyStopping(Callback):
 class CosineLR(Callback):
     """Cosine decay of every param group's learning rate, once per epoch.
 
-    Epoch ``e`` of ``T = trainer.max_epochs`` runs at
+    Epoch ``e`` of ``T = trainer.max_iter`` runs at
     ``lr_0 * (floor + (1 - floor) * (1 + cos(pi * e / T)) / 2)``, from each
     group's initial rate ``lr_0`` (so ``encoder_lr_scale`` ratios are kept)
     down to ``floor * lr_0`` (Loshchilov & Hutter 2017, SGDR without restarts).
@@ -116,7 +116,7 @@ class CosineLR(Callback):
         self._base = [g["lr"] for g in trainer.optimizer_.param_groups]
 
     def on_epoch_start(self, trainer: Trainer, model: nn.Module, epoch: int) -> None:
-        t = epoch / max(trainer.max_epochs, 1)
+        t = epoch / max(trainer.max_iter, 1)
         factor = self.floor + (1.0 - self.floor) * 0.5 * (1.0 + math.cos(math.pi * t))
         for group, base in zip(trainer.optimizer_.param_groups, self._base):
             group["lr"] = base * factor

@@ -44,6 +44,7 @@ from torch import nn
 from ..data.arrays import TensorBatches
 from ..data.semi import SemiSupervisedBatches
 from ..exceptions import ConfigError
+from .inference import predict_in_batches
 
 log = logging.getLogger(__name__)
 
@@ -319,10 +320,6 @@ class DistributedContext:
         """True on every rank if ``flag`` is true on any: one decision for all (stopping, errors)."""
         return bool(self.all_reduce_sum(torch.tensor([float(bool(flag))]))[0] > 0)
 
-    def barrier(self) -> None:
-        """Wait until every rank gets here (a small all-reduce, on whichever device the backend takes)."""
-        self.all_reduce_sum(torch.zeros(1))
-
     def reduce_metrics(self, total, n: int, sums: dict) -> tuple[float, int, dict[str, float]]:
         """Sum a loss total, a row count and summed logs over ranks (float64, one collective)."""
         keys = sorted(sums)
@@ -362,8 +359,6 @@ class DistributedContext:
         Every rank gets the full result (the next greedy stage samples its
         batches from all rows, like one process does); the work is split.
         """
-        from .loop import predict_in_batches
-
         start, stop = self.shard(X.shape[0])
         n_max = -(-X.shape[0] // self.world_size)
         # an empty share (fewer rows than ranks) still runs one row to learn the output's shape and dtype

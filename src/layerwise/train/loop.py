@@ -1,7 +1,10 @@
 """One training loop for every model: autoencoders, heads, fine-tuning.
 
 The loop knows nothing about autoencoders: an objective computes the loss of
-one batch, the loop runs epochs over in-memory tensors. Defaults are the fast
+one batch, the loop runs epochs over in-memory tensors. Where the steps run
+(one process or several) is an execution (:mod:`layerwise.train.execution`),
+what a resumed fit needs is a checkpointer (:mod:`layerwise.train.resume`):
+the loop below calls both the same way whatever they do. Defaults are the fast
 ones measured on our machines (``shared/PERFORMANCE.md``): fused Adam, and
 batches sliced from tensors rather than a per-sample ``DataLoader``.
 """
@@ -9,60 +12,30 @@ batches sliced from tensors rather than a per-sample ``DataLoader``.
 from __future__ import annotations
 
 import contextlib
-import math
-import numbers
 import time
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from ..data.arrays import TensorBatches
 from ..data.semi import LabeledUnlabeled
 from ..data.stream import ChunkedBatches, NpyFile
 from ..exceptions import ConfigError, DataError, DivergenceError
-from . import distributed as dist_
-from .callbacks import Callback, EarlyStopping
+from ..params import TRAINER, configurable_init
+from ..params.table import PRECISIONS, SOLVERS  # noqa: F401  (PRECISIONS: kept importable from here)
+from .callbacks import EarlyStopping
 from .checkpoint import has_checkpoint
-from .resume import CheckpointMixin
+from .execution import resolve_device, resolve_execution
+from .inference import predict_in_batches
+from .resume import TrainState, make_checkpointer
 
-__all__ = ["Trainer", "resolve_device", "make_optimizer", "predict_in_batches"]
+__all__ = ["Trainer", "resolve_device", "make_optimizer", "predict_in_batches", "auto_batch_size"]
 
-OPTIMIZERS = ("adam", "adamw", "sgd")
-PRECISIONS = ("fp32", "bf16")
-
-
-def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; anything else as given.
-
-    Raises
-    ------
-    ConfigError
-        A name torch does not know (``"gpu"``, ``"tpu"``), or ``"cuda"``/``"mps"``
-        on a machine without that accelerator.
-    """
-    if device is None or (isinstance(device, str) and device == "auto"):
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError, ValueError) as e:
-        raise ConfigError(
-            f"device must be 'auto', 'cpu', 'cuda', 'cuda:<index>' or another torch device; got {device!r}. "
-            "Use device='auto' to take CUDA when available, else the CPU."
-        ) from e
-    if dev.type == "cuda" and dev.index is None and dist_.launched() and torch.cuda.is_available():
-        # one GPU per process under torchrun: process LOCAL_RANK of this machine takes GPU LOCAL_RANK
-        return torch.device("cuda", dist_.local_device_index())
-    available = {"cuda": torch.cuda.is_available, "mps": lambda: torch.backends.mps.is_available()}
-    if dev.type in available and not available[dev.type]():
-        raise ConfigError(f"device={device!r} was asked for, but this machine (torch {torch.__version__}) has no {dev.type} "
-                          "device. Use device='auto' or 'cpu'.")
-    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
-        raise ConfigError(f"device={device!r} was asked for, but this machine has {torch.cuda.device_count()} CUDA "
-                          f"device(s), numbered from 0. Use device='cuda' or 'auto'.")
-    return dev
+OPTIMIZERS = SOLVERS  # the old names of the choices, kept for imports from here
 
 
 def make_optimizer(params, name: str = "adam", lr: float = 1e-3, momentum: float = 0.9, weight_decay: float = 0.0, device: torch.device | None = None) -> torch.optim.Optimizer:
@@ -78,135 +51,57 @@ def make_optimizer(params, name: str = "adam", lr: float = 1e-3, momentum: float
         return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, **fused)
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=momentum > 0, weight_decay=weight_decay, **fused)
-    raise ConfigError(f"Unknown optimizer {name!r}; expected one of {list(OPTIMIZERS)}.")
+    raise ConfigError(f"Unknown optimizer {name!r}; expected one of {list(SOLVERS)}.")
 
 
-@torch.no_grad()
-def predict_in_batches(module: nn.Module, X: torch.Tensor, batch_size: int = 4096, method: str | None = None) -> torch.Tensor:
-    """``module(X)`` (or ``module.method(X)``) in eval mode, in large batches, without autograd.
-
-    ``no_grad`` rather than ``inference_mode``: the result may feed the next
-    layer's training, and inference tensors cannot be saved for backward.
-    """
-    was_training = module.training
-    module.eval()
-    try:
-        fn = getattr(module, method) if method else module
-        return torch.cat([fn(X[i : i + batch_size]) for i in range(0, X.shape[0], batch_size)])
-    finally:
-        module.train(was_training)
+def auto_batch_size(batch_size: int | str, n: int) -> int:
+    """The rows per step for ``n`` rows: ``"auto"`` is ``n // 32`` clipped to [32, 256], so small data sets
+    still get enough optimizer steps per epoch and large ones efficient batches; never more than ``n``."""
+    if batch_size == "auto":
+        return min(n, max(32, min(256, n // 32)))
+    return min(int(batch_size), n)
 
 
-class Trainer(CheckpointMixin):
-    """Runs epochs of ``objective(model, batch)`` over in-memory tensors.
+class Trainer:
+    __doc__ = TRAINER.document("""Runs epochs of ``objective(model, batch)`` over in-memory tensors.
+
+    Every argument is keyword-only and named as in scikit-learn's estimators
+    (the old names ``optimizer``, ``lr``, ``weight_decay``, ``max_epochs``,
+    ``patience``, ``seed`` and ``progress`` still work for one release, with a
+    ``FutureWarning``). Bad values raise one :class:`~layerwise.ConfigError`
+    listing every problem.
 
     Parameters
     ----------
-    optimizer : {"adam", "adamw", "sgd"}, default="adam"
-    lr : float, default=1e-3
-    momentum : float, default=0.9
-        SGD only (Nesterov when > 0).
-    weight_decay : float, default=0.0
-    max_epochs : int, default=10
-    batch_size : int, default=256
-    shuffle : bool, default=True
-    patience : int or None, default=None
-        Early stopping on ``val_loss`` (``loss`` without validation data) after
-        this many epochs without improvement; the best weights are restored.
-    tol : float, default=1e-4
-    seed : int or None, default=None
-        Seeds torch's global generator at the start of :meth:`fit` (init of
-        new modules, corruption noise, batch order).
-    device : str, default="auto"
-    precision : {"fp32", "bf16"}, default="fp32"
-        ``"bf16"`` runs forward passes under ``torch.autocast``.
-    grad_clip : float or None, default=None
-        Clip the gradient norm to this value.
-    callbacks : sequence of Callback, default=()
-    progress : bool, default=False
-        Show a progress bar over epochs.
-    desc : str, default="train"
-        Label of the progress bar.
-    checkpoint_dir : path, optional
-        Write a checkpoint there at the end of every epoch (and every
-        ``checkpoint_every`` batches): weights, optimizer state, RNG states,
-        epoch and batch position, history. ``fit(..., resume=True)`` continues
-        from it; on CPU the result is bitwise the same as an uninterrupted run.
-    checkpoint_every : int, optional
-        Also checkpoint every this many batches inside an epoch.
-    chunk_rows : int, optional
-        Stream the training rows in chunks of this many rows, shuffled within
-        chunks (:class:`~layerwise.data.stream.ChunkedBatches`). Always used,
-        with 65,536 rows by default, when the data is a
-        :class:`~layerwise.data.stream.NpyFile` (data larger than memory).
-    distributed : {"auto", True, False}, default="auto"
-        Data-parallel training over several processes with
-        :class:`~torch.nn.parallel.DistributedDataParallel`
-        (:mod:`layerwise.train.distributed`). ``"auto"``: when ``torchrun``
-        started several processes (or a process group of several is
-        initialised); ``True``: insist (an error otherwise); ``False``: never.
-        ``batch_size`` is then the *global* batch, split across processes;
-        every process sees the same history; only rank 0 writes checkpoints
-        and shows progress. Without a launcher, ``"auto"`` changes nothing.
-    """
+    {parameters}
 
-    def __init__(
-        self,
-        optimizer: str = "adam",
-        lr: float = 1e-3,
-        momentum: float = 0.9,
-        weight_decay: float = 0.0,
-        max_epochs: int = 10,
-        batch_size: int = 256,
-        shuffle: bool = True,
-        patience: int | None = None,
-        tol: float = 1e-4,
-        seed: int | None = None,
-        device: str | torch.device = "auto",
-        precision: str = "fp32",
-        grad_clip: float | None = None,
-        callbacks: Sequence[Callback] = (),
-        progress: bool = False,
-        desc: str = "train",
-        checkpoint_dir: str | None = None,
-        checkpoint_every: int | None = None,
-        chunk_rows: int | None = None,
-        distributed: bool | str = "auto",
-    ) -> None:
-        _check_choice("optimizer", optimizer, OPTIMIZERS)
-        _check_choice("precision", precision, PRECISIONS)
-        _check_positive("lr", lr)
-        _check_positive("max_epochs", max_epochs, integer=True)
-        _check_positive("batch_size", batch_size, integer=True)
-        _check_non_negative("weight_decay", weight_decay)
-        _check_non_negative("momentum", momentum)
-        _check_non_negative("tol", tol)
-        if grad_clip is not None:
-            _check_positive("grad_clip", grad_clip)
-        if patience is not None:
-            _check_positive("patience", patience, integer=True)
-        self.optimizer, self.lr, self.momentum, self.weight_decay = optimizer, float(lr), float(momentum), float(weight_decay)
-        self.max_epochs, self.batch_size, self.shuffle = int(max_epochs), int(batch_size), shuffle
-        self.patience, self.tol, self.seed = patience, tol, seed
-        self.device = resolve_device(device)
-        self.precision, self.grad_clip = precision, grad_clip
-        self.callbacks = list(callbacks)
-        if patience is not None:
-            self.callbacks.append(EarlyStopping("val_loss", patience=patience, tol=tol))
-        self.progress, self.desc = progress, desc
-        if checkpoint_every is not None:
-            _check_positive("checkpoint_every", checkpoint_every, integer=True)
-        self.checkpoint_dir, self.checkpoint_every = checkpoint_dir, checkpoint_every
-        if chunk_rows is not None:
-            _check_positive("chunk_rows", chunk_rows, integer=True)
-        self.chunk_rows = chunk_rows
-        if not (distributed is True or distributed is False or (isinstance(distributed, str) and distributed == "auto")):
-            raise ConfigError(f"distributed must be 'auto', True or False; got {distributed!r}.")
-        self.distributed = distributed
-        self._ctx: dist_.DistributedContext | None = None
+    Examples
+    --------
+    >>> from layerwise.nn import dense_autoencoder
+    >>> from layerwise.objectives import Reconstruction
+    >>> history = Trainer(max_iter=2, batch_size=16, random_state=0).fit(
+    ...     dense_autoencoder(8, 3), Reconstruction("mse"), (torch.rand(64, 8),))
+    >>> [h["epoch"] for h in history]
+    [1, 2]
+    """)
+
+    __init__ = configurable_init(TRAINER, n_positional=0)
+
+    def __post_init__(self, typed: dict[str, str]) -> None:
+        TRAINER.validate(self.get_params(), "Trainer", typed=typed)
+        self.device = resolve_device(self.device)
+        self.callbacks = list(self.callbacks)
         self.history: list[dict[str, Any]] = []
         self.should_stop = False
-        self._first_batch = True
+        self._first_batch, self._active = True, []
+
+    def get_params(self) -> dict[str, Any]:
+        """The arguments of this trainer (``device`` resolved), e.g. to build a variant with :meth:`clone`."""
+        return {name: getattr(self, name) for name in TRAINER}
+
+    def clone(self, **changes: Any) -> Trainer:
+        """A new trainer with the same arguments but ``changes`` (a greedy stage's seed, label and folder)."""
+        return type(self)(**{**self.get_params(), **changes})
 
     # -- the loop ---------------------------------------------------------------------
     def fit(self, model: nn.Module, objective, train: Sequence[torch.Tensor], val: Sequence[torch.Tensor] | None = None,
@@ -233,63 +128,42 @@ class Trainer(CheckpointMixin):
         if not isinstance(train, LabeledUnlabeled):
             train = _check_tensors(train, "train")
         val = _check_tensors(val, "val", like=(train.X_unlabeled,) if isinstance(train, LabeledUnlabeled) else train) if val is not None else None
-        if self.seed is not None:
-            torch.manual_seed(self.seed)
-        ctx = self._ctx = dist_.resolve(self.distributed, self.device)
-        try:
-            return self._fit(model, objective, train, val, params, resume, ctx)
-        finally:
-            self._ctx = None
+        if self.random_state is not None:
+            torch.manual_seed(self._seed())
+        return self._fit(model, objective, train, val, params, resume, resolve_execution(self.distributed, self.device))
 
-    def _fit(self, model, objective, train, val, params, resume: bool, ctx) -> list[dict[str, Any]]:
+    def _fit(self, model, objective, train, val, params, resume: bool, execution) -> list[dict[str, Any]]:
         model.to(self.device)
         val = tuple(t.to(self.device) for t in val) if val is not None else None
-        self._first_batch = True
+        self._first_batch, self._objective = True, objective
         if params is None:
             params = [p for p in model.parameters() if p.requires_grad]
-        opt = make_optimizer(params, self.optimizer, self.lr, self.momentum, self.weight_decay, self.device)
+        opt = make_optimizer(params, self.solver, self.learning_rate_init, self.momentum, self.alpha, self.device)
         self.optimizer_ = opt  # callbacks (learning-rate schedules) reach the optimizer here
-        seed = int(torch.randint(0, 2**62, (1,)).item())
-        if ctx is not None:
-            # the batch order must be the same on every rank (rank 0's seed); the noise of corruptions,
-            # dropout and sampling must not (each rank its own stream, still fixed by the trainer's seed)
-            noise = int(torch.randint(0, 2**62, (1,)).item())
-            seed, noise = (int(v) for v in ctx.broadcast(torch.tensor([seed, noise], dtype=torch.int64)))
-            torch.manual_seed(noise + ctx.rank)
-        gen = torch.Generator().manual_seed(seed)
-        batches = self._batches(train, gen)
-        if ctx is not None:
-            batches = dist_.ShardedBatches(batches, ctx.rank, ctx.world_size)
+        gen = torch.Generator().manual_seed(execution.batch_seed())
+        batches = execution.shard(self._batches(train, gen))
+        self._active = [*self.callbacks, *([EarlyStopping("val_loss", patience=self.n_iter_no_change, tol=self.tol)]
+                                            if self.early_stopping else [])]
+        checkpoints = make_checkpointer(self.checkpoint_dir, execution, self._active, self.device, self.checkpoint_every,
+                                        self._check_finite)
         self.history, self.should_stop = [], False
         self._call("on_fit_start", model)
-        epoch0, batch0, acc = 0, 0, None
-        if resume and self._has_checkpoint(ctx):
-            epoch0, batch0, acc = self._restore(model, opt, gen, ctx)
-        step_objective, ddp = objective, None
-        if ctx is not None:  # wrapped after the restore: DDP starts from the restored weights
-            ddp = ctx.wrap(model, objective)
-            step_objective = dist_.DistributedObjective(ddp, objective)
-        # disable=None: no bar when the output is not a terminal (CI logs, pipes); other ranks stay quiet
-        quiet = not self.progress or (ctx is not None and not ctx.is_main)
-        bar = tqdm(range(epoch0, self.max_epochs), desc=self.desc, disable=True if quiet else None, leave=False, dynamic_ncols=True)
-        try:
+        state = checkpoints.start(model, opt, gen, resume)
+        self.history, self.should_stop = state.history, state.should_stop
+        bar = execution.progress(range(state.epoch, self.max_iter), self.desc, bool(self.verbose))
+        with execution.wrapped(model, objective) as step:
             for epoch in bar:
                 if self.should_stop:
                     break
-                logs = self._run_epoch(model, step_objective, batches, opt, epoch, batch0, acc)
-                batch0, acc = 0, None
+                logs = self._run_epoch(model, step, batches, opt, epoch, state, execution, checkpoints)
                 if val is not None:
-                    logs["val_loss"] = self._validate(model, objective, val, ctx)
+                    logs["val_loss"] = execution.validate(lambda part: self.evaluate(model, objective, part)["loss"], val)
                 self.history.append(logs)
                 bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items() if k in ("loss", "val_loss")}, refresh=False)
                 self._call("on_epoch_end", model, logs)
-                if ctx is not None:  # a callback that stops one rank stops them all: no rank waits for the others forever
-                    self.should_stop = ctx.any(self.should_stop)
-                if self.checkpoint_dir is not None:
-                    self._checkpoint(model, opt, gen.get_state(), epoch + 1, 0, None)
-        finally:
-            if ddp is not None:
-                ctx.unwrap(ddp)
+                self.should_stop = execution.any(self.should_stop)
+                state = TrainState(epoch + 1, 0, self.history, self.should_stop, None, gen.get_state())
+                checkpoints.save(model, opt, state)
         self._call("on_fit_end", model)
         return self.history
 
@@ -300,32 +174,32 @@ class Trainer(CheckpointMixin):
         the next stage, or a frozen fine-tuning, trains on). On one process
         this is exactly :func:`predict_in_batches`.
         """
-        ctx = dist_.resolve(self.distributed, self.device)
-        if ctx is None:
-            return predict_in_batches(module, X, batch_size, method)
-        return ctx.predict(module, X, batch_size, method)
+        return resolve_execution(self.distributed, self.device).predict(module, X, batch_size, method)
+
+    def _seed(self) -> int:
+        rs = self.random_state
+        return int(rs.randint(0, 2**31 - 1)) if isinstance(rs, np.random.RandomState) else int(rs)
 
     def _batches(self, train: Sequence, gen: torch.Generator):
         """In-memory tensors sliced by a permuted index, or chunks streamed from a file."""
         if isinstance(train, LabeledUnlabeled):
-            return train.to(self.device).batches(self.batch_size, gen)
-        bs = min(self.batch_size, len(train[0]))
+            return train.to(self.device).batches(auto_batch_size(self.batch_size, len(train)), gen)
+        bs = auto_batch_size(self.batch_size, len(train[0]))
         if isinstance(train[0], NpyFile) or self.chunk_rows is not None:
             if len(train) != 1:
                 raise ConfigError("Streaming in chunks supports unlabeled data (X,) only; load labeled data into memory.")
             return ChunkedBatches(train[0], bs, self.chunk_rows or 65536, gen, self.device)
         return TensorBatches(tuple(t.to(self.device) for t in train), bs, self.shuffle, gen)
 
-    def _run_epoch(self, model, objective, batches, opt, epoch: int, first_batch: int = 0, acc=None) -> dict[str, Any]:
+    def _run_epoch(self, model, objective, batches, opt, epoch: int, state: TrainState, execution, checkpoints) -> dict[str, Any]:
+        """One epoch from batch ``state.batch`` on (0 unless resuming a cut epoch); its logs."""
         model.train()
         self._call("on_epoch_start", model, epoch)
         epoch_gen = batches.generator.get_state() if batches.generator is not None else None
         start = time.perf_counter()
-        total, n, sums = acc if acc is not None else (0.0, 0, {})
-        sharded = isinstance(batches, dist_.ShardedBatches)
-        for i, item in enumerate(batches.iter_from(first_batch), start=first_batch):
-            # one process: a batch; several: this rank's share, its real rows, and its loss weight
-            batch, m, scale = item if sharded else (item, item[0].shape[0], None)
+        first, (total, n, sums) = state.batch, state.partial_sums()  # batch 0 and zeros unless resuming a cut epoch
+        # each item: a batch (one process: the batch; several: this rank's share), its real rows, its loss weight
+        for i, (batch, m, scale) in enumerate(execution.iter_batches(batches, first), start=first):
             out = self._step(model, objective, batch)
             loss = out.loss
             if not torch.isfinite(loss):
@@ -344,10 +218,9 @@ class Trainer(CheckpointMixin):
                 sums[k] = sums.get(k, 0.0) + v.float() * m
             n += m
             self._call("on_batch_end", model, i, loss)
-            if self.checkpoint_dir is not None and self.checkpoint_every and (i + 1) % self.checkpoint_every == 0 and (i + 1) < len(batches):
-                self._checkpoint(model, opt, epoch_gen, epoch, i + 1, (total, n, sums))
-        if self._ctx is not None:  # every rank gets the row-weighted mean over all ranks
-            total, n, sums = self._ctx.reduce_metrics(total, n, sums)
+            checkpoints.after_batch(model, opt, i + 1, len(batches),
+                                    lambda: TrainState(epoch, i + 1, self.history, self.should_stop, (total, n, sums), epoch_gen))
+        total, n, sums = execution.reduce_metrics(total, n, sums)
         logs: dict[str, Any] = {"epoch": epoch + 1, "loss": float(total) / n}
         logs.update({k: float(v) / n for k, v in sums.items()})
         logs["seconds"] = time.perf_counter() - start
@@ -365,32 +238,28 @@ class Trainer(CheckpointMixin):
             if isinstance(e, torch.OutOfMemoryError):
                 raise
             shapes = ", ".join(f"{tuple(t.shape)} {str(t.dtype).replace('torch.', '')}" for t in batch)
-            named = objective.objective if isinstance(objective, dist_.DistributedObjective) else objective
             raise DataError(
-                f"The first training batch could not go through {type(model).__name__} with {type(named).__name__}: {e}. "
+                f"The first training batch could not go through {type(model).__name__} with {type(self._objective).__name__}: {e}. "
                 f"The batch holds tensors of shape(s) {shapes}; expected what the model takes, e.g. as many features "
                 "as its first layer's inputs and float32 values. Check the data's shape and the model's input size."
             ) from e
         self._first_batch = False
         return out
 
+    def _check_finite(self, model: nn.Module, state: TrainState) -> None:
+        """Before a checkpoint: a NaN gradient with a finite loss leaves NaN weights that only the next batch's
+        loss would show, so a checkpoint is never written over the last good one with non-finite values."""
+        bad = [name for name, p in model.named_parameters() if not torch.isfinite(p).all()]
+        if bad:
+            raise DivergenceError(self._diverged(f"weights of {bad[:3]}", float("nan"), max(state.epoch - (state.batch == 0), 0),
+                                                 max(state.batch - 1, 0)))
+
     def _diverged(self, what: str, value: float, epoch: int, batch: int) -> str:
         """The message of a :class:`DivergenceError`: where, likely causes, the last good checkpoint."""
         return (f"The {what} became {value} at epoch {epoch + 1}, batch {batch + 1}. Likely causes: a "
-                f"learning rate too high (now {self.lr}; try 10x smaller), inputs not scaled (the 'bce' "
+                f"learning rate too high (now {self.learning_rate_init}; try 10x smaller), inputs not scaled (the 'bce' "
                 "loss needs data in [0, 1]; standardise real-valued data), or NaN in the data; grad_clip=1.0 "
                 "can also help." + (f" The last good checkpoint is in {self.checkpoint_dir}." if has_checkpoint(self.checkpoint_dir) else ""))
-
-    def _validate(self, model: nn.Module, objective, val: Sequence[torch.Tensor], ctx) -> float:
-        """Validation loss; under distributed training each rank evaluates its share and the means are combined."""
-        if ctx is None:
-            return self.evaluate(model, objective, val)["loss"]
-        start, stop = ctx.shard(val[0].shape[0])
-        # a rank without rows (fewer rows than ranks) evaluates one and counts none
-        part = tuple(t[start:stop] if stop > start else t[:1] for t in val)
-        rows = stop - start
-        total, n, _ = ctx.reduce_metrics(self.evaluate(model, objective, part)["loss"] * rows, rows, {})
-        return total / n
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module, objective, data: Sequence[torch.Tensor], batch_size: int = 4096) -> dict[str, float]:
@@ -418,13 +287,8 @@ class Trainer(CheckpointMixin):
         return contextlib.nullcontext()
 
     def _call(self, hook: str, model: nn.Module, *args) -> None:
-        for cb in self.callbacks:
+        for cb in self._active:
             getattr(cb, hook)(self, model, *args)
-
-
-def _check_choice(name: str, value: object, choices: Sequence[object]) -> None:
-    if value not in choices:
-        raise ConfigError(f"{name} must be one of {list(choices)}; got {value!r}.")
 
 
 def _check_tensors(data, name: str, like: tuple[torch.Tensor, ...] | None = None) -> tuple[torch.Tensor, ...]:
@@ -449,13 +313,18 @@ def _check_tensors(data, name: str, like: tuple[torch.Tensor, ...] | None = None
     return tuple(data)
 
 
-def _check_non_negative(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
-        raise ConfigError(f"{name} must be a number >= 0; got {value!r}.")
+def _old_name(old: str, new: str) -> property:
+    def get(self):
+        warnings.warn(f"Trainer.{old} was renamed Trainer.{new}; the old name will stop working in 0.3.", FutureWarning, stacklevel=2)
+        return getattr(self, new)
+
+    def set(self, value):
+        warnings.warn(f"Trainer.{old} was renamed Trainer.{new}; the old name will stop working in 0.3.", FutureWarning, stacklevel=2)
+        setattr(self, new, value)
+
+    return property(get, set, doc=f"Deprecated name of :attr:`{new}`.")
 
 
-def _check_positive(name: str, value: object, integer: bool = False) -> None:
-    ok = isinstance(value, numbers.Integral if integer else numbers.Real) and not isinstance(value, bool)
-    if not ok or not value > 0 or (not integer and not math.isfinite(value)):
-        kind = "a positive integer" if integer else "a positive number"
-        raise ConfigError(f"{name} must be {kind}; got {value!r}.")
+for _d in TRAINER.deprecated:  # the old argument names, read or written as attributes
+    if _d.translate is None and _d.new is not None:
+        setattr(Trainer, _d.old, _old_name(_d.old, _d.new))

@@ -1,18 +1,25 @@
-"""Checkpoints of the training loop: what :class:`~layerwise.train.Trainer` writes and restores.
+"""Resume state as one object, and the checkpointer the training loop hands it to.
 
-A checkpoint holds everything needed to continue at (epoch, batch): weights, optimizer state, the
-RNG states (every rank's under distributed training), the epoch's batch order, partial epoch sums,
-history and callback state. Written atomically by :func:`~layerwise.train.checkpoint.save_checkpoint`,
-by rank 0 only when several processes train.
+:class:`TrainState` is where a fit stands: epochs done, batches done in the
+current epoch, the history, the stop flag, the partial sums of a cut epoch and
+the state of the batch-order generator. The loop hands it to a
+:class:`Checkpointer`, which writes it with the weights, the optimizer state,
+every RNG state and the callbacks' states (atomically, by rank 0 alone under
+distributed training), and gives it back on resume. Without a
+``checkpoint_dir`` the loop gets a :class:`NoCheckpoints`, whose methods do
+nothing: the loop has no "is there a checkpoint folder" branch.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
+from torch import nn
 
-from ..exceptions import CheckpointError, DivergenceError
 from .checkpoint import (
     flatten_optimizer,
     has_checkpoint,
@@ -25,79 +32,129 @@ from .checkpoint import (
 
 log = logging.getLogger("layerwise.train.loop")  # the trainer's logger: "resumed from ..." stays where users look
 
-__all__ = ["CheckpointMixin"]
+__all__ = ["TrainState", "Checkpointer", "NoCheckpoints", "make_checkpointer"]
 
 
-class CheckpointMixin:
-    """Checkpoint writing and restoring for :class:`~layerwise.train.Trainer` (uses its
-    ``checkpoint_dir``, ``history``, ``should_stop``, ``callbacks``, ``device``, ``_ctx``, ``_diverged``)."""
+@dataclass
+class TrainState:
+    """Where a fit stands.
 
-    def _checkpoint(self, model, opt, gen_state, epoch: int, batch: int, acc) -> None:
-        """Everything needed to continue at (``epoch``, ``batch``), written atomically.
+    Attributes
+    ----------
+    epoch : int
+        Epochs finished.
+    batch : int
+        Batches of epoch ``epoch`` finished (0 at an epoch boundary).
+    history : list of dict
+    should_stop : bool
+    acc : tuple or None
+        ``(total loss, rows, summed logs)`` of the cut epoch so far.
+    batch_order : Tensor or None
+        State of the generator that draws epoch ``epoch``'s batch order.
+    """
 
-        A NaN gradient with a finite loss leaves NaN weights that only the next
-        batch's loss would show: weights are checked here, so a checkpoint is
-        never written over the last good one with non-finite values.
-        """
-        bad = [name for name, p in model.named_parameters() if not torch.isfinite(p).all()]
-        if bad:
-            raise DivergenceError(self._diverged(f"weights of {bad[:3]}", float("nan"), max(epoch - (batch == 0), 0), max(batch - 1, 0)))
-        ctx = self._ctx
+    epoch: int = 0
+    batch: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+    should_stop: bool = False
+    acc: tuple | None = None
+    batch_order: torch.Tensor | None = None
+
+    def partial_sums(self) -> tuple:
+        """``(total loss, rows, summed logs)`` to continue epoch ``epoch`` from batch ``batch`` (zeros at its start)."""
+        return self.acc if self.acc is not None else (0.0, 0, {})
+
+
+class NoCheckpoints:
+    """The checkpointer of a fit without ``checkpoint_dir``: nothing is written or read."""
+
+    def start(self, model: nn.Module, opt, gen: torch.Generator, resume: bool) -> TrainState:
+        return TrainState()
+
+    def after_batch(self, model: nn.Module, opt, batches_done: int, n_batches: int, state: Callable[[], TrainState]) -> None:
+        """Called after every batch; ``state()`` builds the state to write if a checkpoint is due."""
+
+    def save(self, model: nn.Module, opt, state: TrainState) -> None:
+        """Called at the end of every epoch."""
+
+
+class Checkpointer(NoCheckpoints):
+    """Writes and restores a :class:`TrainState` with everything else a bitwise resume needs.
+
+    Parameters
+    ----------
+    folder : path
+    execution : LocalExecution or DistributedExecution
+        Gathers every rank's noise generator and lets rank 0 alone write.
+    callbacks : list of Callback
+        Their ``state_dict`` goes in the checkpoint, named by class and occurrence.
+    device : torch.device
+    every : int, optional
+        Also checkpoint every this many batches inside an epoch.
+    check : callable
+        ``check(model, state)``, called before writing; raises on weights that must not overwrite the last
+        good checkpoint (the trainer's divergence check).
+    """
+
+    def __init__(self, folder, execution, callbacks, device: torch.device, every: int | None, check) -> None:
+        self.folder, self.execution, self.callbacks = folder, execution, callbacks
+        self.device, self.every, self.check = device, every, check
+
+    def after_batch(self, model: nn.Module, opt, batches_done: int, n_batches: int, state: Callable[[], TrainState]) -> None:
+        """A mid-epoch checkpoint every ``every`` batches (never after the last: the epoch's end writes one)."""
+        if self.every and batches_done % self.every == 0 and batches_done < n_batches:
+            self.save(model, opt, state())
+
+    def start(self, model: nn.Module, opt, gen: torch.Generator, resume: bool) -> TrainState:
+        """The restored state when resuming from an existing checkpoint, else a fresh one."""
+        if not resume or not self.execution.found_checkpoint(has_checkpoint(self.folder), self.folder):
+            return TrainState()
+        return self._restore(model, opt, gen)
+
+    def save(self, model: nn.Module, opt, state: TrainState) -> None:
+        """Everything needed to continue at (``state.epoch``, ``state.batch``), written atomically."""
+        self.check(model, state)
         tensors = {f"model/{k}": v for k, v in model.state_dict().items()}
         opt_tensors, opt_meta = flatten_optimizer(opt)
         rng_tensors, rng_meta = rng_state()
         tensors.update(opt_tensors)
         tensors.update(rng_tensors)
-        if gen_state is not None:
-            tensors["rng/epoch"] = gen_state
-        state = {"epoch": epoch, "batch": batch, "history": self.history, "should_stop": self.should_stop,
-                 "optimizer": opt_meta, "rng": rng_meta, "callbacks": {}}
-        if ctx is not None:
-            # weights, optimizer and batch order are the same on every rank; the noise generators are
-            # not: keep each rank's, so a resumed run draws the noise an uninterrupted one would
-            tensors.update({f"rng/rank/{r}/torch": s for r, s in enumerate(ctx.all_gather(torch.get_rng_state()))})
-            if self.device.type == "cuda":
-                cuda = ctx.all_gather(torch.cuda.get_rng_state(self.device))
-                tensors.update({f"rng/rank/{r}/cuda": s for r, s in enumerate(cuda)})
-            state["world_size"] = ctx.world_size
-            if acc is not None:  # the partial epoch sums of all ranks: a resume gives them to rank 0
-                total, n, sums = ctx.reduce_metrics(*acc)
-                acc = (torch.tensor(total, dtype=torch.float64), n, {k: torch.tensor(v, dtype=torch.float64) for k, v in sums.items()})
+        if state.batch_order is not None:
+            tensors["rng/epoch"] = state.batch_order
+        tensors.update(self.execution.rank_rng(self.device))
+        meta = {"epoch": state.epoch, "batch": state.batch, "history": state.history, "should_stop": state.should_stop,
+                "optimizer": opt_meta, "rng": rng_meta, "callbacks": {}, **self.execution.checkpoint_info()}
+        acc = self.execution.total_acc(state.acc)
         if acc is not None:
             total, n, sums = acc
             tensors["acc/total"] = torch.as_tensor(total)
             tensors.update({f"acc/logs/{k}": torch.as_tensor(v) for k, v in sums.items()})
-            state["acc_n"] = n
+            meta["acc_n"] = n
         for name, cb in self._named_callbacks():
             cb_tensors, cb_state = cb.state_dict()
             tensors.update({f"callback/{name}/{k}": v for k, v in cb_tensors.items()})
-            state["callbacks"][name] = cb_state
-        if ctx is None:
-            save_checkpoint(self.checkpoint_dir, tensors, state)
-            return
-        error = None
-        if ctx.is_main:  # one writer; the others wait for its outcome, so a failed write stops every rank
-            try:
-                save_checkpoint(self.checkpoint_dir, tensors, state)
-            except CheckpointError as e:
-                error = e
-        if ctx.any(error is not None):
-            raise error or CheckpointError(f"Rank 0 could not write the checkpoint in {self.checkpoint_dir} (its error "
-                                           "says why); this rank stops with it.")
+            meta["callbacks"][name] = cb_state
+        self.execution.write(lambda: save_checkpoint(self.folder, tensors, meta), self.folder)
 
-    def _has_checkpoint(self, ctx) -> bool:
-        """Whether there is a checkpoint to resume from; under distributed training every rank must see rank 0's."""
-        found = has_checkpoint(self.checkpoint_dir)
-        if ctx is None:
-            return found
-        seen = int(ctx.all_reduce_sum(torch.tensor([float(found)]))[0])
-        if seen not in (0, ctx.world_size):
-            raise CheckpointError(
-                f"{seen} of {ctx.world_size} processes see a checkpoint in {self.checkpoint_dir}; this one "
-                f"{'does' if found else 'does not'}. Every process reads the checkpoint rank 0 wrote: put the run "
-                "folder on a file system all machines share, or copy it to each machine at the same path."
-            )
-        return bool(seen)
+    def _restore(self, model: nn.Module, opt, gen: torch.Generator) -> TrainState:
+        tensors, meta = load_checkpoint(self.folder)
+        model.load_state_dict({k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")})
+        unflatten_optimizer(opt, tensors, meta["optimizer"])
+        set_rng_state(tensors, meta["rng"])
+        self.execution.restore_rank_rng(tensors, self.device)
+        if "rng/epoch" in tensors:
+            gen.set_state(tensors["rng/epoch"])
+        for name, cb in self._named_callbacks():
+            if name in meta["callbacks"]:
+                prefix = f"callback/{name}/"
+                cb.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}, meta["callbacks"][name])
+        acc = None
+        if "acc_n" in meta:
+            sums = {k[len("acc/logs/"):]: v for k, v in tensors.items() if k.startswith("acc/logs/")}
+            acc = self.execution.own_acc((tensors["acc/total"], meta["acc_n"], sums))
+        if self.execution.is_main:
+            log.info("resumed from %s at epoch %d, batch %d", self.folder, meta["epoch"] + 1, meta["batch"])
+        return TrainState(meta["epoch"], meta["batch"], meta["history"], meta["should_stop"], acc)
 
     def _named_callbacks(self):
         """``(ClassName/occurrence, callback)``: stable names whatever other callbacks are present."""
@@ -107,33 +164,7 @@ class CheckpointMixin:
             seen[kind] = seen.get(kind, -1) + 1
             yield f"{kind}/{seen[kind]}", cb
 
-    def _restore(self, model, opt, gen, ctx=None):
-        tensors, state = load_checkpoint(self.checkpoint_dir)
-        model.load_state_dict({k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")})
-        unflatten_optimizer(opt, tensors, state["optimizer"])
-        set_rng_state(tensors, state["rng"])
-        if ctx is not None:
-            mine = f"rng/rank/{ctx.rank}/"
-            if mine + "torch" in tensors:
-                torch.set_rng_state(tensors[mine + "torch"])
-                if mine + "cuda" in tensors and self.device.type == "cuda":
-                    torch.cuda.set_rng_state(tensors[mine + "cuda"], self.device)
-            else:  # written by fewer processes: a new noise stream for this rank, still fixed by the checkpoint
-                torch.manual_seed(int(torch.randint(0, 2**62, (1,)).item()) + ctx.rank)
-        if "rng/epoch" in tensors:
-            gen.set_state(tensors["rng/epoch"])
-        self.history, self.should_stop = state["history"], state["should_stop"]
-        for name, cb in self._named_callbacks():
-            if name in state["callbacks"]:
-                prefix = f"callback/{name}/"
-                cb.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}, state["callbacks"][name])
-        acc = None
-        if "acc_n" in state:
-            sums = {k[len("acc/logs/"):]: v for k, v in tensors.items() if k.startswith("acc/logs/")}
-            acc = (tensors["acc/total"], state["acc_n"], sums)
-            if ctx is not None and not ctx.is_main:  # the saved sums are over all ranks: rank 0 carries them
-                acc = (torch.zeros_like(acc[0]), 0, {k: torch.zeros_like(v) for k, v in sums.items()})
-        if ctx is None or ctx.is_main:
-            log.info("resumed from %s at epoch %d, batch %d", self.checkpoint_dir, state["epoch"] + 1, state["batch"])
-        return state["epoch"], state["batch"], acc
 
+def make_checkpointer(folder, execution, callbacks, device, every, check) -> NoCheckpoints:
+    """A :class:`Checkpointer` for ``folder``, or :class:`NoCheckpoints` when ``folder`` is None."""
+    return NoCheckpoints() if folder is None else Checkpointer(folder, execution, callbacks, device, every, check)

@@ -1,0 +1,23 @@
+"""Hyperparameters declared once (:mod:`layerwise.params.table`) and the machinery they drive.
+
+One declaration per parameter gives the estimators' and the ``Trainer``'s
+validation (collect-then-raise, one message template, "did you mean"), their
+signatures and docstrings, the run config's schema, deprecated names, and the
+check of nested options against a registry entry's signature.
+"""
+
+from .constraints import Constraint, RegistryOptions
+from .core import REQUIRED, Deprecated, Param, ParamSet, configurable_init
+from .table import (
+    DATA,
+    GREEDY,
+    PARAMS,
+    PRETRAINED,
+    RUN,
+    STACKED_AUTOENCODER,
+    TRAINER,
+    VARIATIONAL_AUTOENCODER,
+)
+
+__all__ = ["REQUIRED", "Constraint", "Deprecated", "Param", "ParamSet", "RegistryOptions", "configurable_init", "PARAMS",
+           "TRAINER", "GREEDY", "PRETRAINED", "STACKED_AUTOENCODER", "VARIATIONAL_AUTOENCODER", "DATA", "RUN"]

@@ -1,0 +1,254 @@
+"""Every hyperparameter of layerwise, declared once, and which owner takes which.
+
+:data:`PARAMS` holds each parameter once: its name (scikit-learn's where one
+exists), the values it accepts, its default and its doc. Each owner selects
+the parameters it takes, in its own order, overriding a default or a doc when
+its meaning there is narrower (``max_iter`` is epochs per layer for a
+``StackedAutoencoder``, epochs of fine-tuning for a ``PretrainedClassifier``):
+
+- :data:`TRAINER` -- :class:`~layerwise.train.Trainer`;
+- :data:`GREEDY` -- :class:`~layerwise.greedy.GreedyLayerwise`;
+- :data:`PRETRAINED` -- ``PretrainedClassifier`` and ``PretrainedRegressor``;
+- :data:`STACKED_AUTOENCODER`, :data:`VARIATIONAL_AUTOENCODER`;
+- :data:`DATA`, :data:`RUN` -- the config keys that prepare data and name the run folder.
+
+The run config (:mod:`layerwise.config`) is built from these sets, so a
+parameter added here with its owner is also a config key.
+"""
+
+from __future__ import annotations
+
+from ..nn.blocks import ACTIVATIONS
+from ..registry import OBJECTIVES
+from .constraints import (
+    AnyValue,
+    Boolean,
+    Device,
+    FolderName,
+    HasMethods,
+    InstanceOf,
+    Interval,
+    LayerSizes,
+    NoneValue,
+    Options,
+    PathLike,
+    RandomState,
+    Registered,
+    RegistryOptions,
+)
+from .core import REQUIRED, Deprecated, Param, ParamSet
+
+__all__ = ["PARAMS", "TRAINER", "GREEDY", "PRETRAINED", "STACKED_AUTOENCODER", "VARIATIONAL_AUTOENCODER", "DATA", "RUN",
+           "SOLVERS", "PRECISIONS", "FINETUNE_MODES", "LR_SCHEDULES", "LOSSES"]
+
+SOLVERS = ("adam", "adamw", "sgd")
+PRECISIONS = ("fp32", "bf16")
+FINETUNE_MODES = ("frozen", "full")
+LR_SCHEDULES = ("constant", "cosine")
+LOSSES = ("auto", "mse", "bce")
+
+_EPOCHS = Interval(int, 1)
+_FRACTION_OPEN = Interval(float, 0, 1, "neither")
+_RATE = Interval(float, 0, 1, "left")  # a dropout rate: 1 would drop everything
+
+PARAMS = ParamSet((
+    # -- the network -------------------------------------------------------------------------------
+    Param("hidden_layer_sizes", (LayerSizes(),), (256, 64),
+          "Code width of each layer, first to top."),
+    Param("n_components", (Interval(int, 1),), 20, "Width of the latent code: the number of columns of ``transform``."),
+    Param("activation", (Registered(ACTIVATIONS),), "relu", "Activation of every hidden layer (scikit-learn's MLP names).",
+          type_doc='{"identity", "logistic", "tanh", "relu"}'),
+    Param("pretrain", (NoneValue(), Registered(OBJECTIVES)), "denoising",
+          """Objective of greedy layer-wise pretraining, a name in ``layerwise.OBJECTIVES``: ``"autoencoder"``,
+          ``"sparse"``, ``"denoising"``, ``"contractive"``, ``"conv"``, ``"rbm"`` (a deep belief network) or
+          ``"vae"``. ``None`` trains the same network from random initialisation (the honest baseline)."""),
+    Param("pretrain_params", (NoneValue(), RegistryOptions(OBJECTIVES, "pretrain")), None,
+          """Options of the pretraining objective, checked against its signature (names and types), e.g.
+          ``{"noise": "gaussian", "level": 0.2}`` for ``"denoising"`` or ``{"penalty": "kl", "weight": 0.1}`` for
+          ``"sparse"``."""),
+    Param("objective", (Registered(OBJECTIVES),), "autoencoder",
+          """What each layer learns, a name in ``layerwise.OBJECTIVES``: ``"autoencoder"``, ``"sparse"``,
+          ``"denoising"``, ``"contractive"``, ``"conv"``, ``"rbm"``, ``"vae"``."""),
+    Param("objective_params", (NoneValue(), RegistryOptions(OBJECTIVES, "objective")), None,
+          'Options of that objective, checked against its signature, e.g. ``{"noise": "gaussian", "level": 0.2}``.'),
+    Param("loss", (Options(*LOSSES),), "auto",
+          """Reconstruction loss of the first layer: ``"bce"`` (Bernoulli, data in [0, 1]), ``"mse"``, or
+          ``"auto"`` (``"bce"`` for data in [0, 1], else ``"mse"``). Deeper layers follow their input codes."""),
+    Param("tied", (Boolean(),), False, "Tie each decoder's weight to its encoder's transpose during pretraining."),
+    Param("pretrained", (NoneValue(), PathLike("the path of a model folder written by layerwise.save")), None,
+          """Folder of a model saved with :func:`layerwise.save`: a ``StackedAutoencoder``,
+          ``PretrainedClassifier``, ``PretrainedRegressor`` or ``EncoderStack``. Pretraining is then skipped and
+          fine-tuning starts from the saved encoder layers (Yosinski et al. 2014); ``finetune`` applies as usual
+          (``"frozen"`` keeps them fixed). The architecture is still the one these parameters describe, so
+          ``hidden_layer_sizes``, ``activation`` and the layer type of ``pretrain`` (dense for
+          ``"autoencoder"``, ``"sparse"``, ``"denoising"``, ``"contractive"`` and ``None``; ``"rbm"``,
+          ``"vae"`` and ``"conv"`` each their own) must match the saved model's: a mismatch raises a
+          ``ConfigError`` that lists the differing layers. The saved decoders are not used."""),
+    Param("beta", (Interval(float, 0),), 1.0, "Weight of the KL term (``beta > 1``: beta-VAE, Higgins et al. 2017)."),
+    Param("kl_warmup", (Interval(int, 0),), 0,
+          """Epochs over which the KL weight rises linearly from 0 to ``beta`` (Bowman et al. 2016; Sonderby et
+          al. 2016); 0 turns warm-up off."""),
+    # -- fine-tuning -------------------------------------------------------------------------------
+    Param("finetune", (Options(*FINETUNE_MODES),), "full",
+          """``"frozen"`` trains only the head on the stack's codes (computed once); ``"full"`` back-propagates
+          through every layer."""),
+    Param("encoder_lr_scale", (Interval(float, 0),), 1.0,
+          "With ``finetune=\"full\"``, the pretrained layers learn at ``learning_rate_init * encoder_lr_scale``."),
+    Param("dropout", (_RATE,), 0.0,
+          """Dropout rate after every layer of the stack during full fine-tuning (Srivastava et al. 2014: a
+          pretrained network fine-tuned with dropout); 0 turns it off."""),
+    Param("input_dropout", (_RATE,), 0.0, "Dropout rate on the input rows during full fine-tuning; 0 turns it off."),
+    Param("unlabeled", (AnyValue(),), "auto",
+          """The label that marks an unlabeled row: ``"auto"`` is ``-1`` for the classifier (the
+          ``sklearn.semi_supervised`` convention) and ``NaN`` for the regressor (where ``NaN`` always marks
+          one). ``None`` treats every row as labeled: use it when -1 is a real class (labels in {-1, 1}).""",
+          type_doc='"auto", int, float, str or None'),
+    # -- optimisation ------------------------------------------------------------------------------
+    Param("solver", (Options(*SOLVERS),), "adam", '``"sgd"`` uses Nesterov momentum (``momentum``).'),
+    Param("learning_rate_init", (Interval(float, 0, closed="neither"),), 1e-3, "The learning rate."),
+    Param("momentum", (Interval(float, 0),), 0.9, 'Momentum of ``solver="sgd"`` (Nesterov when > 0).'),
+    Param("lr_schedule", (Options(*LR_SCHEDULES),), "constant",
+          """``"cosine"`` decays the learning rate of each pretraining stage and of fine-tuning from
+          ``learning_rate_init`` to 0 over their epochs (:class:`layerwise.train.CosineLR`). Measured worse as
+          a default (on MNIST -0.11 pt, on nudged digits -1.6 pt; ``benchmarks/defaults.py``), so it is an
+          option; see "Defaults" in the README."""),
+    Param("alpha", (Interval(float, 0),), 0.0, "L2 penalty (weight decay)."),
+    Param("batch_size", (Options("auto"), Interval(int, 1)), "auto",
+          'Rows per optimizer step; ``"auto"`` is ``n_samples // 32`` clipped to [32, 256] (and to n_samples).'),
+    Param("shuffle", (Boolean(),), True, "Draw the batches of each epoch in a new seeded order."),
+    Param("max_iter", (_EPOCHS,), 200, "Epochs."),
+    Param("pretrain_max_iter", (Interval(int, 0),), 20, "Epochs of pretraining per layer; 0 skips pretraining."),
+    Param("unroll_max_iter", (Interval(int, 0),), 0,
+          """Epochs of joint training of the unrolled deep autoencoder after the greedy stages (Hinton &
+          Salakhutdinov 2006); 0 skips it."""),
+    Param("grad_clip", (NoneValue(), Interval(float, 0, closed="neither")), None, "Clip the gradient norm to this value."),
+    # -- stopping ----------------------------------------------------------------------------------
+    Param("early_stopping", (Boolean(),), False,
+          """Hold out ``validation_fraction`` of the (labeled) rows and stop when their loss has not improved by
+          ``tol`` for ``n_iter_no_change`` epochs; the best weights are kept."""),
+    Param("validation_fraction", (_FRACTION_OPEN,), 0.1, "Fraction of the rows held out for early stopping."),
+    Param("n_iter_no_change", (Interval(int, 1),), 10, "Epochs without improvement before early stopping."),
+    Param("tol", (Interval(float, 0),), 1e-4, "Minimum decrease of the monitored loss that counts as an improvement."),
+    # -- running -----------------------------------------------------------------------------------
+    Param("random_state", (NoneValue(), RandomState()), None,
+          "Makes training repeatable; torch's global generator is left untouched by estimators."),
+    Param("verbose", (Boolean(), Interval(int, 0)), False, "Progress bars."),
+    Param("device", (Device(),), "auto", '``"cpu"``, ``"cuda"``, or ``"auto"`` (CUDA when available).'),
+    Param("precision", (Options(*PRECISIONS),), "fp32", '``"bf16"`` runs forward passes under ``torch.autocast``.'),
+    Param("callbacks", (InstanceOf((list, tuple), "a list of Callback objects", "sequence of Callback"),), (),
+          "Called at each event of the loop (:class:`~layerwise.train.Callback`)."),
+    Param("desc", (InstanceOf(str, "a string", "str"),), "train", "Label of the progress bar."),
+    Param("checkpoint_dir", (NoneValue(), PathLike()), None,
+          """Write a checkpoint there at the end of every epoch (and every ``checkpoint_every`` batches): weights,
+          optimizer state, RNG states, epoch and batch position, history. ``fit(..., resume=True)`` continues
+          from it; on CPU the result is bitwise the same as an uninterrupted run."""),
+    Param("checkpoint_every", (NoneValue(), Interval(int, 1)), None, "Also checkpoint every this many batches inside an epoch."),
+    Param("chunk_rows", (NoneValue(), Interval(int, 1)), None,
+          """Stream the training rows in chunks of this many rows, shuffled within chunks
+          (:class:`~layerwise.data.stream.ChunkedBatches`). Always used, with 65,536 rows by default, when the
+          data is a :class:`~layerwise.data.stream.NpyFile` (data larger than memory)."""),
+    Param("distributed", (Options("auto", True, False),), "auto",
+          """Data-parallel training over several processes with ``DistributedDataParallel``
+          (:mod:`layerwise.train.distributed`). ``"auto"``: when ``torchrun`` started several processes (or a
+          process group of several is initialised); ``True``: insist (an error otherwise); ``False``: never.
+          ``batch_size`` is then the *global* batch, split across processes; every process sees the same
+          history; only rank 0 writes checkpoints and shows progress."""),
+    Param("trainer", (NoneValue(), HasMethods(("fit", "clone", "predict"), "a layerwise Trainer", "Trainer")), None,
+          """The settings of every stage's training (``Trainer(max_iter=..., batch_size=...)``); each stage runs
+          a copy with ``random_state + k``, its own ``desc`` and ``checkpoint_dir/stage_<k>``."""),
+    Param("keep_decoders", (Boolean(),), True,
+          """Keep the trained decoders in the stack: ``unroll`` (the deep autoencoder), ``inverse_transform`` and
+          semi-supervised fine-tuning start from them. The encoder's forward pass never uses them."""),
+    # -- data and run folder (config keys) -----------------------------------------------------------
+    Param("dataset", (InstanceOf(str, "a dataset name or a .npy/.npz/.csv path", "str"),), "digits",
+          "A name (``digits``, ``mnist``, ``fashion-mnist``, ``kmnist``) or a ``.npy``/``.npz``/``.csv`` path."),
+    Param("data_dir", (NoneValue(), PathLike()), None, "Folder of the dataset's files (MNIST: the four IDX .gz files)."),
+    Param("label_column", (NoneValue(), InstanceOf(str, "a column name", "str")), None, "CSV files: the label column."),
+    Param("label_fraction", (Interval(float, 0, 1, "right"),), 1.0,
+          "Keep labels for this fraction of the training rows (stratified); the others are marked unlabeled. 1 keeps them all."),
+    Param("val_size", (Interval(float, 0, 1, "left"),), 0.1, "Fraction of the training rows held out as validation rows."),
+    Param("test_size", (Interval(float, 0, 1, "left"),), 0.2, "Fraction held out as test rows when the dataset has no test split."),
+    Param("scale", (Options("auto", "minmax", "none"),), "auto", "Scaling of file data: ``minmax`` to [0, 1], or none."),
+    Param("task", (Options("classification", "regression"),), "classification",
+          "What the labels are: it picks ``PretrainedClassifier`` or ``PretrainedRegressor``."),
+    Param("name", (FolderName(),), "run", "The run's folder name: the run folder is ``out_dir/name``."),
+    Param("out_dir", (PathLike(),), "runs", "Where run folders go."),
+))
+
+_OLD_TRAINER = (
+    Deprecated("optimizer", "solver"),
+    Deprecated("lr", "learning_rate_init"),
+    Deprecated("weight_decay", "alpha"),
+    Deprecated("max_epochs", "max_iter"),
+    Deprecated("seed", "random_state"),
+    Deprecated("progress", "verbose"),
+    Deprecated("patience", "n_iter_no_change",
+               translate=lambda p: {"early_stopping": p is not None, **({} if p is None else {"n_iter_no_change": p})},
+               note="patience=N is early_stopping=True, n_iter_no_change=N."),
+)
+
+TRAINER = PARAMS.select(
+    "solver", "learning_rate_init", "momentum", "alpha", "max_iter", "batch_size", "shuffle", "early_stopping",
+    "n_iter_no_change", "tol", "random_state", "device", "precision", "grad_clip", "callbacks", "verbose", "desc",
+    "checkpoint_dir", "checkpoint_every", "chunk_rows", "distributed",
+    defaults={"max_iter": 10, "batch_size": 256},
+    docs={"early_stopping": """Stop when ``val_loss`` (``loss`` without validation data) has not improved by ``tol``
+          for ``n_iter_no_change`` epochs; the best weights are restored.""",
+          "random_state": """Seeds torch's global generator at the start of :meth:`fit` (init of new modules,
+          corruption noise, batch order).""",
+          "verbose": "Show a progress bar over epochs."},
+    deprecated=_OLD_TRAINER,
+)
+
+GREEDY = PARAMS.select(
+    "hidden_layer_sizes", "activation", "objective", "objective_params", "loss", "tied", "dropout", "trainer",
+    "keep_decoders", "checkpoint_dir",
+    defaults={"hidden_layer_sizes": REQUIRED},
+    docs={"dropout": "Dropout rate after each encoder's activation while its layer is pretrained.",
+          "checkpoint_dir": """Each stage checkpoints into ``checkpoint_dir/stage_<k>/`` (``Trainer(checkpoint_every=...)``
+          adds checkpoints inside epochs). ``fit(..., resume=True)`` restores finished stages without training
+          them and continues the stage that was interrupted."""},
+)
+
+PRETRAINED = PARAMS.select(
+    "hidden_layer_sizes", "activation", "pretrain", "pretrain_params", "finetune", "encoder_lr_scale", "dropout",
+    "input_dropout", "loss", "tied", "solver", "learning_rate_init", "lr_schedule", "alpha", "batch_size",
+    "pretrain_max_iter", "max_iter", "early_stopping", "validation_fraction", "n_iter_no_change", "tol",
+    "random_state", "verbose", "device", "precision", "unlabeled", "pretrained",
+    defaults={"hidden_layer_sizes": (512, 256), "max_iter": 100},
+    docs={"hidden_layer_sizes": """Code width of each pretrained layer. (512, 256) beat (256, 64) on MNIST by 0.27 pt
+          with all labels and 0.94 pt with 1,000, for 1.8x the time (``benchmarks/defaults.py``; README, "Defaults").""",
+          "max_iter": "Epochs of fine-tuning.",
+          "early_stopping": """Hold out ``validation_fraction`` of the labeled rows and stop fine-tuning when their
+          loss stops improving; the best weights are kept."""},
+)
+
+STACKED_AUTOENCODER = PARAMS.select(
+    "hidden_layer_sizes", "activation", "pretrain", "pretrain_params", "loss", "tied", "solver", "learning_rate_init",
+    "alpha", "batch_size", "max_iter", "unroll_max_iter", "random_state", "verbose", "device", "precision",
+    defaults={"pretrain": "autoencoder", "max_iter": 20},
+    constraints={"pretrain": (Registered(OBJECTIVES),)},
+    docs={"pretrain": """The objective of each layer, a name in ``layerwise.OBJECTIVES`` (``"autoencoder"``,
+          ``"sparse"``, ``"denoising"``, ``"contractive"``, ``"conv"``, ``"rbm"``, ``"vae"``).""",
+          "max_iter": "Epochs per layer."},
+    deprecated=[Deprecated(n, None, note="StackedAutoencoder has no early stopping.")
+                for n in ("validation_fraction", "n_iter_no_change", "tol")],
+)
+
+VARIATIONAL_AUTOENCODER = PARAMS.select(
+    "hidden_layer_sizes", "n_components", "activation", "loss", "beta", "kl_warmup", "solver", "learning_rate_init",
+    "alpha", "batch_size", "max_iter", "early_stopping", "validation_fraction", "n_iter_no_change", "tol",
+    "random_state", "verbose", "device", "precision",
+    defaults={"hidden_layer_sizes": (400,), "max_iter": 20},
+    docs={"hidden_layer_sizes": """Widths of the encoder's hidden layers; the decoder mirrors them. ``(400,)`` with
+          ``n_components=20`` is the pytorch/examples VAE.""",
+          "loss": """The decoder's likelihood. ``"bce"``: Bernoulli, for data in [0, 1]; ``"mse"``: Gaussian with unit
+          variance (standardise the data first); ``"auto"``: ``"bce"`` when the data is in [0, 1], else ``"mse"``.""",
+          "max_iter": "Epochs of training.",
+          "early_stopping": """Hold out ``validation_fraction`` of the rows and stop when their negative ELBO has not
+          improved for ``n_iter_no_change`` epochs after the warm-up; the best weights are kept."""},
+)
+
+DATA = PARAMS.select("dataset", "data_dir", "label_column", "label_fraction", "val_size", "test_size", "scale", "task")
+
+RUN = PARAMS.select("name", "out_dir")

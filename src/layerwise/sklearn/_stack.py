@@ -1,0 +1,127 @@
+"""The encoder stack of the estimators that pretrain one: greedy, random, or transferred from a saved model.
+
+Shared by :class:`~layerwise.StackedAutoencoder` and the ``Pretrained*``
+estimators. How the stack was made is kept as a small recipe
+(``_stack_recipe``), saved with the model, so that loading rebuilds the same
+modules before the weights go in.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..exceptions import ConfigError
+from ..greedy import GreedyLayerwise, check_layer_sizes, random_stack
+from ..io import load
+from ..nn.stack import EncoderStack
+from ..transfer import load_pretrained
+
+__all__ = ["PretrainedStackMixin", "phase_dir", "checkpoint_doc"]
+
+_CHECKPOINT_ARGS = """checkpoint_dir : path, optional
+            Checkpoint every phase there (every epoch), so that an interrupted
+            fit can continue with ``resume=True``.
+        resume : bool, default=False
+            Continue from the checkpoints in ``checkpoint_dir``; the result is
+            bitwise the same as an uninterrupted fit on CPU."""
+
+
+def checkpoint_doc(fit):
+    """Fill the ``{checkpoint_args}`` line of a ``fit`` docstring (``checkpoint_dir``, ``resume``)."""
+    fit.__doc__ = fit.__doc__.replace("{checkpoint_args}", _CHECKPOINT_ARGS)
+    return fit
+
+
+def phase_dir(checkpoint_dir, phase: str) -> str | None:
+    """``checkpoint_dir/phase``: where one phase of a fit checkpoints (None: no checkpoints)."""
+    return None if checkpoint_dir is None else str(Path(checkpoint_dir) / phase)
+
+
+class PretrainedStackMixin:
+    """``_pretrain`` (greedy, random or transferred) and ``_build_stack`` (the same modules, untrained)."""
+
+    def _pretrain_max_iter(self) -> int:
+        raise NotImplementedError
+
+    def _pretrain(self, X: torch.Tensor, seed: int, checkpoint_dir: str | None, resume: bool) -> EncoderStack:
+        """Greedy pretraining on ``X``; a random stack when ``pretrain`` is None (or no epochs);
+        the saved stack when ``pretrained`` is set. Checkpoints go in ``checkpoint_dir/pretrain``."""
+        sizes = check_layer_sizes(self.hidden_layer_sizes)
+        self.pretrain_history_ = []
+        if getattr(self, "pretrained", None) is not None:
+            return self._transferred_stack(X.shape[1])
+        if self.pretrain is None or self._pretrain_max_iter() == 0:
+            self._stack_recipe = {"kind": "random", "first_loss": None, "decoders": False}
+            return random_stack(X.shape[1], sizes, self.activation)
+        greedy = GreedyLayerwise(
+            sizes, activation=self.activation, objective=self.pretrain, objective_params=self.pretrain_params, loss=self.loss,
+            tied=self.tied, trainer=self._trainer(X.shape[0], self._pretrain_max_iter(), "pretrain", seed),
+            checkpoint_dir=phase_dir(checkpoint_dir, "pretrain"),
+        )
+        stack = greedy.fit(X, resume=resume)
+        self.pretrain_history_ = greedy.history_
+        self._stack_recipe = {"kind": "greedy", "first_loss": greedy.first_loss_, "decoders": True}
+        return stack
+
+    def _build_stack(self, n_in: int, recipe: dict) -> EncoderStack:
+        """The untrained stack described by the parameters and ``_stack_recipe``, same keys as a fitted one."""
+        sizes = check_layer_sizes(self.hidden_layer_sizes)
+        if recipe["kind"] == "random":
+            return random_stack(n_in, sizes, self.activation)
+        greedy = GreedyLayerwise(sizes, activation=self.activation, objective=self.pretrain, objective_params=self.pretrain_params,
+                                 loss=self.loss, tied=self.tied, keep_decoders=recipe["decoders"])
+        return greedy.build((n_in,), recipe["first_loss"])
+
+    def _transferred_stack(self, n_in: int) -> EncoderStack:
+        """The encoder layers of the saved model at ``pretrained``, in the stack these parameters build.
+
+        The architecture comes from this estimator's parameters and must be the
+        saved one's (same widths, activation and layer types), which is checked
+        layer by layer; decoders are not transferred (fine-tuning never uses them).
+        """
+        saved = load(self.pretrained)
+        source = _stack_of(saved, self.pretrained)
+        recipe = {"kind": "random" if self.pretrain is None else "greedy",
+                  "first_loss": "bce" if source.output == "logistic" else "mse", "decoders": False}
+        stack = self._build_stack(n_in, recipe)
+        differences = _layer_differences(stack.layers, source.layers)
+        if differences:
+            was = ""
+            if hasattr(saved, "get_params"):  # an estimator: say how it was built
+                p = saved.get_params()
+                built = ", ".join(f"{k}={p[k]!r}" for k in ("hidden_layer_sizes", "n_components", "activation", "pretrain") if k in p)
+                was = f"The saved {type(saved).__name__} has {built} and {saved.n_features_in_} input features. "
+            raise ConfigError(
+                f"pretrained={str(self.pretrained)!r} holds a stack with other layers than {type(self).__name__} builds "
+                f"for {n_in} features and these parameters:\n- " + "\n- ".join(differences) + f"\n{was}"
+                "Set hidden_layer_sizes, activation and pretrain (its layer type) to the saved model's values."
+            )
+        load_pretrained(stack, source, layers="layers", strict=True)
+        self._stack_recipe = recipe
+        return stack
+
+
+def _stack_of(saved, path) -> EncoderStack:
+    """The encoder stack of what ``load`` returned: an estimator's ``stack_``, an
+    ``EncoderStack``, or the encoder of an unrolled ``AutoEncoder``."""
+    for candidate in (getattr(saved, "stack_", None), saved, getattr(saved, "encoder", None)):
+        if isinstance(candidate, EncoderStack):
+            return candidate
+    raise ConfigError(
+        f"pretrained={str(path)!r} holds a {type(saved).__name__}, which has no encoder stack; pass the folder of a saved "
+        "StackedAutoencoder, PretrainedClassifier, PretrainedRegressor or EncoderStack."
+    )
+
+
+def _layer_differences(expected: nn.Module, saved: nn.Module, limit: int = 8) -> list[str]:
+    """Sub-modules whose type or arguments differ, as ``"layers.0.1: saved X, built Y"``."""
+    def layers(root):
+        return {f"layers.{n}".rstrip("."): f"{type(m).__name__}({m.extra_repr()})" for n, m in root.named_modules()}
+
+    built, got = layers(expected), layers(saved)
+    names = list(built) + [n for n in got if n not in built]
+    lines = [f"{n}: saved {got.get(n, 'nothing')}, this estimator builds {built.get(n, 'nothing')}" for n in names if built.get(n) != got.get(n)]
+    return lines[:limit] + ([f"... and {len(lines) - limit} more"] if len(lines) > limit else [])
