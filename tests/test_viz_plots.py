@@ -104,7 +104,7 @@ def test_reconstructions_show_the_corrupted_inputs_between(tmp_path, figures, di
     axes = figures[0].axes
     assert len(axes) == 18
     assert [axes[6 * r].get_ylabel() for r in range(3)] == ["input", "corrupted", "reconstruction"]
-    assert "corrupted" in figures[0].get_suptitle()
+    assert any("corrupted" in t.get_text() for t in figures[0].texts)  # the suptitle (get_suptitle needs matplotlib 3.8)
     viz.plot_reconstructions(X, X, (8, 8), tmp_path / "plain.png", n=6)  # the two-row form is unchanged
     assert len(figures[1].axes) == 12
 
@@ -144,6 +144,7 @@ def test_without_matplotlib_plots_are_skipped_with_one_line(tmp_path):
     proc = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "[None, None, None, None, None, None, None] False"
-    lines = proc.stderr.strip().splitlines()
+    # (other lines may be warnings of the environment, e.g. numpy 1.26 on flushed denormals)
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("layerwise:")]
     assert len(lines) == 1 and "matplotlib cannot be imported, so plots are skipped; pip install matplotlib" in lines[0]
     assert not list(tmp_path.glob("*.png"))
