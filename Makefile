@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-slow bench reproduce install clean
+.PHONY: demo test test-slow bench reproduce install clean docs
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -14,11 +14,22 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+DOCS_STAMP := $(VENV)/.docs-installed
+$(DOCS_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev,docs]"
+	touch $(DOCS_STAMP)
+
 demo: $(STAMP)
 	$(VENV)/bin/layerwise demo
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# The API reference from the docstrings (Sphinx autodoc + napoleon); any warning fails the build.
+docs: $(DOCS_STAMP)
+	rm -rf build/docs
+	$(PY) -m sphinx -W --keep-going -q -b html docs/api build/docs/html
+	@echo "API reference: build/docs/html/index.html"
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow
@@ -45,4 +56,4 @@ reproduce: $(STAMP)
 	cd benchmarks && ../$(PY) defaults.py
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) runs .pytest_cache build/docs
