@@ -150,13 +150,13 @@ def main() -> None:
     def ladder_epoch():
         torch.manual_seed(0)
         n = objective.build_model(784, SIZES[1:-1], 10)
-        Trainer(max_epochs=1, batch_size=100, lr=2e-3, device="cpu", precision=args.precision).fit(n, objective, data)
+        Trainer(max_iter=1, batch_size=100, learning_rate_init=2e-3, device="cpu", precision=args.precision).fit(n, objective, data)
 
     def finetune_epoch():
         torch.manual_seed(0)
         stack = random_stack(784, SIZES[1:-1], "relu")
         finetune(stack, ClassifierHead(SIZES[-2], 10), Classification(), (X, labels), mode="full",
-                 trainer=Trainer(max_epochs=1, batch_size=100, lr=2e-3, device="cpu", precision=args.precision))
+                 trainer=Trainer(max_iter=1, batch_size=100, learning_rate_init=2e-3, device="cpu", precision=args.precision))
 
     times = alternate({"ladder epoch (600 steps of 100+100 rows)": ladder_epoch,
                        "plain fine-tuning epoch (600 steps of 100 rows)": finetune_epoch}, max(3, args.rounds // 2), "ladder_epoch")

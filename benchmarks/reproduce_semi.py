@@ -59,8 +59,8 @@ class LinearDecay(Callback):
         self.base = [g["lr"] for g in trainer.optimizer_.param_groups]
 
     def on_epoch_start(self, trainer, model, epoch: int) -> None:
-        start = trainer.max_epochs - int(round(self.fraction * trainer.max_epochs))
-        factor = 1.0 if epoch < start else (trainer.max_epochs - epoch) / max(trainer.max_epochs - start, 1)
+        start = trainer.max_iter - int(round(self.fraction * trainer.max_iter))
+        factor = 1.0 if epoch < start else (trainer.max_iter - epoch) / max(trainer.max_iter - start, 1)
         for group, base in zip(trainer.optimizer_.param_groups, self.base):
             group["lr"] = base * factor
 
@@ -81,9 +81,9 @@ def train_method(args, X: torch.Tensor, y: torch.Tensor, idx: np.ndarray, seed: 
         prepare = None
     else:
         method, hidden = M2Objective(alpha=args.alpha, m1_epochs=args.m1_epochs), (600, 600)
-        prepare = Trainer(batch_size=100, lr=1e-3, seed=seed, precision=args.precision, progress=args.progress, desc="M1")
-    trainer = Trainer(max_epochs=args.epochs, batch_size=100, lr=args.lr, seed=seed, precision=args.precision,
-                      callbacks=[LinearDecay(args.decay)], progress=args.progress, desc=args.method)
+        prepare = Trainer(batch_size=100, learning_rate_init=1e-3, random_state=seed, precision=args.precision, verbose=args.progress, desc="M1")
+    trainer = Trainer(max_iter=args.epochs, batch_size=100, learning_rate_init=args.lr, random_state=seed, precision=args.precision,
+                      callbacks=[LinearDecay(args.decay)], verbose=args.progress, desc=args.method)
     ii = torch.from_numpy(idx)
     return fit_semi_supervised(method, X[ii], y[ii], X, hidden, 10, trainer=trainer, prepare_trainer=prepare,
                                labeled_batch_size=100)

@@ -25,8 +25,8 @@ def _fit(name, data, epochs=3, seed=0, checkpoint_dir=None, callbacks=(), resume
     objective = SEMI_SUPERVISED.build(name, SMALL[name])
     model = objective.build_model(64, (32, 16), 10)
     if hasattr(objective, "prepare"):
-        objective.prepare(model, data, Trainer(batch_size=64, seed=seed))
-    trainer = Trainer(max_epochs=epochs, batch_size=64, lr=3e-3, seed=seed, checkpoint_dir=checkpoint_dir, callbacks=list(callbacks))
+        objective.prepare(model, data, Trainer(batch_size=64, random_state=seed))
+    trainer = Trainer(max_iter=epochs, batch_size=64, learning_rate_init=3e-3, random_state=seed, checkpoint_dir=checkpoint_dir, callbacks=list(callbacks))
     history = trainer.fit(model, objective, data, resume=resume)
     return model, history
 

@@ -16,7 +16,7 @@ def _pyproject() -> dict:
 def test_the_version_is_written_once():
     project = _pyproject()["project"]
     assert "version" not in project and "version" in project["dynamic"]
-    assert _pyproject()["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "layerwise.__version__"}
+    assert _pyproject()["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "layerwise._version.__version__"}
     assert importlib.metadata.version("layerwise") == layerwise.__version__
 
 

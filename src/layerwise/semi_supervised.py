@@ -90,7 +90,7 @@ def fit_semi_supervised(
     Examples
     --------
     >>> X = torch.rand(200, 8); y = (X[:, 0] > 0.5).long()
-    >>> model, history = fit_semi_supervised("ladder", X[:20], y[:20], X, (16,), trainer=Trainer(max_epochs=2, batch_size=50))
+    >>> model, history = fit_semi_supervised("ladder", X[:20], y[:20], X, (16,), trainer=Trainer(max_iter=2, batch_size=50))
     >>> model.eval()(X[:3]).shape
     torch.Size([3, 2])
     """
