@@ -86,6 +86,9 @@ class M2Objective:
     ``unlabeled_bound`` (nats per row), ``supervised``, ``accuracy``.
     """
 
+    #: The learning rate ``learning_rate_init="auto"`` gives the estimators (Adam).
+    learning_rate = 1e-3
+
     def __init__(self, alpha: float = 0.1, latent_dim: int = 50, m2_hidden: Sequence[int] = (500,), m1_latent: int = 50,
                  m1_epochs: int = 100) -> None:
         problems = []

@@ -306,18 +306,25 @@ class RegistryOptions(Constraint):
     registry : Registry
     selector : str
         The parameter whose value is the registered name, e.g. ``"pretrain"``.
+    aliases : dict, optional
+        Values of the selector that stand for a registered name (``{"auto": "ladder"}``).
     """
 
     type_doc = "dict"
 
-    def __init__(self, registry: Registry, selector: str) -> None:
-        self.registry, self.selector = registry, selector
+    def __init__(self, registry: Registry, selector: str, aliases: Mapping[str, str] | None = None) -> None:
+        self.registry, self.selector, self.aliases = registry, selector, dict(aliases or {})
+
+    def _entry(self, values: Mapping[str, Any] | None) -> Any:
+        """The registered name the selector stands for (an alias such as ``"auto"`` resolved)."""
+        name = (values or {}).get(self.selector)
+        return self.aliases.get(name, name) if isinstance(name, str) else name
 
     def accepts(self, value: Any) -> bool:
         return isinstance(value, Mapping)
 
     def describe(self, values: Mapping[str, Any] | None = None) -> str:
-        name = (values or {}).get(self.selector)
+        name = self._entry(values)
         if isinstance(name, str) and name in self.registry:
             accepted, _ = _options_of(self.registry.get(name))
             listed = f" (accepted: {', '.join(sorted(accepted))})" if accepted else ""
@@ -325,7 +332,7 @@ class RegistryOptions(Constraint):
         return f"a dict of options of the {self.registry.kind} named by {self.selector!r}"
 
     def nested_problems(self, value: Mapping, values: Mapping[str, Any], subject: Subject) -> list[str]:
-        name = values.get(self.selector)
+        name = self._entry(values)
         if not value:
             return []
         if name is None:

@@ -31,12 +31,14 @@ from torch import nn
 from ..exceptions import CheckpointError, DataError, NotFittedError
 from ..io import register_estimator
 from ..params import TRAINER, ParamSet, configurable_init
-from ..train.callbacks import CosineLR
+from ..train.callbacks import AnnealLR, CosineLR
 from ..train.execution import resolve_device
 from ..train.inference import predict_in_batches
 from ..train.loop import Trainer, auto_batch_size
 
 __all__ = ["LayerwiseBase", "check_is_fitted"]
+
+_SCHEDULES = {"cosine": CosineLR, "anneal": AnnealLR}  # the rest of LR_SCHEDULES: "constant" (and "auto", resolved)
 
 
 def check_is_fitted(estimator) -> None:
@@ -89,13 +91,23 @@ class LayerwiseBase(BaseEstimator):
 
     # -- training -----------------------------------------------------------------------
     def _trainer(self, n: int, max_iter: int, desc: str, seed: int, checkpoint_dir: str | None = None,
-                 early_stopping: bool = False, callbacks: list | None = None) -> Trainer:
-        """The :class:`Trainer` of one phase, from this estimator's parameters (the same names)."""
+                 early_stopping: bool = False, callbacks: list | None = None, method=None) -> Trainer:
+        """The :class:`Trainer` of one phase, from this estimator's parameters (the same names).
+
+        ``method``: the semi-supervised method this phase trains, whose recommended learning
+        rate and schedule ``"auto"`` stands for.
+        """
         callbacks = list(callbacks or [])
-        if getattr(self, "lr_schedule", "constant") == "cosine":
-            callbacks.insert(0, CosineLR())
+        schedule = getattr(self, "lr_schedule", "constant")
+        if schedule == "auto":
+            schedule = "anneal" if method is not None else "constant"
+        if schedule in _SCHEDULES:
+            callbacks.insert(0, _SCHEDULES[schedule]())
+        lr = self.learning_rate_init
+        if lr == "auto":
+            lr = getattr(method, "learning_rate", 1e-3) if method is not None else 1e-3
         return Trainer(
-            solver=self.solver, learning_rate_init=self.learning_rate_init, alpha=self.alpha, max_iter=max_iter,
+            solver=self.solver, learning_rate_init=lr, alpha=self.alpha, max_iter=max_iter,
             batch_size=auto_batch_size(self.batch_size, n), early_stopping=early_stopping,
             n_iter_no_change=getattr(self, "n_iter_no_change", TRAINER["n_iter_no_change"].default),
             tol=getattr(self, "tol", TRAINER["tol"].default),

@@ -21,20 +21,29 @@ from ..objectives import Classification, Regression
 from ..params import PRETRAINED
 from ..train.inference import predict_in_batches
 from ._base import LayerwiseBase, check_is_fitted
+from ._semi import SemiSupervisedMixin
 from ._stack import PretrainedStackMixin, checkpoint_doc, phase_dir
 
 __all__ = ["PretrainedClassifier", "PretrainedRegressor"]
 
 
-class _PretrainedBase(TransformerMixin, PretrainedStackMixin, LayerwiseBase):
+class _PretrainedBase(TransformerMixin, PretrainedStackMixin, SemiSupervisedMixin, LayerwiseBase):
     _parameters = PRETRAINED
+    _task = "classification"
 
     def _pretrain_max_iter(self) -> int:
         return self.pretrain_max_iter
 
     def _fit(self, X, y_targets: torch.Tensor, labeled: np.ndarray, n_out: int, objective, stratify, checkpoint_dir, resume: bool):
-        """Pretrain on every row of ``X``, fine-tune on the ``labeled`` ones; checkpoints under ``checkpoint_dir``."""
+        """Pretrain on every row of ``X``, fine-tune on the ``labeled`` ones; checkpoints under ``checkpoint_dir``.
+
+        With a semi-supervised method (``semi_supervised``), train it on every row instead.
+        """
         self._check_params(X.shape[0])
+        method = self._semi_method(labeled, self._task)
+        if method is not None:
+            return self._fit_semi(method, X, y_targets, labeled, n_out, stratify, checkpoint_dir, resume)
+        self.semi_supervised_ = None
         ctx, seed = self._seed_context()
         with ctx:
             Xt = torch.from_numpy(X)
@@ -66,8 +75,16 @@ class _PretrainedBase(TransformerMixin, PretrainedStackMixin, LayerwiseBase):
         return tags
 
     def transform(self, X) -> np.ndarray:
-        """Codes of the top layer of the (fine-tuned) stack, ``(n_samples, hidden_layer_sizes[-1])``."""
-        return self._encode(X)
+        """Codes of the top layer of the (fine-tuned) stack, ``(n_samples, hidden_layer_sizes[-1])``.
+
+        After a semi-supervised method: its network's codes (the ladder's top hidden layer, M1's latent mean).
+        """
+        if getattr(self, "semi_supervised_", None) is None:
+            return self._encode(X)
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        dev = next(self.module_.parameters()).device
+        return predict_in_batches(self.module_, torch.from_numpy(X).to(dev), method="transform").float().cpu().numpy()
 
     def _saved_state(self):
         """The stack's recipe, and ``module_`` (stack + head) to save."""
@@ -76,6 +93,11 @@ class _PretrainedBase(TransformerMixin, PretrainedStackMixin, LayerwiseBase):
     def _restore_modules(self, state, load_weights) -> None:
         """Rebuild stack and head from the parameters and the recipe, then load the weights."""
         self._stack_recipe = state["stack"]
+        if self._stack_recipe["kind"] == "semi":
+            model = self._build_semi(self._stack_recipe, self.n_features_in_, self._n_outputs())
+            load_weights(model)
+            self.stack_, self.module_ = None, model.eval()
+            return
         stack = self._finetuning_stack(self._build_stack(self.n_features_in_, self._stack_recipe))
         head = self._head(code_width(stack, torch.zeros(1, self.n_features_in_)), self._n_outputs())
         model = stack_with_head(stack, head)
@@ -100,11 +122,16 @@ def code_width(stack, X: torch.Tensor) -> int:
 
 
 class PretrainedClassifier(ClassifierMixin, _PretrainedBase):
-    """Greedy layer-wise pretraining, then a softmax classifier fine-tuned on top.
+    """A classifier that learns from unlabeled rows too: a ladder network, or pretraining then fine-tuning.
 
-    All rows of ``X`` are used for unsupervised pretraining; rows whose label is
-    ``-1`` are used for nothing else (the ``sklearn.semi_supervised`` convention).
-    Every parameter after the first is keyword-only.
+    Rows whose label is ``-1`` are unlabeled (the ``sklearn.semi_supervised``
+    convention). When there are some, the default (``semi_supervised="auto"``)
+    trains a ladder network (Rasmus et al. 2015) on every row at every step: the
+    method that won with few labels (README, "Few labels"). With every row
+    labeled, or ``semi_supervised=None``, the network is pretrained greedily,
+    layer by layer, on every row without labels, then a softmax head is
+    fine-tuned on top with the labeled rows. Every parameter after the first is
+    keyword-only.
 
     Parameters
     ----------
@@ -113,10 +140,15 @@ class PretrainedClassifier(ClassifierMixin, _PretrainedBase):
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
-    stack_ : EncoderStack
-        The pretrained (and, with ``finetune="full"``, fine-tuned) encoder.
-    module_ : torch.nn.Sequential
-        ``stack_`` followed by the classifier head; outputs logits.
+    stack_ : EncoderStack or None
+        The pretrained (and, with ``finetune="full"``, fine-tuned) encoder; ``None`` when a
+        semi-supervised method trained its own network.
+    module_ : torch.nn.Module
+        ``stack_`` followed by the classifier head, or the semi-supervised method's network
+        (:class:`~layerwise.nn.ladder.LadderNetwork`, :class:`~layerwise.nn.m2.M1M2`); outputs logits.
+    semi_supervised_ : str or None
+        The semi-supervised method that trained ``module_`` (what ``semi_supervised="auto"`` chose), or
+        ``None`` when the stack was pretrained, then fine-tuned on the labeled rows.
     history_ : dict
         ``{"pretrain": [stage histories], "finetune": history}``.
     loss_curve_ : list of float
@@ -130,8 +162,10 @@ class PretrainedClassifier(ClassifierMixin, _PretrainedBase):
     >>> X, y = load_digits(return_X_y=True)
     >>> X = X / 16.0
     >>> y_partial = y.copy(); y_partial[200:] = -1   # labels for 200 rows only
-    >>> clf = PretrainedClassifier((64,), pretrain_max_iter=2, max_iter=20, random_state=0)
-    >>> clf.fit(X, y_partial).score(X[:200], y[:200]) > 0.8
+    >>> clf = PretrainedClassifier((64,), max_iter=10, random_state=0)
+    >>> clf.fit(X, y_partial).semi_supervised_     # rows marked -1: the ladder network
+    'ladder'
+    >>> clf.score(X[200:], y[200:]) > 0.8
     True
     """
 
@@ -231,6 +265,7 @@ class PretrainedRegressor(RegressorMixin, _PretrainedBase):
     """
 
     _head = RegressorHead
+    _task = "regression"
 
     @checkpoint_doc
     def fit(self, X, y, checkpoint_dir=None, resume=False):

@@ -13,7 +13,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .loop import Trainer
 
-__all__ = ["Callback", "EarlyStopping", "CosineLR"]
+__all__ = ["Callback", "EarlyStopping", "CosineLR", "AnnealLR"]
 
 
 class Callback:
@@ -118,5 +118,40 @@ class CosineLR(Callback):
     def on_epoch_start(self, trainer: Trainer, model: nn.Module, epoch: int) -> None:
         t = epoch / max(trainer.max_iter, 1)
         factor = self.floor + (1.0 - self.floor) * 0.5 * (1.0 + math.cos(math.pi * t))
+        for group, base in zip(trainer.optimizer_.param_groups, self._base):
+            group["lr"] = base * factor
+
+
+class AnnealLR(Callback):
+    """A constant rate, then a linear decay to 0 over the last ``fraction`` of the epochs.
+
+    The ladder network's schedule (Rasmus et al. 2015, section 4.1: 100 epochs
+    at the initial rate, then 50 with the rate "decreased linearly to zero").
+    Epoch ``e`` of ``T`` runs at ``lr_0`` while ``e < T - round(fraction * T)``,
+    then at ``lr_0 * (T - e) / round(fraction * T)``.
+
+    Parameters
+    ----------
+    fraction : float, default=1/3
+        Share of the epochs in the annealing phase, in (0, 1].
+
+    Examples
+    --------
+    >>> AnnealLR().fraction
+    0.3333333333333333
+    """
+
+    def __init__(self, fraction: float = 1 / 3) -> None:
+        if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0.0 < fraction <= 1.0:
+            raise ConfigError(f"fraction must be a number in (0, 1]; got {fraction!r}.")
+        self.fraction = float(fraction)
+
+    def on_fit_start(self, trainer: Trainer, model: nn.Module) -> None:
+        self._base = [g["lr"] for g in trainer.optimizer_.param_groups]
+
+    def on_epoch_start(self, trainer: Trainer, model: nn.Module, epoch: int) -> None:
+        total = max(trainer.max_iter, 1)
+        annealing = max(1, int(round(self.fraction * total)))
+        factor = min(1.0, (total - epoch) / annealing)
         for group, base in zip(trainer.optimizer_.param_groups, self._base):
             group["lr"] = base * factor

@@ -1,0 +1,74 @@
+"""The semi-supervised path of ``PretrainedClassifier``: a registered method trained on labeled and unlabeled rows.
+
+With ``semi_supervised="ladder"`` (or ``"m1m2"``, or ``"auto"`` when some rows
+are unlabeled) the classifier is not a pretrained stack fine-tuned on the
+labeled rows: it is the method's own network, trained by
+:func:`layerwise.semi_supervised.fit_semi_supervised` on every row at every
+step. What it trained is kept as a recipe (``{"kind": "semi", "method": ...}``)
+so that :func:`layerwise.load` rebuilds the same network.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.model_selection import train_test_split
+
+from ..exceptions import ConfigError
+from ..greedy import check_layer_sizes
+from ..registry import SEMI_SUPERVISED
+from ..semi_supervised import fit_semi_supervised
+from ._stack import phase_dir
+
+__all__ = ["SemiSupervisedMixin"]
+
+
+class SemiSupervisedMixin:
+    """``_semi_method`` (which method ``semi_supervised`` stands for) and ``_fit_semi`` (train it)."""
+
+    def _semi_method(self, labeled: np.ndarray, task: str = "classification") -> str | None:
+        """The registered method this fit trains, or ``None`` for pretrain-then-fine-tune."""
+        name = getattr(self, "semi_supervised", None)
+        if name == "auto":
+            return "ladder" if task == "classification" and not labeled.all() and self.pretrained is None else None
+        if name is not None and task != "classification":
+            raise ConfigError(f"semi_supervised={name!r} trains classifiers only; {type(self).__name__} takes "
+                              "semi_supervised=None or 'auto' (unlabeled rows then pretrain the stack).")
+        if name is not None and self.pretrained is not None:
+            raise ConfigError(f"semi_supervised={name!r} builds and trains its own network, so pretrained="
+                              f"{str(self.pretrained)!r} would not be used; set semi_supervised=None to fine-tune the saved "
+                              "layers, or pretrained=None.")
+        return name
+
+    def _fit_semi(self, name: str, X: np.ndarray, targets: torch.Tensor, labeled: np.ndarray, n_out: int, stratify,
+                  checkpoint_dir, resume: bool):
+        """Train the method ``name`` on every row of ``X``, with the labels of the ``labeled`` rows."""
+        method = SEMI_SUPERVISED.build(name, self.semi_supervised_params)
+        ctx, seed = self._seed_context()
+        with ctx:
+            Xt = torch.from_numpy(X)
+            idx = np.flatnonzero(labeled)
+            val = None
+            if self.early_stopping and len(idx) >= 4:
+                idx, vidx = train_test_split(idx, test_size=self.validation_fraction, random_state=seed, stratify=stratify(idx))
+                val = (Xt[vidx], targets[vidx])
+            n = X.shape[0]
+            trainer = self._trainer(n, self.max_iter, name, seed + 1000, phase_dir(checkpoint_dir, "semi"),
+                                    early_stopping=self.early_stopping and val is not None, method=method)
+            prepare = self._trainer(n, 1, f"{name}: prepare", seed, phase_dir(checkpoint_dir, "prepare"), method=method)
+            model, history = fit_semi_supervised(
+                method, Xt[idx], targets[idx], Xt, check_layer_sizes(self.hidden_layer_sizes), n_out, self.activation,
+                trainer=trainer, prepare_trainer=prepare, val=val, resume=resume)
+        self._stack_recipe = {"kind": "semi", "method": name}
+        self.semi_supervised_ = name
+        self.stack_, self.module_ = None, model.eval()
+        self.pretrain_history_ = history["prepare"]
+        self.history_ = {"pretrain": history["prepare"], "finetune": history["train"]}
+        self.loss_curve_ = [h["loss"] for h in history["train"]]
+        self.n_iter_ = len(history["train"])
+        return self
+
+    def _build_semi(self, recipe: dict, n_in: int, n_out: int) -> torch.nn.Module:
+        """The untrained network of the method in ``recipe``, to load saved weights into."""
+        method = SEMI_SUPERVISED.build(recipe["method"], self.semi_supervised_params)
+        return method.build_model(n_in, check_layer_sizes(self.hidden_layer_sizes), n_out, self.activation)

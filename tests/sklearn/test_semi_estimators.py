@@ -1,0 +1,119 @@
+"""PretrainedClassifier with semi-supervised methods: which method runs, files, resume, errors."""
+
+import numpy as np
+import pytest
+
+import layerwise
+from layerwise import PretrainedClassifier, PretrainedRegressor
+from layerwise.exceptions import ConfigError, DataError
+from layerwise.registry import SEMI_SUPERVISED
+
+SMALL = {"ladder": {}, "m1m2": {"m1_epochs": 2, "latent_dim": 4, "m2_hidden": (32,), "m1_latent": 8}}
+
+
+@pytest.fixture(scope="module")
+def partial(digits):
+    X, y = digits
+    y_partial = y.copy()
+    y_partial[150:] = -1
+    return X[:600], y_partial[:600], y[:600]
+
+
+def _clf(name, **kw):
+    return PretrainedClassifier((32, 16), semi_supervised=name, semi_supervised_params=SMALL[name], max_iter=3,
+                                random_state=0, **kw)
+
+
+def test_auto_trains_the_ladder_when_rows_are_unlabeled_and_pretrains_otherwise(partial):
+    X, y_partial, y = partial
+    assert PretrainedClassifier((32,), max_iter=2, random_state=0).fit(X, y_partial).semi_supervised_ == "ladder"
+    full = PretrainedClassifier((32,), max_iter=2, pretrain_max_iter=1, random_state=0).fit(X, y)
+    assert full.semi_supervised_ is None and full.stack_ is not None
+
+
+def test_the_default_ladder_learns_from_few_labels(partial):
+    X, y_partial, y = partial
+    clf = PretrainedClassifier((64,), max_iter=50, random_state=0).fit(X, y_partial)
+    assert clf.score(X[150:], y[150:]) > 0.8  # 150 labels; the 450 unlabeled rows scored (0.84 measured)
+    assert any(k.startswith("denoising_") for k in clf.history_["finetune"][0])
+
+
+@pytest.mark.parametrize("name", SEMI_SUPERVISED.names())
+def test_every_method_round_trips_through_model_files(name, partial, tmp_path):
+    X, y_partial, _ = partial
+    clf = _clf(name).fit(X, y_partial)
+    assert clf.semi_supervised_ == name and clf.transform(X[:4]).shape[0] == 4
+    layerwise.save(clf, tmp_path / "m")
+    back = layerwise.load(tmp_path / "m")
+    assert back.semi_supervised_ == name
+    np.testing.assert_array_equal(back.predict_proba(X), clf.predict_proba(X))
+    np.testing.assert_array_equal(back.transform(X[:5]), clf.transform(X[:5]))
+
+
+@pytest.mark.parametrize("name", SEMI_SUPERVISED.names())
+def test_every_method_resumes_bitwise_through_the_estimator(name, partial, tmp_path, monkeypatch):
+    from layerwise.train import loop
+
+    X, y_partial, _ = partial
+    ref = _clf(name).fit(X, y_partial, checkpoint_dir=tmp_path / "ref")
+    real_step, calls = loop.Trainer._step, {"n": 0}
+
+    def crash_after_some_steps(self, model, objective, batch):  # a kill in the middle of the method's training
+        if self.desc == name:
+            calls["n"] += 1
+            if calls["n"] == 30:  # in the second epoch: the first one is checkpointed
+                raise KeyboardInterrupt
+        return real_step(self, model, objective, batch)
+
+    def count_steps(self, model, objective, batch):
+        if self.desc == name:
+            calls["resumed"] += 1
+        return real_step(self, model, objective, batch)
+
+    monkeypatch.setattr(loop.Trainer, "_step", crash_after_some_steps)
+    with pytest.raises(KeyboardInterrupt):
+        _clf(name).fit(X, y_partial, checkpoint_dir=tmp_path / "run")
+    calls["resumed"] = 0
+    monkeypatch.setattr(loop.Trainer, "_step", count_steps)
+    resumed = _clf(name).fit(X, y_partial, checkpoint_dir=tmp_path / "run", resume=True)
+    steps = 3 * -(-600 // 32)  # 3 epochs of batch "auto" (32 rows) over 600 rows
+    assert calls["resumed"] < steps  # it continued from the last checkpoint instead of starting over
+    for (k, a), b in zip(ref.module_.state_dict().items(), resumed.module_.state_dict().values()):
+        assert np.array_equal(a.numpy(), b.numpy()), k
+
+
+@pytest.mark.parametrize("params, match", [
+    ({"semi_supervised": "ladr"}, r"semi_supervised must be None or 'auto' or one of \['ladder', 'm1m2'\]; got 'ladr'. Did you mean 'ladder'\?"),
+    ({"semi_supervised_params": {"noise_std": -1}}, "refused by the semi-supervised method 'ladder': Ladder: noise_std must be a finite number >= 0"),
+    ({"semi_supervised_params": {"nois": 0.2}}, "unknown option 'nois' for the semi-supervised method 'ladder'. Did you mean 'noise_std'"),
+    ({"semi_supervised": "ladder", "semi_supervised_params": {"denoising_costs": [1, -1, 1]}}, "denoising_costs must be 'paper', 'gamma' or a list"),
+    ({"semi_supervised": "m1m2", "semi_supervised_params": {"alpha": -0.5}}, "alpha must be a finite number >= 0; got -0.5"),
+    ({"semi_supervised": None, "semi_supervised_params": {"noise_std": 0.2}}, "'semi_supervised' is None, so nothing would use them"),
+])
+def test_bad_semi_supervised_settings_name_the_parameter(params, match, partial):
+    X, y_partial, _ = partial
+    with pytest.raises(ConfigError, match=match):
+        PretrainedClassifier((16,), max_iter=1, **params).fit(X, y_partial)
+
+
+def test_a_wrong_number_of_lambdas_is_refused_before_training(partial):
+    X, y_partial, _ = partial
+    clf = PretrainedClassifier((16,), max_iter=1, semi_supervised_params={"denoising_costs": [1, 1]})
+    with pytest.raises(ConfigError, match="denoising_costs has 2 values but the network has 3 layers"):
+        clf.fit(X, y_partial)
+
+
+def test_a_method_with_a_pretrained_model_or_a_regressor_is_refused(partial):
+    X, y_partial, y = partial
+    with pytest.raises(ConfigError, match="builds and trains its own network, so pretrained='somewhere' would not be used"):
+        PretrainedClassifier((16,), semi_supervised="ladder", pretrained="somewhere").fit(X, y_partial)
+    with pytest.raises(ConfigError, match="semi_supervised='ladder' trains classifiers only"):
+        PretrainedRegressor((16,), semi_supervised="ladder").fit(X, y.astype(float))
+
+
+def test_all_rows_unlabeled_or_labels_of_the_wrong_length_are_refused(partial):
+    X, _, y = partial
+    with pytest.raises(DataError, match="Every label is -1 \\(unlabeled\\)"):
+        PretrainedClassifier((16,)).fit(X, np.full(len(X), -1))
+    with pytest.raises(DataError, match="y has 10 rows but X has 600"):
+        PretrainedClassifier((16,)).fit(X, y[:10])
