@@ -23,7 +23,8 @@ def _demo(args: argparse.Namespace) -> int:
     if args.quick:
         from dataclasses import replace
 
-        settings = replace(settings, pretrain_max_iter=max(1, settings.pretrain_max_iter // 10), max_iter=max(1, settings.max_iter // 10))
+        settings = replace(settings, pretrain_max_iter=max(1, settings.pretrain_max_iter // 10), max_iter=max(1, settings.max_iter // 10),
+                           semi_max_iter=10)
     out = args.out or f"runs/demo-{args.dataset}"
     result = run_demo(args.dataset, args.data_dir, out, args.label_fraction, args.seed, settings, progress=not args.no_progress,
                       log=lambda m: print(m, file=sys.stderr))

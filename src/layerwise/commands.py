@@ -85,21 +85,23 @@ def _finetune_run(cfg: RunConfig, pretrained: str | None, progress: bool, resume
     from .sklearn import PretrainedClassifier, PretrainedRegressor
 
     run = _run_folder(cfg)
-    source = Path(pretrained) if pretrained else run.path / "pretrained"
-    if not (source / "config.json").is_file():
-        raise ConfigError(f"No pretrained model at {source}. Run `layerwise pretrain -c CONFIG` first, "
-                          "or pass --pretrained PATH (a saved model folder).")
-    run.write_state("finetune", done=False, pretrained=str(source))
     data = _data(cfg)
     if data.y_train is None:
         raise DataError(f"Dataset {data.name!r} has no labels; fine-tuning needs them (CSV files: set data.label_column).")
     classification = cfg.data.task == "classification"
+    source = _finetune_source(cfg, run.path, pretrained, data, classification)
+    run.write_state("finetune", done=False, pretrained=None if source is None else str(source))
     cls = PretrainedClassifier if classification else PretrainedRegressor
-    est = cls(**estimator_params(cfg, "finetune"), verbose=progress, pretrained=str(source))
+    est = cls(**estimator_params(cfg, "finetune"), verbose=progress, pretrained=None if source is None else str(source))
     est.fit(data.X_train, data.y_partial, checkpoint_dir=run.path / "checkpoints", resume=resume)
     if not distributed.is_main():  # every rank trained; rank 0 alone evaluates and writes the run folder
         return 0
     run.log_history("finetune", est.history_["finetune"])
+    if getattr(est, "semi_supervised_", None) is not None:
+        from .viz import plot_semi_supervised_curves
+
+        plot_semi_supervised_curves(est.history_["finetune"], run.path / "semi_supervised_curves.png",
+                                    title=f"{data.name}: {est.semi_supervised_}, {int((data.y_partial != -1).sum())} labels")
     X_test, y_test = (data.X_test, data.y_test) if data.X_test is not None else (data.X_val, data.y_val)
     report = (classification_report if classification else regression_report)(y_test, est.predict(X_test))
     io.save(est, run.path / "model", metrics=report, meta={"preprocessing": data.scaling, "dataset": data.name})
@@ -108,6 +110,31 @@ def _finetune_run(cfg: RunConfig, pretrained: str | None, progress: bool, resume
     print(json.dumps({k: v for k, v in report.items() if k != "confusion_matrix"}))
     _say(f"wrote {run.path / 'model'}")
     return 0
+
+
+def _finetune_source(cfg: RunConfig, run_path: Path, pretrained: str | None, data, classification: bool) -> Path | None:
+    """The saved model fine-tuning starts from, or ``None`` when a semi-supervised method trains its own network.
+
+    ``semi_supervised="auto"`` fine-tunes the run's ``pretrained/`` model (or ``--pretrained``) when there is
+    one, else trains the ladder network when some rows are unlabeled; a method named explicitly never
+    needs one; ``None`` always does.
+    """
+    method = cfg.finetune.semi_supervised
+    source = Path(pretrained) if pretrained else run_path / "pretrained"
+    has_source = (source / "config.json").is_file()
+    unlabeled = classification and bool((np.asarray(data.y_partial) == -1).any())
+    if method not in (None, "auto"):
+        if pretrained:
+            raise ConfigError(f"finetune.semi_supervised = {method!r} trains its own network, so --pretrained {pretrained} "
+                              "would not be used; drop --pretrained, or set finetune.semi_supervised = \"auto\" to fine-tune it.")
+        return None
+    if has_source:
+        return source
+    if method == "auto" and unlabeled:
+        return None
+    raise ConfigError(f"No pretrained model at {source}. Run `layerwise pretrain -c CONFIG` first, or pass --pretrained PATH "
+                      "(a saved model folder), or set finetune.semi_supervised = \"ladder\" to train a ladder network on "
+                      "the labeled and unlabeled rows without pretraining.")
 
 
 def resume(args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""The main job: does unsupervised pretraining help when labels are few?
+"""The main job: learning from unlabeled rows when labels are few.
 
 Hold out a test split, keep labels for a fraction of the training rows, and
 compare on the same split and seed:
@@ -9,7 +9,12 @@ compare on the same split and seed:
   then only the head trained (``frozen``), or every layer (``full``);
 - k-nearest neighbours on the pretrained codes;
 - a deep belief network: the same layer sizes pretrained as stacked RBMs
-  (contrastive divergence), then fine-tuned end to end.
+  (contrastive divergence), then fine-tuned end to end;
+- scikit-learn's ``LabelSpreading`` on a kNN graph of the raw rows, the
+  semi-supervised estimator a scikit-learn user would pick;
+- ``PretrainedClassifier()`` with its defaults: with unlabeled rows, a ladder
+  network trained on every row at every step (Rasmus et al. 2015);
+- M1+M2, the semi-supervised VAE (Kingma et al. 2014).
 """
 
 from __future__ import annotations
@@ -52,13 +57,16 @@ class DemoSettings:
     batch_size: int = 32
     learning_rate_init: float = 1e-3
     dbn: bool = True
+    m1m2: bool = True
+    semi_max_iter: int | None = None  # epochs of the semi-supervised rows (and of M1); None: the estimator's defaults
     precision: str = "fp32"
 
 
 SETTINGS = {
     "digits": DemoSettings(),
+    # M1+M2 on MNIST takes an hour on 2 cores: benchmarks/reproduce_semi.py runs it
     "mnist": DemoSettings(hidden_layer_sizes=(512, 128), pretrain_max_iter=10, pretrain_batch_size=128,
-                          max_iter=30, batch_size=64),
+                          max_iter=30, batch_size=64, m1m2=False, semi_max_iter=30),
 }
 
 
@@ -171,9 +179,54 @@ def knn_on_codes(run: DemoRun) -> None:
     run.add("kNN (k=5), pretrained codes", knn.predict(codes(run.data.X_test)), t)
 
 
+def _partial_labels(run: DemoRun) -> np.ndarray:
+    """The training labels with the unlabeled rows marked -1 (the ``sklearn.semi_supervised`` convention)."""
+    y = np.full(len(run.y), -1, dtype=np.int64)
+    y[run.labeled] = run.y[run.labeled]
+    return y
+
+
+def _semi_supervised(run: DemoRun, name: str, method: str | None) -> None:
+    """``PretrainedClassifier`` with its defaults (``method``: ``semi_supervised``) on every training row."""
+    from .sklearn import PretrainedClassifier
+
+    params: dict[str, Any] = {} if method is None else {"semi_supervised": method}
+    epochs = run.settings.semi_max_iter
+    if epochs is not None:
+        params["max_iter"] = epochs
+        if method == "m1m2":
+            params["semi_supervised_params"] = {"m1_epochs": epochs}
+    clf = PretrainedClassifier(random_state=run.seed, verbose=run.progress, precision=run.settings.precision, **params)
+    clf, t = _timed(lambda: clf.fit(run.X, _partial_labels(run)))
+    run.curves[name] = clf.history_["finetune"]
+    run.add(name, clf.predict(run.data.X_test), t)
+
+
+def ladder(run: DemoRun) -> None:
+    """``PretrainedClassifier()`` as it comes: with unlabeled rows, a ladder network on every row (Rasmus et al. 2015)."""
+    _semi_supervised(run, "PretrainedClassifier() default: ladder", None)
+
+
+def m1m2(run: DemoRun) -> None:
+    """M1+M2 (Kingma et al. 2014): a VAE on every row, then the semi-supervised VAE M2 on its codes."""
+    if run.settings.m1m2:
+        _semi_supervised(run, "M1+M2 (semi-supervised VAE)", "m1m2")
+
+
+def label_spreading(run: DemoRun) -> None:
+    """scikit-learn's LabelSpreading on a kNN graph of the raw rows: what a scikit-learn user would pick."""
+    from sklearn.semi_supervised import LabelSpreading
+
+    ls, t = _timed(lambda: LabelSpreading(kernel="knn", n_neighbors=7).fit(run.X, _partial_labels(run)))
+    run.add(LABEL_SPREADING, ls.predict(run.data.X_test), t)
+
+
+#: The name of scikit-learn's row, the reference the demo's other rows compare with.
+LABEL_SPREADING = "scikit-learn LabelSpreading (kNN), raw pixels"
+
 #: The demo's steps, in order. Add a method by appending ``step(run)`` that calls ``run.add``.
 STEPS: list[Callable[[DemoRun], None]] = [logistic_regression, pretrain, random_init, pretrained_frozen, pretrained_full,
-                                          deep_belief_network, knn_on_codes]
+                                          deep_belief_network, knn_on_codes, label_spreading, ladder, m1m2]
 
 
 def run_demo(dataset: str = "digits", data_dir=None, out_dir="runs/demo", label_fraction: float = 0.1, seed: int = 0,
@@ -229,11 +282,13 @@ def _write_run(out_dir, result, stack, X_test, image_shape, curves) -> None:
 
 def format_table(result: dict) -> str:
     """The comparison as a plain-text table."""
-    lines = [f"{'method':<34} {'accuracy':>8} {'precision':>9} {'recall':>7} {'seconds':>8}", "-" * 70]
+    width = max(34, *(len(r["method"]) for r in result["rows"]))
+    lines = [f"{'method':<{width}} {'accuracy':>8} {'precision':>9} {'recall':>7} {'seconds':>8}", "-" * (width + 36)]
     for r in result["rows"]:
-        lines.append(f"{r['method']:<34} {r['accuracy']:>8.4f} {r['precision']:>9.4f} {r['recall']:>7.4f} {r['seconds']:>8.2f}")
-    lines.append("-" * 70)
-    lines.append(f"precision and recall are macro averages; the seconds are fine-tuning only. The pretrained rows share "
-                 f"{result['pretrain_seconds']:.1f} s of unsupervised pretraining on {result['n_train']} rows"
+        lines.append(f"{r['method']:<{width}} {r['accuracy']:>8.4f} {r['precision']:>9.4f} {r['recall']:>7.4f} {r['seconds']:>8.2f}")
+    lines.append("-" * (width + 36))
+    lines.append(f"precision and recall are macro averages. Seconds: the whole fit for LabelSpreading, the ladder and M1+M2; "
+                 f"fine-tuning only for the others, whose pretrained rows share {result['pretrain_seconds']:.1f} s of "
+                 f"unsupervised pretraining on {result['n_train']} rows"
                  + (f", the DBN row {result['dbn_pretrain_seconds']:.1f} s of RBM pretraining." if "dbn_pretrain_seconds" in result else "."))
     return "\n".join(lines)

@@ -29,6 +29,7 @@ __all__ = [
     "plot_reconstructions",
     "plot_image_grid",
     "plot_latent_2d",
+    "plot_semi_supervised_curves",
 ]
 
 INSTALL_HINT = "pip install matplotlib (a dependency of layerwise that this environment lacks)"
@@ -461,3 +462,70 @@ def _class_name(label: Any, class_names: Mapping[Any, str] | Sequence[str] | Non
     if isinstance(value, (int, np.integer)) and 0 <= int(value) < len(class_names):
         return str(class_names[int(value)])
     return str(value)
+
+
+@_skip_without_matplotlib
+def plot_semi_supervised_curves(history: Sequence[Mapping[str, float]], path: str | Path,
+                                title: str = "Semi-supervised training") -> Path | None:
+    """A semi-supervised fit over epochs: each layer's denoising cost, and the supervised loss and accuracy.
+
+    Left: the unweighted cost ``C_l`` of every layer a ladder network decodes
+    (``denoising_<l>`` in the history; the bounds of ``m1m2``), log scale, so a
+    layer whose cost stalls stands out. Right: the supervised cross-entropy
+    and the accuracy on the labeled rows (dashed: validation, when there is some).
+
+    Parameters
+    ----------
+    history : list of dict
+        One dict per epoch (``Trainer.fit``'s history), with ``"epoch"``.
+    path : path
+
+    Returns
+    -------
+    Path or None
+    """
+    unsupervised = sorted({k for h in history for k in h if k.startswith("denoising_") or k.endswith("_bound")},
+                          key=lambda k: (not k.startswith("denoising_"), int(k.split("_")[1]) if k.startswith("denoising_") else 0, k))
+    fig = _figure(figsize=(11, 3.8), layout="constrained")
+    left, right = fig.subplots(1, 2)
+    epochs = [h["epoch"] for h in history]
+    colours = _category_colours(max(len(unsupervised), 1))
+    top = max((int(k.split("_")[1]) for k in unsupervised if k.startswith("denoising_")), default=-1)
+    for colour, key in zip(colours, unsupervised):
+        label = key
+        if key.startswith("denoising_"):
+            layer = int(key.split("_")[1])
+            label = f"layer {layer}" + (" (input)" if layer == 0 else " (top)" if layer == top else "")
+        left.plot(epochs, [h.get(key, np.nan) for h in history], color=colour, label=label, linewidth=1.6)
+    if any(k.startswith("denoising_") for k in unsupervised):
+        left.set_yscale("log")
+        left.set_ylabel("denoising cost C_l (unweighted)")
+    else:
+        left.set_ylabel("negative bound (nats per row)")
+    left.set_xlabel("epoch")
+    left.set_title("unsupervised cost, per layer", fontsize=10)
+    left.grid(alpha=0.3)
+    if unsupervised:
+        left.legend(fontsize=8)
+    for key, style, colour, axis in (("supervised", "-", "tab:red", right), ("val_loss", "--", "tab:red", right)):
+        values = [h.get(key, np.nan) for h in history]
+        if not np.all(np.isnan(values)):
+            axis.plot(epochs, values, style, color=colour, label="cross-entropy" + (" (validation)" if key == "val_loss" else " (labeled rows)"))
+    right.set_yscale("log")
+    right.set_xlabel("epoch")
+    right.set_ylabel("cross-entropy", color="tab:red")
+    twin = right.twinx()
+    for key, style in (("accuracy", "-"), ("val_accuracy", "--")):
+        values = [h.get(key, np.nan) for h in history]
+        if not np.all(np.isnan(values)):
+            twin.plot(epochs, values, style, color="tab:blue", label="accuracy" + (" (validation)" if key.startswith("val") else " (labeled rows, noisy pass)"))
+    twin.set_ylabel("accuracy", color="tab:blue")
+    twin.set_ylim(0, 1.02)
+    handles = right.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
+    labels = right.get_legend_handles_labels()[1] + twin.get_legend_handles_labels()[1]
+    if handles:
+        right.legend(handles, labels, fontsize=8, loc="center right")
+    right.set_title("supervised cost and accuracy", fontsize=10)
+    right.grid(alpha=0.3)
+    fig.suptitle(title)
+    return _save(fig, path)

@@ -69,6 +69,9 @@ class Ladder:
     #: The learning rate ``learning_rate_init="auto"`` gives the estimators (Adam; measured best on digits among
     #: 0.002, 0.005, 0.01 and 0.02, and as good as the paper's 0.002 on MNIST after 30 epochs).
     learning_rate = 0.005
+    #: The unlabeled rows per step ``batch_size="auto"`` gives the estimators (the papers' 100; as many labeled rows
+    #: are drawn alongside).
+    batch_size = 100
 
     def __init__(self, noise_std: float = 0.3, denoising_costs: str | Sequence[float] = "paper", combinator: str = "vanilla") -> None:
         problems = []

@@ -238,6 +238,8 @@ PRETRAINED = PARAMS.select(
           "max_iter": "Epochs of fine-tuning (of the semi-supervised method: passes over every row).",
           "learning_rate_init": """The learning rate. ``"auto"``: the semi-supervised method's (``"ladder"``: 0.005,
           measured best on digits among 0.002-0.02; ``"m1m2"``: 0.001), else 0.001.""",
+          "batch_size": """Rows per optimizer step; ``"auto"`` is ``n_samples // 32`` clipped to [32, 256] (and to
+          n_samples), or for a semi-supervised method its papers' 100 unlabeled rows (plus as many labeled ones).""",
           "early_stopping": """Hold out ``validation_fraction`` of the labeled rows and stop fine-tuning when their
           loss stops improving; the best weights are kept."""},
 )

@@ -95,7 +95,7 @@ class LayerwiseBase(BaseEstimator):
         """The :class:`Trainer` of one phase, from this estimator's parameters (the same names).
 
         ``method``: the semi-supervised method this phase trains, whose recommended learning
-        rate and schedule ``"auto"`` stands for.
+        rate, batch size and schedule ``"auto"`` stands for.
         """
         callbacks = list(callbacks or [])
         schedule = getattr(self, "lr_schedule", "constant")
@@ -106,9 +106,12 @@ class LayerwiseBase(BaseEstimator):
         lr = self.learning_rate_init
         if lr == "auto":
             lr = getattr(method, "learning_rate", 1e-3) if method is not None else 1e-3
+        batch_size = self.batch_size
+        if batch_size == "auto" and getattr(method, "batch_size", None) is not None:
+            batch_size = method.batch_size
         return Trainer(
             solver=self.solver, learning_rate_init=lr, alpha=self.alpha, max_iter=max_iter,
-            batch_size=auto_batch_size(self.batch_size, n), early_stopping=early_stopping,
+            batch_size=auto_batch_size(batch_size, n), early_stopping=early_stopping,
             n_iter_no_change=getattr(self, "n_iter_no_change", TRAINER["n_iter_no_change"].default),
             tol=getattr(self, "tol", TRAINER["tol"].default),
             random_state=seed, device=self.device, precision=self.precision, verbose=bool(self.verbose), desc=desc,

@@ -1,0 +1,47 @@
+"""The few-label run from a config: a ladder network trained by `layerwise finetune`, without `pretrain`."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from layerwise.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def few_labels(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs")
+    cfg = out / "few.toml"
+    shutil.copy(ROOT / "examples" / "digits_few_labels.toml", cfg)
+    args = ["-c", str(cfg), "--set", f'out_dir="{out}"', "--set", "model.hidden_layer_sizes=[64, 32]",
+            "--set", "finetune.max_iter=6", "--no-progress"]
+    assert main(["finetune", *args]) == 0
+    return out / "digits-few-labels", cfg, args
+
+
+def test_finetune_trains_the_ladder_and_shows_each_layer_cost(few_labels):
+    folder, _, _ = few_labels
+    lines = [json.loads(x) for x in (folder / "metrics.jsonl").read_text().splitlines()]
+    assert len(lines) == 6 and all({"denoising_0", "denoising_1", "denoising_2", "denoising_3", "accuracy"} <= set(x) for x in lines)
+    assert (folder / "semi_supervised_curves.png").is_file()
+    assert not (folder / "pretrained").exists()  # no pretraining step: the ladder trains on every row itself
+    assert json.loads((folder / "metrics.json").read_text())["accuracy"] > 0.5
+
+
+def test_the_saved_ladder_evaluates_and_resumes_as_done(few_labels, capsys):
+    folder, cfg, args = few_labels
+    capsys.readouterr()
+    assert main(["evaluate", str(folder / "model"), "-c", str(cfg), "--set", "model.hidden_layer_sizes=[64, 32]"]) == 0
+    assert json.loads(capsys.readouterr().out)["accuracy"] == json.loads((folder / "metrics.json").read_text())["accuracy"]
+    assert main(["resume", str(folder)]) == 0  # finished: nothing to do
+
+
+def test_without_a_pretrained_model_or_unlabeled_rows_the_message_says_what_to_do(tmp_path, capsys):
+    cfg = tmp_path / "c.toml"
+    shutil.copy(ROOT / "examples" / "digits_quick.toml", cfg)
+    assert main(["finetune", "-c", str(cfg), "--set", f'out_dir="{tmp_path}"', "--set", "data.label_fraction=1.0",
+                 "--no-progress"]) == 2
+    assert 'or set finetune.semi_supervised = "ladder"' in capsys.readouterr().err
