@@ -35,11 +35,11 @@ def spy(monkeypatch):
     return seen
 
 
-def test_minus_one_rows_are_used_for_pretraining_only(digits_small, spy):
+def test_without_a_semi_supervised_method_minus_one_rows_only_pretrain(digits_small, spy):
     X, y = digits_small
     y = y.copy()
     y[100:] = -1
-    clf = PretrainedClassifier(**FAST).fit(X, y)
+    clf = PretrainedClassifier(**FAST, semi_supervised=None).fit(X, y)
     assert spy == {"pretrain_rows": 300, "finetune_rows": 100, "finetune_targets": spy["finetune_targets"]}
     assert -1 not in clf.classes_ and list(clf.classes_) == list(range(10))
 
