@@ -59,7 +59,7 @@ def test_yaml_file(tmp_path):
         ({"model": {"pretrain": "denoisng"}}, r"model.pretrain must be None or one of \[.*\]; got 'denoisng'\. Did you mean 'denoising'\?"),
         ({"model": {"pretrain_params": {"level": "high"}}}, r"model.pretrain_params\['level'\] \(an option of the pretraining objective 'denoising'\)"),
         ({"data": {"label_fraction": 0}}, r"data.label_fraction must be a number in \(0, 1\]; got 0"),
-        ({"finetune": {"max_iter": -1}}, r"finetune.max_iter must be a positive integer; got -1"),
+        ({"finetune": {"max_iter": -1}}, r"finetune.max_iter must be 'auto' or a positive integer; got -1"),
         ({"finetune": {"dropout": 1.5}}, r"finetune.dropout must be a number in \[0, 1\); got 1.5"),
         ({"name": "../../etc"}, r"name must be a plain folder name \(no '/' or '\.\.'\); got '\.\./\.\./etc'"),
         ({"model": 5}, r"model must be a table/section; got int 5"),

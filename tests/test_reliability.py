@@ -143,9 +143,9 @@ def test_classifier_refuses_bad_data(Xy, make, message):
 @pytest.mark.parametrize("params, message", [
     ({"hidden_layer_sizes": (0,)}, r"hidden_layer_sizes must be a non-empty sequence of positive integers, e\.g\. \(256, 64\); got \(0,\)\."),
     ({"hidden_layer_sizes": (8, -3)}, r"hidden_layer_sizes must be a non-empty sequence of positive integers, e\.g\. \(256, 64\); got \(8, -3\)\."),
-    ({"learning_rate_init": 0}, r"learning_rate_init must be a positive number; got 0\."),
-    ({"max_iter": -1}, r"max_iter must be a positive integer; got -1\."),
-    ({"max_iter": 0}, r"max_iter must be a positive integer; got 0\."),
+    ({"learning_rate_init": 0}, r"learning_rate_init must be 'auto' or a positive number; got 0\."),
+    ({"max_iter": -1}, r"max_iter must be 'auto' or a positive integer; got -1\."),
+    ({"max_iter": 0}, r"max_iter must be 'auto' or a positive integer; got 0\."),
     ({"tied": "no"}, r"tied must be True or False; got 'no'\."),
     ({"encoder_lr_scale": "fast"}, r"encoder_lr_scale must be a number >= 0; got 'fast'\."),
     ({"pretrain_params": "masking"}, r"pretrain_params must be None or a dict of options of the pretraining objective 'denoising'"),
@@ -454,7 +454,7 @@ def _write(name, text):
      r"s\.csv: feature column\(s\) 'b' \(column 1, line 2: 'x'\) are not numeric; expected numbers in every feature column\."),
     (None, ["pretrain", "-c", "tiny.toml", "--set", "pretrain.batch_size=1000", "--no-progress"],
      r"StackedAutoencoder has 1 invalid parameter\(s\):\n- batch_size=1000 is larger than the 9 training rows; use batch_size <= 9 or 'auto'\."),
-    (None, ["finetune", "-c", "tiny.toml"], r"No pretrained model at runs/t/pretrained\. Run `layerwise pretrain -c \S+` first, or pass --pretrained PATH"),
+    (None, ["finetune", "-c", "tiny.toml"], r"Dataset 'x\.npy' has no labels; fine-tuning needs them \(CSV files: set data\.label_column\)\."),
     (None, ["evaluate", "nomodel", "--input", "x.npy"], r"No model folder at 'nomodel': nothing exists there\. Pass the folder written by layerwise\.save"),
     (None, ["predict", "x.npy", "--input", "x.npy"], r"'x\.npy' is a file, not a layerwise model folder; layerwise\.load reads no other format\."),
 ])

@@ -148,7 +148,7 @@ def test_unknown_pretrain_name_lists_the_valid_ones(digits_small):
 
 def test_all_bad_parameters_are_reported_together(digits_small):
     X, y = digits_small
-    with pytest.raises(ConfigError, match=r"has 3 invalid parameter\(s\):\n- activation must be.*\n- solver must be.*\n- learning_rate_init must be a positive number; got -1"):
+    with pytest.raises(ConfigError, match=r"has 3 invalid parameter\(s\):\n- activation must be.*\n- solver must be.*\n- learning_rate_init must be 'auto' or a positive number; got -1"):
         PretrainedClassifier(activation="softplus", solver="lbfgs", learning_rate_init=-1).fit(X, y)
 
 
@@ -185,7 +185,7 @@ def test_lr_schedule_is_validated_and_changes_training(digits_small):
     from layerwise import ConfigError, PretrainedClassifier
 
     X, y = digits_small
-    with pytest.raises(ConfigError, match=r"lr_schedule must be one of \['constant', 'cosine'\]; got 'linear'"):
+    with pytest.raises(ConfigError, match=r"lr_schedule must be one of \['auto', 'constant', 'cosine', 'anneal'\]; got 'linear'"):
         PretrainedClassifier((16,), lr_schedule="linear").fit(X, y)
     fits = {s: PretrainedClassifier((16,), pretrain_max_iter=2, max_iter=5, lr_schedule=s, random_state=0, device="cpu").fit(X, y)
             for s in ("constant", "cosine")}

@@ -40,9 +40,12 @@ class Ladder:
 
     Parameters
     ----------
-    noise_std : float, default=0.3
+    noise_std : float, default=0.2
         Standard deviation of the Gaussian noise of the corrupted encoder, on
-        the input and on every normalised pre-activation (the paper's 0.3).
+        the input and on every normalised pre-activation, in the units of the
+        input (scale it to [0, 1] or standardise it). The paper used 0.3 on
+        MNIST; 0.2 was better on digits with 10% of the labels (0.9826 against
+        0.9800 over five tuning splits; 0.15-0.2 best among 0.1-0.5).
     denoising_costs : "paper", "gamma" or sequence of float, default="paper"
         ``lambda_l`` for ``l = 0..L`` (the input, each hidden layer, the top).
         ``"paper"``: :func:`paper_denoising_costs`; ``"gamma"``: the Gamma-model,
@@ -72,8 +75,10 @@ class Ladder:
     #: The unlabeled rows per step ``batch_size="auto"`` gives the estimators (the papers' 100; as many labeled rows
     #: are drawn alongside).
     batch_size = 100
+    #: At least this many optimizer steps when ``max_iter="auto"`` (small data sets get more epochs).
+    min_steps = 3000
 
-    def __init__(self, noise_std: float = 0.3, denoising_costs: str | Sequence[float] = "paper", combinator: str = "vanilla") -> None:
+    def __init__(self, noise_std: float = 0.2, denoising_costs: str | Sequence[float] = "paper", combinator: str = "vanilla") -> None:
         problems = []
         if isinstance(noise_std, bool) or not isinstance(noise_std, numbers.Real) or not 0 <= noise_std < float("inf"):
             problems.append(f"noise_std must be a finite number >= 0; got {noise_std!r}.")

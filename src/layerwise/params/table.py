@@ -231,11 +231,14 @@ PRETRAINED = PARAMS.select(
     "input_dropout", "loss", "tied", "solver", "learning_rate_init", "lr_schedule", "alpha", "batch_size",
     "pretrain_max_iter", "max_iter", "early_stopping", "validation_fraction", "n_iter_no_change", "tol",
     "random_state", "verbose", "device", "precision", "unlabeled", "pretrained", "semi_supervised", "semi_supervised_params",
-    defaults={"hidden_layer_sizes": (512, 256), "max_iter": 100, "learning_rate_init": "auto"},
-    constraints={"learning_rate_init": (Options("auto"), Interval(float, 0, closed="neither"))},
+    defaults={"hidden_layer_sizes": (512, 256), "max_iter": "auto", "learning_rate_init": "auto"},
+    constraints={"learning_rate_init": (Options("auto"), Interval(float, 0, closed="neither")),
+                 "max_iter": (Options("auto"), _EPOCHS)},
     docs={"hidden_layer_sizes": """Code width of each pretrained layer. (512, 256) beat (256, 64) on MNIST by 0.27 pt
           with all labels and 0.94 pt with 1,000, for 1.8x the time (``benchmarks/defaults.py``; README, "Defaults").""",
-          "max_iter": "Epochs of fine-tuning (of the semi-supervised method: passes over every row).",
+          "max_iter": """Epochs of fine-tuning, or of the semi-supervised method (passes over every row). ``"auto"``: 100;
+          for a semi-supervised method, more on small data sets so that it gets at least its ``min_steps``
+          optimizer steps (the ladder: 3,000, e.g. 231 epochs of 13 steps on 1,257 digits; 100 epochs on MNIST).""",
           "learning_rate_init": """The learning rate. ``"auto"``: the semi-supervised method's (``"ladder"``: 0.005,
           measured best on digits among 0.002-0.02; ``"m1m2"``: 0.001), else 0.001.""",
           "batch_size": """Rows per optimizer step; ``"auto"`` is ``n_samples // 32`` clipped to [32, 256] (and to

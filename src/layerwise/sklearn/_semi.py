@@ -18,6 +18,7 @@ from ..exceptions import ConfigError
 from ..greedy import check_layer_sizes
 from ..registry import SEMI_SUPERVISED
 from ..semi_supervised import fit_semi_supervised
+from ..train.loop import auto_batch_size
 from ._stack import phase_dir
 
 __all__ = ["SemiSupervisedMixin"]
@@ -53,7 +54,7 @@ class SemiSupervisedMixin:
                 idx, vidx = train_test_split(idx, test_size=self.validation_fraction, random_state=seed, stratify=stratify(idx))
                 val = (Xt[vidx], targets[vidx])
             n = X.shape[0]
-            trainer = self._trainer(n, self.max_iter, name, seed + 1000, phase_dir(checkpoint_dir, "semi"),
+            trainer = self._trainer(n, self._semi_epochs(method, n), name, seed + 1000, phase_dir(checkpoint_dir, "semi"),
                                     early_stopping=self.early_stopping and val is not None, method=method)
             prepare = self._trainer(n, 1, f"{name}: prepare", seed, phase_dir(checkpoint_dir, "prepare"), method=method)
             model, history = fit_semi_supervised(
@@ -67,6 +68,14 @@ class SemiSupervisedMixin:
         self.loss_curve_ = [h["loss"] for h in history["train"]]
         self.n_iter_ = len(history["train"])
         return self
+
+    def _semi_epochs(self, method, n: int) -> int:
+        """``max_iter``, or for ``"auto"``: 100 epochs, more on small data so the method gets ``min_steps`` steps."""
+        if self.max_iter != "auto":
+            return self.max_iter
+        batch = auto_batch_size(method.batch_size if self.batch_size == "auto" else self.batch_size, n)
+        steps_per_epoch = -(-n // batch)
+        return max(100, -(-getattr(method, "min_steps", 0) // steps_per_epoch))
 
     def _build_semi(self, recipe: dict, n_in: int, n_out: int) -> torch.nn.Module:
         """The untrained network of the method in ``recipe``, to load saved weights into."""

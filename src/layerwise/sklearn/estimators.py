@@ -26,6 +26,8 @@ from ._stack import PretrainedStackMixin, checkpoint_doc, phase_dir
 
 __all__ = ["PretrainedClassifier", "PretrainedRegressor"]
 
+_FINETUNE_EPOCHS = 100  # max_iter="auto" when fine-tuning a pretrained stack
+
 
 class _PretrainedBase(TransformerMixin, PretrainedStackMixin, SemiSupervisedMixin, LayerwiseBase):
     _parameters = PRETRAINED
@@ -54,7 +56,8 @@ class _PretrainedBase(TransformerMixin, PretrainedStackMixin, SemiSupervisedMixi
                 idx, vidx = train_test_split(idx, test_size=self.validation_fraction, random_state=seed, stratify=stratify(idx))
                 val = (Xt[vidx], y_targets[vidx])
             head = self._head(code_width(stack, Xt), n_out)
-            trainer = self._trainer(len(idx), self.max_iter, "fine-tune", seed + 1000, phase_dir(checkpoint_dir, "finetune"),
+            max_iter = _FINETUNE_EPOCHS if self.max_iter == "auto" else self.max_iter
+            trainer = self._trainer(len(idx), max_iter, "fine-tune", seed + 1000, phase_dir(checkpoint_dir, "finetune"),
                                     early_stopping=self.early_stopping and val is not None)
             model, history = finetune(stack, head, objective, (Xt[idx], y_targets[idx]), val, mode=self.finetune,
                                       encoder_lr_scale=self.encoder_lr_scale, trainer=trainer, resume=resume)
