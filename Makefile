@@ -41,18 +41,27 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_peers.py
 	$(PY) benchmarks/bench_memory.py
 	$(PY) benchmarks/bench_scaling.py
+	$(PY) benchmarks/bench_ladder.py --epoch
 
-# Issue #7: the literature on real MNIST (../shared/data/mnist). Long: about 1.5 hours on 2 cores.
-# Each line appends its result to benchmarks/results/reproduce.jsonl; see benchmarks/RESULTS.md.
+# The literature on real MNIST (../shared/data/mnist), each row over SEEDS (issues #7, #12), then few labels:
+# the ladder network and M1+M2 against LabelSpreading (#12), and digits with 10% of the labels.
+# Long: about 10 hours on 2 cores. Each line appends its result to benchmarks/results/reproduce.jsonl;
+# benchmarks/RESULTS.md holds the tables.
+SEEDS ?= 0 1 2
 reproduce: $(STAMP)
-	cd benchmarks && ../$(PY) reproduce_sdae.py --pretrain denoising --save-stack results/sdae_stack
-	cd benchmarks && ../$(PY) reproduce_sdae.py --pretrain none
-	cd benchmarks && ../$(PY) reproduce_sdae.py --pretrain rbm
-	cd benchmarks && ../$(PY) reproduce_deep_ae.py --epochs 40
-	cd benchmarks && ../$(PY) reproduce_few_labels.py
-	cd benchmarks && ../$(PY) reproduce_vae.py --epochs 50
-	cd benchmarks && ../$(PY) reproduce_sklearn_rbm.py
-	cd benchmarks && ../$(PY) reproduce_sdae.py --pretrain denoising --load-stack results/sdae_stack --precision bf16
+	cd benchmarks && for s in $(SEEDS); do \
+	  ../$(PY) reproduce_sdae.py --pretrain denoising --seed $$s --save-stack results/sdae_stack_$$s && \
+	  ../$(PY) reproduce_sdae.py --pretrain none --seed $$s && \
+	  ../$(PY) reproduce_sdae.py --pretrain rbm --seed $$s && \
+	  ../$(PY) reproduce_deep_ae.py --epochs 40 --seed $$s && \
+	  ../$(PY) reproduce_vae.py --epochs 50 --seed $$s && \
+	  ../$(PY) reproduce_sklearn_rbm.py --seed $$s && \
+	  ../$(PY) reproduce_sdae.py --pretrain denoising --seed $$s --load-stack results/sdae_stack_$$s --precision bf16 || exit 1; \
+	done
+	cd benchmarks && ../$(PY) reproduce_few_labels.py --stack results/sdae_stack_0
+	cd benchmarks && ../$(PY) few_labels_digits.py --seeds $(SEEDS)
+	cd benchmarks && ../$(PY) reproduce_semi.py --method ladder --labels 100 1000 --seeds $(SEEDS)
+	cd benchmarks && ../$(PY) reproduce_semi.py --method m1m2 --labels 100 --seeds $(SEEDS)
 	cd benchmarks && ../$(PY) defaults.py
 
 clean:
