@@ -1,8 +1,8 @@
 """Watching a run: one line per epoch to stderr, ``metrics.jsonl``, a CSV file, TensorBoard.
 
 Each logger is a :class:`~layerwise.train.callbacks.Callback`: pass it in
-``Trainer(callbacks=[...])`` (or ``trainer_params={"callbacks": [...]}`` of
-:class:`~layerwise.GreedyLayerwise`). The file loggers write each finished
+``Trainer(callbacks=[...])`` (or ``GreedyLayerwise(trainer=Trainer(callbacks=[...]))``, or an
+estimator's ``callbacks=[...]``). The file loggers write each finished
 epoch at once and flush it to disk, so the file can be followed
 (``tail -f metrics.jsonl``) while the run goes on.
 
@@ -96,7 +96,7 @@ class EpochLogger(Callback):
             return
         values = _scalars(logs)
         seconds = values.pop("seconds", None)
-        parts = [f"[{self.phase or trainer.desc}] epoch {logs.get('epoch', '?')}/{trainer.max_epochs}"]
+        parts = [f"[{self.phase or trainer.desc}] epoch {logs.get('epoch', '?')}/{trainer.max_iter}"]
         parts += [f"{k} {v:.4g}" for k, v in values.items()]
         if self._lr is not None:
             parts.append(f"lr {self._lr:.4g}")
@@ -225,7 +225,7 @@ class JSONLinesLogger(_FileLogger):
     >>> import torch, tempfile, pathlib
     >>> from layerwise import Trainer, dense_autoencoder, Reconstruction
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "metrics.jsonl"
-    >>> _ = Trainer(max_epochs=2, callbacks=[JSONLinesLogger(path)]).fit(
+    >>> _ = Trainer(max_iter=2, callbacks=[JSONLinesLogger(path)]).fit(
     ...     dense_autoencoder(4, 2), Reconstruction("mse"), (torch.rand(8, 4),))
     >>> len(path.read_text().splitlines())
     2
