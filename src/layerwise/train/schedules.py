@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import collections
 import difflib
+import functools
 import inspect
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +22,7 @@ import torch
 from torch.optim import lr_scheduler
 
 from ..exceptions import CheckpointError, ConfigError
-from ..registry import suggest
+from ..registry import LR_SCHEDULERS, suggest
 from .callbacks import Callback
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -197,6 +198,10 @@ class LRScheduler(Callback):
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
         return f"LRScheduler({self.name!r}{', ' + args if args else ''}, interval={self.interval!r})"
+
+
+for _name in SCHEDULERS:  # what the estimators' lr_schedule names: the factory checks the arguments, as the callback does
+    LR_SCHEDULERS.register(_name)(functools.partial(LRScheduler, _name))
 
 
 # -- scheduler state as JSON: checkpoints never pickle -----------------------------------------
