@@ -341,10 +341,11 @@ class GreedyLayerwise:
         return dense_autoencoder(in_shape[0], width, self.activation, output, self.tied, self.dropout)
 
     def _stage_trainer(self, template: Trainer, k: int, n_layers: int) -> Trainer:
-        """Stage ``k``'s copy of ``template``: seed ``+ k``, its own label and checkpoint folder."""
+        """Stage ``k``'s copy of ``template``: seed ``+ k``, its label with the layer, its own checkpoint folder."""
         changes: dict[str, Any] = {"checkpoint_dir": None if self.checkpoint_dir is None else str(Path(self.checkpoint_dir) / f"stage_{k + 1}")}
         if self._seed is not None:
             changes["random_state"] = self._seed + k
-        if template.desc == TRAINER["desc"].default:  # the default label: say which stage
-            changes["desc"] = f"pretrain layer {k + 1}/{n_layers}"
+        # say which stage: "pretrain layer 2/3" (progress bars, logs), after the template's own label if it has one
+        label = "pretrain" if template.desc == TRAINER["desc"].default else template.desc
+        changes["desc"] = f"{label} layer {k + 1}/{n_layers}"
         return template.clone(**changes)

@@ -122,7 +122,8 @@ def plot_loss_curves(curves: Mapping[str, Sequence[Mapping[str, float]]], path: 
 
 @_skip_without_matplotlib
 def plot_training_curves(histories: Mapping[str, Sequence[Mapping[str, float]]], path: str | Path,
-                         metrics: Sequence[str] = ("loss", "accuracy"), title: str = "Fine-tuning") -> Path | None:
+                         metrics: Sequence[str] = ("loss", "accuracy"), title: str = "Fine-tuning",
+                         val_prefix: str = "val_", val_label: str = "validation") -> Path | None:
     """Several methods' curves on shared axes: one panel per metric, one colour per method.
 
     Training values are solid lines and validation values (``val_<metric>``)
@@ -138,19 +139,23 @@ def plot_training_curves(histories: Mapping[str, Sequence[Mapping[str, float]]],
     metrics : sequence of str, default=("loss", "accuracy")
         Keys to draw; a metric found in no history gets no panel.
     title : str, default="Fine-tuning"
+    val_prefix : str, default="val_"
+        The held-out rows' keys are ``<val_prefix><metric>`` (the demo's: ``test_``).
+    val_label : str, default="validation"
+        Their name in the legend.
 
     Returns
     -------
     Path or None
     """
-    present = [m for m in metrics if any(m in h or f"val_{m}" in h for hist in histories.values() for h in hist)]
+    present = [m for m in metrics if any(m in h or f"{val_prefix}{m}" in h for hist in histories.values() for h in hist)]
     present = present or ["loss"]
     fig = _figure(figsize=(5.0 * len(present) + 2.2, 3.6), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, len(present)))
     colours = _category_colours(len(histories))
     for ax, metric in zip(axes, present):
         for colour, (name, hist) in zip(colours, histories.items()):
-            for key, style, suffix in ((metric, "-", "train"), (f"val_{metric}", "--", "validation")):
+            for key, style, suffix in ((metric, "-", "train"), (f"{val_prefix}{metric}", "--", val_label)):
                 points = [(h["epoch"], h[key]) for h in hist if key in h]
                 if points:
                     x, y = zip(*points)

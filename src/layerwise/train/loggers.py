@@ -120,18 +120,22 @@ class _FileLogger(Callback):
         self._start: int | None = None  # where this logger's part of the file begins (after older content if append)
         self._dirty = True  # the file does not hold exactly the records yet
         self._lr: float | None = None
-        self._phase = phase
+        self._head: dict[str, Any] = {"phase": phase}
+
+    def _fields(self, trainer: Trainer) -> dict[str, Any]:
+        """What every record of a fit starts with: its ``phase`` (override to name fits otherwise)."""
+        return {"phase": self.phase or trainer.desc}
 
     # -- callback hooks ---------------------------------------------------------------
     def on_fit_start(self, trainer: Trainer, model: nn.Module) -> None:
-        self._phase = self.phase or trainer.desc
+        self._head = self._fields(trainer)
 
     def on_epoch_start(self, trainer: Trainer, model: nn.Module, epoch: int) -> None:
         self._lr = _current_lr(trainer)
         self._sync()  # after a restore: the file now shows exactly the checkpointed epochs
 
     def on_epoch_end(self, trainer: Trainer, model: nn.Module, logs: dict[str, Any]) -> None:
-        record = {"phase": self._phase, **logs}
+        record = {**self._head, **logs}
         if self._lr is not None:
             record["lr"] = self._lr
         self.records.append(record)
