@@ -110,6 +110,8 @@ class LayerwiseBase(ClassNamePrefixFeaturesOutMixin, BaseEstimator):
             X = validate_data(self, X, reset=reset, dtype=np.float32, ensure_min_samples=2 if reset else 1, ensure_all_finite=False)
         except ValueError as e:
             raise DataError(f"{e} {name} expects X of shape (n_samples, n_features) with finite numbers.") from e
+        if not X.flags.writeable:  # a view of a read-only DataFrame (pandas' copy-on-write): torch wants writable memory
+            X = X.copy()
         if not np.isfinite(X).all():
             n_nan, n_inf = int(np.isnan(X).sum()), int(np.isinf(X).sum())
             raise DataError(

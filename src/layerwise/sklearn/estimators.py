@@ -150,7 +150,7 @@ class PretrainedClassifier(ClassifierMixin, _PretrainedBase):
     _head = ClassifierHead
 
     @checkpoint_doc
-    def fit(self, X, y, checkpoint_dir=None, resume=False):
+    def fit(self, X, y=None, checkpoint_dir=None, resume=False):
         """Pretrain on all rows, fine-tune on the labeled ones (``y != -1``).
 
         Parameters
@@ -257,7 +257,7 @@ class PretrainedRegressor(RegressorMixin, _PretrainedBase):
     _head = RegressorHead
 
     @checkpoint_doc
-    def fit(self, X, y, checkpoint_dir=None, resume=False):
+    def fit(self, X, y=None, checkpoint_dir=None, resume=False):
         """Pretrain on all rows, fine-tune on the rows with a finite target.
 
         Parameters
