@@ -229,7 +229,8 @@ def evaluate(args: argparse.Namespace) -> int:
     out = Path(args.output) if args.output else Path(args.model).resolve().parent
     out.mkdir(parents=True, exist_ok=True)
     plots = finetune_plots(out, history.get("finetune") if isinstance(history, dict) else None, report,
-                           title=f"{Path(args.model).name}: evaluation", prefix="evaluation_")
+                           title=f"{Path(args.model).resolve().parent.name}/{Path(args.model).name}: evaluation",
+                           prefix="evaluation_")
     if plots:
         _say(f"wrote {', '.join(str(p) for p in plots)}")
     return 0
@@ -271,9 +272,10 @@ def sample(args: argparse.Namespace) -> int:
     out = Path(args.out)
     np.save(out.with_suffix(".npy"), X)
     side = int(round(np.sqrt(X.shape[1])))
+    png = None  # rows that are not square images, or no matplotlib: no picture
     if side * side == X.shape[1]:
-        plot_image_grid(np.clip(X, 0, 1), (side, side), out.with_suffix(".png"), title=f"{args.n} samples")
-    _say(f"wrote {out.with_suffix('.npy')}" + (f" and {out.with_suffix('.png')}" if side * side == X.shape[1] else ""))
+        png = plot_image_grid(np.clip(X, 0, 1), (side, side), out.with_suffix(".png"), title=f"{args.n} samples")
+    _say(f"wrote {out.with_suffix('.npy')}" + (f" and {png}" if png is not None else ""))
     return 0
 
 
