@@ -33,6 +33,16 @@ def _data(cfg: RunConfig):
     return prepare_data(**config_to_dict(cfg)["data"], random_state=cfg.random_state)
 
 
+def _phase_params(cfg: RunConfig, phase: str, data) -> dict:
+    """The estimator's parameters from the config (:func:`estimator_params`); a convolutional pretraining gets the
+    data's image shape (an image folder's, MNIST's 28x28) unless ``pretrain_params`` sets it."""
+    from .objectives import with_image_shape
+
+    params = estimator_params(cfg, phase)
+    params["pretrain_params"] = with_image_shape(params["pretrain"], params["pretrain_params"], data.image_shape)
+    return params
+
+
 def _run_folder(cfg: RunConfig):
     from .runs import RunFolder
 
@@ -84,7 +94,7 @@ def _pretrain_run(cfg: RunConfig, args: argparse.Namespace, resume: bool) -> int
         run.write_state("pretrain", done=False, metrics_start=run.metrics_size())
     data = _data(cfg)
     _say(f"{data.name}: {len(data.X_train)} training rows, {data.X_train.shape[1]} features ({data.scaling}); run folder {run.path}")
-    sae = StackedAutoencoder(**estimator_params(cfg, "pretrain"), verbose=progress_bars(args), callbacks=callbacks)
+    sae = StackedAutoencoder(**_phase_params(cfg, "pretrain", data), verbose=progress_bars(args), callbacks=callbacks)
     start = time.perf_counter()
     sae.fit(data.X_train, checkpoint_dir=run.path / "checkpoints", resume=resume)
     seconds = time.perf_counter() - start
@@ -125,7 +135,7 @@ def _finetune_run(cfg: RunConfig, pretrained: str | None, args: argparse.Namespa
         raise DataError(f"Dataset {data.name!r} has no labels; fine-tuning needs them (CSV files: set data.label_column).")
     classification = cfg.data.task == "classification"
     cls = PretrainedClassifier if classification else PretrainedRegressor
-    est = cls(**estimator_params(cfg, "finetune"), verbose=progress_bars(args), pretrained=str(source), callbacks=callbacks)
+    est = cls(**_phase_params(cfg, "finetune", data), verbose=progress_bars(args), pretrained=str(source), callbacks=callbacks)
     est.fit(data.X_train, data.y_partial, checkpoint_dir=run.path / "checkpoints", resume=resume)
     if not distributed.is_main():  # every rank trained; rank 0 alone evaluates and writes the run folder
         return 0
@@ -133,7 +143,7 @@ def _finetune_run(cfg: RunConfig, pretrained: str | None, args: argparse.Namespa
     report = (classification_report if classification else regression_report)(y_test, est.predict(X_test))
     io.save(est, run.path / "model", metrics=report, meta={"preprocessing": data.scaling, "dataset": data.name})
     run.write_json("metrics.json", report)
-    plots = finetune_plots(run.path, est.history_["finetune"], report, title=f"{data.name}: fine-tuning")
+    plots = finetune_plots(run.path, est.history_["finetune"], report, title=f"{cfg.name} ({data.name})")
     run.write_state("finetune", done=True, pretrained=str(source))
     print(json.dumps({k: v for k, v in report.items() if k != "confusion_matrix"}))
     _say(f"wrote {run.path / 'model'}" + (f" and {', '.join(x.name for x in plots)}" if plots else ""))
@@ -229,8 +239,7 @@ def evaluate(args: argparse.Namespace) -> int:
     out = Path(args.output) if args.output else Path(args.model).resolve().parent
     out.mkdir(parents=True, exist_ok=True)
     plots = finetune_plots(out, history.get("finetune") if isinstance(history, dict) else None, report,
-                           title=f"{Path(args.model).resolve().parent.name}/{Path(args.model).name}: evaluation",
-                           prefix="evaluation_")
+                           title=f"{Path(args.model).resolve().parent.name}/{Path(args.model).name}", prefix="evaluation_")
     if plots:
         _say(f"wrote {', '.join(str(p) for p in plots)}")
     return 0

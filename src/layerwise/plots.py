@@ -44,7 +44,8 @@ def pretrain_plots(folder: Path, sae, data: Bunch, objective: str, seed: int = 0
     """The pictures of a pretraining run; returns the files written.
 
     Always ``loss_curves.png`` and ``latent_2d.png`` (codes of test rows, PCA
-    if wider than 2, one colour per class with a legend of the class names);
+    if wider than 2, one colour per class and a legend of the labels, an
+    image folder's class names);
     for image data also ``reconstructions.png`` (for a denoising objective:
     inputs, their corrupted copies and the reconstructions of those),
     ``filters.png`` (first-layer weights, dense first layers) and
@@ -58,8 +59,7 @@ def pretrain_plots(folder: Path, sae, data: Bunch, objective: str, seed: int = 0
     X_eval, y_eval = (data.X_test, data.y_test) if data.X_test is not None else (data.X_train, data.y_train)
     X_eval, y_eval = X_eval[:2000], (y_eval[:2000] if y_eval is not None else None)
     labels = y_eval if y_eval is not None and np.asarray(y_eval).dtype.kind in "iufUSO" else None
-    written.append(plot_latent_2d(sae.transform(X_eval), labels, folder / "latent_2d.png", title="Top-layer codes of held-out rows",
-                                  class_names=data.get("class_names")))
+    written.append(plot_latent_2d(sae.transform(X_eval), labels, folder / "latent_2d.png", title="Top-layer codes of held-out rows"))
     shape = data.image_shape
     if shape is None or int(np.prod(shape)) != X_eval.shape[1]:
         return [p for p in written if p is not None]
@@ -83,7 +83,7 @@ def pretrain_plots(folder: Path, sae, data: Bunch, objective: str, seed: int = 0
 
 
 def finetune_plots(folder: Path, history: Sequence[Mapping[str, float]] | None, report: Mapping[str, Any] | None,
-                   class_names: Sequence[Any] | None = None, title: str = "Fine-tuning", prefix: str = "") -> list[Path]:
+                   class_names: Sequence[Any] | None = None, title: str = "model", prefix: str = "") -> list[Path]:
     """``confusion_matrix.png`` (a classification report's) and ``curves.png`` (the fine-tuning history: loss and
     accuracy of the training rows, solid, and of the validation rows when early stopping held some out, dashed);
     returns the files written.
@@ -97,7 +97,8 @@ def finetune_plots(folder: Path, history: Sequence[Mapping[str, float]] | None, 
         :func:`layerwise.metrics.classification_report`'s; a regression report draws no matrix.
     class_names : sequence, optional
         Names of the matrix's rows; default ``report["labels"]``.
-    title : str, default="Fine-tuning"
+    title : str, default="model"
+        What the pictures are of: "<title>: confusion matrix", "<title>: fine-tuning curves".
     prefix : str, default=""
         Before each file name (``layerwise evaluate``: ``evaluation_``, beside a run's own plots).
     """
@@ -108,5 +109,6 @@ def finetune_plots(folder: Path, history: Sequence[Mapping[str, float]] | None, 
         written.append(plot_confusion_matrix(report["confusion_matrix"], folder / f"{prefix}confusion_matrix.png", class_names=names,
                                              title=f"{title}: confusion matrix"))
     if history:
-        written.append(plot_training_curves({"fine-tuning": history}, folder / f"{prefix}curves.png", title=title))
+        written.append(plot_training_curves({"fine-tuning": history}, folder / f"{prefix}curves.png",
+                                            title=f"{title}: fine-tuning curves"))
     return [p for p in written if p is not None]

@@ -296,7 +296,7 @@ def plot_confusion_matrix(matrix, path: str | Path, class_names: Sequence[Any] |
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
     accuracy = np.trace(counts) / max(counts.sum(), 1)
-    ax.set_title(f"{title} (accuracy {accuracy:.4f}, n={counts.sum():g})", fontsize=10)
+    ax.set_title(f"{title}\n(accuracy {accuracy:.4f}, n={counts.sum():g})", fontsize=10)  # two lines: fits small matrices
     return _save(fig, path)
 
 

@@ -175,8 +175,10 @@ PARAMS = ParamSet((
           """Keep the trained decoders in the stack: ``unroll`` (the deep autoencoder), ``inverse_transform`` and
           semi-supervised fine-tuning start from them. The encoder's forward pass never uses them."""),
     # -- data and run folder (config keys) -----------------------------------------------------------
-    Param("dataset", (InstanceOf(str, "a dataset name or a .npy/.npz/.csv path", "str"),), "digits",
-          "A name (``digits``, ``mnist``, ``fashion-mnist``, ``kmnist``) or a ``.npy``/``.npz``/``.csv`` path."),
+    Param("dataset", (InstanceOf(str, "a dataset name, a .npy/.npz/.csv path or a folder of images", "str"),), "digits",
+          """A name (``digits``, ``mnist``, ``fashion-mnist``, ``kmnist``), a ``.npy``/``.npz``/``.csv`` path, or a
+          folder of PNG/JPEG images with one subfolder per class (flattened; a ``"conv"`` pretraining gets their
+          shape)."""),
     Param("data_dir", (NoneValue(), PathLike()), None, "Folder of the dataset's files (MNIST: the four IDX .gz files)."),
     Param("label_column", (NoneValue(), InstanceOf(str, "a column name", "str")), None, "CSV files: the label column."),
     Param("label_fraction", (Interval(float, 0, 1, "right"),), 1.0,

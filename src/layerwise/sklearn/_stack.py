@@ -8,7 +8,6 @@ modules before the weights go in.
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 
 import torch
@@ -18,7 +17,7 @@ from ..exceptions import ConfigError
 from ..greedy import GreedyLayerwise, check_layer_sizes, random_stack
 from ..io import load
 from ..nn.stack import EncoderStack
-from ..registry import OBJECTIVES
+from ..objectives import with_image_shape
 from ..transfer import load_pretrained
 
 __all__ = ["PretrainedStackMixin", "phase_dir", "checkpoint_doc"]
@@ -58,28 +57,19 @@ class PretrainedStackMixin:
         if self.pretrain is None or self._pretrain_max_iter() == 0:
             self._stack_recipe = {"kind": "random", "first_loss": None, "decoders": False}
             return random_stack(X.shape[1], sizes, self.activation)
-        image_shape = self._image_shape_option(getattr(self, "_input_image_shape", None))
+        # rows from an image folder or a dataset of images arrive flattened: a conv objective gets their shape
+        params = with_image_shape(self.pretrain, self.pretrain_params, getattr(self, "_input_image_shape", None))
         greedy = GreedyLayerwise(
-            sizes, activation=self.activation, objective=self.pretrain, objective_params=self._objective_params(image_shape),
-            loss=self.loss, tied=self.tied, trainer=self._trainer(X.shape[0], self._pretrain_max_iter(), "pretrain", seed),
+            sizes, activation=self.activation, objective=self.pretrain, objective_params=params, loss=self.loss,
+            tied=self.tied, trainer=self._trainer(X.shape[0], self._pretrain_max_iter(), "pretrain", seed),
             checkpoint_dir=phase_dir(checkpoint_dir, "pretrain"),
         )
         stack = greedy.fit(X, resume=resume)
         self.pretrain_history_ = greedy.history_
         self._stack_recipe = {"kind": "greedy", "first_loss": greedy.first_loss_, "decoders": True}
-        if image_shape is not None:
-            self._stack_recipe["image_shape"] = list(image_shape)
+        if params is not self.pretrain_params:  # saved: loading rebuilds the same layers
+            self._stack_recipe["image_shape"] = list(params["image_shape"])
         return stack
-
-    def _image_shape_option(self, image_shape) -> tuple[int, ...] | None:
-        """The images' shape, when the pretraining objective takes an ``image_shape`` option the user did not set
-        (``"conv"``: rows from an image folder or a dataset of images arrive flattened)."""
-        if image_shape is None or self.pretrain not in OBJECTIVES or "image_shape" in (self.pretrain_params or {}):
-            return None
-        return tuple(image_shape) if "image_shape" in inspect.signature(OBJECTIVES.get(self.pretrain)).parameters else None
-
-    def _objective_params(self, image_shape) -> dict | None:
-        return self.pretrain_params if image_shape is None else {**(self.pretrain_params or {}), "image_shape": tuple(image_shape)}
 
     def _build_stack(self, n_in: int, recipe: dict) -> EncoderStack:
         """The untrained stack described by the parameters and ``_stack_recipe``, same keys as a fitted one."""
@@ -87,7 +77,7 @@ class PretrainedStackMixin:
         if recipe["kind"] == "random":
             return random_stack(n_in, sizes, self.activation)
         greedy = GreedyLayerwise(sizes, activation=self.activation, objective=self.pretrain,
-                                 objective_params=self._objective_params(recipe.get("image_shape")),
+                                 objective_params=with_image_shape(self.pretrain, self.pretrain_params, recipe.get("image_shape")),
                                  loss=self.loss, tied=self.tied, keep_decoders=recipe["decoders"])
         return greedy.build((n_in,), recipe["first_loss"])
 
