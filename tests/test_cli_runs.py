@@ -169,7 +169,6 @@ def test_layerwise_resume_after_sigkill_gives_the_same_model(tmp_path):
     assert proc.poll() is None, "the run finished before it could be killed"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
-    assert len(running) >= 1 and [json.loads(x)["epoch"] for x in running] == list(range(1, len(running) + 1))
     assert not (tmp_path / "killed" / "pretrained").exists()
     again = _cli("resume", str(tmp_path / "killed"), "--no-progress")
     assert again.wait(timeout=600) == 0, again.stderr.read().decode()[-2000:]
@@ -178,10 +177,14 @@ def test_layerwise_resume_after_sigkill_gives_the_same_model(tmp_path):
     assert a == b
     assert json.loads((tmp_path / "killed" / "state.json").read_text()) == {"command": "pretrain", "done": True}
 
-    def lines(name):  # without the timings, which differ
-        return [{k: v for k, v in json.loads(x).items() if k != "seconds"} for x in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]
+    def without_seconds(line):  # the timings differ
+        return {k: v for k, v in json.loads(line).items() if k != "seconds"}
+
+    def lines(name):
+        return [without_seconds(x) for x in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]
 
     assert lines("killed") == lines("ref") and len(lines("ref")) == 80  # every epoch once: none lost, none twice
+    assert 1 <= len(running) < 80 and [without_seconds(x) for x in running] == lines("ref")[: len(running)]
 
 
 class _Evil:

@@ -139,8 +139,9 @@ def plot_training_curves(histories: Mapping[str, Sequence[Mapping[str, float]]],
     metrics : sequence of str, default=("loss", "accuracy")
         Keys to draw; a metric found in no history gets no panel.
     title : str, default="Fine-tuning"
-    val_prefix : str, default="val_"
-        The held-out rows' keys are ``<val_prefix><metric>`` (the demo's: ``test_``).
+    val_prefix : str, optional
+        The held-out rows' keys are ``<val_prefix><metric>``: by default
+        ``val_`` (the trainer's validation rows), the demo's ``test_``.
     val_label : str, default="validation"
         Their name in the legend.
 

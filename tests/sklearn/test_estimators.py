@@ -203,7 +203,7 @@ def test_lr_schedule_is_validated_and_changes_training(digits_small, tmp_path):
     assert len({f.loss_curve_[-1] for f in fits.values()}) == 3
     step = [json.loads(line) for line in (tmp_path / "StepLR.jsonl").read_text().splitlines()]
     assert [r["lr"] for r in step if r["phase"] == "fine-tune"] == [1e-3, 5e-4, 2.5e-4, 1.25e-4, 6.25e-5]
-    assert [r["lr"] for r in step if r["phase"] == "pretrain"] == [1e-3, 5e-4]  # each phase starts its own schedule
+    assert [r["lr"] for r in step if r["phase"] == "pretrain layer 1/1"] == [1e-3, 5e-4]  # each phase starts its own schedule
 
 
 # -- fine-tuning dropout: one parameter added through the table -------------------------------------
