@@ -254,13 +254,13 @@ def _plots(out, result: dict, run: DemoRun) -> list:
     from .plots import corrupted
     from .viz import plot_accuracy_bars, plot_reconstructions, plot_training_curves
 
-    title = f"{result['dataset']}: {result['n_labeled']} labeled of {result['n_train']} training rows"
+    title = f"{result['dataset']}, {result['n_labeled']} of {result['n_train']} training rows labeled"
     scores = {r["method"]: r["accuracy"] for r in result["rows"]}
     reference = next((name for name in scores if REFERENCE in name), None)
-    written = [plot_accuracy_bars(scores, out / "accuracy.png", title=f"Test accuracy ({title})", reference=reference)]
+    written = [plot_accuracy_bars(scores, out / "accuracy.png", title=f"Test accuracy: {title}", reference=reference)]
     tuned = {name.removeprefix("fine-tune: "): hist for name, hist in run.curves.items() if name.startswith("fine-tune: ")}
     if tuned:
-        written.append(plot_training_curves(tuned, out / "curves.png", title=f"Fine-tuning ({title})", val_prefix="test_",
+        written.append(plot_training_curves(tuned, out / "curves.png", title=f"Fine-tuning: {title}", val_prefix="test_",
                                             val_label="test"))
     if run.stack is not None:
         s, X = run.settings, run.data.X_test[:10]

@@ -243,7 +243,7 @@ def plot_accuracy_bars(scores: Mapping[str, float | Sequence[float]], path: str 
             right = max(right, m + (s or 0.0) + 0.35 * span)
     ax.set_xlim(left, right + 0.02 * span)
     ax.set_xlabel(xlabel + (f" (mean ± std over {counts.pop()} seeds)" if len(counts) == 1 else ""))
-    ax.set_title(title, fontsize=10)
+    fig.suptitle(title, fontsize=10)  # over the whole figure: long method names leave the axes narrow
     ax.grid(axis="x", alpha=0.3)
     return _save(fig, path)
 
