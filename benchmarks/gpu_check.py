@@ -71,7 +71,7 @@ def load_data(data_dir: Path, synthetic: bool, rows: int) -> tuple[torch.Tensor,
 
 
 def _trainer(device: str, size: Size, **kw) -> Trainer:
-    return Trainer(max_epochs=2, batch_size=size.batch_size, seed=0, device=device, **kw)
+    return Trainer(max_iter=2, batch_size=size.batch_size, random_state=0, device=device, **kw)
 
 
 def _last_epoch_rate(history: list[dict], rows: int) -> float:
@@ -80,8 +80,7 @@ def _last_epoch_rate(history: list[dict], rows: int) -> float:
 
 
 def check_greedy(X, y, device, size, ctx):
-    greedy = GreedyLayerwise(size.layers, objective="autoencoder",
-                             trainer_params={"max_epochs": 2, "batch_size": size.batch_size, "seed": 0, "device": device})
+    greedy = GreedyLayerwise(size.layers, objective="autoencoder", trainer=_trainer(device, size))
     stack = greedy.fit(X)
     ctx["stack"] = stack
     seconds = sum(h[-1]["seconds"] for h in greedy.history_)
@@ -130,7 +129,7 @@ def check_vae(X, y, device, size, ctx):
 def check_rbm(X, y, device, size, ctx):
     torch.manual_seed(0)
     rbm = RBM(X.shape[1], size.rbm_hidden)
-    hist = _trainer(device, size, lr=0.01).fit(rbm, ContrastiveDivergence(k=1), (X,))
+    hist = _trainer(device, size, learning_rate_init=0.01).fit(rbm, ContrastiveDivergence(k=1), (X,))
     return _last_epoch_rate(hist, len(X)), bool(np.isfinite(hist[-1]["recon"])), f"recon {hist[-1]['recon']:.4g}"
 
 

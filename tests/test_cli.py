@@ -15,8 +15,10 @@ def test_demo_quick_writes_the_run_folder(tmp_path, capsys):
     assert "accuracy" in table and "precision" in table and "recall" in table and "seconds" in table
     result = json.loads((out / "results.json").read_text())
     assert len(result["rows"]) == 6 and result["n_labeled"] == 125
-    for png in ["reconstructions.png", "loss_curves.png"]:
+    assert result["plots"] == ["accuracy.png", "curves.png", "reconstructions.png"]
+    for png in result["plots"]:
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"run folder: {out} (results.json, accuracy.png, curves.png, reconstructions.png)" in table
 
 
 def test_cli_errors_exit_non_zero(tmp_path, capsys, monkeypatch):

@@ -1,7 +1,10 @@
 """The run commands end to end on a small real dataset (digits), from a config file."""
 
+import csv
 import json
+import re
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +21,8 @@ def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs")
     cfg = out / "digits.toml"
     shutil.copy(ROOT / "examples" / "digits_quick.toml", cfg)
-    args = ["-c", str(cfg), "--set", f'out_dir="{out}"', "--no-progress"]
+    args = ["-c", str(cfg), "--set", f'out_dir="{out}"', "--set", "logging.csv=true", "--set", "logging.tensorboard=true",
+            "--no-progress"]
     assert main(["pretrain", *args]) == 0
     assert main(["finetune", *args]) == 0
     return out / "digits-quick", cfg
@@ -27,14 +31,51 @@ def run(tmp_path_factory):
 def test_the_run_folder_holds_every_file(run):
     folder, _ = run
     for name in ["config.json", "metrics.jsonl", "metrics.json", "pretrain_metrics.json", "loss_curves.png",
-                 "reconstructions.png", "filters.png", "latent_2d.png", "interpolation.png", "samples.png"]:
+                 "reconstructions.png", "filters.png", "latent_2d.png", "interpolation.png", "samples.png",
+                 "confusion_matrix.png", "curves.png", "metrics_pretrain.csv", "metrics_finetune.csv"]:
         assert (folder / name).is_file(), name
     for model in ["pretrained", "model"]:
         assert sorted(p.name for p in (folder / model).iterdir()) == ["config.json", "meta.json", "model.safetensors"]
     lines = [json.loads(x) for x in (folder / "metrics.jsonl").read_text().splitlines()]
-    assert {x["phase"] for x in lines} == {"pretrain", "finetune"} and all("loss" in x and "epoch" in x for x in lines)
+    assert [(x["phase"], x.get("layer"), x["epoch"]) for x in lines] == (
+        [("pretrain", k, e) for k in (1, 2) for e in range(1, 6)] + [("finetune", None, e) for e in range(1, 41)])
+    assert all("loss" in x and "lr" in x for x in lines)
+    with open(folder / "metrics_finetune.csv") as f:
+        assert len(list(csv.DictReader(f))) == 40
+    for command in ("pretrain", "finetune"):  # TensorBoard events (the dev extras install tensorboard)
+        assert list((folder / "tensorboard" / command).glob("events.out.tfevents.*")), command
     assert json.loads((folder / "config.json").read_text())["name"] == "digits-quick"
     assert json.loads((folder / "metrics.json").read_text())["accuracy"] > 0.8
+
+
+def test_version(capsys):
+    from layerwise import __version__
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0 and capsys.readouterr().out == f"layerwise {__version__}\n"
+
+
+def test_one_line_per_epoch_on_stderr_unless_quiet(tmp_path, capsys):
+    """Under pytest stderr is not a terminal: the line is written by default, never with -q, always with -v."""
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text(f'out_dir = "{tmp_path}"\n[model]\nhidden_layer_sizes = [8]\npretrain = "autoencoder"\n[pretrain]\nmax_iter = 2\n')
+    line = re.compile(r"^\[pretrain layer 1/1\] epoch \d/2  loss \S+  recon \S+  lr 0.001  \(\d+\.\d s\)$", re.M)
+    for argv, expected in ((["pretrain"], 2), (["-q", "pretrain"], 0), (["pretrain", "-v"], 2)):  # flags before or after
+        assert main([*argv, "-c", str(cfg)]) == 0
+        err = capsys.readouterr().err
+        assert len(line.findall(err)) == expected and ("] epoch " in err) == (expected > 0), err
+
+
+def test_a_missing_tensorboard_is_said_before_any_training(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # import fails as when the extra is not installed
+    cfg = tmp_path / "tb.toml"
+    cfg.write_text(f'out_dir = "{tmp_path}"\nname = "tb"\n[logging]\ntensorboard = true\n')
+    assert main(["pretrain", "-c", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert "TensorBoardLogger needs the tensorboard package, which cannot be imported here" in err
+    assert "Install it with: pip install 'layerwise[tensorboard]'" in err
+    assert not (tmp_path / "tb" / "checkpoints").exists() and not (tmp_path / "tb" / "metrics.jsonl").exists()
 
 
 def test_evaluate_predict_inspect(run, tmp_path, capsys):
@@ -43,6 +84,14 @@ def test_evaluate_predict_inspect(run, tmp_path, capsys):
     assert main(["evaluate", str(folder / "model"), "-c", str(cfg)]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["accuracy"] > 0.8 and len(report["confusion_matrix"]) == 10
+    assert (folder / "evaluation_confusion_matrix.png").is_file() and (folder / "evaluation_curves.png").is_file()
+    # digits has no test split of its own: the 20% that prepare_data holds out by default (random_state=0)
+    assert main(["evaluate", str(folder / "model"), "--dataset", "digits", "-o", str(tmp_path / "ev")]) == 0
+    report = json.loads(capsys.readouterr().out)
+    from layerwise.data import prepare_data
+
+    assert sum(map(sum, report["confusion_matrix"])) == len(prepare_data("digits").X_test) == 360
+    assert sorted(p.name for p in (tmp_path / "ev").iterdir()) == ["evaluation_confusion_matrix.png", "evaluation_curves.png"]
     from sklearn.datasets import load_digits
 
     X = (load_digits().data[:7] / 16).astype(np.float32)
@@ -50,9 +99,16 @@ def test_evaluate_predict_inspect(run, tmp_path, capsys):
     assert main(["predict", str(folder / "model"), "--input", str(tmp_path / "rows.npy"), "-o", str(tmp_path / "p.csv")]) == 0
     preds = np.loadtxt(tmp_path / "p.csv", delimiter=",")
     assert preds.shape == (7,) and set(preds.astype(int)) <= set(range(10))
+    assert main(["predict", str(folder / "model"), "--input", str(tmp_path / "rows.npy"), "--proba"]) == 0
+    header, *rows = capsys.readouterr().out.splitlines()
+    proba = np.loadtxt(rows, delimiter=",")
+    assert header == ",".join(map(str, range(10))) and proba.shape == (7, 10) and np.allclose(proba.sum(1), 1, atol=1e-5)
+    assert proba.argmax(1).tolist() == preds.astype(int).tolist()
     assert main(["predict", str(folder / "pretrained"), "--input", str(tmp_path / "rows.npy")]) == 0
     codes = np.loadtxt(capsys.readouterr().out.splitlines(), delimiter=",")
     assert codes.shape == (7, 32)
+    assert main(["predict", str(folder / "pretrained"), "--input", str(tmp_path / "rows.npy"), "--proba"]) == 2
+    assert "--proba needs a classifier; " in capsys.readouterr().err
     assert main(["inspect", str(folder / "model")]) == 0
     out = capsys.readouterr().out
     assert out.startswith("PretrainedClassifier from") and "parameters:" in out and '"torch"' in out
@@ -108,6 +164,8 @@ def test_layerwise_resume_after_sigkill_gives_the_same_model(tmp_path):
     while not marker.is_file() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
     time.sleep(0.5)
+    # metrics.jsonl while the run goes on: a line for each finished epoch, the checkpointed ones at least
+    running = (tmp_path / "killed" / "metrics.jsonl").read_text().splitlines()
     assert proc.poll() is None, "the run finished before it could be killed"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
@@ -118,6 +176,15 @@ def test_layerwise_resume_after_sigkill_gives_the_same_model(tmp_path):
     b = (tmp_path / "killed" / "pretrained" / "model.safetensors").read_bytes()
     assert a == b
     assert json.loads((tmp_path / "killed" / "state.json").read_text()) == {"command": "pretrain", "done": True}
+
+    def without_seconds(line):  # the timings differ
+        return {k: v for k, v in json.loads(line).items() if k != "seconds"}
+
+    def lines(name):
+        return [without_seconds(x) for x in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]
+
+    assert lines("killed") == lines("ref") and len(lines("ref")) == 80  # every epoch once: none lost, none twice
+    assert 1 <= len(running) < 80 and [without_seconds(x) for x in running] == lines("ref")[: len(running)]
 
 
 class _Evil:

@@ -19,6 +19,7 @@ from layerwise.config import (
 from layerwise.data.prepare import prepare_data
 from layerwise.exceptions import ConfigError
 from layerwise.params import RUN
+from layerwise.runs import run_loggers
 
 EXAMPLES = sorted(p for p in (Path(__file__).resolve().parents[1] / "examples").iterdir() if p.suffix in (".toml", ".yaml", ".yml"))
 
@@ -132,12 +133,15 @@ def _misnamed(raw: dict) -> list[str]:
     """The keys of a raw config that are not a parameter of what they configure, under the same name."""
     wrong = []
     data_args = set(inspect.signature(prepare_data).parameters) - {"random_state"}
+    logging_args = set(inspect.signature(run_loggers).parameters) - {"folder", "command", "metrics_start"}
     for key, value in raw.items():
         if isinstance(value, dict) and key in _OWNERS:
             for k in value:
                 wrong += [f"{key}.{k} ({cls.__name__})" for cls in _OWNERS[key] if k not in cls().get_params()]
         elif isinstance(value, dict) and key == "data":
             wrong += [f"data.{k} (prepare_data)" for k in value if k not in data_args]
+        elif isinstance(value, dict) and key == "logging":  # the run folder's loggers
+            wrong += [f"logging.{k} (run_loggers)" for k in value if k not in logging_args]
         elif key in _SHARED:  # the data split's seed and both estimators'
             wrong += [f"{key} ({cls.__name__})" for cls in (StackedAutoencoder, PretrainedClassifier) if key not in cls().get_params()]
         elif key not in RUN:  # the run folder: out_dir/name

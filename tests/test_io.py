@@ -161,6 +161,24 @@ def test_unknown_module_needs_model_and_loads_strictly(tmp_path):
         load(folder, model=_Custom(width=5))
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")  # torch importing dynamo
+def test_a_compiled_module_round_trips_as_the_module_it_wraps(tmp_path):
+    """torch.compile wraps a module (keys "_orig_mod.*"): save writes the wrapped module, which load rebuilds.
+
+    Compiling happens at the first call, not in torch.compile(): nothing is compiled here, so the test is quick
+    on any CPU; the wrapper is the object a user holds.
+    """
+    model = dense_autoencoder(8, 3)
+    compiled = torch.compile(model)
+    assert type(compiled).__name__ == "OptimizedModule" and next(iter(compiled.state_dict())).startswith("_orig_mod.")
+    folder = save(compiled, tmp_path / "compiled")
+    assert json.loads((folder / "config.json").read_text())["class"] == "AutoEncoder"
+    again = load(folder)
+    x = torch.rand(5, 8)
+    assert type(again) is type(model) and torch.equal(again(x), model(x))
+    assert list(again.state_dict()) == list(model.state_dict())
+
+
 def test_folder_holds_exactly_three_files_and_no_pickle(digits_small, tmp_path):
     X, y = digits_small
     clf = PretrainedClassifier(**FAST, pretrain_max_iter=1, max_iter=2).fit(X, y)

@@ -476,7 +476,8 @@ def saved_classifier(tmp_path_factory, digits):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["evaluate", "{model}"], r"Say which data to use: --input FILE \(\.npy/\.npz/\.csv\), -c CONFIG \(its test split\) or --dataset NAME\."),
+    (["evaluate", "{model}"], r"Say which data to use: --input FILE \(\.npy/\.npz/\.csv\) or FOLDER \(images\), -c CONFIG \(its test split\) or "
+                            r"--dataset NAME\."),
     (["predict", "{model}", "--input", "x.npy"], r"X has 5 features, but PretrainedClassifier is expecting 64 features as input\."),
     (["sample", "{model}"], r"PretrainedClassifier\b.* cannot sample\. Sampling needs a VariationalAutoencoder"),
 ])

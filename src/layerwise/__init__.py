@@ -15,7 +15,8 @@ if _os.environ.get("LAYERWISE_FLUSH_DENORMAL", "1") != "0":
     _torch.set_flush_denormal(True)
 
 from ._version import __version__  # noqa: E402
-from .data import load_dataset  # noqa: E402
+from .data import ImageFolder, NpyFile, load_dataset, load_image_folder  # noqa: E402
+from .data.npy import encode_to_npy, write_npy  # noqa: E402
 from .exceptions import CheckpointError, ConfigError, DataError, DivergenceError, LayerwiseError, NotFittedError  # noqa: E402
 from .finetune import finetune  # noqa: E402
 from .greedy import GreedyLayerwise  # noqa: E402
@@ -37,7 +38,7 @@ from .nn import (  # noqa: E402
 from .objectives import ELBO, OBJECTIVES, ContrastiveDivergence, KLWarmup, Reconstruction, iwae_log_likelihood  # noqa: E402
 from .sampling import dae_chain  # noqa: E402
 from .sklearn import PretrainedClassifier, PretrainedRegressor, StackedAutoencoder, VariationalAutoencoder  # noqa: E402
-from .train import Callback, Trainer  # noqa: E402
+from .train import CSVLogger, Callback, EpochLogger, JSONLinesLogger, LRScheduler, TensorBoardLogger, Trainer  # noqa: E402
 
 __all__ = [
     "OBJECTIVES",
@@ -56,6 +57,7 @@ __all__ = [
     "dense_vae",
     "iwae_log_likelihood",
     "AutoEncoder",
+    "CSVLogger",
     "Callback",
     "CheckpointError",
     "ClassifierHead",
@@ -63,20 +65,29 @@ __all__ = [
     "DataError",
     "DivergenceError",
     "EncoderStack",
+    "EpochLogger",
     "GreedyLayerwise",
+    "ImageFolder",
+    "JSONLinesLogger",
+    "LRScheduler",
     "LayerwiseError",
     "NotFittedError",
+    "NpyFile",
     "PretrainedClassifier",
     "PretrainedRegressor",
     "Reconstruction",
     "RegressorHead",
     "StackedAutoencoder",
+    "TensorBoardLogger",
     "Trainer",
     "__version__",
     "classification_report",
     "dense_autoencoder",
     "dense_block",
+    "encode_to_npy",
     "finetune",
     "load_dataset",
+    "load_image_folder",
     "regression_report",
+    "write_npy",
 ]

@@ -25,18 +25,39 @@ def _demo(args: argparse.Namespace) -> int:
 
         settings = replace(settings, pretrain_max_iter=max(1, settings.pretrain_max_iter // 10), max_iter=max(1, settings.max_iter // 10),
                            semi_max_iter=10)
+    from .commands import epoch_lines, progress_bars
+
     out = args.out or f"runs/demo-{args.dataset}"
-    result = run_demo(args.dataset, args.data_dir, out, args.label_fraction, args.seed, settings, progress=not args.no_progress,
-                      log=lambda m: print(m, file=sys.stderr))
+    result = run_demo(args.dataset, args.data_dir, out, args.label_fraction, args.seed, settings, progress=progress_bars(args),
+                      log=lambda m: print(m, file=sys.stderr), callbacks=epoch_lines(args))
     print(format_table(result))
-    print(f"\nrun folder: {out} (results.json, reconstructions.png, loss_curves.png)")
+    written = ", ".join(["results.json", *result.get("plots", [])])
+    print(f"\nrun folder: {out} ({written})")
     return 0
 
 
+def _verbosity_flags(default) -> argparse.ArgumentParser:
+    """``-q``/``-v``, accepted before the command (``layerwise -q pretrain``) and after it; ``default`` is
+    ``argparse.SUPPRESS`` after it, so that a flag given before the command is not reset."""
+    flags = argparse.ArgumentParser(add_help=False)
+    group = flags.add_mutually_exclusive_group()
+    group.add_argument("-q", "--quiet", action="store_true", default=default,
+                       help="nothing per epoch: no epoch lines, no progress bars")
+    group.add_argument("-v", "--verbose", action="store_true", default=default,
+                       help="one line per epoch on stderr even on a terminal (instead of progress bars); by default "
+                            "the line is written only when stderr is not a terminal (a log file, a pipe)")
+    return flags
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="layerwise", description="Unsupervised layer-wise pretraining, then fine-tuning.")
+    from ._version import __version__
+
+    parser = argparse.ArgumentParser(prog="layerwise", description="Unsupervised layer-wise pretraining, then fine-tuning.",
+                                     parents=[_verbosity_flags(False)])
+    parser.add_argument("--version", action="version", version=f"layerwise {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    demo = sub.add_parser("demo", help="pretrained vs random initialisation with few labels",
+    parents = [_verbosity_flags(argparse.SUPPRESS)]
+    demo = sub.add_parser("demo", help="pretrained vs random initialisation with few labels", parents=parents,
                           description="Compare logistic regression, a network from random init, pretrained + frozen, "
                                       "pretrained + full fine-tuning and kNN on pretrained codes, with few labels.")
     demo.add_argument("--dataset", choices=DATASETS.names(), default="digits", help="default: digits (ships with scikit-learn)")
@@ -47,11 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--quick", action="store_true", help="a tenth of the epochs, for a smoke test")
     demo.add_argument("--no-progress", action="store_true", help="no progress bars")
     demo.set_defaults(func=_demo)
-    _add_run_commands(sub)
+    _add_run_commands(sub, parents)
     return parser
 
 
-def _add_run_commands(sub) -> None:
+def _add_run_commands(sub, parents: list) -> None:
     from . import commands
 
     def config_args(p):
@@ -62,21 +83,24 @@ def _add_run_commands(sub) -> None:
     def data_args(p):
         p.add_argument("-c", "--config", help="use the test split of this run config")
         p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key")
-        p.add_argument("--input", help="rows to use: a .npy, .npz or .csv file")
+        p.add_argument("--input", help="rows to use: a .npy file (read a chunk at a time), a .npz or .csv file, or a folder "
+                                       "of images with one subfolder per class")
         p.add_argument("--label-column", help="CSV label column of --input")
-        p.add_argument("--dataset", help="use the test split of this named dataset (e.g. mnist)")
+        p.add_argument("--dataset", help="use the test split of this named dataset: its own (mnist), or for digits the 20%% "
+                                         "that prepare_data holds out with random_state=0 (a default [data] section)")
         p.add_argument("--data-dir", help="folder with the dataset files")
 
-    p = sub.add_parser("pretrain", help="greedy layer-wise pretraining from a config",
+    add_parser = lambda *a, **k: sub.add_parser(*a, parents=parents, **k)  # noqa: E731
+    p = add_parser("pretrain", help="greedy layer-wise pretraining from a config",
                        description="Pretrain every layer without labels; writes RUN/pretrained/, metrics.jsonl, config.json and plots.")
     config_args(p)
     p.set_defaults(func=commands.pretrain)
-    p = sub.add_parser("finetune", help="fine-tune a pretrained model on the labeled rows",
+    p = add_parser("finetune", help="fine-tune a pretrained model on the labeled rows",
                        description="Fine-tune RUN/pretrained (or --pretrained PATH) with labels; writes RUN/model/ and metrics.json.")
     config_args(p)
     p.add_argument("--pretrained", help="saved model folder to start from (default: RUN/pretrained)")
     p.set_defaults(func=commands.finetune)
-    p = sub.add_parser("resume", help="continue an interrupted pretrain or finetune run",
+    p = add_parser("resume", help="continue an interrupted pretrain or finetune run",
                        description="Continue the command that was running in RUN_DIR when it stopped, from its checkpoints; "
                                    "on CPU the result is bitwise the same as an uninterrupted run.")
     p.add_argument("run_dir", help="the run folder (e.g. runs/NAME)")
@@ -84,19 +108,25 @@ def _add_run_commands(sub) -> None:
     p.set_defaults(func=commands.resume)
     for name, func, text in [("evaluate", commands.evaluate, "metrics of a saved model on held-out rows"),
                              ("predict", commands.predict, "predictions (or codes) of a saved model")]:
-        p = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+        p = add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
         p.add_argument("model", help="saved model folder (e.g. runs/NAME/model)")
         data_args(p)
         if name == "predict":
             p.add_argument("-o", "--output", help="CSV file for the predictions (default: stdout)")
+            p.add_argument("--proba", action="store_true",
+                           help="class probabilities, one column per class under a header of the class names")
+        else:
+            p.add_argument("-o", "--output", metavar="DIR",
+                           help="folder for evaluation_confusion_matrix.png and evaluation_curves.png (default: the "
+                                "folder that holds the model)")
         p.set_defaults(func=func)
-    p = sub.add_parser("sample", help="draw samples from a saved generative model", description="Draw samples into OUT.png and OUT.npy.")
+    p = add_parser("sample", help="draw samples from a saved generative model", description="Draw samples into OUT.png and OUT.npy.")
     p.add_argument("model", help="saved model folder")
     p.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--out", default="samples", help="output path without suffix (default: samples)")
     p.set_defaults(func=commands.sample)
-    p = sub.add_parser("inspect", help="print a saved model's architecture, metadata and metrics",
+    p = add_parser("inspect", help="print a saved model's architecture, metadata and metrics",
                        description="Print a saved model's class, architecture, metadata and metrics.")
     p.add_argument("model", help="saved model folder")
     p.set_defaults(func=commands.inspect)

@@ -14,7 +14,11 @@ same declaration (:mod:`layerwise.params.table`):
 - ``[finetune]``: the other parameters of the ``PretrainedClassifier`` (or
   ``PretrainedRegressor``) that ``layerwise finetune`` fits from the run's
   ``pretrained/`` model. Pretraining and fine-tuning are separate fits, so each
-  has its own ``max_iter``, ``batch_size``, ``learning_rate_init``...
+  has its own ``max_iter``, ``batch_size``, ``learning_rate_init``,
+  ``lr_schedule``...;
+- ``[logging]``: what the run folder gets besides ``metrics.jsonl`` (written
+  every epoch): ``csv = true`` for CSV files, ``tensorboard = true`` for
+  TensorBoard event files.
 
 A parameter added to an estimator's set in the table is a config key at once.
 Unknown keys fail with their dotted path and the nearest valid key; every
@@ -36,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from .exceptions import ConfigError
-from .params import DATA, PRETRAINED, RUN, STACKED_AUTOENCODER, ParamSet
+from .params import DATA, LOGGING, PRETRAINED, RUN, STACKED_AUTOENCODER, ParamSet
 from .params.constraints import Subject
 
 __all__ = ["RunConfig", "SECTIONS", "OLD_KEYS", "load_config", "apply_overrides", "config_from_dict", "config_to_dict",
@@ -45,6 +49,7 @@ __all__ = ["RunConfig", "SECTIONS", "OLD_KEYS", "load_config", "apply_overrides"
 _SHARED = ("random_state", "device", "precision")  # top level: both estimators (and the data split: random_state)
 _MODEL = ("hidden_layer_sizes", "activation", "pretrain", "pretrain_params")
 _FROM_CLI = ("verbose", "pretrained", "unlabeled")  # --no-progress, the run's pretrained/ folder, prepare_data's markers
+_OBJECTS = ("callbacks",)  # Python objects, not config values: the run's loggers come from [logging]
 _PRETRAINING = ("pretrain_max_iter", "loss", "tied")  # fine-tuning starts from pretrained/: these are [pretrain]'s
 
 
@@ -58,8 +63,9 @@ SECTIONS: dict[str, ParamSet] = {
     "": ParamSet(RUN.params + PRETRAINED.select(*_SHARED, defaults={"random_state": 0}).params),
     "data": DATA,
     "model": PRETRAINED.select(*_MODEL),
-    "pretrain": _rest(STACKED_AUTOENCODER, _MODEL, _SHARED, _FROM_CLI),
-    "finetune": _rest(PRETRAINED, _MODEL, _SHARED, _FROM_CLI, _PRETRAINING),
+    "pretrain": _rest(STACKED_AUTOENCODER, _MODEL, _SHARED, _FROM_CLI, _OBJECTS),
+    "finetune": _rest(PRETRAINED, _MODEL, _SHARED, _FROM_CLI, _PRETRAINING, _OBJECTS),
+    "logging": LOGGING,
 }
 
 #: Keys of earlier releases -> their names now (the estimator parameter they set).
@@ -88,7 +94,9 @@ DataConfig = _section_class("DataConfig", SECTIONS["data"])
 ModelConfig = _section_class("ModelConfig", SECTIONS["model"])
 PretrainConfig = _section_class("PretrainConfig", SECTIONS["pretrain"])
 FinetuneConfig = _section_class("FinetuneConfig", SECTIONS["finetune"])
-_CLASSES = {"data": DataConfig, "model": ModelConfig, "pretrain": PretrainConfig, "finetune": FinetuneConfig}
+LoggingConfig = _section_class("LoggingConfig", SECTIONS["logging"])
+_CLASSES = {"data": DataConfig, "model": ModelConfig, "pretrain": PretrainConfig, "finetune": FinetuneConfig,
+            "logging": LoggingConfig}
 RunConfig = _section_class(
     "RunConfig", SECTIONS[""], [(k, c, field(default_factory=c)) for k, c in _CLASSES.items()],
     namespace={"__doc__": "A whole run: its folder, seed and device, and one section per phase (see the module doc).",

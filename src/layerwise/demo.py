@@ -37,6 +37,7 @@ from .metrics import classification_report
 from .nn.heads import ClassifierHead
 from .objectives import Classification
 from .runs import RunFolder
+from .train.callbacks import Callback
 from .train.inference import predict_in_batches
 from .train.loop import Trainer
 
@@ -94,6 +95,7 @@ class DemoRun:
     curves: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict)
     stack: Any = None  # the greedy (denoising) stack, set by the pretraining step
+    callbacks: list = field(default_factory=list)  # of every trainer: the CLI's epoch lines
 
     def __post_init__(self) -> None:
         d = self.data
@@ -111,7 +113,8 @@ class DemoRun:
         """The pretraining trainer of the settings (``changes`` for fine-tuning)."""
         s = self.settings
         params = dict(max_iter=s.pretrain_max_iter, batch_size=s.pretrain_batch_size, learning_rate_init=s.learning_rate_init,
-                      random_state=self.seed, device=_DEVICE, verbose=self.progress, precision=s.precision)
+                      random_state=self.seed, device=_DEVICE, verbose=self.progress, precision=s.precision,
+                      callbacks=self.callbacks)
         return Trainer(**{**params, **changes})
 
     def greedy(self, activation: str, objective: str, params: dict | None = None) -> GreedyLayerwise:
@@ -121,7 +124,12 @@ class DemoRun:
     def tune(self, name: str, stack, mode: str) -> None:
         """Fine-tune ``stack`` with a softmax head on the labeled rows; add its row."""
         s = self.settings
-        trainer = self.trainer(max_iter=s.max_iter, batch_size=s.batch_size, random_state=self.seed + 1, desc=name)
+        X_test = torch.from_numpy(self.data.X_test)
+        # frozen: the trainer trains the head alone, on the codes of the (unchanging) stack
+        test_scores = _TestScores(predict_in_batches(stack, X_test) if mode == "frozen" else X_test,
+                                  torch.from_numpy(self.data.y_test))
+        trainer = self.trainer(max_iter=s.max_iter, batch_size=s.batch_size, random_state=self.seed + 1, desc=name,
+                               callbacks=[*self.callbacks, test_scores])
         head = ClassifierHead(s.hidden_layer_sizes[-1], int(self.y.max()) + 1)
         (model, hist), t = _timed(lambda: finetune(stack, head, Classification(), (self.Xl, self.yl), mode=mode, trainer=trainer))
         self.curves[f"fine-tune: {name}"] = hist
@@ -129,6 +137,19 @@ class DemoRun:
 
 
 _DEVICE = torch.device("cpu")
+
+
+class _TestScores(Callback):
+    """Loss and accuracy of the test rows after each fine-tuning epoch, as ``test_loss``/``test_accuracy`` in the
+    history: drawn in ``curves.png``, used for nothing else (no stopping, no selection; eval mode draws no noise).
+    ``X``: what the trained model takes (the stack's codes when only the head trains)."""
+
+    def __init__(self, X: torch.Tensor, y: torch.Tensor) -> None:
+        self.X, self.y = X, y
+
+    def on_epoch_end(self, trainer: Trainer, model, logs: dict) -> None:
+        scores = trainer.evaluate(model, Classification(), (self.X, self.y))
+        logs["test_loss"], logs["test_accuracy"] = scores["loss"], scores["accuracy"]
 
 
 def logistic_regression(run: DemoRun) -> None:
@@ -230,7 +251,8 @@ STEPS: list[Callable[[DemoRun], None]] = [logistic_regression, pretrain, random_
 
 
 def run_demo(dataset: str = "digits", data_dir=None, out_dir="runs/demo", label_fraction: float = 0.1, seed: int = 0,
-             settings: DemoSettings | None = None, progress: bool = True, log=print, steps=None) -> dict:
+             settings: DemoSettings | None = None, progress: bool = True, log=print, steps=None,
+             callbacks: list | None = None) -> dict:
     """Run the comparison, write the run folder, return the results.
 
     Parameters
@@ -239,7 +261,12 @@ def run_demo(dataset: str = "digits", data_dir=None, out_dir="runs/demo", label_
     data_dir : path, optional
         Where the dataset's files are (MNIST IDX files).
     out_dir : path, default="runs/demo"
-        Run folder: ``results.json``, ``reconstructions.png``, ``loss_curves.png``.
+        Run folder: ``results.json``, ``accuracy.png`` (every method's test
+        accuracy, LabelSpreading as the reference when it ran),
+        ``curves.png`` (the fine-tuning curves of the network rows on
+        shared axes: training rows solid, test rows dashed) and
+        ``reconstructions.png`` (test inputs, their corrupted copies for a
+        denoising stack, and the stack's reconstructions).
     label_fraction : float, default=0.1
         Fraction of the training rows that keep their label, in (0, 1].
     seed : int, default=0
@@ -247,37 +274,53 @@ def run_demo(dataset: str = "digits", data_dir=None, out_dir="runs/demo", label_
         Defaults to the dataset's preset in :data:`SETTINGS`.
     steps : list of callable, optional
         Default :data:`STEPS`.
+    callbacks : list of Callback, optional
+        Given to every trainer (the CLI's per-epoch lines).
 
     Returns
     -------
     dict
         ``rows`` (one dict per method: accuracy, precision, recall, f1,
-        seconds), ``pretrain_seconds``, ``n_labeled``, ``n_train``, ``n_test``.
+        seconds), ``pretrain_seconds``, ``n_labeled``, ``n_train``, ``n_test``,
+        ``plots`` (the PNG files written; none without matplotlib).
     """
     s = settings or SETTINGS.get(dataset, DemoSettings())
     # the CLI's data preparation: 30% of the rows held out as the test set (unless the dataset has one), no validation rows
     data = prepare_data(dataset, data_dir=data_dir, label_fraction=label_fraction, val_size=0.0, test_size=0.3, random_state=seed)
-    run = DemoRun(data, s, seed, progress, log)
+    run = DemoRun(data, s, seed, progress, log, callbacks=list(callbacks or []))
     log(f"{dataset}: {len(run.X)} training rows ({len(run.labeled)} labeled, {label_fraction:.0%}), {len(data.X_test)} test rows; pixels {data.scaling}")
     for step in steps if steps is not None else STEPS:
         step(run)
     result = {"dataset": dataset, "n_train": len(run.X), "n_labeled": int(len(run.labeled)), "n_test": len(data.X_test),
               "seed": seed, **run.extra, "settings": asdict(s), "rows": run.rows}
-    _write_run(out_dir, result, run.stack, data.X_test, data.image_shape, run.curves)
+    result["plots"] = [p.name for p in _plots(RunFolder(out_dir).path, result, run) if p is not None]
+    RunFolder(out_dir).write_json("results.json", result)
     return result
 
 
-def _write_run(out_dir, result, stack, X_test, image_shape, curves) -> None:
-    out = RunFolder(out_dir).write_json("results.json", result).parent
-    try:
-        from .viz import plot_loss_curves, plot_reconstructions
-    except ImportError:  # pragma: no cover
-        return
-    deep = stack.unroll()
-    X_hat = predict_in_batches(deep, torch.from_numpy(X_test[:10])).numpy()
-    plot_reconstructions(X_test[:10], X_hat, image_shape, out / "reconstructions.png",
-                         title="Test inputs (top) and greedy-stack reconstructions (bottom)")
-    plot_loss_curves(curves, out / "loss_curves.png", title=f"{result['dataset']}: pretraining and fine-tuning")
+#: The row drawn as the reference in ``accuracy.png``: scikit-learn's semi-supervised baseline, when it ran.
+REFERENCE = "LabelSpreading"
+
+
+def _plots(out, result: dict, run: DemoRun) -> list:
+    """``accuracy.png``, ``curves.png`` and ``reconstructions.png`` (``None`` for a plot skipped without matplotlib)."""
+    from .plots import corrupted
+    from .viz import plot_accuracy_bars, plot_reconstructions, plot_training_curves
+
+    title = f"{result['dataset']}, {result['n_labeled']} of {result['n_train']} training rows labeled"
+    scores = {r["method"]: r["accuracy"] for r in result["rows"]}
+    reference = next((name for name in scores if REFERENCE in name), None)
+    written = [plot_accuracy_bars(scores, out / "accuracy.png", title=f"Test accuracy: {title}", reference=reference)]
+    tuned = {name.removeprefix("fine-tune: "): hist for name, hist in run.curves.items() if name.startswith("fine-tune: ")}
+    if tuned:
+        written.append(plot_training_curves(tuned, out / "curves.png", title=f"Fine-tuning: {title}", val_prefix="test_",
+                                            val_label="test"))
+    if run.stack is not None:
+        s, X = run.settings, run.data.X_test[:10]
+        noisy = corrupted(s.pretrain, s.pretrain_params, X, run.seed)
+        X_hat = predict_in_batches(run.stack.unroll(), torch.from_numpy(noisy if noisy is not None else X)).numpy()
+        written.append(plot_reconstructions(X, X_hat, run.data.image_shape, out / "reconstructions.png", X_corrupted=noisy))
+    return written
 
 
 def format_table(result: dict) -> str:

@@ -11,12 +11,21 @@ Under ``torchrun`` (several processes, see :mod:`layerwise.train.distributed`)
 each stage trains data-parallel, the codes of each frozen layer are computed
 shard by shard and gathered on every process, and stage checkpoints are
 written by rank 0 alone.
+
+Data larger than memory (a :class:`~layerwise.data.stream.NpyFile`, a
+:class:`~layerwise.data.adapters.DatasetRows`, or a dataset too large to read
+in) is streamed in chunks, and so are the codes of its frozen layers: they are
+written to a ``.npy`` file chunk by chunk (:func:`~layerwise.data.npy.encode_to_npy`,
+by rank 0 while the other processes wait), not kept in memory.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import numbers
+import tempfile
+import uuid
 from pathlib import Path
 from collections.abc import Sequence
 from typing import Any
@@ -24,13 +33,17 @@ from typing import Any
 import torch
 from torch import nn
 
-from .data.arrays import check_X, in_unit_interval
+from .data.adapters import DatasetRows, as_training_data, is_torch_data
+from .data.arrays import check_X
+from .data.npy import encode_to_npy, value_range
+from .data.stream import NpyFile
 from .exceptions import ConfigError, DataError
 from .nn.autoencoder import dense_autoencoder
 from .nn.blocks import activation_name, dense_block
 from .nn.stack import EncoderStack, freeze
 from .objectives import make_objective
 from .params import GREEDY, TRAINER, Deprecated, configurable_init
+from .train.execution import resolve_execution
 from .train.loop import Trainer
 
 log = logging.getLogger(__name__)
@@ -52,13 +65,26 @@ def check_layer_sizes(sizes: Sequence[int], name: str = "hidden_layer_sizes") ->
     return tuple(int(s) for s in sizes)
 
 
-def check_data_tensor(X, name: str = "X") -> torch.Tensor:
+def is_streamed(X) -> bool:
+    """True for rows read from disk or a dataset a chunk at a time (``NpyFile``, ``DatasetRows``)."""
+    return isinstance(X, (NpyFile, DatasetRows))
+
+
+def check_data_tensor(X, name: str = "X") -> torch.Tensor | NpyFile | DatasetRows:
     """``X`` as a float32 tensor of shape (n_samples, ...) with finite values, else :class:`DataError`.
 
     Arrays go through :func:`~layerwise.data.check_X`; a tensor stays on its
     device, and integer, boolean or other float dtypes become float32 (the
-    dtype of the models greedy pretraining builds).
+    dtype of the models greedy pretraining builds). Streamed rows
+    (:class:`~layerwise.data.stream.NpyFile`, :class:`~layerwise.data.adapters.DatasetRows`)
+    pass through unread; a ``torch.utils.data.Dataset`` or ``DataLoader``
+    becomes a tensor, or streamed rows when larger than 1 GiB
+    (:func:`~layerwise.data.adapters.as_training_data`; its labels are not used).
     """
+    if is_torch_data(X):
+        X = as_training_data(X)[0]
+    if is_streamed(X):
+        return X
     if not isinstance(X, torch.Tensor):
         return torch.from_numpy(check_X(X, name=name, ndim=(2, 3, 4)))
     if X.dtype.is_complex:
@@ -94,13 +120,15 @@ def resolve_loss(loss: str, X: torch.Tensor, layer: int, prev_activation: str | 
     """
     if layer > 0:
         return "bce" if prev_activation == "logistic" else "mse"
-    if loss == "auto":
-        return "bce" if in_unit_interval(X) else "mse"
-    if loss == "bce" and not in_unit_interval(X):
-        raise DataError(
-            f"loss='bce' needs inputs in [0, 1]; got values in [{float(X.min()):.4g}, {float(X.max()):.4g}]. "
-            "Scale the data (e.g. sklearn's MinMaxScaler) or use loss='mse'."
-        )
+    if loss in ("auto", "bce"):
+        low, high = value_range(X)  # streamed rows: read once, a chunk at a time
+        if loss == "auto":
+            return "bce" if low >= 0 and high <= 1 else "mse"
+        if not (low >= 0 and high <= 1):
+            raise DataError(
+                f"loss='bce' needs inputs in [0, 1]; got values in [{low:.4g}, {high:.4g}]. "
+                "Scale the data (e.g. sklearn's MinMaxScaler) or use loss='mse'."
+            )
     if loss not in ("mse", "bce"):
         raise ConfigError(f"loss must be one of ['auto', 'mse', 'bce']; got {loss!r}.")
     return loss
@@ -163,8 +191,15 @@ class GreedyLayerwise:
     def fit(self, X: torch.Tensor, X_val: torch.Tensor | None = None, resume: bool = False) -> EncoderStack:
         """Pretrain every layer on ``X`` (``(n_samples, n_features)`` float tensor).
 
-        With ``resume=True`` and a ``checkpoint_dir``, continue where an
-        interrupted fit stopped.
+        ``X`` may also be rows streamed from disk (a
+        :class:`~layerwise.data.stream.NpyFile`, a
+        :class:`~layerwise.data.adapters.DatasetRows`) or a
+        ``torch.utils.data.Dataset``/``DataLoader`` (see
+        :func:`check_data_tensor`); the codes of streamed rows go to ``.npy``
+        files under ``checkpoint_dir/codes`` (else a temporary folder), one
+        chunk in memory at a time, and are deleted when no longer needed.
+        ``X_val`` is held in memory. With ``resume=True`` and a
+        ``checkpoint_dir``, continue where an interrupted fit stopped.
 
         Returns
         -------
@@ -174,17 +209,28 @@ class GreedyLayerwise:
         X = check_data_tensor(X, "X")
         if X_val is not None:
             X_val = check_data_tensor(X_val, "X_val")
+            if is_streamed(X_val):
+                raise DataError(f"X_val is streamed ({X_val!r}); validation rows are held in memory. Pass a tensor or "
+                                "an array of them, e.g. a few thousand rows read with NpyFile.read(0, n).")
             if X_val.shape[1:] != X.shape[1:]:
                 raise DataError(f"X_val has rows of shape {tuple(X_val.shape[1:])} but X has {tuple(X.shape[1:])}; "
                                 "expected the same features in both.")
         params = dict(self.objective_params or {})
         first_loss = params.pop("loss", self.loss)
-        codes, val_codes = X, X_val
-        encoders, decoders, self.history_ = [], [], []
-        n_layers = len(self.hidden_layer_sizes)
-        prev_activation = None
+        self.history_ = []
         template = self.trainer if self.trainer is not None else Trainer()
         self._seed = None if template.random_state is None else template._seed()
+        with self._codes_folder(template, is_streamed(X)) as folder:
+            encoders, decoders = self._fit_stages(X, X_val, first_loss, params, template, resume, folder)
+        self.stack_ = self._assemble(encoders, decoders)
+        return self.stack_
+
+    def _fit_stages(self, codes, val_codes, first_loss: str, params: dict, template: Trainer, resume: bool,
+                    folder: Path | None) -> tuple[list, list]:
+        """Train each layer on the codes of the last; the encoders and decoders, in order."""
+        encoders, decoders = [], []
+        n_layers = len(self.hidden_layer_sizes)
+        prev_activation = None
         for k, width in enumerate(self.hidden_layer_sizes):
             loss = resolve_loss(first_loss, codes, k, prev_activation)
             if k == 0:
@@ -198,10 +244,46 @@ class GreedyLayerwise:
             decoders.append(model.decoder)
             prev_activation = code_activation(model.encoder)
             if k + 1 < n_layers:  # the codes of each frozen layer, computed once (shard by shard on several processes)
-                codes = trainer.predict(model.encoder, codes.to(trainer.device))
+                codes = self._codes(trainer, model.encoder, codes, folder, k)
                 val_codes = trainer.predict(model.encoder, val_codes.to(trainer.device)) if val_codes is not None else None
-        self.stack_ = self._assemble(encoders, decoders)
-        return self.stack_
+        return encoders, decoders
+
+    def _codes(self, trainer: Trainer, encoder: nn.Module, rows, folder: Path | None, k: int):
+        """Layer ``k``'s codes of ``rows``: a tensor, or for streamed rows a ``.npy`` file written chunk by
+        chunk by rank 0 (the other processes wait) and read back as an :class:`NpyFile`."""
+        if not is_streamed(rows):
+            return trainer.predict(encoder, rows.to(trainer.device))
+        path = folder / f"codes_layer_{k + 1}.npy"
+        chunk_rows = trainer.chunk_rows or 65536
+        execution = resolve_execution(trainer.distributed, trainer.device)
+        execution.write(lambda: encode_to_npy(encoder, rows, path, chunk_rows=chunk_rows, device=trainer.device), folder)
+        if isinstance(rows, NpyFile) and rows.path.parent == folder and execution.is_main:
+            rows.path.unlink(missing_ok=True)  # the previous layer's codes: trained on, no longer needed
+        return NpyFile(path)
+
+    @contextlib.contextmanager
+    def _codes_folder(self, template: Trainer, streamed: bool):
+        """Where the codes of streamed rows go: ``checkpoint_dir/codes``, else a temporary folder (the same
+        path on every process of a machine), emptied of codes when the fit ends."""
+        if not streamed:
+            yield None
+            return
+        execution = resolve_execution(template.distributed, template.device)
+        if self.checkpoint_dir is not None:
+            folder = Path(self.checkpoint_dir) / "codes"
+        else:  # rank 0's name on every rank; uuid: torch's generators are the training's, never drawn from here
+            folder = Path(tempfile.gettempdir()) / f"layerwise-codes-{execution.same_on_all_ranks(uuid.uuid4().int % 2**62)}"
+        if execution.is_main:
+            folder.mkdir(parents=True, exist_ok=True)
+        try:
+            yield folder
+        finally:
+            if execution.is_main:
+                for f in folder.glob("codes_layer_*.npy"):
+                    f.unlink(missing_ok=True)
+                if self.checkpoint_dir is None:
+                    with contextlib.suppress(OSError):
+                        folder.rmdir()
 
     def build(self, in_shape: Sequence[int], first_loss: str = "mse") -> EncoderStack:
         """The untrained stack that :meth:`fit` would train, e.g. to load saved weights into.
@@ -259,10 +341,11 @@ class GreedyLayerwise:
         return dense_autoencoder(in_shape[0], width, self.activation, output, self.tied, self.dropout)
 
     def _stage_trainer(self, template: Trainer, k: int, n_layers: int) -> Trainer:
-        """Stage ``k``'s copy of ``template``: seed ``+ k``, its own label and checkpoint folder."""
+        """Stage ``k``'s copy of ``template``: seed ``+ k``, its label with the layer, its own checkpoint folder."""
         changes: dict[str, Any] = {"checkpoint_dir": None if self.checkpoint_dir is None else str(Path(self.checkpoint_dir) / f"stage_{k + 1}")}
         if self._seed is not None:
             changes["random_state"] = self._seed + k
-        if template.desc == TRAINER["desc"].default:  # the default label: say which stage
-            changes["desc"] = f"pretrain layer {k + 1}/{n_layers}"
+        # say which stage: "pretrain layer 2/3" (progress bars, logs), after the template's own label if it has one
+        label = "pretrain" if template.desc == TRAINER["desc"].default else template.desc
+        changes["desc"] = f"{label} layer {k + 1}/{n_layers}"
         return template.clone(**changes)

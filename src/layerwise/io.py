@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -56,7 +57,10 @@ def save(obj: Any, path: str | os.PathLike, *, metrics: dict | None = None, meta
         or any module. Modules made of layerwise and torch building blocks
         (``EncoderStack``, ``AutoEncoder``, ``VAE``, ``RBM``, heads, ``Linear``,
         ``Conv2d``...) are rebuilt by :func:`load`; for others only the weights
-        are saved and ``load(path, model=...)`` needs the module.
+        are saved and ``load(path, model=...)`` needs the module. A module
+        wrapped by ``torch.compile`` is saved as the module it wraps (its
+        weights, without the ``_orig_mod.`` prefix): :func:`load` gives that
+        module back, to compile again if wanted.
     path : str or path
         The folder; created, or replaced if it holds a layerwise model.
     metrics : dict, optional
@@ -93,6 +97,7 @@ def save(obj: Any, path: str | os.PathLike, *, metrics: dict | None = None, meta
       (1): ReLU()
     )
     """
+    obj = _uncompiled(obj)
     if hasattr(obj, "_layerwise_state"):
         config, module, auto_meta = _estimator_config(obj)
     elif isinstance(obj, nn.Module):
@@ -155,6 +160,20 @@ def load(path: str | os.PathLike, *, model: nn.Module | None = None) -> Any:
         if config["kind"] == "estimator":
             return _load_estimator(config, load_weights, path)
         return _load_module(config, load_weights, path)
+
+
+def _uncompiled(obj: Any) -> Any:
+    """The module that ``torch.compile`` wrapped (it shares its weights), else ``obj``.
+
+    A compiled module's ``state_dict`` prefixes every key with ``_orig_mod.``,
+    which the uncompiled architecture ``load`` rebuilds would not accept.
+    """
+    eval_frame = sys.modules.get("torch._dynamo.eval_frame")  # imported by torch.compile: none without it
+    if eval_frame is None:
+        return obj
+    while isinstance(obj, eval_frame.OptimizedModule):  # the wrapper's class: torch has no public name for it
+        obj = obj._orig_mod
+    return obj
 
 
 # -- estimators and modules ------------------------------------------------------------

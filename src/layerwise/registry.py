@@ -16,7 +16,7 @@ from .exceptions import ConfigError
 
 T = TypeVar("T")
 
-__all__ = ["Registry", "suggest", "OBJECTIVES", "SEMI_SUPERVISED"]
+__all__ = ["Registry", "suggest", "OBJECTIVES", "SEMI_SUPERVISED", "LR_SCHEDULERS"]
 
 
 def suggest(name: str, options: list[str]) -> str:
@@ -130,3 +130,8 @@ OBJECTIVES: Registry = Registry("pretraining objective")
 #: its model (``build_model(n_features, hidden_layer_sizes, n_classes, activation)``) and is the
 #: objective of the :class:`~layerwise.train.Trainer` on :class:`~layerwise.data.semi.LabeledUnlabeled` data.
 SEMI_SUPERVISED: Registry = Registry("semi-supervised method")
+
+#: Learning-rate schedulers by the class name of ``torch.optim.lr_scheduler`` (``"StepLR"``, ``"OneCycleLR"``...):
+#: each factory takes the scheduler's arguments and returns a :class:`~layerwise.train.LRScheduler` callback
+#: (``lr_schedule`` and ``lr_schedule_params`` in the estimators). Filled when :mod:`layerwise.train` is imported.
+LR_SCHEDULERS: Registry = Registry("learning-rate scheduler")

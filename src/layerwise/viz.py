@@ -123,7 +123,8 @@ def plot_loss_curves(curves: Mapping[str, Sequence[Mapping[str, float]]], path: 
 
 @_skip_without_matplotlib
 def plot_training_curves(histories: Mapping[str, Sequence[Mapping[str, float]]], path: str | Path,
-                         metrics: Sequence[str] = ("loss", "accuracy"), title: str = "Fine-tuning") -> Path | None:
+                         metrics: Sequence[str] = ("loss", "accuracy"), title: str = "Fine-tuning",
+                         val_prefix: str = "val_", val_label: str = "validation") -> Path | None:
     """Several methods' curves on shared axes: one panel per metric, one colour per method.
 
     Training values are solid lines and validation values (``val_<metric>``)
@@ -139,19 +140,24 @@ def plot_training_curves(histories: Mapping[str, Sequence[Mapping[str, float]]],
     metrics : sequence of str, default=("loss", "accuracy")
         Keys to draw; a metric found in no history gets no panel.
     title : str, default="Fine-tuning"
+    val_prefix : str, optional
+        The held-out rows' keys are ``<val_prefix><metric>``: by default
+        ``val_`` (the trainer's validation rows), the demo's ``test_``.
+    val_label : str, default="validation"
+        Their name in the legend.
 
     Returns
     -------
     Path or None
     """
-    present = [m for m in metrics if any(m in h or f"val_{m}" in h for hist in histories.values() for h in hist)]
+    present = [m for m in metrics if any(m in h or f"{val_prefix}{m}" in h for hist in histories.values() for h in hist)]
     present = present or ["loss"]
     fig = _figure(figsize=(5.0 * len(present) + 2.2, 3.6), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, len(present)))
     colours = _category_colours(len(histories))
     for ax, metric in zip(axes, present):
         for colour, (name, hist) in zip(colours, histories.items()):
-            for key, style, suffix in ((metric, "-", "train"), (f"val_{metric}", "--", "validation")):
+            for key, style, suffix in ((metric, "-", "train"), (f"{val_prefix}{metric}", "--", val_label)):
                 points = [(h["epoch"], h[key]) for h in hist if key in h]
                 if points:
                     x, y = zip(*points)
@@ -238,7 +244,7 @@ def plot_accuracy_bars(scores: Mapping[str, float | Sequence[float]], path: str 
             right = max(right, m + (s or 0.0) + 0.35 * span)
     ax.set_xlim(left, right + 0.02 * span)
     ax.set_xlabel(xlabel + (f" (mean ± std over {counts.pop()} seeds)" if len(counts) == 1 else ""))
-    ax.set_title(title, fontsize=10)
+    fig.suptitle(title, fontsize=10)  # over the whole figure: long method names leave the axes narrow
     ax.grid(axis="x", alpha=0.3)
     return _save(fig, path)
 
@@ -292,7 +298,7 @@ def plot_confusion_matrix(matrix, path: str | Path, class_names: Sequence[Any] |
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
     accuracy = np.trace(counts) / max(counts.sum(), 1)
-    ax.set_title(f"{title} (accuracy {accuracy:.4f}, n={counts.sum():g})", fontsize=10)
+    ax.set_title(f"{title}\n(accuracy {accuracy:.4f}, n={counts.sum():g})", fontsize=10)  # two lines: fits small matrices
     return _save(fig, path)
 
 

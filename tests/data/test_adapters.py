@@ -97,7 +97,7 @@ def test_streaming_a_dataset_equals_streaming_its_tensor(digits_small):
     for data in (torch.from_numpy(X), DatasetRows(Pairs(X, y))):
         torch.manual_seed(0)
         ae = boring_autoencoder()
-        Trainer(max_epochs=2, batch_size=32, chunk_rows=96, seed=0).fit(ae, Reconstruction("bce"), (data,))
+        Trainer(max_iter=2, batch_size=32, chunk_rows=96, random_state=0).fit(ae, Reconstruction("bce"), (data,))
         weights.append(ae.state_dict())
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
 

@@ -44,9 +44,13 @@ def test_streaming_resumes_mid_epoch(tmp_path, digits_small):
 
 
 def test_bad_files(tmp_path):
-    np.save(tmp_path / "three_d.npy", np.zeros((2, 3, 4)))
-    with pytest.raises(DataError, match=r"holds a 3-D float64 array of shape \(2, 3, 4\); streaming needs a C-ordered 2-D"):
-        NpyFile(tmp_path / "three_d.npy")
+    np.save(tmp_path / "one_d.npy", np.zeros(5))
+    with pytest.raises(DataError, match=r"holds a 1-D float64 array of shape \(5,\); streaming needs a C-ordered numeric "
+                                        r"array of rows, .* Save a single feature as X.reshape\(-1, 1\)"):
+        NpyFile(tmp_path / "one_d.npy")
+    images = np.arange(24, dtype=np.float64).reshape(2, 3, 2, 2)  # rows of (channels, height, width): conv codes
+    np.save(tmp_path / "four_d.npy", images)
+    assert np.array_equal(NpyFile(tmp_path / "four_d.npy").read(1, 2), images[1:].astype(np.float32))
     (tmp_path / "junk.npy").write_bytes(b"not numpy")
     with pytest.raises(DataError, match=r"Cannot read .*junk.npy as a .npy file"):
         NpyFile(tmp_path / "junk.npy")

@@ -1,5 +1,7 @@
 """Behaviour of the estimators beyond sklearn's common checks."""
 
+import json
+
 import numpy as np
 import pytest
 from sklearn.model_selection import GridSearchCV
@@ -126,7 +128,8 @@ def test_grid_search_over_pretraining(digits_small):
         (lambda X: np.where(X > 0.5, np.nan, X), None, DataError, r"Input X contains NaN or infinity \(\d+ NaN, 0 inf values in an array of shape \(300, 64\)\); PretrainedClassifier expects finite numbers\. Impute"),
         (lambda X: np.where(X > 0.5, np.inf, X), None, DataError, r"Input X contains NaN or infinity \(0 NaN, \d+ inf values"),
         (lambda X: X[:, 0], None, DataError, r"Expected a 2-dimensional container|Expected 2D array, got 1D array"),
-        (lambda X: X.reshape(len(X), 8, 8), None, DataError, r"Found array with dim 3, while dim <= 2 is required by PretrainedClassifier\. PretrainedClassifier expects X of shape \(n_samples, n_features\)"),
+        (lambda X: X.reshape(len(X), 8, 8), None, DataError, r"Found array with dim 3(\. PretrainedClassifier expected <= 2|, while dim <= 2 is required by PretrainedClassifier)\. "  # scikit-learn 1.6 | >= 1.7
+         r"PretrainedClassifier expects X of shape \(n_samples, n_features\)"),
         (None, lambda y: y[:-5], DataError, r"y has 295 rows but X has 300; expected one label per row of X"),
         (None, lambda y: y + 0.5, ValueError, r"Unknown label type"),
         (None, lambda y: np.full(len(y), -1), DataError, r"Every label is -1 \(unlabeled\)"),
@@ -181,15 +184,26 @@ def test_regressor_learns_a_smooth_target(digits):
     assert reg2.predict(X).shape == (1797, 2)
 
 
-def test_lr_schedule_is_validated_and_changes_training(digits_small):
-    from layerwise import ConfigError, PretrainedClassifier
+def test_lr_schedule_is_validated_and_changes_training(digits_small, tmp_path):
+    from layerwise import ConfigError, JSONLinesLogger, PretrainedClassifier
 
     X, y = digits_small
-    with pytest.raises(ConfigError, match=r"lr_schedule must be one of \['auto', 'constant', 'cosine', 'anneal'\]; got 'linear'"):
-        PretrainedClassifier((16,), lr_schedule="linear").fit(X, y)
-    fits = {s: PretrainedClassifier((16,), pretrain_max_iter=2, max_iter=5, lr_schedule=s, random_state=0, device="cpu").fit(X, y)
-            for s in ("constant", "cosine")}
-    assert fits["constant"].loss_curve_[-1] != fits["cosine"].loss_curve_[-1]
+    with pytest.raises(ConfigError, match=r"lr_schedule must be one of \['auto', 'constant', 'cosine', 'anneal'\] or one of \['ConstantLR', .*'StepLR'\]; "
+                                          r"got 'steplr'\. Did you mean 'StepLR'\?"):
+        PretrainedClassifier((16,), lr_schedule="steplr").fit(X, y)
+    with pytest.raises(ConfigError, match=r"lr_schedule_params is refused by the learning-rate scheduler 'StepLR': StepLR got unknown "
+                                          r"argument\(s\) \['step_sise'\]; .* Did you mean 'step_size'\?"):
+        PretrainedClassifier((16,), lr_schedule="StepLR", lr_schedule_params={"step_sise": 2}).fit(X, y)
+    with pytest.raises(ConfigError, match=r"lr_schedule_params=\{'gamma': 0.5\} is set but lr_schedule='cosine' takes no arguments"):
+        PretrainedClassifier((16,), lr_schedule="cosine", lr_schedule_params={"gamma": 0.5}).fit(X, y)
+    schedules = {"constant": None, "cosine": None, "StepLR": {"step_size": 1, "gamma": 0.5}}
+    fits = {s: PretrainedClassifier((16,), pretrain_max_iter=2, max_iter=5, lr_schedule=s, lr_schedule_params=p, random_state=0,
+                                    device="cpu", callbacks=[JSONLinesLogger(tmp_path / f"{s}.jsonl")]).fit(X, y)
+            for s, p in schedules.items()}
+    assert len({f.loss_curve_[-1] for f in fits.values()}) == 3
+    step = [json.loads(line) for line in (tmp_path / "StepLR.jsonl").read_text().splitlines()]
+    assert [r["lr"] for r in step if r["phase"] == "fine-tune"] == [1e-3, 5e-4, 2.5e-4, 1.25e-4, 6.25e-5]
+    assert [r["lr"] for r in step if r["phase"] == "pretrain layer 1/1"] == [1e-3, 5e-4]  # each phase starts its own schedule
 
 
 # -- fine-tuning dropout: one parameter added through the table -------------------------------------

@@ -43,6 +43,7 @@ def test_every_method_round_trips_through_model_files(name, partial, tmp_path):
     X, y_partial, _ = partial
     clf = _clf(name).fit(X, y_partial)
     assert clf.semi_supervised_ == name and clf.transform(X[:4]).shape[0] == 4
+    assert len(clf.get_feature_names_out()) == clf.transform(X[:1]).shape[1]
     layerwise.save(clf, tmp_path / "m")
     back = layerwise.load(tmp_path / "m")
     assert back.semi_supervised_ == name

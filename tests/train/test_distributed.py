@@ -70,7 +70,8 @@ class _KillRank(Callback):
             os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _job(ckpt: Path | None = None, resume: bool = False, kill: str | None = None, extras: bool = False):
+def _job(ckpt: Path | None = None, resume: bool = False, kill: str | None = None, extras: bool = False,
+         rows: Path | None = None):
     """Greedy pretraining then full fine-tuning on digits; returns (weights, histories)."""
     from layerwise.finetune import finetune
     from layerwise.greedy import GreedyLayerwise
@@ -102,6 +103,12 @@ def _job(ckpt: Path | None = None, resume: bool = False, kill: str | None = None
         torch.manual_seed(2)
         _, histories["frozen"] = finetune(stack, ClassifierHead(16, 10), Classification(), (X[:600], y[:600]),
                                           (X[1500:], y[1500:]), mode="frozen", trainer=Trainer(max_epochs=2, batch_size=BATCH, seed=2))
+    if rows is not None:  # rows streamed from a .npy file: layer 1's codes go to a file rank 0 writes, every rank reads
+        from layerwise.data import NpyFile
+
+        g = GreedyLayerwise((16, 8), trainer=Trainer(max_iter=2, batch_size=BATCH, random_state=0, chunk_rows=300))
+        g.fit(NpyFile(rows))
+        histories["streamed"] = g.history_
     return weights, _strip(histories)
 
 
@@ -124,9 +131,10 @@ def _worker(argv: list[str]) -> None:
     p.add_argument("--resume", action="store_true")
     p.add_argument("--kill")
     p.add_argument("--extras", action="store_true")
+    p.add_argument("--rows", help="a .npy file to pretrain on, streamed")
     a = p.parse_args(argv)
     out = Path(a.out)
-    weights, histories = _job(Path(a.ckpt) if a.ckpt else None, a.resume, a.kill, a.extras)
+    weights, histories = _job(Path(a.ckpt) if a.ckpt else None, a.resume, a.kill, a.extras, Path(a.rows) if a.rows else None)
     r = distributed.rank()
     (out / f"rank{r}.json").write_text(json.dumps({"world_size": distributed.world_size(), "histories": histories}))
     if distributed.is_main():
@@ -191,7 +199,8 @@ def test_without_a_launcher_nothing_is_distributed(monkeypatch):
 def two_processes(tmp_path_factory):
     """One uninterrupted 2-process run (with the other objectives), and the 1-process reference."""
     out = tmp_path_factory.mktemp("ddp")
-    _launch(out, "--ckpt", str(out / "ckpt"), "--extras")
+    np.save(out / "rows.npy", _digits()[0][:600].numpy())
+    _launch(out, "--ckpt", str(out / "ckpt"), "--extras", "--rows", str(out / "rows.npy"))
     torch.manual_seed(0)
     ref_weights, ref_hist = _job()
     return out, ref_weights, ref_hist
@@ -224,6 +233,9 @@ def test_other_objectives_and_frozen_finetuning_run_under_ddp(two_processes):
         epochs = hist[name][0] if name != "frozen" else hist[name]
         assert len(epochs) == 2 and all(np.isfinite(e["loss"]) and np.isfinite(e["val_loss"]) for e in epochs), name
     assert hist["denoising"][0][-1]["loss"] < hist["denoising"][0][0]["loss"]
+    # streamed rows: both layers trained (the second on codes from the file rank 0 wrote), the same on both ranks
+    assert [len(stage) for stage in hist["streamed"]] == [2, 2] and hist["streamed"][1][-1]["loss"] < hist["streamed"][1][0]["loss"]
+    assert not list(out.glob("**/codes_layer_*.npy"))
 
 
 def test_a_killed_rank_fails_fast_and_its_checkpoint_resumes(two_processes, tmp_path):

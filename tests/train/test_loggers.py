@@ -31,7 +31,7 @@ class CrashAtEpochEnd(Callback):
 
 def _fit(X, callbacks, ckpt=None, resume=False, epochs=4, val=True):
     torch.manual_seed(0)
-    trainer = Trainer(max_epochs=epochs, batch_size=50, seed=1, checkpoint_dir=ckpt, callbacks=callbacks, desc="ae")
+    trainer = Trainer(max_iter=epochs, batch_size=50, random_state=1, checkpoint_dir=ckpt, callbacks=callbacks, desc="ae")
     return trainer.fit(boring_autoencoder(), Reconstruction("bce"), (X[:250],), val=(X[250:],) if val else None,
                        resume=resume)
 
@@ -88,8 +88,8 @@ def test_a_new_logger_starts_the_file_anew_unless_it_appends(tmp_path, X):
 
 def test_greedy_stages_share_one_file_and_a_resume_mid_stage_duplicates_nothing(tmp_path, X):
     def greedy(ckpt, callbacks):
-        params = {"max_epochs": 3, "batch_size": 50, "seed": 0, "callbacks": callbacks}
-        return GreedyLayerwise((16, 8), checkpoint_dir=ckpt, trainer_params=params)
+        trainer = Trainer(max_iter=3, batch_size=50, random_state=0, callbacks=callbacks)
+        return GreedyLayerwise((16, 8), checkpoint_dir=ckpt, trainer=trainer)
 
     ref = tmp_path / "ref.jsonl"
     greedy(tmp_path / "ref_ckpt", [JSONLinesLogger(ref)]).fit(X)

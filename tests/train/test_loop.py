@@ -82,7 +82,8 @@ def test_divergence_names_epoch_batch_and_causes(digits_small):
         ({"precision": "fp16"}, r"precision must be one of \['fp32', 'bf16'\]; got 'fp16'"),
         ({"shuffle": "no"}, r"shuffle must be True or False; got 'no'"),
         ({"tol": float("inf")}, r"tol must be a number >= 0; got inf"),
-        ({"callbacks": None}, r"callbacks must be a list of Callback objects; got None"),
+        ({"callbacks": None}, r"callbacks must be a list of Callback objects \(subclasses of .*\); got None"),
+        ({"callbacks": [print]}, r"callbacks must be a list of Callback objects .*; got \[<built-in function print>\]"),
     ],
 )
 def test_trainer_rejects_bad_settings(kwargs, message):

@@ -47,7 +47,7 @@ def test_every_scheduler_is_covered():
     (("OneCycleLR",), {"max_lr": 0.1, "pct_start": 3}, r"OneCycleLR\(max_lr=0.1, pct_start=3\) was refused by PyTorch: .*pct_start"),
     (("OneCycleLR",), {"max_lr": 0.1, "interval": "batch"}, r"OneCycleLR with interval='batch' needs total_steps"),
     (("CosineAnnealingLR",), {"interval": "batch"}, r"CosineAnnealingLR needs the argument\(s\) \['T_max'\] \(T_max defaults "
-                                                    r"to the trainer's max_epochs only with interval='epoch'\)"),
+                                                    r"to the trainer's max_iter only with interval='epoch'\)"),
     (("ReduceLROnPlateau",), {"interval": "batch"}, r"ReduceLROnPlateau watches an epoch metric.*Use interval='epoch'"),
     (("StepLR",), {"step_size": 2, "interval": "step"}, r"interval must be one of \['epoch', 'batch'\]; got 'step'"),
 ])
@@ -80,7 +80,7 @@ def test_every_scheduler_state_survives_a_json_checkpoint(name):
 
 def _fit(X, callbacks, ckpt=None, resume=False, epochs=4, lr=1e-3):
     torch.manual_seed(0)
-    trainer = Trainer(max_epochs=epochs, batch_size=50, lr=lr, seed=1, checkpoint_dir=ckpt, checkpoint_every=2,
+    trainer = Trainer(max_iter=epochs, batch_size=50, learning_rate_init=lr, random_state=1, checkpoint_dir=ckpt, checkpoint_every=2,
                       callbacks=callbacks)
     model = boring_autoencoder()
     trainer.fit(model, Reconstruction("bce"), (X[:250],), val=(X[250:],), resume=resume)
@@ -95,7 +95,7 @@ def test_epoch_schedule_sets_each_epochs_rate(tmp_path, digits_small):
     assert trainer.optimizer_.param_groups[0]["lr"] == 0.025
 
 
-def test_cosine_fills_t_max_from_max_epochs(digits_small):
+def test_cosine_fills_t_max_from_max_iter(digits_small):
     X = torch.from_numpy(digits_small[0])
     _, trainer = _fit(X, [cb := LRScheduler("CosineAnnealingLR")], epochs=3, lr=0.1)
     assert cb.scheduler_.T_max == 3 and trainer.optimizer_.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)

@@ -1,8 +1,14 @@
-"""Data checks, batching, datasets by name or file, and splits."""
+"""Data checks, batching, datasets by name or file, splits, image folders and PyTorch datasets.
 
+``.npy`` writers (:mod:`layerwise.data.npy`: ``write_npy``, ``encode_to_npy``) are imported from their
+module or from ``layerwise``: they run the trainer's inference, which sits above this package.
+"""
+
+from .adapters import DatasetRows, as_training_data, materialize
 from .arrays import TensorBatches, check_X, check_y_length, in_unit_interval
 from .datasets import DATASETS, load_dataset, read_idx
 from .files import load_file
+from .images import ImageFolder, load_image_folder
 from .prepare import hide_labels, prepare_data
 from .splits import split
 from .stream import ChunkedBatches, NpyFile
@@ -10,14 +16,19 @@ from .stream import ChunkedBatches, NpyFile
 __all__ = [
     "DATASETS",
     "ChunkedBatches",
+    "DatasetRows",
+    "ImageFolder",
     "NpyFile",
     "TensorBatches",
+    "as_training_data",
     "check_X",
     "check_y_length",
     "in_unit_interval",
     "load_dataset",
     "hide_labels",
     "load_file",
+    "load_image_folder",
+    "materialize",
     "prepare_data",
     "read_idx",
     "split",

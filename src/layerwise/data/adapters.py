@@ -160,14 +160,21 @@ class DatasetRows:
     num_workers : int, optional
         Worker processes that read a chunk (default: the ``DataLoader``'s,
         else 0); images decode in parallel with them.
+    flatten : bool, default=False
+        Rows of ``prod(item_shape)`` values (what the scikit-learn estimators
+        take) instead of ``item_shape``.
 
     Attributes
     ----------
     shape : tuple of int
-        ``(n_samples, *item_shape)``.
+        ``(n_samples, *item_shape)``, or ``(n_samples, prod(item_shape))``
+        with ``flatten``.
+    item_shape : tuple of int
+        The shape of one item's features, e.g. ``(channels, height, width)``.
     """
 
-    def __init__(self, data: Dataset | DataLoader, batch_size: int = 256, num_workers: int | None = None) -> None:
+    def __init__(self, data: Dataset | DataLoader, batch_size: int = 256, num_workers: int | None = None,
+                 flatten: bool = False) -> None:
         loader = data if isinstance(data, DataLoader) else None
         dataset = loader.dataset if loader is not None else data
         if not isinstance(dataset, Dataset) or isinstance(dataset, IterableDataset) or _length(dataset) is None:
@@ -179,7 +186,8 @@ class DatasetRows:
         self.num_workers = num_workers if num_workers is not None else (loader.num_workers if loader is not None else 0)
         self.collate_fn = loader.collate_fn if loader is not None else None
         first = _split(self._collate([dataset[0]]), type(dataset).__name__)[0]
-        self.shape = (len(dataset), *first.shape[1:])
+        self.item_shape, self.flatten = tuple(first.shape[1:]), bool(flatten)
+        self.shape = (len(dataset), *((math.prod(self.item_shape),) if self.flatten else self.item_shape))
         self.dtype = np.dtype(np.float32)
 
     @property
@@ -204,7 +212,7 @@ class DatasetRows:
         if not isinstance(index, slice):
             raise DataError(f"DatasetRows is read by row ranges (rows[start:stop]); got {type(index).__name__}.")
         rows = range(*index.indices(len(self)))
-        out = torch.empty((len(rows), *self.shape[1:]), dtype=torch.float32)
+        out = torch.empty((len(rows), *self.item_shape), dtype=torch.float32)
         loader = DataLoader(Subset(self.dataset, rows), batch_size=self.batch_size, shuffle=False,
                             num_workers=self.num_workers, collate_fn=self.collate_fn)
         i = 0
@@ -213,7 +221,7 @@ class DatasetRows:
             _check_batch(out, xb, i, type(self.dataset).__name__)
             out[i : i + len(xb)] = xb
             i += len(xb)
-        return out
+        return out.flatten(1) if self.flatten else out
 
     def __repr__(self) -> str:
         return f"DatasetRows({type(self.dataset).__name__}, shape={self.shape})"

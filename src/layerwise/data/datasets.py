@@ -197,18 +197,35 @@ def _is_file_request(name) -> bool:
         return True
     if not isinstance(name, str) or name in DATASETS:
         return False
-    return Path(name).suffix.lower() in FILE_SUFFIXES or os.sep in name or Path(name).is_file()
+    return Path(name).suffix.lower() in FILE_SUFFIXES or os.sep in name or Path(name).is_file() or Path(name).is_dir()
+
+
+def _image_folder(root: Path, label_column, scale) -> Bunch:
+    """An image folder as a dataset: flattened pixels in [0, 1], labelled with their class folders' names (as
+    the estimators label the images of a folder they are given)."""
+    from .images import load_image_folder
+
+    if label_column is not None:
+        raise ConfigError(f"label_column={label_column!r} applies to .csv and .npy files; {root} is a folder of images, "
+                          "whose labels are its subfolders' names. Leave label_column unset.")
+    X, y, classes = load_image_folder(root)
+    return Bunch(name=root.name, X=X.reshape(len(X), -1), y=np.asarray(classes)[y], X_test=None, y_test=None,
+                 image_shape=X.shape[1:], scaling="pixel / 255 (image files)", feature_names=None)
 
 
 def load_dataset(name: str | os.PathLike, data_dir: str | os.PathLike | None = None, download: bool = True, *,
                  label_column: str | int | None = None, scale: str | None = "auto", progress: bool = True) -> Bunch:
-    """Load a dataset by name, or from a ``.npy`` / ``.npz`` / ``.csv`` file.
+    """Load a dataset by name, from a ``.npy`` / ``.npz`` / ``.csv`` file, or from a folder of images.
 
     Parameters
     ----------
     name : {"digits", "mnist", "fashion-mnist", "kmnist"} or path
-        A registered name (see ``DATASETS.names()``) or a file path, read by
-        :func:`~layerwise.data.files.load_file`.
+        A registered name (see ``DATASETS.names()``), a file path, read by
+        :func:`~layerwise.data.files.load_file`, or a folder with one
+        subfolder of PNG/JPEG images per class
+        (:func:`~layerwise.data.images.load_image_folder`: ``X`` holds the
+        flattened images, ``y`` their class folders' names, ``image_shape``
+        ``(channels, height, width)``).
     data_dir : path, optional
         Named datasets only: folder with the dataset's files (the MNIST family:
         the four IDX ``.gz`` files), searched first. Then ``$LAYERWISE_DATA``
@@ -257,6 +274,8 @@ def load_dataset(name: str | os.PathLike, data_dir: str | os.PathLike | None = N
                 f"data_dir={str(data_dir)!r} applies to named datasets; "
                 f"got the file {str(name)!r}. Pass the file's full path instead."
             )
+        if Path(name).is_dir():
+            return _image_folder(Path(name), label_column, scale)
         return load_file(name, label_column=label_column, scale=scale)
     try:
         factory = DATASETS.get(name)

@@ -22,7 +22,7 @@ from torch import nn
 from ..exceptions import DataError
 from .stream import NpyFile
 
-__all__ = ["NpyWriter", "write_npy", "encode_to_npy", "read_rows"]
+__all__ = ["NpyWriter", "write_npy", "encode_to_npy", "read_rows", "value_range"]
 
 DEFAULT_CHUNK_ROWS = 65536
 
@@ -112,6 +112,27 @@ def read_rows(source: Any, start: int, stop: int) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(source.read(start, stop)))
     rows = source[start:stop]
     return rows.float() if isinstance(rows, torch.Tensor) else torch.from_numpy(np.asarray(rows, dtype=np.float32))
+
+
+def value_range(source: Any, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> tuple[float, float]:
+    """``(min, max)`` of every value of an array, tensor, :class:`NpyFile` or row source.
+
+    In-memory data is reduced at once; streamed rows are read ``chunk_rows``
+    at a time, so a file larger than memory is checked in one pass.
+
+    Examples
+    --------
+    >>> value_range(np.array([[0.5, 2.0], [-1.0, 0.0]]))
+    (-1.0, 2.0)
+    """
+    if isinstance(source, (np.ndarray, torch.Tensor)):
+        return float(source.min()), float(source.max())
+    n, chunk_rows = _check_source(source), _check_chunk_rows(chunk_rows)
+    low, high = float("inf"), float("-inf")
+    for start in range(0, n, chunk_rows):
+        rows = read_rows(source, start, start + chunk_rows)
+        low, high = min(low, float(rows.min())), max(high, float(rows.max()))
+    return low, high
 
 
 def _check_source(source: Any) -> int:

@@ -36,7 +36,8 @@ def prepare_data(dataset: str = "digits", *, data_dir=None, label_column: str | 
     Parameters
     ----------
     dataset : str, default="digits"
-        A name (``digits``, ``mnist``, ``fashion-mnist``, ``kmnist``) or a ``.npy``/``.npz``/``.csv`` path.
+        A name (``digits``, ``mnist``, ``fashion-mnist``, ``kmnist``), a ``.npy``/``.npz``/``.csv`` path or a
+        folder of images with one subfolder per class.
     data_dir, label_column, label_fraction, val_size, test_size, scale, task
         As the config keys of ``[data]`` (:data:`layerwise.params.table.DATA`).
     random_state : int, default=0

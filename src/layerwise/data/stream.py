@@ -7,6 +7,7 @@ file of any size holds one chunk (plus the model) in memory.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,17 +21,18 @@ __all__ = ["NpyFile", "ChunkedBatches"]
 
 
 class NpyFile:
-    """A 2-D ``.npy`` file read row range by row range.
+    """A ``.npy`` file read row range by row range.
 
     Parameters
     ----------
     path : path
         A ``.npy`` file holding a C-ordered ``(n_samples, n_features)`` array
-        of a float or integer dtype.
+        (or ``(n_samples, channels, height, width)``: the codes of
+        convolutional layers) of a float or integer dtype.
 
     Attributes
     ----------
-    shape : (int, int)
+    shape : tuple of int
     dtype : numpy.dtype
     """
 
@@ -44,24 +46,28 @@ class NpyFile:
                 self.offset = f.tell()
         except (OSError, ValueError) as e:
             raise DataError(f"Cannot read {self.path} as a .npy file: {e}. Save arrays with numpy.save.") from e
-        if len(shape) != 2 or fortran or dtype.kind not in "fiu":
+        if len(shape) < 2 or fortran or dtype.kind not in "fiu":
             raise DataError(f"{self.path} holds a {'Fortran-ordered ' if fortran else ''}{len(shape)}-D {dtype} array of shape "
-                            f"{shape}; streaming needs a C-ordered 2-D numeric array (n_samples, n_features).")
+                            f"{shape}; streaming needs a C-ordered numeric array of rows, (n_samples, n_features) or "
+                            "(n_samples, channels, height, width). Save a single feature as X.reshape(-1, 1).")
         self.shape, self.dtype = shape, dtype
 
     def __len__(self) -> int:
         return self.shape[0]
 
     def read(self, start: int, stop: int) -> np.ndarray:
-        """Rows ``[start, stop)`` as a float32 array, ``(stop - start, n_features)``."""
+        """Rows ``[start, stop)`` as a float32 array, ``(stop - start, *shape[1:])``."""
         stop = min(stop, self.shape[0])
-        row = self.shape[1] * self.dtype.itemsize
+        width = math.prod(self.shape[1:])
         with open(self.path, "rb") as f:
-            f.seek(self.offset + start * row)
-            out = np.fromfile(f, dtype=self.dtype, count=(stop - start) * self.shape[1])
-        if out.size != (stop - start) * self.shape[1]:
+            f.seek(self.offset + start * width * self.dtype.itemsize)
+            out = np.fromfile(f, dtype=self.dtype, count=(stop - start) * width)
+        if out.size != (stop - start) * width:
             raise DataError(f"{self.path} is truncated: rows {start}..{stop} are announced by its header but missing.")
-        return out.reshape(stop - start, self.shape[1]).astype(np.float32, copy=False)
+        return out.reshape(stop - start, *self.shape[1:]).astype(np.float32, copy=False)
+
+    def __repr__(self) -> str:
+        return f"NpyFile({str(self.path)!r}, shape={self.shape})"
 
 
 class ChunkedBatches:

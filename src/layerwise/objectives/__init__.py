@@ -35,6 +35,7 @@ __all__ = [
     "StepOutput",
     "iwae_log_likelihood",
     "make_objective",
+    "with_image_shape",
 ]
 
 
@@ -52,3 +53,26 @@ def make_objective(name: str, params: dict | None = None, loss: str | None = Non
         if accepted is None or "loss" in accepted:
             params.setdefault("loss", loss)
     return OBJECTIVES.build(name, params)
+
+
+def with_image_shape(name: str | None, params: dict | None, image_shape) -> dict | None:
+    """``params`` of the objective ``name`` with ``image_shape`` added, when it takes that option and ``params``
+    does not set it (a convolutional layer given flat image rows); otherwise ``params`` unchanged.
+
+    ``image_shape`` is ``(channels, height, width)`` or ``(height, width)`` (one channel), or ``None``.
+
+    Examples
+    --------
+    >>> with_image_shape("conv", {"pool": 2}, (8, 8))
+    {'pool': 2, 'image_shape': (1, 8, 8)}
+    >>> with_image_shape("denoising", None, (8, 8)) is None
+    True
+    """
+    import inspect
+
+    if image_shape is None or name not in OBJECTIVES or "image_shape" in (params or {}):
+        return params
+    if "image_shape" not in inspect.signature(OBJECTIVES.get(name)).parameters:
+        return params
+    shape = tuple(int(v) for v in image_shape)
+    return {**(params or {}), "image_shape": (1, *shape) if len(shape) == 2 else shape}

@@ -11,6 +11,7 @@ from .core import REQUIRED, Deprecated, Param, ParamSet, configurable_init
 from .table import (
     DATA,
     GREEDY,
+    LOGGING,
     PARAMS,
     PRETRAINED,
     RUN,
@@ -20,4 +21,4 @@ from .table import (
 )
 
 __all__ = ["REQUIRED", "Constraint", "Deprecated", "Param", "ParamSet", "RegistryOptions", "configurable_init", "PARAMS",
-           "TRAINER", "GREEDY", "PRETRAINED", "STACKED_AUTOENCODER", "VARIATIONAL_AUTOENCODER", "DATA", "RUN"]
+           "TRAINER", "GREEDY", "PRETRAINED", "STACKED_AUTOENCODER", "VARIATIONAL_AUTOENCODER", "DATA", "RUN", "LOGGING"]

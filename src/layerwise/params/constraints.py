@@ -29,7 +29,7 @@ from ..exceptions import ConfigError
 from ..registry import Registry, suggest
 
 __all__ = [
-    "Subject", "Constraint", "Interval", "Options", "Boolean", "NoneValue", "Registered", "InstanceOf", "HasMethods", "LayerSizes",
+    "Subject", "Constraint", "Interval", "Options", "Boolean", "NoneValue", "Registered", "InstanceOf", "HasMethods", "Callbacks", "LayerSizes",
     "Device", "PathLike", "FolderName", "RandomState", "AnyValue", "RegistryOptions", "type_problem",
 ]
 
@@ -196,6 +196,19 @@ class HasMethods(Constraint):
 
     def describe(self, values: Mapping[str, Any] | None = None) -> str:
         return self.what
+
+
+class Callbacks(Constraint):
+    """A list or tuple of callbacks: objects with every hook of :class:`~layerwise.train.Callback` (duck typing)."""
+
+    type_doc = "sequence of Callback"
+    HOOKS = ("on_fit_start", "on_epoch_start", "on_batch_end", "on_epoch_end", "on_fit_end", "state_dict", "load_state_dict")
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, (list, tuple)) and all(all(callable(getattr(v, h, None)) for h in self.HOOKS) for v in value)
+
+    def describe(self, values: Mapping[str, Any] | None = None) -> str:
+        return "a list of Callback objects (subclasses of layerwise.train.Callback, or objects with all its hooks)"
 
 
 class LayerSizes(Constraint):

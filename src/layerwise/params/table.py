@@ -19,10 +19,11 @@ parameter added here with its owner is also a config key.
 from __future__ import annotations
 
 from ..nn.blocks import ACTIVATIONS
-from ..registry import OBJECTIVES, SEMI_SUPERVISED
+from ..registry import LR_SCHEDULERS, OBJECTIVES, SEMI_SUPERVISED
 from .constraints import (
     AnyValue,
     Boolean,
+    Callbacks,
     Device,
     FolderName,
     HasMethods,
@@ -38,7 +39,7 @@ from .constraints import (
 )
 from .core import REQUIRED, Deprecated, Param, ParamSet
 
-__all__ = ["PARAMS", "TRAINER", "GREEDY", "PRETRAINED", "STACKED_AUTOENCODER", "VARIATIONAL_AUTOENCODER", "DATA", "RUN",
+__all__ = ["PARAMS", "TRAINER", "GREEDY", "PRETRAINED", "STACKED_AUTOENCODER", "VARIATIONAL_AUTOENCODER", "DATA", "RUN", "LOGGING",
            "SOLVERS", "PRECISIONS", "FINETUNE_MODES", "LR_SCHEDULES", "LOSSES"]
 
 SOLVERS = ("adam", "adamw", "sgd")
@@ -121,13 +122,21 @@ PARAMS = ParamSet((
     Param("solver", (Options(*SOLVERS),), "adam", '``"sgd"`` uses Nesterov momentum (``momentum``).'),
     Param("learning_rate_init", (Interval(float, 0, closed="neither"),), 1e-3, "The learning rate."),
     Param("momentum", (Interval(float, 0),), 0.9, 'Momentum of ``solver="sgd"`` (Nesterov when > 0).'),
-    Param("lr_schedule", (Options(*LR_SCHEDULES),), "auto",
+    Param("lr_schedule", (Options(*LR_SCHEDULES), Registered(LR_SCHEDULERS)), "auto",
           """``"constant"``; ``"cosine"`` decays the learning rate of each pretraining stage and of fine-tuning
           from ``learning_rate_init`` to 0 over their epochs (:class:`layerwise.train.CosineLR`); ``"anneal"``
           keeps it constant, then decays it linearly to 0 over the last third of the epochs
-          (:class:`layerwise.train.AnnealLR`; the ladder paper's schedule). ``"auto"``: ``"anneal"`` for a
+          (:class:`layerwise.train.AnnealLR`; the ladder paper's schedule); ``"auto"``: ``"anneal"`` for a
           semi-supervised method, else ``"constant"`` (cosine measured worse as a default for pretraining and
-          fine-tuning: on MNIST -0.11 pt, on nudged digits -1.6 pt; ``benchmarks/defaults.py``)."""),
+          fine-tuning: on MNIST -0.11 pt, on nudged digits -1.6 pt; ``benchmarks/defaults.py``). Any class of ``torch.optim.lr_scheduler`` by name
+          (``"StepLR"``, ``"OneCycleLR"``, ``"ReduceLROnPlateau"``...), with its arguments in
+          ``lr_schedule_params``, is run by :class:`layerwise.train.LRScheduler` in each of those phases.""",
+          type_doc='{"auto", "constant", "cosine", "anneal"} or str'),
+    Param("lr_schedule_params", (NoneValue(), RegistryOptions(LR_SCHEDULERS, "lr_schedule")), None,
+          """Arguments of the scheduler that ``lr_schedule`` names, checked before any training, e.g.
+          ``{"step_size": 10, "gamma": 0.5}`` for ``"StepLR"``; ``"interval": "batch"`` steps it after every
+          batch instead of every epoch, ``"monitor"`` is the log ``ReduceLROnPlateau`` watches. ``T_max`` of
+          ``"CosineAnnealingLR"`` defaults to the phase's epochs."""),
     Param("alpha", (Interval(float, 0),), 0.0, "L2 penalty (weight decay)."),
     Param("batch_size", (Options("auto"), Interval(int, 1)), "auto",
           'Rows per optimizer step; ``"auto"`` is ``n_samples // 32`` clipped to [32, 256] (and to n_samples).'),
@@ -151,8 +160,14 @@ PARAMS = ParamSet((
     Param("verbose", (Boolean(), Interval(int, 0)), False, "Progress bars."),
     Param("device", (Device(),), "auto", '``"cpu"``, ``"cuda"``, or ``"auto"`` (CUDA when available).'),
     Param("precision", (Options(*PRECISIONS),), "fp32", '``"bf16"`` runs forward passes under ``torch.autocast``.'),
-    Param("callbacks", (InstanceOf((list, tuple), "a list of Callback objects", "sequence of Callback"),), (),
+    Param("callbacks", (Callbacks(),), (),
           "Called at each event of the loop (:class:`~layerwise.train.Callback`)."),
+    Param("csv", (Boolean(),), False,
+          """Also write every epoch to ``metrics_<command>.csv`` in the run folder (:class:`~layerwise.train.CSVLogger`;
+          ``metrics.jsonl`` is always written)."""),
+    Param("tensorboard", (Boolean(),), False,
+          """Also write TensorBoard event files to ``tensorboard/<command>/`` in the run folder
+          (:class:`~layerwise.train.TensorBoardLogger`); needs ``pip install 'layerwise[tensorboard]'``."""),
     Param("desc", (InstanceOf(str, "a string", "str"),), "train", "Label of the progress bar."),
     Param("checkpoint_dir", (NoneValue(), PathLike()), None,
           """Write a checkpoint there at the end of every epoch (and every ``checkpoint_every`` batches): weights,
@@ -176,8 +191,10 @@ PARAMS = ParamSet((
           """Keep the trained decoders in the stack: ``unroll`` (the deep autoencoder), ``inverse_transform`` and
           semi-supervised fine-tuning start from them. The encoder's forward pass never uses them."""),
     # -- data and run folder (config keys) -----------------------------------------------------------
-    Param("dataset", (InstanceOf(str, "a dataset name or a .npy/.npz/.csv path", "str"),), "digits",
-          "A name (``digits``, ``mnist``, ``fashion-mnist``, ``kmnist``) or a ``.npy``/``.npz``/``.csv`` path."),
+    Param("dataset", (InstanceOf(str, "a dataset name, a .npy/.npz/.csv path or a folder of images", "str"),), "digits",
+          """A name (``digits``, ``mnist``, ``fashion-mnist``, ``kmnist``), a ``.npy``/``.npz``/``.csv`` path, or a
+          folder of PNG/JPEG images with one subfolder per class (flattened; a ``"conv"`` pretraining gets their
+          shape)."""),
     Param("data_dir", (NoneValue(), PathLike()), None, "Folder of the dataset's files (MNIST: the four IDX .gz files)."),
     Param("label_column", (NoneValue(), InstanceOf(str, "a column name", "str")), None, "CSV files: the label column."),
     Param("label_fraction", (Interval(float, 0, 1, "right"),), 1.0,
@@ -226,11 +243,17 @@ GREEDY = PARAMS.select(
           them and continues the stage that was interrupted."""},
 )
 
+_ESTIMATOR_CALLBACKS = """Callbacks (:class:`~layerwise.train.Callback`: loggers such as
+          :class:`~layerwise.train.JSONLinesLogger`, :class:`~layerwise.train.LRScheduler`...) given to every
+          :class:`~layerwise.train.Trainer` the estimator builds: each pretraining stage and the later phases. Not
+          saved with the model."""
+
 PRETRAINED = PARAMS.select(
     "hidden_layer_sizes", "activation", "pretrain", "pretrain_params", "finetune", "encoder_lr_scale", "dropout",
-    "input_dropout", "loss", "tied", "solver", "learning_rate_init", "lr_schedule", "alpha", "batch_size",
-    "pretrain_max_iter", "max_iter", "early_stopping", "validation_fraction", "n_iter_no_change", "tol",
+    "input_dropout", "loss", "tied", "solver", "learning_rate_init", "lr_schedule", "lr_schedule_params", "alpha",
+    "batch_size", "pretrain_max_iter", "max_iter", "early_stopping", "validation_fraction", "n_iter_no_change", "tol",
     "random_state", "verbose", "device", "precision", "unlabeled", "pretrained", "semi_supervised", "semi_supervised_params",
+    "callbacks",
     defaults={"hidden_layer_sizes": (512, 256), "max_iter": "auto", "learning_rate_init": "auto"},
     constraints={"learning_rate_init": (Options("auto"), Interval(float, 0, closed="neither")),
                  "max_iter": (Options("auto"), _EPOCHS)},
@@ -244,25 +267,28 @@ PRETRAINED = PARAMS.select(
           "batch_size": """Rows per optimizer step; ``"auto"`` is ``n_samples // 32`` clipped to [32, 256] (and to
           n_samples), or for a semi-supervised method its papers' 100 unlabeled rows (plus as many labeled ones).""",
           "early_stopping": """Hold out ``validation_fraction`` of the labeled rows and stop fine-tuning when their
-          loss stops improving; the best weights are kept."""},
+          loss stops improving; the best weights are kept.""",
+          "callbacks": _ESTIMATOR_CALLBACKS},
 )
 
 STACKED_AUTOENCODER = PARAMS.select(
     "hidden_layer_sizes", "activation", "pretrain", "pretrain_params", "loss", "tied", "solver", "learning_rate_init",
-    "alpha", "batch_size", "max_iter", "unroll_max_iter", "random_state", "verbose", "device", "precision",
+    "lr_schedule", "lr_schedule_params", "alpha", "batch_size", "max_iter", "unroll_max_iter", "random_state", "verbose",
+    "device", "precision", "callbacks",
     defaults={"pretrain": "autoencoder", "max_iter": 20},
     constraints={"pretrain": (Registered(OBJECTIVES),)},
     docs={"pretrain": """The objective of each layer, a name in ``layerwise.OBJECTIVES`` (``"autoencoder"``,
           ``"sparse"``, ``"denoising"``, ``"contractive"``, ``"conv"``, ``"rbm"``, ``"vae"``).""",
-          "max_iter": "Epochs per layer."},
+          "max_iter": "Epochs per layer.",
+          "callbacks": _ESTIMATOR_CALLBACKS},
     deprecated=[Deprecated(n, None, note="StackedAutoencoder has no early stopping.")
                 for n in ("validation_fraction", "n_iter_no_change", "tol")],
 )
 
 VARIATIONAL_AUTOENCODER = PARAMS.select(
     "hidden_layer_sizes", "n_components", "activation", "loss", "beta", "kl_warmup", "solver", "learning_rate_init",
-    "alpha", "batch_size", "max_iter", "early_stopping", "validation_fraction", "n_iter_no_change", "tol",
-    "random_state", "verbose", "device", "precision",
+    "lr_schedule", "lr_schedule_params", "alpha", "batch_size", "max_iter", "early_stopping", "validation_fraction",
+    "n_iter_no_change", "tol", "random_state", "verbose", "device", "precision", "callbacks",
     defaults={"hidden_layer_sizes": (400,), "max_iter": 20},
     docs={"hidden_layer_sizes": """Widths of the encoder's hidden layers; the decoder mirrors them. ``(400,)`` with
           ``n_components=20`` is the pytorch/examples VAE.""",
@@ -270,9 +296,12 @@ VARIATIONAL_AUTOENCODER = PARAMS.select(
           variance (standardise the data first); ``"auto"``: ``"bce"`` when the data is in [0, 1], else ``"mse"``.""",
           "max_iter": "Epochs of training.",
           "early_stopping": """Hold out ``validation_fraction`` of the rows and stop when their negative ELBO has not
-          improved for ``n_iter_no_change`` epochs after the warm-up; the best weights are kept."""},
+          improved for ``n_iter_no_change`` epochs after the warm-up; the best weights are kept.""",
+          "callbacks": _ESTIMATOR_CALLBACKS},
 )
 
 DATA = PARAMS.select("dataset", "data_dir", "label_column", "label_fraction", "val_size", "test_size", "scale", "task")
 
 RUN = PARAMS.select("name", "out_dir")
+
+LOGGING = PARAMS.select("csv", "tensorboard")

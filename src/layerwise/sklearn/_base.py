@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin
 from sklearn.exceptions import NotFittedError as _SklearnNotFitted
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted as _sk_check_is_fitted
@@ -31,10 +31,12 @@ from torch import nn
 from ..exceptions import CheckpointError, DataError, NotFittedError
 from ..io import register_estimator
 from ..params import TRAINER, ParamSet, configurable_init
+from ..registry import LR_SCHEDULERS
 from ..train.callbacks import AnnealLR, CosineLR
 from ..train.execution import resolve_device
 from ..train.inference import predict_in_batches
 from ..train.loop import Trainer, auto_batch_size
+from ._inputs import by_chunks, is_external, read_inputs
 
 __all__ = ["LayerwiseBase", "check_is_fitted"]
 
@@ -49,8 +51,14 @@ def check_is_fitted(estimator) -> None:
         raise NotFittedError(f"{e} Call fit(X, ...) first, or load a saved model with layerwise.load(path).") from None
 
 
-class LayerwiseBase(BaseEstimator):
-    """Parameters and helpers common to every layerwise estimator (not public)."""
+class LayerwiseBase(ClassNamePrefixFeaturesOutMixin, BaseEstimator):
+    """Parameters and helpers common to every layerwise estimator (not public).
+
+    Every layerwise estimator transforms rows into codes, so each has
+    scikit-learn's ``get_feature_names_out`` (``stackedautoencoder0``, ...,
+    as ``BernoulliRBM`` names its columns) and, through ``TransformerMixin``,
+    ``set_output(transform="pandas")``.
+    """
 
     _parameters: ParamSet
 
@@ -70,7 +78,31 @@ class LayerwiseBase(BaseEstimator):
         bs = params.get("batch_size")
         if isinstance(bs, numbers.Integral) and not isinstance(bs, bool) and bs > n_samples:
             context.append(f"batch_size={bs} is larger than the {n_samples} training rows; use batch_size <= {n_samples} or 'auto'.")
+        if params.get("lr_schedule_params") and params.get("lr_schedule") not in LR_SCHEDULERS:
+            context.append(f"lr_schedule_params={params['lr_schedule_params']!r} is set but lr_schedule="
+                           f"{params.get('lr_schedule')!r} takes no arguments; name a torch.optim.lr_scheduler class in "
+                           "lr_schedule (e.g. 'StepLR'), or remove lr_schedule_params.")
         self._parameters.validate(params, type(self).__name__, context=context)
+
+    def _fit_input(self, X, y=None, stream: bool = False):
+        """``(X, y)`` to fit on: arrays as given; a ``Dataset``, ``DataLoader``, ``.npy`` file or image folder read
+        by :func:`~layerwise.sklearn._inputs.read_inputs` (labels from the source when ``y`` is None). With
+        ``stream``, a file or an image folder stays on disk as 2-D rows to stream. Remembers the rows' image
+        shape, which a convolutional ``pretrain`` needs (``_input_image_shape``)."""
+        self._input_image_shape = None
+        if not is_external(X):
+            return X, y
+        inputs = read_inputs(X, stream=stream, ordered=False)
+        self._input_image_shape = inputs.image_shape
+        return inputs.X, (inputs.y if y is None else y)
+
+    def _streamed_input(self, X) -> None:
+        """``fit``'s checks of rows streamed from disk (what ``_validate_X`` does for arrays, without reading them)."""
+        if len(X) < 2:
+            raise DataError(f"{type(self).__name__} needs at least 2 rows to fit; {X!r} has {len(X)}.")
+        self.n_features_in_ = int(X.shape[1])
+        if hasattr(self, "feature_names_in_"):  # from an earlier fit on a DataFrame
+            del self.feature_names_in_
 
     def _validate_X(self, X, reset: bool) -> np.ndarray:
         """sklearn's ``validate_data`` (its messages, which the common checks pin),
@@ -80,6 +112,8 @@ class LayerwiseBase(BaseEstimator):
             X = validate_data(self, X, reset=reset, dtype=np.float32, ensure_min_samples=2 if reset else 1, ensure_all_finite=False)
         except ValueError as e:
             raise DataError(f"{e} {name} expects X of shape (n_samples, n_features) with finite numbers.") from e
+        if not X.flags.writeable:  # a view of a read-only DataFrame (pandas' copy-on-write): torch wants writable memory
+            X = X.copy()
         if not np.isfinite(X).all():
             n_nan, n_inf = int(np.isnan(X).sum()), int(np.isinf(X).sum())
             raise DataError(
@@ -97,12 +131,15 @@ class LayerwiseBase(BaseEstimator):
         ``method``: the semi-supervised method this phase trains, whose recommended learning
         rate, batch size and schedule ``"auto"`` stands for.
         """
-        callbacks = list(callbacks or [])
+        # the schedule first (the loggers after it see the rate it set), then the phase's own, then the user's
+        callbacks = [*(callbacks or []), *getattr(self, "callbacks", ())]
         schedule = getattr(self, "lr_schedule", "constant")
         if schedule == "auto":
             schedule = "anneal" if method is not None else "constant"
         if schedule in _SCHEDULES:
             callbacks.insert(0, _SCHEDULES[schedule]())
+        elif schedule in LR_SCHEDULERS:
+            callbacks.insert(0, LR_SCHEDULERS.build(schedule, self.lr_schedule_params))
         lr = self.learning_rate_init
         if lr == "auto":
             lr = getattr(method, "learning_rate", 1e-3) if method is not None else 1e-3
@@ -136,6 +173,8 @@ class LayerwiseBase(BaseEstimator):
         except _SklearnNotFitted as e:
             raise NotFittedError(f"This {type(self).__name__} is not fitted yet; call fit before layerwise.save.") from e
         params = self.get_params(deep=False)
+        if params.get("callbacks"):  # objects, and a run-time concern like verbose: the saved estimator has none
+            params["callbacks"] = ()
         if params.get("random_state") is not None and not isinstance(params["random_state"], numbers.Integral):
             warnings.warn(f"random_state={params['random_state']!r} is not an int; it is saved as None (it only seeds future fits).", stacklevel=4)
             params["random_state"] = None
@@ -163,11 +202,31 @@ class LayerwiseBase(BaseEstimator):
         return est
 
     def _encode(self, X) -> np.ndarray:
+        if is_external(X):  # a Dataset, a .npy file, an image folder: a chunk of rows at a time
+            return by_chunks(self._encode, X)
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
         dev = next(self.stack_.parameters()).device
         # conv stacks give (n, c, h, w) feature maps; estimators return 2-D codes
         return predict_in_batches(self.stack_, torch.from_numpy(X).to(dev)).flatten(1).float().cpu().numpy()
+
+    @property
+    def _n_features_out(self) -> int:
+        """Columns of ``transform``: the width of the flattened top codes (``get_feature_names_out``)."""
+        stack = self.stack_  # before fit: AttributeError, which scikit-learn's check reads as "not fitted"
+        if stack is None:  # a semi-supervised method's network: its transform
+            return int(self.transform(np.zeros((1, self.n_features_in_), dtype=np.float32)).shape[1])
+        with torch.no_grad():
+            return int(stack(torch.zeros(1, self.n_features_in_, device=next(stack.parameters()).device)).flatten(1).shape[1])
+
+    def _set_curves(self, history: list[dict]) -> None:
+        """``loss_curve_`` and ``n_iter_`` of the last phase; scikit-learn's ``validation_scores_`` and
+        ``best_validation_score_`` (the negated validation loss: higher is better) when early stopping ran, else None."""
+        self.loss_curve_ = [h["loss"] for h in history]
+        self.n_iter_ = len(history)
+        scores = [-h["val_loss"] for h in history if "val_loss" in h]
+        self.validation_scores_ = scores or None
+        self.best_validation_score_ = max(scores) if scores else None
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

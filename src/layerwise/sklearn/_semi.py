@@ -65,8 +65,7 @@ class SemiSupervisedMixin:
         self.stack_, self.module_ = None, model.eval()
         self.pretrain_history_ = history["prepare"]
         self.history_ = {"pretrain": history["prepare"], "finetune": history["train"]}
-        self.loss_curve_ = [h["loss"] for h in history["train"]]
-        self.n_iter_ = len(history["train"])
+        self._set_curves(history["train"])
         return self
 
     def _semi_epochs(self, method, n: int) -> int:

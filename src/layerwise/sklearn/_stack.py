@@ -17,6 +17,7 @@ from ..exceptions import ConfigError
 from ..greedy import GreedyLayerwise, check_layer_sizes, random_stack
 from ..io import load
 from ..nn.stack import EncoderStack
+from ..objectives import with_image_shape
 from ..transfer import load_pretrained
 
 __all__ = ["PretrainedStackMixin", "phase_dir", "checkpoint_doc"]
@@ -56,14 +57,18 @@ class PretrainedStackMixin:
         if self.pretrain is None or self._pretrain_max_iter() == 0:
             self._stack_recipe = {"kind": "random", "first_loss": None, "decoders": False}
             return random_stack(X.shape[1], sizes, self.activation)
+        # rows from an image folder or a dataset of images arrive flattened: a conv objective gets their shape
+        params = with_image_shape(self.pretrain, self.pretrain_params, getattr(self, "_input_image_shape", None))
         greedy = GreedyLayerwise(
-            sizes, activation=self.activation, objective=self.pretrain, objective_params=self.pretrain_params, loss=self.loss,
+            sizes, activation=self.activation, objective=self.pretrain, objective_params=params, loss=self.loss,
             tied=self.tied, trainer=self._trainer(X.shape[0], self._pretrain_max_iter(), "pretrain", seed),
             checkpoint_dir=phase_dir(checkpoint_dir, "pretrain"),
         )
         stack = greedy.fit(X, resume=resume)
         self.pretrain_history_ = greedy.history_
         self._stack_recipe = {"kind": "greedy", "first_loss": greedy.first_loss_, "decoders": True}
+        if params is not self.pretrain_params:  # saved: loading rebuilds the same layers
+            self._stack_recipe["image_shape"] = list(params["image_shape"])
         return stack
 
     def _build_stack(self, n_in: int, recipe: dict) -> EncoderStack:
@@ -71,7 +76,8 @@ class PretrainedStackMixin:
         sizes = check_layer_sizes(self.hidden_layer_sizes)
         if recipe["kind"] == "random":
             return random_stack(n_in, sizes, self.activation)
-        greedy = GreedyLayerwise(sizes, activation=self.activation, objective=self.pretrain, objective_params=self.pretrain_params,
+        greedy = GreedyLayerwise(sizes, activation=self.activation, objective=self.pretrain,
+                                 objective_params=with_image_shape(self.pretrain, self.pretrain_params, recipe.get("image_shape")),
                                  loss=self.loss, tied=self.tied, keep_decoders=recipe["decoders"])
         return greedy.build((n_in,), recipe["first_loss"])
 

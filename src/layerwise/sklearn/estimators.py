@@ -21,6 +21,7 @@ from ..objectives import Classification, Regression
 from ..params import PRETRAINED
 from ..train.inference import predict_in_batches
 from ._base import LayerwiseBase, check_is_fitted
+from ._inputs import by_chunks, is_external
 from ._semi import SemiSupervisedMixin
 from ._stack import PretrainedStackMixin, checkpoint_doc, phase_dir
 
@@ -63,8 +64,7 @@ class _PretrainedBase(TransformerMixin, PretrainedStackMixin, SemiSupervisedMixi
                                       encoder_lr_scale=self.encoder_lr_scale, trainer=trainer, resume=resume)
         self.stack_, self.module_ = stack, model.eval()
         self.history_ = {"pretrain": self.pretrain_history_, "finetune": history}
-        self.loss_curve_ = [h["loss"] for h in history]
-        self.n_iter_ = len(history)
+        self._set_curves(history)
         return self
 
     def _finetuning_stack(self, stack):
@@ -81,13 +81,13 @@ class _PretrainedBase(TransformerMixin, PretrainedStackMixin, SemiSupervisedMixi
         """Codes of the top layer of the (fine-tuned) stack, ``(n_samples, hidden_layer_sizes[-1])``.
 
         After a semi-supervised method: its network's codes (the ladder's top hidden layer, M1's latent mean).
+        ``X`` may also be a ``Dataset``, a ``DataLoader`` without shuffling, a
+        ``.npy`` file or a folder of images, read a chunk at a time (as in
+        :meth:`predict`).
         """
         if getattr(self, "semi_supervised_", None) is None:
             return self._encode(X)
-        check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
-        dev = next(self.module_.parameters()).device
-        return predict_in_batches(self.module_, torch.from_numpy(X).to(dev), method="transform").float().cpu().numpy()
+        return self._forward(X, method="transform")
 
     def _saved_state(self):
         """The stack's recipe, and ``module_`` (stack + head) to save."""
@@ -111,11 +111,14 @@ class _PretrainedBase(TransformerMixin, PretrainedStackMixin, SemiSupervisedMixi
             unfreeze(stack)
         self.stack_, self.module_ = stack, model.eval()
 
-    def _forward(self, X) -> np.ndarray:
+    def _forward(self, X, method: str | None = None) -> np.ndarray:
+        """``module_(X)`` (or ``module_.method(X)``) in eval mode, as a float32 array."""
+        if is_external(X):  # a Dataset, a .npy file, an image folder: a chunk of rows at a time
+            return by_chunks(lambda part: self._forward(part, method), X)
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
         dev = next(self.module_.parameters()).device
-        return predict_in_batches(self.module_, torch.from_numpy(X).to(dev)).float().cpu().numpy()
+        return predict_in_batches(self.module_, torch.from_numpy(X).to(dev), method=method).float().cpu().numpy()
 
 
 def code_width(stack, X: torch.Tensor) -> int:
@@ -155,6 +158,11 @@ class PretrainedClassifier(ClassifierMixin, _PretrainedBase):
     history_ : dict
         ``{"pretrain": [stage histories], "finetune": history}``.
     loss_curve_ : list of float
+        Fine-tuning loss of each epoch.
+    validation_scores_ : list of float or None
+        With ``early_stopping``: the negated loss of the validation rows at
+        each epoch (higher is better, as scikit-learn's scores); else None.
+    best_validation_score_ : float or None
     n_iter_ : int
         Fine-tuning epochs run.
     n_features_in_ : int
@@ -175,20 +183,27 @@ class PretrainedClassifier(ClassifierMixin, _PretrainedBase):
     _head = ClassifierHead
 
     @checkpoint_doc
-    def fit(self, X, y, checkpoint_dir=None, resume=False):
+    def fit(self, X, y=None, checkpoint_dir=None, resume=False):
         """Pretrain on all rows, fine-tune on the labeled ones (``y != -1``).
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,)
-            Class labels; ``-1`` marks an unlabeled row.
+        X : array-like of shape (n_samples, n_features), Dataset, DataLoader or path
+            Rows; or a ``torch.utils.data.Dataset``/``DataLoader`` of ``(x, y)``
+            items, a ``.npy`` file (path or :class:`~layerwise.data.NpyFile`), or
+            a folder of images with one subfolder per class (labels: the
+            folders' names). Images are flattened into rows; ``pretrain="conv"``
+            gets their shape. Fine-tuning holds the rows in memory.
+        y : array-like of shape (n_samples,), optional
+            Class labels; ``-1`` marks an unlabeled row. Default: the labels of
+            a dataset or image folder.
         {checkpoint_args}
 
         Returns
         -------
         self
         """
+        X, y = self._fit_input(X, y)
         X = self._validate_X(X, reset=True)
         if y is None:
             raise DataError(f"{type(self).__name__} requires y to be passed, but the target y is None. Pass class labels (-1 for unlabeled rows).")
@@ -231,7 +246,12 @@ class PretrainedClassifier(ClassifierMixin, _PretrainedBase):
         return logits - m - np.log(np.exp(logits - m).sum(axis=1, keepdims=True))
 
     def predict(self, X) -> np.ndarray:
-        """Predicted class labels, ``(n_samples,)``."""
+        """Predicted class labels, ``(n_samples,)``.
+
+        ``X``: rows, or what :meth:`fit` takes (a ``Dataset``, a
+        ``DataLoader`` in a fixed order, a ``.npy`` file, a folder of images),
+        read a chunk at a time.
+        """
         logits = self._forward(X)
         return self.classes_[logits.argmax(axis=1)]
 
@@ -249,7 +269,7 @@ class PretrainedRegressor(RegressorMixin, _PretrainedBase):
 
     Attributes
     ----------
-    stack_, module_, history_, loss_curve_, n_iter_, n_features_in_
+    stack_, module_, history_, loss_curve_, validation_scores_, best_validation_score_, n_iter_, n_features_in_
         As in :class:`PretrainedClassifier`.
     y_mean_, y_scale_ : ndarray of shape (n_targets,)
         Mean and standard deviation (1 where it is 0) of the labeled targets: the head learns
@@ -271,20 +291,22 @@ class PretrainedRegressor(RegressorMixin, _PretrainedBase):
     _task = "regression"
 
     @checkpoint_doc
-    def fit(self, X, y, checkpoint_dir=None, resume=False):
+    def fit(self, X, y=None, checkpoint_dir=None, resume=False):
         """Pretrain on all rows, fine-tune on the rows with a finite target.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,) or (n_samples, n_targets)
-            ``NaN`` marks an unlabeled row.
+        X : array-like of shape (n_samples, n_features), Dataset, DataLoader or path
+            As in :meth:`PretrainedClassifier.fit`.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets), optional
+            ``NaN`` marks an unlabeled row. Default: the targets of a dataset.
         {checkpoint_args}
 
         Returns
         -------
         self
         """
+        X, y = self._fit_input(X, y)
         X = self._validate_X(X, reset=True)
         if y is None:
             raise DataError(f"{type(self).__name__} requires y to be passed, but the target y is None. Pass targets (NaN for unlabeled rows).")

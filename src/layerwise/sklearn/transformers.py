@@ -8,10 +8,12 @@ from sklearn.base import TransformerMixin
 from sklearn.utils import check_array
 
 from ..exceptions import DataError
+from ..greedy import is_streamed
 from ..objectives import Reconstruction
 from ..params import STACKED_AUTOENCODER
 from ..train.inference import predict_in_batches
 from ._base import LayerwiseBase, check_is_fitted
+from ._inputs import by_chunks, is_external
 from ._stack import PretrainedStackMixin, checkpoint_doc, phase_dir
 
 __all__ = ["StackedAutoencoder"]
@@ -35,6 +37,14 @@ class StackedAutoencoder(TransformerMixin, PretrainedStackMixin, LayerwiseBase):
     autoencoder_ : AutoEncoder
         The deep autoencoder used by ``inverse_transform`` and ``score``.
     history_ : dict
+        ``{"pretrain": [one history per layer], "unroll": history}``.
+    loss_curve_ : list of float
+        The training loss of every epoch, layer after layer, then of the
+        unrolled deep autoencoder (``history_`` has them by phase).
+    validation_scores_, best_validation_score_ : None
+        No validation rows are held out (scikit-learn's names, for tools that read them).
+    n_iter_ : int
+        Epochs per layer.
     n_features_in_ : int
 
     Examples
@@ -57,7 +67,13 @@ class StackedAutoencoder(TransformerMixin, PretrainedStackMixin, LayerwiseBase):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like of shape (n_samples, n_features), Dataset, DataLoader or path
+            Rows in memory; or rows streamed from disk a chunk at a time, for
+            data larger than memory: a ``.npy`` file (its path, or a
+            :class:`~layerwise.data.NpyFile`), a folder of images with one
+            subfolder per class (flattened; ``pretrain="conv"`` gets their
+            shape), a ``torch.utils.data.Dataset`` or ``DataLoader`` (read into
+            memory below 1 GiB).
         y : ignored
         {checkpoint_args}
 
@@ -65,22 +81,28 @@ class StackedAutoencoder(TransformerMixin, PretrainedStackMixin, LayerwiseBase):
         -------
         self
         """
-        X = self._validate_X(X, reset=True)
-        self._check_params(X.shape[0])
+        X, _ = self._fit_input(X, stream=True)
+        if is_streamed(X):
+            self._streamed_input(X)
+            Xt = X
+        else:
+            X = self._validate_X(X, reset=True)
+            Xt = torch.from_numpy(X)
+        self._check_params(len(Xt))
         ctx, seed = self._seed_context()
         with ctx:
-            Xt = torch.from_numpy(X)
             self.stack_ = self._pretrain(Xt, seed, checkpoint_dir, resume)
             self.autoencoder_ = self.stack_.unroll()
             unroll_history = []
             if self.unroll_max_iter > 0:
                 loss = "bce" if self.autoencoder_.output == "logistic" else "mse"
-                trainer = self._trainer(len(X), self.unroll_max_iter, "deep autoencoder", seed + 2000, phase_dir(checkpoint_dir, "unroll"))
+                trainer = self._trainer(len(Xt), self.unroll_max_iter, "deep autoencoder", seed + 2000, phase_dir(checkpoint_dir, "unroll"))
                 unroll_history = trainer.fit(self.autoencoder_, Reconstruction(loss=loss), (Xt,), resume=resume)
                 self.stack_ = self.autoencoder_.encoder
             self.autoencoder_.eval()
             self.stack_.eval()
         self.history_ = {"pretrain": self.pretrain_history_, "unroll": unroll_history}
+        self._set_curves([h for stage in [*self.pretrain_history_, unroll_history] for h in stage])
         self.n_iter_ = self.max_iter
         return self
 
@@ -104,7 +126,11 @@ class StackedAutoencoder(TransformerMixin, PretrainedStackMixin, LayerwiseBase):
         self.stack_.eval()
 
     def transform(self, X) -> np.ndarray:
-        """Top-layer codes, ``(n_samples, hidden_layer_sizes[-1])``."""
+        """Top-layer codes, ``(n_samples, hidden_layer_sizes[-1])``.
+
+        ``X`` may also be what :meth:`fit` takes (a ``DataLoader`` in a fixed
+        order), read a chunk at a time.
+        """
         return self._encode(X)
 
     def inverse_transform(self, X) -> np.ndarray:
@@ -130,6 +156,8 @@ class StackedAutoencoder(TransformerMixin, PretrainedStackMixin, LayerwiseBase):
 
     def score_samples(self, X) -> np.ndarray:
         """Negative squared reconstruction error per row, ``(n_samples,)``."""
+        if is_external(X):  # a .npy file, an image folder...: a chunk of rows at a time
+            return by_chunks(self.score_samples, X)
         X = self._validate_X(X, reset=False) if hasattr(self, "stack_") else X
         return -((self.reconstruct(X) - X) ** 2).sum(axis=1)
 

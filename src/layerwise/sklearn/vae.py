@@ -52,6 +52,10 @@ class VariationalAutoencoder(TransformerMixin, LayerwiseBase):
     history_ : list of dict
         One dict per epoch: ``loss`` (negative ELBO), ``recon``, ``kl``.
     loss_curve_ : list of float
+    validation_scores_ : list of float or None
+        With ``early_stopping``: the ELBO of the validation rows at each epoch
+        (the negated validation loss; higher is better); else None.
+    best_validation_score_ : float or None
     n_iter_ : int
         Epochs run.
     n_features_in_ : int
@@ -72,10 +76,14 @@ class VariationalAutoencoder(TransformerMixin, LayerwiseBase):
     def fit(self, X, y=None):
         """Train the VAE on ``X``, ``(n_samples, n_features)``; ``y`` is ignored.
 
+        ``X`` may also be a ``Dataset``, a ``DataLoader``, a ``.npy`` file or a
+        folder of images (flattened), read into memory.
+
         Returns
         -------
         self
         """
+        X, _ = self._fit_input(X)
         X = self._validate_X(X, reset=True)
         self._check_params(X.shape[0])
         Xt = torch.from_numpy(X)
@@ -97,8 +105,7 @@ class VariationalAutoencoder(TransformerMixin, LayerwiseBase):
         self.module_ = freeze(model)
         self.stack_ = EncoderStack([model.encoder], [model.decoder], output=output).freeze()
         self.history_ = history
-        self.loss_curve_ = [h["loss"] for h in history]
-        self.n_iter_ = len(history)
+        self._set_curves(history)
         return self
 
     def _saved_state(self):

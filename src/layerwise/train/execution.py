@@ -73,6 +73,10 @@ class LocalExecution:
     def shard(self, batches):
         return batches
 
+    def same_on_all_ranks(self, value: int) -> int:
+        """Rank 0's ``value`` on every rank (one process: ``value``), e.g. the name of a shared file."""
+        return value
+
     def iter_batches(self, batches, first_batch: int) -> Iterator[tuple[tuple[torch.Tensor, ...], int, float | None]]:
         """``(batch, rows, loss weight)`` from ``first_batch`` on; the weight is ``None``: the loss as it is."""
         for batch in batches.iter_from(first_batch):
@@ -148,6 +152,9 @@ class DistributedExecution(LocalExecution):
 
     def shard(self, batches):
         return dist_.ShardedBatches(batches, self.rank, self.world_size)
+
+    def same_on_all_ranks(self, value: int) -> int:
+        return int(self.ctx.broadcast(torch.tensor([value], dtype=torch.int64))[0])
 
     def iter_batches(self, batches, first_batch: int):
         return batches.iter_from(first_batch)

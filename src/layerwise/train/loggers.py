@@ -1,8 +1,8 @@
 """Watching a run: one line per epoch to stderr, ``metrics.jsonl``, a CSV file, TensorBoard.
 
 Each logger is a :class:`~layerwise.train.callbacks.Callback`: pass it in
-``Trainer(callbacks=[...])`` (or ``trainer_params={"callbacks": [...]}`` of
-:class:`~layerwise.GreedyLayerwise`). The file loggers write each finished
+``Trainer(callbacks=[...])`` (or ``GreedyLayerwise(trainer=Trainer(callbacks=[...]))``, or an
+estimator's ``callbacks=[...]``). The file loggers write each finished
 epoch at once and flush it to disk, so the file can be followed
 (``tail -f metrics.jsonl``) while the run goes on.
 
@@ -96,7 +96,7 @@ class EpochLogger(Callback):
             return
         values = _scalars(logs)
         seconds = values.pop("seconds", None)
-        parts = [f"[{self.phase or trainer.desc}] epoch {logs.get('epoch', '?')}/{trainer.max_epochs}"]
+        parts = [f"[{self.phase or trainer.desc}] epoch {logs.get('epoch', '?')}/{trainer.max_iter}"]
         parts += [f"{k} {v:.4g}" for k, v in values.items()]
         if self._lr is not None:
             parts.append(f"lr {self._lr:.4g}")
@@ -120,18 +120,22 @@ class _FileLogger(Callback):
         self._start: int | None = None  # where this logger's part of the file begins (after older content if append)
         self._dirty = True  # the file does not hold exactly the records yet
         self._lr: float | None = None
-        self._phase = phase
+        self._head: dict[str, Any] = {"phase": phase}
+
+    def _fields(self, trainer: Trainer) -> dict[str, Any]:
+        """What every record of a fit starts with: its ``phase`` (override to name fits otherwise)."""
+        return {"phase": self.phase or trainer.desc}
 
     # -- callback hooks ---------------------------------------------------------------
     def on_fit_start(self, trainer: Trainer, model: nn.Module) -> None:
-        self._phase = self.phase or trainer.desc
+        self._head = self._fields(trainer)
 
     def on_epoch_start(self, trainer: Trainer, model: nn.Module, epoch: int) -> None:
         self._lr = _current_lr(trainer)
         self._sync()  # after a restore: the file now shows exactly the checkpointed epochs
 
     def on_epoch_end(self, trainer: Trainer, model: nn.Module, logs: dict[str, Any]) -> None:
-        record = {"phase": self._phase, **logs}
+        record = {**self._head, **logs}
         if self._lr is not None:
             record["lr"] = self._lr
         self.records.append(record)
@@ -225,7 +229,7 @@ class JSONLinesLogger(_FileLogger):
     >>> import torch, tempfile, pathlib
     >>> from layerwise import Trainer, dense_autoencoder, Reconstruction
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "metrics.jsonl"
-    >>> _ = Trainer(max_epochs=2, callbacks=[JSONLinesLogger(path)]).fit(
+    >>> _ = Trainer(max_iter=2, callbacks=[JSONLinesLogger(path)]).fit(
     ...     dense_autoencoder(4, 2), Reconstruction("mse"), (torch.rand(8, 4),))
     >>> len(path.read_text().splitlines())
     2

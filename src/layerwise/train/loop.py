@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..data.adapters import DatasetRows, as_training_data, is_torch_data, materialize
 from ..data.arrays import TensorBatches
 from ..data.semi import LabeledUnlabeled
 from ..data.stream import ChunkedBatches, NpyFile
@@ -113,18 +114,28 @@ class Trainer:
         model : nn.Module
         objective : callable
             ``objective(model, batch) -> StepOutput``.
-        train, val : tuple of Tensor
+        train, val : tuple of Tensor, or Dataset or DataLoader
             ``(X,)`` or ``(X, y)``; moved to the trainer's device once. ``train``
             may also be a :class:`~layerwise.data.semi.LabeledUnlabeled` (ladder
             networks, the semi-supervised VAE): each step then gets
             ``(x_labeled, y, x_unlabeled)`` and an epoch is one pass over the
-            unlabeled rows (``batch_size`` of them per step).
+            unlabeled rows (``batch_size`` of them per step). ``(X,)`` may hold a
+            :class:`~layerwise.data.stream.NpyFile` or a
+            :class:`~layerwise.data.adapters.DatasetRows`, streamed in chunks.
+            A ``torch.utils.data.Dataset`` or ``DataLoader`` (items ``x`` or
+            ``(x, y)``) is read into tensors once when it fits in 1 GiB, else
+            streamed without its labels (:func:`~layerwise.data.adapters.as_training_data`);
+            ``val`` is always read into memory.
         params : iterable, optional
             Parameters or param groups to optimise; default: every parameter
             of ``model`` with ``requires_grad``.
         resume : bool, default=False
             Continue from the checkpoint in ``checkpoint_dir`` if there is one.
         """
+        if is_torch_data(train):
+            train = _dataset_tuple(train)
+        if val is not None and is_torch_data(val):
+            val = tuple(t for t in materialize(val) if t is not None)
         if not isinstance(train, LabeledUnlabeled):
             train = _check_tensors(train, "train")
         val = _check_tensors(val, "val", like=(train.X_unlabeled,) if isinstance(train, LabeledUnlabeled) else train) if val is not None else None
@@ -185,7 +196,7 @@ class Trainer:
         if isinstance(train, LabeledUnlabeled):
             return train.to(self.device).batches(auto_batch_size(self.batch_size, len(train)), gen)
         bs = auto_batch_size(self.batch_size, len(train[0]))
-        if isinstance(train[0], NpyFile) or self.chunk_rows is not None:
+        if isinstance(train[0], (NpyFile, DatasetRows)) or self.chunk_rows is not None:
             if len(train) != 1:
                 raise ConfigError("Streaming in chunks supports unlabeled data (X,) only; load labeled data into memory.")
             return ChunkedBatches(train[0], bs, self.chunk_rows or 65536, gen, self.device)
@@ -289,6 +300,13 @@ class Trainer:
     def _call(self, hook: str, model: nn.Module, *args) -> None:
         for cb in self._active:
             getattr(cb, hook)(self, model, *args)
+
+
+def _dataset_tuple(data) -> tuple:
+    """A ``Dataset`` or ``DataLoader`` as the loop's input: ``(X,)`` / ``(X, y)`` tensors, or ``(DatasetRows,)``
+    to stream (the chunked path trains on features alone, so streamed labels are not read)."""
+    X, y = as_training_data(data)
+    return (X,) if y is None or isinstance(X, DatasetRows) else (X, y)
 
 
 def _check_tensors(data, name: str, like: tuple[torch.Tensor, ...] | None = None) -> tuple[torch.Tensor, ...]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import collections
 import difflib
+import functools
 import inspect
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +22,7 @@ import torch
 from torch.optim import lr_scheduler
 
 from ..exceptions import CheckpointError, ConfigError
-from ..registry import suggest
+from ..registry import LR_SCHEDULERS, suggest
 from .callbacks import Callback
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -35,7 +36,7 @@ INTERVALS = ("epoch", "batch")
 # schedulers made of other schedulers cannot be named with plain arguments; the base class schedules nothing
 _EXCLUDED = {"LRScheduler", "_LRScheduler", "SequentialLR", "ChainedScheduler"}
 # arguments the trainer can supply for an epoch-wise schedule: the number of epochs
-_FROM_MAX_EPOCHS = {"CosineAnnealingLR": "T_max", "OneCycleLR": "total_steps"}
+_FROM_MAX_ITER = {"CosineAnnealingLR": "T_max", "OneCycleLR": "total_steps"}
 _MANAGED = ("optimizer", "last_epoch")
 _IGNORED = ("verbose",)  # deprecated in torch 2.2 and gone since: never offered
 
@@ -94,7 +95,7 @@ class LRScheduler(Callback):
     Notes
     -----
     With ``interval="epoch"``, ``CosineAnnealingLR``'s ``T_max`` and
-    ``OneCycleLR``'s ``total_steps`` default to the trainer's ``max_epochs``.
+    ``OneCycleLR``'s ``total_steps`` default to the trainer's ``max_iter``.
 
     Raises
     ------
@@ -106,7 +107,7 @@ class LRScheduler(Callback):
     Examples
     --------
     >>> from layerwise import Trainer, dense_autoencoder, Reconstruction
-    >>> trainer = Trainer(max_epochs=3, lr=0.1, callbacks=[LRScheduler("StepLR", step_size=1, gamma=0.5)])
+    >>> trainer = Trainer(max_iter=3, learning_rate_init=0.1, callbacks=[LRScheduler("StepLR", step_size=1, gamma=0.5)])
     >>> _ = trainer.fit(dense_autoencoder(4, 2), Reconstruction("mse"), (torch.rand(8, 4),))
     >>> trainer.optimizer_.param_groups[0]["lr"]
     0.0125
@@ -143,23 +144,23 @@ class LRScheduler(Callback):
         missing = [p for p in accepted if sig.parameters[p].default is inspect.Parameter.empty
                    and p not in self.params and not self._fillable(p)]
         if missing:
-            fill = _FROM_MAX_EPOCHS.get(self.name)
-            extra = f" ({fill} defaults to the trainer's max_epochs only with interval='epoch')" if fill in missing else ""
+            fill = _FROM_MAX_ITER.get(self.name)
+            extra = f" ({fill} defaults to the trainer's max_iter only with interval='epoch')" if fill in missing else ""
             raise ConfigError(f"{self.name} needs the argument(s) {missing}{extra}; got {sorted(self.params)}. "
                               f"Pass them, e.g. LRScheduler({self.name!r}, {missing[0]}=...).")
         probe = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1, momentum=0.9)
-        self._build(probe, max_epochs=1)
+        self._build(probe, max_iter=1)
 
     def _fillable(self, arg: str) -> bool:
-        return self.interval == "epoch" and _FROM_MAX_EPOCHS.get(self.name) == arg
+        return self.interval == "epoch" and _FROM_MAX_ITER.get(self.name) == arg
 
-    def _build(self, optimizer: torch.optim.Optimizer, max_epochs: int):
+    def _build(self, optimizer: torch.optim.Optimizer, max_iter: int):
         params = dict(self.params)
-        fill = _FROM_MAX_EPOCHS.get(self.name)
+        fill = _FROM_MAX_ITER.get(self.name)
         if fill and self._fillable(fill) and fill not in params and not (self.name == "OneCycleLR" and "epochs" in params):
-            params[fill] = max_epochs
+            params[fill] = max_iter
         if self.name == "OneCycleLR" and "total_steps" not in params and not {"epochs", "steps_per_epoch"} <= set(params):
-            raise ConfigError("OneCycleLR with interval='batch' needs total_steps (max_epochs times the batches per epoch, "
+            raise ConfigError("OneCycleLR with interval='batch' needs total_steps (max_iter times the batches per epoch, "
                               "ceil(n_samples / batch_size)), or epochs and steps_per_epoch; got "
                               f"{sorted(self.params)}. Pass LRScheduler('OneCycleLR', max_lr=..., total_steps=..., interval='batch').")
         try:
@@ -172,7 +173,7 @@ class LRScheduler(Callback):
     # -- callback hooks ---------------------------------------------------------------
     def on_fit_start(self, trainer: Trainer, model: nn.Module) -> None:
         # a resumed fit restores the optimizer (rates included) and then this scheduler's state
-        self.scheduler_ = self._build(trainer.optimizer_, trainer.max_epochs)
+        self.scheduler_ = self._build(trainer.optimizer_, trainer.max_iter)
 
     def on_batch_end(self, trainer: Trainer, model: nn.Module, batch_idx: int, loss: float) -> None:
         if self.interval == "batch":
@@ -197,6 +198,10 @@ class LRScheduler(Callback):
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
         return f"LRScheduler({self.name!r}{', ' + args if args else ''}, interval={self.interval!r})"
+
+
+for _name in SCHEDULERS:  # what the estimators' lr_schedule names: the factory checks the arguments, as the callback does
+    LR_SCHEDULERS.register(_name)(functools.partial(LRScheduler, _name))
 
 
 # -- scheduler state as JSON: checkpoints never pickle -----------------------------------------

@@ -1,0 +1,41 @@
+"""The demo's pictures answer its question: accuracies as bars (LabelSpreading the reference), curves on shared axes."""
+
+from dataclasses import replace
+
+import pytest
+
+import layerwise.viz as viz
+from layerwise.demo import SETTINGS, logistic_regression, pretrain, random_init, run_demo
+
+
+def _label_spreading(run):
+    """A stand-in for the row the semi-supervised steps add (named as they name it)."""
+    run.add("scikit-learn LabelSpreading (kNN), raw pixels", run.data.y_test, 0.0)
+
+
+def test_the_reference_is_label_spreading_and_the_curves_share_axes(tmp_path, monkeypatch):
+    drawn = {}
+    real_bars, real_curves = viz.plot_accuracy_bars, viz.plot_training_curves
+
+    def bars(scores, path, **kw):
+        drawn["bars"] = scores, kw
+        return real_bars(scores, path, **kw)
+
+    def curves(histories, path, **kw):
+        drawn["curves"] = histories, kw
+        return real_curves(histories, path, **kw)
+
+    monkeypatch.setattr(viz, "plot_accuracy_bars", bars)
+    monkeypatch.setattr(viz, "plot_training_curves", curves)
+    settings = replace(SETTINGS["digits"], hidden_layer_sizes=(16,), pretrain_max_iter=1, max_iter=3, dbn=False)
+    result = run_demo(out_dir=tmp_path, settings=settings, progress=False, log=lambda m: None,
+                      steps=[logistic_regression, pretrain, random_init, _label_spreading])
+    assert result["plots"] == ["accuracy.png", "curves.png", "reconstructions.png"]
+    scores, kw = drawn["bars"]
+    assert kw["reference"] == "scikit-learn LabelSpreading (kNN), raw pixels" and len(scores) == 3
+    histories, kw = drawn["curves"]
+    assert list(histories) == ["random init, full"] and (kw["val_prefix"], kw["val_label"]) == ("test_", "test")
+    assert [sorted(h) for h in histories["random init, full"]] == [
+        ["accuracy", "epoch", "loss", "seconds", "test_accuracy", "test_loss"]] * 3
+    assert histories["random init, full"][-1]["test_accuracy"] == pytest.approx(next(
+        r["accuracy"] for r in result["rows"] if r["method"] == "random init, full"))  # the table's number (float32)
