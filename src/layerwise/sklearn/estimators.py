@@ -173,7 +173,7 @@ class PretrainedClassifier(ClassifierMixin, _PretrainedBase):
     >>> X, y = load_digits(return_X_y=True)
     >>> X = X / 16.0
     >>> y_partial = y.copy(); y_partial[200:] = -1   # labels for 200 rows only
-    >>> clf = PretrainedClassifier((64,), max_iter=10, random_state=0)
+    >>> clf = PretrainedClassifier((64,), max_iter=40, random_state=0)
     >>> clf.fit(X, y_partial).semi_supervised_     # rows marked -1: the ladder network
     'ladder'
     >>> clf.score(X[200:], y[200:]) > 0.8
