@@ -182,16 +182,13 @@ class PretrainedClassifier(ClassifierMixin, _PretrainedBase):
         return len(self.classes_)
 
     def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities, ``(n_samples, n_classes)``, columns in ``classes_`` order."""
-        logits = self._forward(X)
-        e = np.exp(logits - logits.max(axis=1, keepdims=True))
-        return e / e.sum(axis=1, keepdims=True)
+        """Class probabilities, ``(n_samples, n_classes)`` float64, columns in ``classes_`` order."""
+        # softmax row by row in float64: each row's value depends on that row alone (batch-invariant)
+        return torch.softmax(torch.from_numpy(self._forward(X)).double(), dim=1).numpy()
 
     def predict_log_proba(self, X) -> np.ndarray:
         """Log of :meth:`predict_proba`."""
-        logits = self._forward(X)
-        m = logits.max(axis=1, keepdims=True)
-        return logits - m - np.log(np.exp(logits - m).sum(axis=1, keepdims=True))
+        return torch.log_softmax(torch.from_numpy(self._forward(X)).double(), dim=1).numpy()
 
     def predict(self, X) -> np.ndarray:
         """Predicted class labels, ``(n_samples,)``."""

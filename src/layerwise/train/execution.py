@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from ..exceptions import CheckpointError, ConfigError
 from . import distributed as dist_
-from .inference import predict_in_batches
+from .inference import BLOCK_ROWS, predict_in_batches
 
 __all__ = ["LocalExecution", "DistributedExecution", "resolve_execution", "resolve_device"]
 
@@ -97,7 +97,7 @@ class LocalExecution:
     def validate(self, evaluate: Callable[[tuple[torch.Tensor, ...]], float], val: tuple[torch.Tensor, ...]) -> float:
         return evaluate(val)
 
-    def predict(self, module: nn.Module, X: torch.Tensor, batch_size: int = 4096, method: str | None = None) -> torch.Tensor:
+    def predict(self, module: nn.Module, X: torch.Tensor, batch_size: int = BLOCK_ROWS, method: str | None = None) -> torch.Tensor:
         return predict_in_batches(module, X, batch_size, method)
 
     # -- what a checkpoint needs ---------------------------------------------------------------------
@@ -178,7 +178,7 @@ class DistributedExecution(LocalExecution):
         total, n, _ = self.ctx.reduce_metrics(evaluate(part) * rows, rows, {})
         return total / n
 
-    def predict(self, module, X, batch_size=4096, method=None):
+    def predict(self, module, X, batch_size=BLOCK_ROWS, method=None):
         return self.ctx.predict(module, X, batch_size, method)
 
     def checkpoint_info(self) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from ..params.table import PRECISIONS, SOLVERS  # noqa: F401  (PRECISIONS: kept 
 from .callbacks import EarlyStopping
 from .checkpoint import has_checkpoint
 from .execution import resolve_device, resolve_execution
-from .inference import predict_in_batches
+from .inference import BLOCK_ROWS, predict_in_batches
 from .resume import TrainState, make_checkpointer
 
 __all__ = ["Trainer", "resolve_device", "make_optimizer", "predict_in_batches", "auto_batch_size"]
@@ -167,7 +167,7 @@ class Trainer:
         self._call("on_fit_end", model)
         return self.history
 
-    def predict(self, module: nn.Module, X: torch.Tensor, batch_size: int = 4096, method: str | None = None) -> torch.Tensor:
+    def predict(self, module: nn.Module, X: torch.Tensor, batch_size: int = BLOCK_ROWS, method: str | None = None) -> torch.Tensor:
         """:func:`predict_in_batches`; under distributed training each process computes its share of the rows.
 
         Every process gets the whole result (the codes of a frozen layer that
