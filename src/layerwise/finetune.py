@@ -77,6 +77,8 @@ def finetune(
     _ARGS.validate({"mode": mode, "encoder_lr_scale": encoder_lr_scale}, "finetune()")
     trainer = trainer or Trainer()
     model = stack_with_head(stack, head)
+    _check_targets(objective, model, train, "train[1]")
+    _check_targets(objective, model, val, "val[1]")
     if mode == "frozen" and getattr(objective, "needs_decoder", False):
         raise ConfigError(f"{type(objective).__name__} trains the stack on unlabeled rows too, which mode='frozen' forbids; "
                           "use mode='full', or a supervised objective such as Classification() with mode='frozen'.")
@@ -99,6 +101,23 @@ def finetune(
         groups[1]["params"] += list(trained.decoder.parameters())
     history = trainer.fit(trained, objective, train, val, params=groups, resume=resume)
     return model, history
+
+
+def _check_targets(objective, model: nn.Module, data, name: str) -> None:
+    """The objective's check of the labels (``check_targets``), against the width of the model's output."""
+    check = getattr(objective, "check_targets", None)
+    if check is None or data is None or len(data) < 2 or not isinstance(data[1], torch.Tensor):
+        return
+    param = next(model.parameters(), None)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            x = torch.as_tensor(data[0][:1])
+            out = model(x.to(param.device) if param is not None else x)  # (1, n_outputs)
+    finally:
+        model.train(was_training)
+    check(data[1], int(out.shape[1]), name)
 
 
 def _with_decoder(stack: nn.Module, head: nn.Module) -> nn.Module:

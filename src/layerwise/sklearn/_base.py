@@ -74,6 +74,7 @@ class LayerwiseBase(BaseEstimator):
         """sklearn's ``validate_data`` (its messages, which the common checks pin),
         re-raised as :class:`DataError` with a hint on how to fix it."""
         name = type(self).__name__
+        _refuse_dates(X, name)
         try:
             X = validate_data(self, X, reset=reset, dtype=np.float32, ensure_min_samples=2 if reset else 1, ensure_all_finite=False)
         except ValueError as e:
@@ -158,3 +159,24 @@ class LayerwiseBase(BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = False
         return tags
+
+
+def _refuse_dates(X, name: str) -> None:
+    """Dates, durations and complex numbers are not features that scikit-learn's checks refuse clearly:
+    numpy silently turns dates into nanosecond counts, and a complex array is printed whole."""
+    dtypes = list(getattr(X, "dtypes", [])) if hasattr(X, "dtypes") else [getattr(X, "dtype", None)]
+    kinds = {np.dtype(d).kind for d in dtypes if d is not None and _is_numpy_dtype(d)}
+    if kinds & {"M", "m"}:
+        raise DataError(f"X holds dates or durations (datetime64/timedelta64); {name} expects numeric features. Turn them "
+                        "into numbers with a meaning first, e.g. the day of the week or the days since a reference date.")
+    if "c" in kinds:
+        raise DataError(f"X holds complex numbers; {name} expects real features. Pass X.real and X.imag as separate "
+                        "columns, or np.abs(X).")
+
+
+def _is_numpy_dtype(d) -> bool:
+    try:
+        np.dtype(d)
+    except TypeError:
+        return False
+    return True

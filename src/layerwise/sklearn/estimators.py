@@ -314,9 +314,15 @@ def _labels_1d(y, n_rows: int) -> np.ndarray:
 
 
 def _is_unlabeled(y: np.ndarray, marker) -> np.ndarray:
-    """Rows whose label equals ``marker`` (``None``: no row is unlabeled)."""
+    """Rows whose label equals ``marker`` (``None``: no row is unlabeled).
+
+    Among string labels a numeric marker also matches its text (``"-1"`` for ``-1``): labels read from a CSV
+    file with class names keep ``-1`` as the text ``"-1"``, and a class named ``"-1"`` next to ``"cat"`` and
+    ``"dog"`` is almost always a hidden label. ``unlabeled=None`` keeps it as a class.
+    """
     if marker is None:
         return np.zeros(len(y), dtype=bool)
     if y.dtype.kind in "biuf":
         return y == marker if isinstance(marker, (int, float, np.number)) else np.zeros(len(y), dtype=bool)
-    return np.asarray([v == marker for v in y], dtype=bool)
+    text = str(marker) if isinstance(marker, (int, np.integer)) and not isinstance(marker, bool) else None
+    return np.asarray([v == marker or (text is not None and isinstance(v, str) and v.strip() == text) for v in y], dtype=bool)

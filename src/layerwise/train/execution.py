@@ -18,6 +18,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..exceptions import CheckpointError, ConfigError
+from ..params.constraints import COMPUTE_DEVICES
 from . import distributed as dist_
 from .inference import BLOCK_ROWS, predict_in_batches
 
@@ -44,6 +45,9 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
             f"device must be 'auto', 'cpu', 'cuda', 'cuda:<index>' or another torch device; got {device!r}. "
             "Use device='auto' to take CUDA when available, else the CPU."
         ) from e
+    if dev.type not in COMPUTE_DEVICES:
+        raise ConfigError(f"device={device!r} is a {dev.type!r} device, which holds no data to train on; expected one of "
+                          f"{list(COMPUTE_DEVICES)} (e.g. 'cpu', 'cuda:0'). Use device='auto' to take CUDA when available.")
     if dev.type == "cuda" and dev.index is None and dist_.launched() and torch.cuda.is_available():
         # one GPU per process under torchrun: process LOCAL_RANK of this machine takes GPU LOCAL_RANK
         return torch.device("cuda", dist_.local_device_index())

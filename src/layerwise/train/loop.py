@@ -114,7 +114,8 @@ class Trainer:
         objective : callable
             ``objective(model, batch) -> StepOutput``.
         train, val : tuple of Tensor
-            ``(X,)`` or ``(X, y)``; moved to the trainer's device once. ``train``
+            ``(X,)`` or ``(X, y)``; moved to the trainer's device once (NumPy
+            arrays are turned into tensors: float32 features, int64 labels). ``train``
             may also be a :class:`~layerwise.data.semi.LabeledUnlabeled` (ladder
             networks, the semi-supervised VAE): each step then gets
             ``(x_labeled, y, x_unlabeled)`` and an epoch is one pass over the
@@ -234,7 +235,7 @@ class Trainer:
         try:
             with self._autocast():
                 out = objective(model, batch)
-        except RuntimeError as e:
+        except (RuntimeError, IndexError) as e:  # IndexError: a class label out of the head's range
             if isinstance(e, torch.OutOfMemoryError):
                 raise
             shapes = ", ".join(f"{tuple(t.shape)} {str(t.dtype).replace('torch.', '')}" for t in batch)
@@ -298,6 +299,7 @@ def _check_tensors(data, name: str, like: tuple[torch.Tensor, ...] | None = None
             f"{name} must be a tuple of tensors such as (X,) or (X, y); got {type(data).__name__}"
             + (f" of shape {tuple(data.shape)}" if isinstance(data, torch.Tensor) else "") + f". Pass {name}=(X,)."
         )
+    data = tuple(_as_tensor(t, f"{name}[{i}]") for i, t in enumerate(data))
     # tensors, or anything with a shape that the trainer streams (NpyFile)
     bad = [type(t).__name__ for t in data if not hasattr(t, "shape")]
     if not data or bad:
@@ -311,6 +313,18 @@ def _check_tensors(data, name: str, like: tuple[torch.Tensor, ...] | None = None
         raise DataError(f"{name}[0] has rows of shape {tuple(data[0].shape[1:])} but train[0] has {tuple(like[0].shape[1:])}; "
                         "expected the same features in both.")
     return tuple(data)
+
+
+def _as_tensor(t, name: str):
+    """A NumPy array as a tensor of the dtype models take: float32 features, int64 class labels."""
+    if not isinstance(t, np.ndarray):
+        return t
+    if t.dtype.kind == "f" or t.dtype.kind == "b":
+        return torch.from_numpy(np.ascontiguousarray(t, dtype=np.float32))
+    if t.dtype.kind in "iu":
+        return torch.from_numpy(np.ascontiguousarray(t, dtype=np.int64))
+    raise DataError(f"{name} is a NumPy array of dtype {t.dtype}; expected numbers (float features, integer class labels). "
+                    "Encode it as numbers first.")
 
 
 def _old_name(old: str, new: str) -> property:
