@@ -319,8 +319,13 @@ def test_divergence_names_the_last_good_checkpoint_and_resume_starts_there(tmp_p
         Trainer(max_iter=3, batch_size=32, random_state=0, checkpoint_dir=ckpt).fit(boring_autoencoder(), NaNAfter(2), (X,))
     _, state = load_checkpoint(ckpt)
     assert (state["epoch"], state["batch"]) == (1, 0)
-    hist = Trainer(max_iter=3, batch_size=32, random_state=0, checkpoint_dir=ckpt).fit(boring_autoencoder(), Reconstruction("bce"), (X,), resume=True)
-    assert [h["epoch"] for h in hist] == [1, 2, 3]
+    # resuming continues from that checkpoint: a fresh NaNAfter(2) gives two good batches (epoch 2), then NaN
+    with pytest.raises(DivergenceError, match=r"The loss became nan at epoch 3, batch 1\."):
+        Trainer(max_iter=3, batch_size=32, random_state=0, checkpoint_dir=ckpt).fit(boring_autoencoder(), NaNAfter(2), (X,), resume=True)
+    # another objective is another run: refused, with what differs and how to start over
+    with pytest.raises(CheckpointError, match=r"Cannot resume from .*ckpt: its checkpoint was written by a fit with other data or "
+                                              r"settings:\n- objective: 'NaNAfter' in the checkpoint, 'Reconstruction' now"):
+        Trainer(max_iter=3, batch_size=32, random_state=0, checkpoint_dir=ckpt).fit(boring_autoencoder(), Reconstruction("bce"), (X,), resume=True)
 
 
 def _full_disk(*args, **kwargs):

@@ -177,6 +177,8 @@ class GreedyLayerwise:
             if X_val.shape[1:] != X.shape[1:]:
                 raise DataError(f"X_val has rows of shape {tuple(X_val.shape[1:])} but X has {tuple(X.shape[1:])}; "
                                 "expected the same features in both.")
+        if not resume:
+            self._start_over()
         params = dict(self.objective_params or {})
         first_loss = params.pop("loss", self.loss)
         codes, val_codes = X, X_val
@@ -202,6 +204,16 @@ class GreedyLayerwise:
                 val_codes = trainer.predict(model.encoder, val_codes.to(trainer.device)) if val_codes is not None else None
         self.stack_ = self._assemble(encoders, decoders)
         return self.stack_
+
+    def _start_over(self) -> None:
+        """A fit that does not resume removes the stage checkpoints of an earlier run first: resuming this
+        run later must never restore a stage that an earlier run (another seed, other data) finished."""
+        from .train.checkpoint import clear_checkpoint
+        from .train.distributed import is_main
+
+        if self.checkpoint_dir is not None and Path(self.checkpoint_dir).is_dir() and is_main():
+            for stage in Path(self.checkpoint_dir).glob("stage_*"):
+                clear_checkpoint(stage)
 
     def build(self, in_shape: Sequence[int], first_loss: str = "mse") -> EncoderStack:
         """The untrained stack that :meth:`fit` would train, e.g. to load saved weights into.

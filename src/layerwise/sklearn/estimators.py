@@ -21,7 +21,7 @@ from ..objectives import Classification, Regression
 from ..params import PRETRAINED
 from ..train.inference import predict_in_batches
 from ._base import LayerwiseBase, check_is_fitted
-from ._stack import PretrainedStackMixin, checkpoint_doc, phase_dir
+from ._stack import PretrainedStackMixin, checkpoint_doc, phase_dir, start_over
 
 __all__ = ["PretrainedClassifier", "PretrainedRegressor"]
 
@@ -35,6 +35,7 @@ class _PretrainedBase(TransformerMixin, PretrainedStackMixin, LayerwiseBase):
     def _fit(self, X, y_targets: torch.Tensor, labeled: np.ndarray, n_out: int, objective, stratify, checkpoint_dir, resume: bool):
         """Pretrain on every row of ``X``, fine-tune on the ``labeled`` ones; checkpoints under ``checkpoint_dir``."""
         self._check_params(X.shape[0])
+        start_over(checkpoint_dir, ("finetune",), resume)
         ctx, seed = self._seed_context()
         with ctx:
             Xt = torch.from_numpy(X)

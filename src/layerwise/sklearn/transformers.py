@@ -12,7 +12,7 @@ from ..objectives import Reconstruction
 from ..params import STACKED_AUTOENCODER
 from ..train.inference import predict_in_batches
 from ._base import LayerwiseBase, check_is_fitted
-from ._stack import PretrainedStackMixin, checkpoint_doc, phase_dir
+from ._stack import PretrainedStackMixin, checkpoint_doc, phase_dir, start_over
 
 __all__ = ["StackedAutoencoder"]
 
@@ -67,6 +67,7 @@ class StackedAutoencoder(TransformerMixin, PretrainedStackMixin, LayerwiseBase):
         """
         X = self._validate_X(X, reset=True)
         self._check_params(X.shape[0])
+        start_over(checkpoint_dir, ("unroll",), resume)
         ctx, seed = self._seed_context()
         with ctx:
             Xt = torch.from_numpy(X)

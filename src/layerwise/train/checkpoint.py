@@ -24,7 +24,7 @@ from safetensors.torch import load_file, save_file
 
 from ..exceptions import CheckpointError
 
-__all__ = ["file_sha256", "save_checkpoint", "load_checkpoint", "has_checkpoint", "flatten_optimizer", "unflatten_optimizer",
+__all__ = ["file_sha256", "save_checkpoint", "load_checkpoint", "has_checkpoint", "clear_checkpoint", "flatten_optimizer", "unflatten_optimizer",
            "rng_state", "set_rng_state", "atomic_write_bytes"]
 
 FORMAT = 1
@@ -67,6 +67,14 @@ def save_checkpoint(folder: str | os.PathLike, tensors: dict[str, torch.Tensor],
                               "checkpoint_dir; the previous checkpoint, if any, is intact.") from e
     body = {"format": FORMAT, "tensors_sha256": digest, **state}
     atomic_write_bytes(folder / "checkpoint.json", json.dumps(body).encode())
+
+
+def clear_checkpoint(folder: str | os.PathLike | None) -> None:
+    """Remove the checkpoint files of ``folder`` (only those :func:`save_checkpoint` writes), if any."""
+    if folder is None or not Path(folder).is_dir():
+        return
+    for name in ("checkpoint.json", "checkpoint.safetensors", PREVIOUS):  # the JSON first: no half checkpoint is readable
+        (Path(folder) / name).unlink(missing_ok=True)
 
 
 def has_checkpoint(folder: str | os.PathLike | None) -> bool:

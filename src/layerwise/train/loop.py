@@ -29,9 +29,10 @@ from ..params import TRAINER, configurable_init
 from ..params.table import PRECISIONS, SOLVERS  # noqa: F401  (PRECISIONS: kept importable from here)
 from .callbacks import EarlyStopping
 from .checkpoint import has_checkpoint
+from .fingerprint import fingerprint
 from .execution import resolve_device, resolve_execution
 from .inference import BLOCK_ROWS, predict_in_batches
-from .resume import TrainState, make_checkpointer
+from .resume import Checkpointer, TrainState, make_checkpointer
 
 __all__ = ["Trainer", "resolve_device", "make_optimizer", "predict_in_batches", "auto_batch_size"]
 
@@ -146,8 +147,10 @@ class Trainer:
         self._active = [*self.callbacks, *([EarlyStopping("val_loss", patience=self.n_iter_no_change, tol=self.tol)]
                                             if self.early_stopping else [])]
         checkpoints = make_checkpointer(self.checkpoint_dir, execution, self._active, self.device, self.checkpoint_every,
-                                        self._check_finite)
+                                        self._check_finite, lambda: fingerprint(self, model, objective, opt, train, val))
         self.history, self.should_stop = [], False
+        if isinstance(checkpoints, Checkpointer):
+            checkpoints.fingerprint()  # now, before callbacks change learning rates or objective weights
         self._call("on_fit_start", model)
         state = checkpoints.start(model, opt, gen, resume)
         self.history, self.should_stop = state.history, state.should_stop
