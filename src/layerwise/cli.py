@@ -127,6 +127,18 @@ def main(argv: list[str] | None = None) -> int:
         who = "" if distributed.is_main() else f" (rank {distributed.rank()})"
         print(f"layerwise: error{who}: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # a file or folder the user named cannot be read or written: not a bug of layerwise
+        where = f": {e.filename}" if e.filename else ""
+        print(f"layerwise: error: {e.strerror or e}{where}. Check the path, its permissions and the free disk space.",
+              file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        from .commands import resumable_run
+
+        if distributed.is_main():
+            hint = f"; continue with `layerwise resume {resumable_run}`" if resumable_run is not None else ""
+            print(f"layerwise: interrupted{hint}", file=sys.stderr)
+        return 130
     finally:
         warnings.showwarning = shown
         distributed.shutdown()

@@ -45,6 +45,7 @@ __all__ = ["RunConfig", "SECTIONS", "OLD_KEYS", "load_config", "apply_overrides"
 _SHARED = ("random_state", "device", "precision")  # top level: both estimators (and the data split: random_state)
 _MODEL = ("hidden_layer_sizes", "activation", "pretrain", "pretrain_params")
 _FROM_CLI = ("verbose", "pretrained", "unlabeled")  # --no-progress, the run's pretrained/ folder, prepare_data's markers
+_FROM_DATA = ("scale",)  # [data] scale: both estimators fit it on the training rows (preprocessing is part of the model)
 _PRETRAINING = ("pretrain_max_iter", "loss", "tied")  # fine-tuning starts from pretrained/: these are [pretrain]'s
 
 
@@ -58,8 +59,8 @@ SECTIONS: dict[str, ParamSet] = {
     "": ParamSet(RUN.params + PRETRAINED.select(*_SHARED, defaults={"random_state": 0}).params),
     "data": DATA,
     "model": PRETRAINED.select(*_MODEL),
-    "pretrain": _rest(STACKED_AUTOENCODER, _MODEL, _SHARED, _FROM_CLI),
-    "finetune": _rest(PRETRAINED, _MODEL, _SHARED, _FROM_CLI, _PRETRAINING),
+    "pretrain": _rest(STACKED_AUTOENCODER, _MODEL, _SHARED, _FROM_CLI, _FROM_DATA),
+    "finetune": _rest(PRETRAINED, _MODEL, _SHARED, _FROM_CLI, _PRETRAINING, _FROM_DATA),
 }
 
 #: Keys of earlier releases -> their names now (the estimator parameter they set).
@@ -281,7 +282,9 @@ def estimator_params(cfg: RunConfig, phase: str) -> dict[str, Any]:
     ----------
     phase : {"pretrain", "finetune"}
         ``"pretrain"``: a :class:`~layerwise.StackedAutoencoder`; ``"finetune"``: a
-        ``PretrainedClassifier`` or ``PretrainedRegressor``.
+        ``PretrainedClassifier`` or ``PretrainedRegressor``. ``[data] scale`` is passed to both: the scaling
+    is fitted on the training rows and saved with each model.
     """
     shared = {k: getattr(cfg, k) for k in _SHARED}
-    return {**shared, **dataclasses.asdict(cfg.model), **dataclasses.asdict(getattr(cfg, phase))}
+    data = {k: getattr(cfg.data, k) for k in _FROM_DATA}
+    return {**shared, **data, **dataclasses.asdict(cfg.model), **dataclasses.asdict(getattr(cfg, phase))}

@@ -199,7 +199,8 @@ def draw_samples(model, n: int, seed: int = 0) -> np.ndarray:
 
 def estimator_samples(sae, objective: str, n_features: int, seed: int, n: int = 50) -> np.ndarray | None:
     """Prior samples through a stacked autoencoder's decoders (``"vae"``), the end of DAE chains
-    (``"denoising"``), or ``None`` for objectives that cannot sample."""
+    (``"denoising"``), or ``None`` for objectives that cannot sample; in the units of the training data
+    (the model's ``scale`` undone)."""
     gen = torch.Generator().manual_seed(seed)
     if objective == "vae":
         width = sae.transform(np.zeros((1, n_features), np.float32)).shape[1]
@@ -208,5 +209,6 @@ def estimator_samples(sae, objective: str, n_features: int, seed: int, n: int = 
         with torch.random.fork_rng():
             torch.manual_seed(seed)
             chain = dae_chain(sae.autoencoder_, MaskingNoise(0.25), n_samples=n, n_steps=30, shape=(n_features,))
-        return chain.means[-1].detach().cpu().numpy()
+        means = chain.means[-1].detach().cpu().numpy()  # in the model's input space
+        return sae._unscale(means) if hasattr(sae, "_unscale") else means
     return None

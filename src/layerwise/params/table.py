@@ -47,6 +47,11 @@ FINETUNE_MODES = ("frozen", "full")
 LR_SCHEDULES = ("constant", "cosine")
 LOSSES = ("auto", "mse", "bce")
 
+_SCALE_DOC = """``"minmax"`` rescales every feature to [0, 1] with the minimum and maximum of the rows ``fit`` sees
+          (``data_min_``, ``data_max_``); every later ``X`` (``predict``, ``transform``, ``score``...) is scaled with
+          the same numbers, which are saved with the model, and outputs in the input space (``inverse_transform``,
+          ``sample``) come back in the original units. ``"auto"``: the same, only when some training value is
+          outside [0, 1] (what the Bernoulli loss needs); ``"none"``: ``X`` as given."""
 _EPOCHS = Interval(int, 1)
 _FRACTION_OPEN = Interval(float, 0, 1, "neither")
 _RATE = Interval(float, 0, 1, "left")  # a dropout rate: 1 would drop everything
@@ -168,7 +173,10 @@ PARAMS = ParamSet((
           "Keep labels for this fraction of the training rows (stratified); the others are marked unlabeled. 1 keeps them all."),
     Param("val_size", (Interval(float, 0, 1, "left"),), 0.1, "Fraction of the training rows held out as validation rows."),
     Param("test_size", (Interval(float, 0, 1, "left"),), 0.2, "Fraction held out as test rows when the dataset has no test split."),
-    Param("scale", (Options("auto", "minmax", "none"),), "auto", "Scaling of file data: ``minmax`` to [0, 1], or none."),
+    Param("scale", (Options("auto", "minmax", "none"),), "auto",
+          """Min-max scaling of every feature to [0, 1], fitted on the training rows and applied by the model to
+          every row it is given later (``"auto"``: only when some training value is outside [0, 1]; ``"none"``:
+          values as given)."""),
     Param("task", (Options("classification", "regression"),), "classification",
           "What the labels are: it picks ``PretrainedClassifier`` or ``PretrainedRegressor``."),
     Param("name", (FolderName(),), "run", "The run's folder name: the run folder is ``out_dir/name``."),
@@ -214,9 +222,11 @@ PRETRAINED = PARAMS.select(
     "hidden_layer_sizes", "activation", "pretrain", "pretrain_params", "finetune", "encoder_lr_scale", "dropout",
     "input_dropout", "loss", "tied", "solver", "learning_rate_init", "lr_schedule", "alpha", "batch_size",
     "pretrain_max_iter", "max_iter", "early_stopping", "validation_fraction", "n_iter_no_change", "tol",
-    "random_state", "verbose", "device", "precision", "unlabeled", "pretrained",
-    defaults={"hidden_layer_sizes": (512, 256), "max_iter": 100},
-    docs={"hidden_layer_sizes": """Code width of each pretrained layer. (512, 256) beat (256, 64) on MNIST by 0.27 pt
+    "random_state", "verbose", "device", "precision", "unlabeled", "pretrained", "scale",
+    defaults={"hidden_layer_sizes": (512, 256), "max_iter": 100, "scale": "none"},
+    docs={"scale": _SCALE_DOC + """ With ``pretrained``, the saved model's scaling is reused when it has one: its
+          layers expect inputs scaled that way.""",
+          "hidden_layer_sizes": """Code width of each pretrained layer. (512, 256) beat (256, 64) on MNIST by 0.27 pt
           with all labels and 0.94 pt with 1,000, for 1.8x the time (``benchmarks/defaults.py``; README, "Defaults").""",
           "max_iter": "Epochs of fine-tuning.",
           "early_stopping": """Hold out ``validation_fraction`` of the labeled rows and stop fine-tuning when their
@@ -225,10 +235,11 @@ PRETRAINED = PARAMS.select(
 
 STACKED_AUTOENCODER = PARAMS.select(
     "hidden_layer_sizes", "activation", "pretrain", "pretrain_params", "loss", "tied", "solver", "learning_rate_init",
-    "alpha", "batch_size", "max_iter", "unroll_max_iter", "random_state", "verbose", "device", "precision",
-    defaults={"pretrain": "autoencoder", "max_iter": 20},
+    "alpha", "batch_size", "max_iter", "unroll_max_iter", "random_state", "verbose", "device", "precision", "scale",
+    defaults={"pretrain": "autoencoder", "max_iter": 20, "scale": "none"},
     constraints={"pretrain": (Registered(OBJECTIVES),)},
-    docs={"pretrain": """The objective of each layer, a name in ``layerwise.OBJECTIVES`` (``"autoencoder"``,
+    docs={"scale": _SCALE_DOC,
+          "pretrain": """The objective of each layer, a name in ``layerwise.OBJECTIVES`` (``"autoencoder"``,
           ``"sparse"``, ``"denoising"``, ``"contractive"``, ``"conv"``, ``"rbm"``, ``"vae"``).""",
           "max_iter": "Epochs per layer."},
     deprecated=[Deprecated(n, None, note="StackedAutoencoder has no early stopping.")
@@ -238,9 +249,10 @@ STACKED_AUTOENCODER = PARAMS.select(
 VARIATIONAL_AUTOENCODER = PARAMS.select(
     "hidden_layer_sizes", "n_components", "activation", "loss", "beta", "kl_warmup", "solver", "learning_rate_init",
     "alpha", "batch_size", "max_iter", "early_stopping", "validation_fraction", "n_iter_no_change", "tol",
-    "random_state", "verbose", "device", "precision",
-    defaults={"hidden_layer_sizes": (400,), "max_iter": 20},
-    docs={"hidden_layer_sizes": """Widths of the encoder's hidden layers; the decoder mirrors them. ``(400,)`` with
+    "random_state", "verbose", "device", "precision", "scale",
+    defaults={"hidden_layer_sizes": (400,), "max_iter": 20, "scale": "none"},
+    docs={"scale": _SCALE_DOC,
+          "hidden_layer_sizes": """Widths of the encoder's hidden layers; the decoder mirrors them. ``(400,)`` with
           ``n_components=20`` is the pytorch/examples VAE.""",
           "loss": """The decoder's likelihood. ``"bce"``: Bernoulli, for data in [0, 1]; ``"mse"``: Gaussian with unit
           variance (standardise the data first); ``"auto"``: ``"bce"`` when the data is in [0, 1], else ``"mse"``.""",

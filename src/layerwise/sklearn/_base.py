@@ -14,9 +14,11 @@ An estimator declares its parameters once, as ``_parameters`` (a
 from __future__ import annotations
 
 import contextlib
+import json
 import numbers
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,6 +30,7 @@ from sklearn.utils.validation import check_is_fitted as _sk_check_is_fitted
 from sklearn.utils.validation import validate_data
 from torch import nn
 
+from ..data.arrays import in_unit_interval
 from ..exceptions import CheckpointError, DataError, NotFittedError
 from ..io import register_estimator
 from ..params import TRAINER, ParamSet, configurable_init
@@ -86,13 +89,48 @@ class LayerwiseBase(BaseEstimator):
                 f"{name} expects finite numbers. Impute or drop them first, e.g. with sklearn.impute.SimpleImputer "
                 "in a Pipeline."
             )
-        return X
+        if reset:
+            self._fit_scaling(X)
+        return self._scale(X)
+
+    # -- input scaling: part of the model -------------------------------------------------
+    def _fit_scaling(self, X: np.ndarray) -> None:
+        """``data_min_`` and ``data_max_`` of the training rows when ``scale`` asks for min-max scaling, else None."""
+        self.data_min_ = self.data_max_ = None
+        saved = _saved_scaling(getattr(self, "pretrained", None))
+        if saved is not None:  # the saved layers expect inputs scaled as they were trained
+            self.data_min_, self.data_max_ = saved
+            return
+        scale = getattr(self, "scale", "none")
+        if scale == "minmax" or (scale == "auto" and not in_unit_interval(X)):
+            self.data_min_, self.data_max_ = X.min(axis=0), X.max(axis=0)  # (n_features,) float32 each
+
+    def _scale(self, X: np.ndarray) -> np.ndarray:
+        """``X`` in the model's input space: ``(X - data_min_) / (data_max_ - data_min_)``; constant features give 0."""
+        if getattr(self, "data_min_", None) is None:
+            return X
+        return ((X - self.data_min_) / _ranges(self.data_min_, self.data_max_)).astype(np.float32)
+
+    def _unscale(self, X: np.ndarray) -> np.ndarray:
+        """Inverse of :meth:`_scale`: rows of the model's input space back in the units of the training data."""
+        if getattr(self, "data_min_", None) is None:
+            return X
+        return (X * _ranges(self.data_min_, self.data_max_) + self.data_min_).astype(np.float32)
+
+    def _scaling_description(self) -> str:
+        """What the model does to ``X`` before its first layer, in words (``meta.json``, ``layerwise inspect``)."""
+        if getattr(self, "data_min_", None) is None:
+            return "none: X is used as given"
+        return (f"min-max per feature to [0, 1] with the training rows' data_min_ (in [{float(self.data_min_.min()):g}, "
+                f"{float(self.data_min_.max()):g}]) and data_max_ (in [{float(self.data_max_.min()):g}, "
+                f"{float(self.data_max_.max()):g}]), saved in config.json and applied to every X")
 
     # -- training -----------------------------------------------------------------------
     def _trainer(self, n: int, max_iter: int, desc: str, seed: int, checkpoint_dir: str | None = None,
                  early_stopping: bool = False, callbacks: list | None = None) -> Trainer:
         """The :class:`Trainer` of one phase, from this estimator's parameters (the same names)."""
-        callbacks = list(callbacks or [])
+        # _run_callbacks: set by the command line to write a run's records once training starts (not a parameter)
+        callbacks = [*(callbacks or []), *getattr(self, "_run_callbacks", ())]
         if getattr(self, "lr_schedule", "constant") == "cosine":
             callbacks.insert(0, CosineLR())
         return Trainer(
@@ -149,8 +187,12 @@ class LayerwiseBase(BaseEstimator):
         return est
 
     def _encode(self, X) -> np.ndarray:
+        """Codes of the stack for raw rows ``X`` (validated and scaled here)."""
         check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
+        return self._codes(self._validate_X(X, reset=False))
+
+    def _codes(self, X: np.ndarray) -> np.ndarray:
+        """Codes of the stack for rows already in the model's input space."""
         dev = next(self.stack_.parameters()).device
         # conv stacks give (n, c, h, w) feature maps; estimators return 2-D codes
         return predict_in_batches(self.stack_, torch.from_numpy(X).to(dev)).flatten(1).float().cpu().numpy()
@@ -159,6 +201,27 @@ class LayerwiseBase(BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = False
         return tags
+
+
+def _ranges(low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """``high - low``, 1 where a feature was constant (scikit-learn's MinMaxScaler does the same)."""
+    span = (np.asarray(high) - np.asarray(low)).astype(np.float32)
+    return np.where(span > 0, span, np.float32(1.0))
+
+
+def _saved_scaling(path) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(data_min_, data_max_)`` of the model saved at ``path``, or None (no path, no scaling, unreadable: the
+    transfer itself reports a folder that cannot be read)."""
+    if path is None:
+        return None
+    from ..modelfile import CONFIG, from_json
+
+    try:
+        attributes = from_json(json.loads((Path(path) / CONFIG).read_text(encoding="utf-8"))["state"]["attributes"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    low, high = attributes.get("data_min_"), attributes.get("data_max_")
+    return None if low is None or high is None else (np.asarray(low, np.float32), np.asarray(high, np.float32))
 
 
 def _refuse_dates(X, name: str) -> None:
@@ -170,8 +233,8 @@ def _refuse_dates(X, name: str) -> None:
         raise DataError(f"X holds dates or durations (datetime64/timedelta64); {name} expects numeric features. Turn them "
                         "into numbers with a meaning first, e.g. the day of the week or the days since a reference date.")
     if "c" in kinds:
-        raise DataError(f"X holds complex numbers; {name} expects real features. Pass X.real and X.imag as separate "
-                        "columns, or np.abs(X).")
+        raise DataError(f"Complex data not supported: X holds complex numbers; {name} expects real features. Pass X.real "
+                        "and X.imag as separate columns, or np.abs(X).")
 
 
 def _is_numpy_dtype(d) -> bool:

@@ -164,8 +164,9 @@ class VariationalAutoencoder(TransformerMixin, LayerwiseBase):
         return float(self.score_samples(X).mean())
 
     def _decode(self, Z: torch.Tensor) -> np.ndarray:
+        """Decoded means in the units of the training data (the model's scaling undone)."""
         dev = next(self.module_.parameters()).device
-        return predict_in_batches(self.module_, Z.to(dev), method="decode").float().cpu().numpy()
+        return self._unscale(predict_in_batches(self.module_, Z.to(dev), method="decode").float().cpu().numpy())
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
