@@ -114,7 +114,10 @@ def main(argv: list[str] | None = None) -> int:
     """
     from .train import distributed
 
+    from . import commands
+
     args = build_parser().parse_args(argv)
+    commands.resumable_run = None  # set once a command has written a run folder's records
     shown = warnings.showwarning
     warnings.showwarning = _warning_line
     try:
@@ -133,10 +136,9 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        from .commands import resumable_run
-
         if distributed.is_main():
-            hint = f"; continue with `layerwise resume {resumable_run}`" if resumable_run is not None else ""
+            run = commands.resumable_run
+            hint = f"; continue with `layerwise resume {run}`" if run is not None else ""
             print(f"layerwise: interrupted{hint}", file=sys.stderr)
         return 130
     finally:
