@@ -20,9 +20,10 @@ from torch import nn
 from dataclasses import replace
 
 from .exceptions import ConfigError
-from .nn.stack import EncoderStack, freeze, unfreeze
+from .nn.stack import EncoderStack, freeze_trained, unfreeze_trained
 from .params import PARAMS, ParamSet
 from .params.table import FINETUNE_MODES
+from .train.callbacks import Callback
 from .train.loop import Trainer
 
 __all__ = ["FINETUNE_MODES", "finetune", "stack_with_head"]
@@ -83,24 +84,42 @@ def finetune(
         raise ConfigError(f"{type(objective).__name__} trains the stack on unlabeled rows too, which mode='frozen' forbids; "
                           "use mode='full', or a supervised objective such as Classification() with mode='frozen'.")
     if mode == "frozen":
-        freeze(stack.to(trainer.device))
+        freeze_trained(stack.to(trainer.device))
         # The fast path: codes of the frozen stack are computed once, the head
         # trains on them alone.
         codes = trainer.predict(stack, train[0].to(trainer.device))
         val_codes = (trainer.predict(stack, val[0].to(trainer.device)), val[1]) if val is not None else None
         history = trainer.fit(head, objective, (codes, train[1]), val_codes, resume=resume)
         return model, history
-    unfreeze(stack)
+    # what pretraining froze learns now; what the user froze (load_pretrained(freeze=True), freeze()) stays frozen
+    kept_frozen = unfreeze_trained(stack)
     groups = [
-        {"params": list(stack.parameters()), "lr": trainer.learning_rate_init * float(encoder_lr_scale)},
+        {"params": [p for p in stack.parameters() if p.requires_grad], "lr": trainer.learning_rate_init * float(encoder_lr_scale)},
         {"params": list(head.parameters())},
     ]
     trained = model
     if getattr(objective, "needs_decoder", False):  # SemiSupervised: the stack also keeps reconstructing
         trained = _with_decoder(stack, head)
         groups[1]["params"] += list(trained.decoder.parameters())
-    history = trainer.fit(trained, objective, train, val, params=groups, resume=resume)
+    keep_eval = _KeepInEval(kept_frozen)
+    trainer.callbacks.append(keep_eval)
+    try:
+        history = trainer.fit(trained, objective, train, val, params=groups, resume=resume)
+    finally:
+        trainer.callbacks.remove(keep_eval)
     return model, history
+
+
+class _KeepInEval(Callback):
+    """Layers the user froze stay in eval mode while the rest trains (the loop puts the model in train mode
+    every epoch): no dropout in them, batch-norm statistics unchanged."""
+
+    def __init__(self, modules: list[nn.Module]) -> None:
+        self.modules = modules
+
+    def on_epoch_start(self, trainer, model, epoch: int) -> None:
+        for m in self.modules:
+            m.eval()
 
 
 def _check_targets(objective, model: nn.Module, data, name: str) -> None:

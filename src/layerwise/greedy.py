@@ -28,7 +28,7 @@ from .data.arrays import check_X, in_unit_interval
 from .exceptions import ConfigError, DataError
 from .nn.autoencoder import dense_autoencoder
 from .nn.blocks import activation_name, dense_block
-from .nn.stack import EncoderStack, freeze
+from .nn.stack import EncoderStack, freeze_trained
 from .objectives import make_objective
 from .params import GREEDY, TRAINER, Deprecated, configurable_init
 from .train.loop import Trainer
@@ -195,7 +195,7 @@ class GreedyLayerwise:
             trainer = self._stage_trainer(template, k, n_layers)
             val = (val_codes,) if val_codes is not None else None
             self.history_.append(trainer.fit(model, objective, (codes,), val, resume=resume))
-            freeze(model)
+            freeze_trained(model)
             encoders.append(model.encoder)
             decoders.append(model.decoder)
             prev_activation = code_activation(model.encoder)
@@ -255,7 +255,7 @@ class GreedyLayerwise:
     def _assemble(self, encoders: list, decoders: list) -> EncoderStack:
         # the data-space output is the first layer's (logistic for the Bernoulli loss)
         output = "logistic" if self.first_loss_ == "bce" else "identity"
-        return EncoderStack(encoders, decoders if self.keep_decoders else None, output=output).freeze()
+        return freeze_trained(EncoderStack(encoders, decoders if self.keep_decoders else None, output=output))
 
     def _build_model(self, objective, in_shape: tuple[int, ...], width: int, loss: str):
         """The model of one stage: the objective's own (``build_model``) or a dense autoencoder."""

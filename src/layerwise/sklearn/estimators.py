@@ -16,7 +16,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from ..exceptions import DataError
 from ..finetune import finetune, stack_with_head
 from ..nn.heads import ClassifierHead, RegressorHead
-from ..nn.stack import freeze, unfreeze
+from ..nn.stack import freeze_trained, unfreeze
 from ..objectives import Classification, Regression
 from ..params import PRETRAINED
 from ..train.inference import predict_in_batches
@@ -82,7 +82,7 @@ class _PretrainedBase(TransformerMixin, PretrainedStackMixin, LayerwiseBase):
         model = stack_with_head(stack, head)
         load_weights(model)
         if self.finetune == "frozen":  # as fine-tuning left it
-            freeze(stack)
+            freeze_trained(stack)
         else:
             unfreeze(stack)
         self.stack_, self.module_ = stack, model.eval()
