@@ -16,7 +16,7 @@ if _os.environ.get("LAYERWISE_FLUSH_DENORMAL", "1") != "0":
 
 from ._version import __version__  # noqa: E402
 from .data import load_dataset  # noqa: E402
-from .exceptions import CheckpointError, ConfigError, DataError, DivergenceError, LayerwiseError, NotFittedError  # noqa: E402
+from .exceptions import CheckpointError, ConfigError, DataError, DivergenceError, LayerwiseError, NotFittedError, TrainingWarning  # noqa: E402
 from .finetune import finetune  # noqa: E402
 from .greedy import GreedyLayerwise  # noqa: E402
 from .io import load, save  # noqa: E402
@@ -66,6 +66,7 @@ __all__ = [
     "GreedyLayerwise",
     "LayerwiseError",
     "NotFittedError",
+    "TrainingWarning",
     "PretrainedClassifier",
     "PretrainedRegressor",
     "Reconstruction",

@@ -90,6 +90,7 @@ def finetune(
         codes = trainer.predict(stack, train[0].to(trainer.device))
         val_codes = (trainer.predict(stack, val[0].to(trainer.device)), val[1]) if val is not None else None
         history = trainer.fit(head, objective, (codes, train[1]), val_codes, resume=resume)
+        _check_fitted(objective, head, (codes, train[1]))
         return model, history
     # what pretraining froze learns now; what the user froze (load_pretrained(freeze=True), freeze()) stays frozen
     kept_frozen = unfreeze_trained(stack)
@@ -107,7 +108,16 @@ def finetune(
         history = trainer.fit(trained, objective, train, val, params=groups, resume=resume)
     finally:
         trainer.callbacks.remove(keep_eval)
+    _check_fitted(objective, model, train)
+    keep_eval.apply()  # and after training
     return model, history
+
+
+def _check_fitted(objective, model: nn.Module, data) -> None:
+    """The objective's check of the trained model (a classifier that predicts one class for every row warns)."""
+    check = getattr(objective, "check_fitted", None)
+    if check is not None and isinstance(data, (tuple, list)) and len(data) >= 2:
+        check(model, (torch.as_tensor(data[0]), torch.as_tensor(data[1])))
 
 
 class _KeepInEval(Callback):
@@ -118,6 +128,9 @@ class _KeepInEval(Callback):
         self.modules = modules
 
     def on_epoch_start(self, trainer, model, epoch: int) -> None:
+        self.apply()
+
+    def apply(self) -> None:
         for m in self.modules:
             m.eval()
 

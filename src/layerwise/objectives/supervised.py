@@ -38,6 +38,14 @@ class Classification:
         return StepOutput(loss, {"accuracy": acc})
 
 
+    @staticmethod
+    def check_fitted(model: nn.Module, data: tuple[torch.Tensor, torch.Tensor]) -> None:
+        """After fine-tuning: warn when ``model`` predicts one class for every row of a sample of ``data``."""
+        from ..diagnostics import check_predictions
+
+        check_predictions(model, data[0], data[1])
+
+
 class Regression:
     """Mean squared error of ``model(x)`` against ``y``, ``(batch, n_outputs)``."""
 

@@ -94,6 +94,7 @@ class VariationalAutoencoder(TransformerMixin, LayerwiseBase):
                 callbacks.append(_StopAfterWarmup(int(self.kl_warmup), patience=self.n_iter_no_change, tol=self.tol))
             trainer = self._trainer(len(train[0]), self.max_iter, "vae", seed, callbacks=callbacks)
             history = trainer.fit(model, objective, train, val)
+            objective.check_trained(model, train[0], type(self).__name__)
         self.module_ = freeze_trained(model)
         self.stack_ = freeze_trained(EncoderStack([model.encoder], [model.decoder], output=output))
         self.history_ = history

@@ -12,6 +12,7 @@ batches sliced from tensors rather than a per-sample ``DataLoader``.
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 import warnings
 from collections.abc import Sequence
@@ -32,11 +33,12 @@ from .checkpoint import has_checkpoint
 from .fingerprint import fingerprint
 from .execution import resolve_device, resolve_execution
 from .inference import BLOCK_ROWS, predict_in_batches
-from .resume import Checkpointer, TrainState, make_checkpointer
+from .resume import TrainState, make_checkpointer
 
 __all__ = ["Trainer", "resolve_device", "make_optimizer", "predict_in_batches", "auto_batch_size"]
 
 OPTIMIZERS = SOLVERS  # the old names of the choices, kept for imports from here
+_EXPLODED = 1e4  # a batch loss this many times the first batch's (or 1) is a divergence, even while finite
 
 
 def make_optimizer(params, name: str = "adam", lr: float = 1e-3, momentum: float = 0.9, weight_decay: float = 0.0, device: torch.device | None = None) -> torch.optim.Optimizer:
@@ -137,7 +139,7 @@ class Trainer:
     def _fit(self, model, objective, train, val, params, resume: bool, execution) -> list[dict[str, Any]]:
         model.to(self.device)
         val = tuple(t.to(self.device) for t in val) if val is not None else None
-        self._first_batch, self._objective = True, objective
+        self._first_batch, self._objective, self._first_loss = True, objective, None
         if params is None:
             params = [p for p in model.parameters() if p.requires_grad]
         opt = make_optimizer(params, self.solver, self.learning_rate_init, self.momentum, self.alpha, self.device)
@@ -149,8 +151,7 @@ class Trainer:
         checkpoints = make_checkpointer(self.checkpoint_dir, execution, self._active, self.device, self.checkpoint_every,
                                         self._check_finite, lambda: fingerprint(self, model, objective, opt, train, val))
         self.history, self.should_stop = [], False
-        if isinstance(checkpoints, Checkpointer):
-            checkpoints.fingerprint()  # now, before callbacks change learning rates or objective weights
+        checkpoints.fingerprint()  # now, before callbacks change learning rates or objective weights
         self._call("on_fit_start", model)
         state = checkpoints.start(model, opt, gen, resume)
         self.history, self.should_stop = state.history, state.should_stop
@@ -206,8 +207,13 @@ class Trainer:
         for i, (batch, m, scale) in enumerate(execution.iter_batches(batches, first), start=first):
             out = self._step(model, objective, batch)
             loss = out.loss
-            if not torch.isfinite(loss):
-                raise DivergenceError(self._diverged("loss", loss.item(), epoch, i))
+            value = loss.detach().item()  # the finiteness check reads the loss anyway: this costs no extra synchronisation
+            if not math.isfinite(value):
+                raise DivergenceError(self._diverged("loss", value, epoch, i, opt))
+            if self._first_loss is None:
+                self._first_loss = abs(value)
+            elif abs(value) > _EXPLODED * max(self._first_loss, 1.0):
+                raise DivergenceError(self._diverged("loss", value, epoch, i, opt, exploded=self._first_loss))
             opt.zero_grad(set_to_none=True)
             # DDP averages gradients over ranks; weighting each rank's mean loss by its share of the
             # global batch makes that average the gradient of the global batch's mean, even for uneven splits
@@ -215,7 +221,7 @@ class Trainer:
             if self.grad_clip is not None:
                 norm = torch.nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], self.grad_clip)
                 if not torch.isfinite(norm):  # free here: the clip computed the norm anyway
-                    raise DivergenceError(self._diverged("gradient norm", norm.item(), epoch, i))
+                    raise DivergenceError(self._diverged("gradient norm", norm.item(), epoch, i, opt))
             opt.step()
             total = total + loss.detach().float() * m
             for k, v in out.logs.items():
@@ -258,11 +264,15 @@ class Trainer:
             raise DivergenceError(self._diverged(f"weights of {bad[:3]}", float("nan"), max(state.epoch - (state.batch == 0), 0),
                                                  max(state.batch - 1, 0)))
 
-    def _diverged(self, what: str, value: float, epoch: int, batch: int) -> str:
+    def _diverged(self, what: str, value: float, epoch: int, batch: int, opt=None, exploded: float | None = None) -> str:
         """The message of a :class:`DivergenceError`: where, likely causes, the last good checkpoint."""
-        return (f"The {what} became {value} at epoch {epoch + 1}, batch {batch + 1}. Likely causes: a "
-                f"learning rate too high (now {self.learning_rate_init}; try 10x smaller), inputs not scaled (the 'bce' "
-                "loss needs data in [0, 1]; standardise real-valued data), or NaN in the data; grad_clip=1.0 "
+        rates = sorted({g["lr"] for g in opt.param_groups}) if opt is not None else [self.learning_rate_init]
+        rate = f"now {rates[0]}" if len(rates) == 1 else f"now {rates[0]} to {rates[-1]} by parameter group (encoder_lr_scale?)"
+        happened = (f"The {what} exploded to {value:.3g} at epoch {epoch + 1}, batch {batch + 1}: over {_EXPLODED:g} times the first "
+                    f"batch's ({exploded:.3g}), so training diverged." if exploded is not None else
+                    f"The {what} became {value} at epoch {epoch + 1}, batch {batch + 1}.")
+        return (f"{happened} Likely causes: a learning rate too high ({rate}; try 10x smaller), inputs not scaled (the "
+                "'bce' loss needs data in [0, 1]; standardise real-valued data), or NaN in the data; grad_clip=1.0 "
                 "can also help." + (f" The last good checkpoint is in {self.checkpoint_dir}." if has_checkpoint(self.checkpoint_dir) else ""))
 
     @torch.no_grad()

@@ -80,6 +80,10 @@ class NoCheckpoints:
     def save(self, model: nn.Module, opt, state: TrainState) -> None:
         """Called at the end of every epoch."""
 
+    def fingerprint(self) -> dict | None:
+        """What the checkpoints record of the fit's data and settings (nothing without checkpoints)."""
+        return None
+
 
 class Checkpointer(NoCheckpoints):
     """Writes and restores a :class:`TrainState` with everything else a bitwise resume needs.
