@@ -242,7 +242,8 @@ def test_inverse_transform_of_bad_codes_gives_a_data_error(Xy):
     ({"grad_clip": -1}, r"grad_clip must be None or a positive number; got -1\."),
     ({"n_iter_no_change": 0}, r"n_iter_no_change must be a positive integer; got 0\."),
     ({"alpha": -0.1}, r"alpha must be a number >= 0; got -0\.1\."),
-    ({"momentum": float("nan")}, r"momentum must be a number >= 0; got nan\."),
+    ({"momentum": float("nan")}, r"momentum must be a number in \[0, 1\); got nan\."),
+    ({"momentum": 1.5}, r"momentum must be a number in \[0, 1\); got 1\.5\."),
     ({"learning_rate_init": float("inf")}, r"learning_rate_init must be a positive number; got inf\."),
 ])
 def test_trainer_refuses_bad_settings_at_once(kwargs, message):

@@ -157,9 +157,13 @@ def resume(args: argparse.Namespace) -> int:
         _say(f"{folder}: the last command ({state['command']}) finished; nothing to resume.")
         return 0
     _say(f"{folder}: resuming {state['command']} from {folder / 'checkpoints'}")
-    if state["command"] == "pretrain":
-        return _pretrain_run(cfg, progress=not args.no_progress, resume=True)
-    return _finetune_run(cfg, state.get("pretrained"), progress=not args.no_progress, resume=True)
+    try:
+        if state["command"] == "pretrain":
+            return _pretrain_run(cfg, progress=not args.no_progress, resume=True)
+        return _finetune_run(cfg, state.get("pretrained"), progress=not args.no_progress, resume=True)
+    except CheckpointError as e:
+        raise CheckpointError(f"{e}\nOn the command line, `layerwise {state['command']} -c CONFIG` starts the run over "
+                              f"(its config is in {config_file}).") from e
 
 
 def _run_record(file: Path, valid) -> dict:
@@ -309,6 +313,8 @@ def sample(args: argparse.Namespace) -> int:
     from .sampling import draw_samples
     from .viz import plot_image_grid
 
+    if args.n < 1:
+        raise ConfigError(f"-n must be a positive number of samples; got {args.n}.")
     out = Path(args.out)
     if out.is_dir():  # a folder: the files go inside it
         out = out / "samples"

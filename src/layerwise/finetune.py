@@ -24,7 +24,7 @@ from .nn.stack import EncoderStack, freeze_trained, unfreeze_trained
 from .params import PARAMS, ParamSet
 from .params.table import FINETUNE_MODES
 from .train.callbacks import Callback
-from .train.loop import Trainer
+from .train.loop import Trainer, check_tensors
 
 __all__ = ["FINETUNE_MODES", "finetune", "stack_with_head"]
 
@@ -77,6 +77,8 @@ def finetune(
     """
     _ARGS.validate({"mode": mode, "encoder_lr_scale": encoder_lr_scale}, "finetune()")
     trainer = trainer or Trainer()
+    train = check_tensors(train, "train")  # NumPy arrays become tensors, as in Trainer.fit
+    val = check_tensors(val, "val", like=train) if val is not None else None
     model = stack_with_head(stack, head)
     _check_targets(objective, model, train, "train[1]")
     _check_targets(objective, model, val, "val[1]")

@@ -176,7 +176,9 @@ def _load_estimator(config: dict, load_weights: Callable, path: Path):
                               "The folder may come from a newer layerwise: upgrade it.")
     try:
         return ESTIMATORS.get(name)._layerwise_restore(from_json(config["params"]), from_json(config["state"]), load_weights)
-    except (TypeError, KeyError, ConfigError, DataError) as e:
+    except CheckpointError:
+        raise
+    except (TypeError, KeyError, AttributeError, ValueError, ConfigError, DataError) as e:  # an edited or damaged config.json
         raise CheckpointError(f"{path / CONFIG} does not describe a valid {name} ({type(e).__name__}: {e}); save the model again.") from e
 
 

@@ -224,6 +224,10 @@ def _numeric_columns(columns: np.ndarray, header: list[str], features: list[int]
             bad.append(f"{header[j]!r} (column {j}, line {row + 2}: {str(values[row])!r})")
     if bad:
         hint = "" if is_label_set else " If one of them holds the labels, pass label_column=<its name>."
+        separator = next((c for c in (";", "\t", "|") if c in header[features[0]]), None) if features else None
+        if len(features) == 1 and separator:  # everything in one column: another separator than the comma
+            hint = (f" The file looks {'tab' if separator == chr(9) else repr(separator)}-separated; layerwise reads "
+                    "comma-separated values: re-save it with commas.")
         raise DataError(
             f"{path}: feature column(s) {', '.join(bad)} are not numeric; expected numbers in every feature column. "
             f"Encode them as numbers first (e.g. sklearn's OrdinalEncoder) or drop them.{hint}"

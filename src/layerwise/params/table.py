@@ -18,10 +18,11 @@ parameter added here with its owner is also a config key.
 
 from __future__ import annotations
 
+import numbers
+
 from ..nn.blocks import ACTIVATIONS
 from ..registry import OBJECTIVES
 from .constraints import (
-    AnyValue,
     Boolean,
     Device,
     FolderName,
@@ -103,7 +104,7 @@ PARAMS = ParamSet((
           """Dropout rate after every layer of the stack during full fine-tuning (Srivastava et al. 2014: a
           pretrained network fine-tuned with dropout); 0 turns it off."""),
     Param("input_dropout", (_RATE,), 0.0, "Dropout rate on the input rows during full fine-tuning; 0 turns it off."),
-    Param("unlabeled", (AnyValue(),), "auto",
+    Param("unlabeled", (Options("auto"), NoneValue(), InstanceOf((numbers.Real, str), "a label (a number or a string)", "int")), "auto",
           """The label that marks an unlabeled row: ``"auto"`` is ``-1`` for the classifier (the
           ``sklearn.semi_supervised`` convention) and ``NaN`` for the regressor (where ``NaN`` always marks
           one). ``None`` treats every row as labeled: use it when -1 is a real class (labels in {-1, 1}).""",
@@ -111,7 +112,8 @@ PARAMS = ParamSet((
     # -- optimisation ------------------------------------------------------------------------------
     Param("solver", (Options(*SOLVERS),), "adam", '``"sgd"`` uses Nesterov momentum (``momentum``).'),
     Param("learning_rate_init", (Interval(float, 0, closed="neither"),), 1e-3, "The learning rate."),
-    Param("momentum", (Interval(float, 0),), 0.9, 'Momentum of ``solver="sgd"`` (Nesterov when > 0).'),
+    Param("momentum", (Interval(float, 0, 1, "left"),), 0.9,
+          'Momentum of ``solver="sgd"`` (Nesterov when > 0); 1 or more would make the steps grow without end.'),
     Param("lr_schedule", (Options(*LR_SCHEDULES),), "constant",
           """``"cosine"`` decays the learning rate of each pretraining stage and of fine-tuning from
           ``learning_rate_init`` to 0 over their epochs (:class:`layerwise.train.CosineLR`). Measured worse as

@@ -71,6 +71,11 @@ class LayerwiseBase(BaseEstimator):
         bs = params.get("batch_size")
         if isinstance(bs, numbers.Integral) and not isinstance(bs, bool) and bs > n_samples:
             context.append(f"batch_size={bs} is larger than the {n_samples} training rows; use batch_size <= {n_samples} or 'auto'.")
+        warmup, epochs = params.get("kl_warmup"), params.get("max_iter")
+        if _is_int(warmup) and _is_int(epochs) and 0 < epochs <= warmup:
+            context.append(f"kl_warmup={warmup} is not shorter than max_iter={epochs}: the KL weight would never reach beta, "
+                           "so the model would not be the VAE asked for; use kl_warmup < max_iter.")
+        context += _too_large(params.get("hidden_layer_sizes"), getattr(self, "n_features_in_", None))
         self._parameters.validate(params, type(self).__name__, context=context)
 
     def _validate_X(self, X, reset: bool) -> np.ndarray:
@@ -78,6 +83,7 @@ class LayerwiseBase(BaseEstimator):
         re-raised as :class:`DataError` with a hint on how to fix it."""
         name = type(self).__name__
         _refuse_dates(X, name)
+        _refuse_beyond_float32(X, name)
         try:
             X = validate_data(self, X, reset=reset, dtype=np.float32, ensure_min_samples=2 if reset else 1, ensure_all_finite=False)
         except ValueError as e:
@@ -183,6 +189,11 @@ class LayerwiseBase(BaseEstimator):
             if not (name.endswith("_") and not name.startswith("_")):
                 raise CheckpointError(f"config.json sets {name!r}, which is not a fitted attribute of {cls.__name__}.")
             setattr(est, name, value)
+        for name in ("data_min_", "data_max_"):
+            value = getattr(est, name, None)
+            if value is not None and np.shape(value) != (getattr(est, "n_features_in_", -1),):
+                raise CheckpointError(f"config.json sets {name} of shape {np.shape(value)}, but the model takes "
+                                      f"{getattr(est, 'n_features_in_', '?')} features; the file was edited or damaged.")
         est._restore_modules(state, load_weights)
         return est
 
@@ -201,6 +212,27 @@ class LayerwiseBase(BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = False
         return tags
+
+
+_MAX_LAYER_WEIGHTS = 10**9  # 4 GB of float32 in one weight matrix: far beyond what a layer-wise network here needs
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def _too_large(sizes, n_features: int | None) -> list[str]:
+    """A problem when one weight matrix would not fit in memory (a typo such as (5120000, 64))."""
+    widths = [sizes] if _is_int(sizes) else list(sizes) if isinstance(sizes, (tuple, list)) else []
+    if not n_features or not widths or not all(_is_int(w) and w > 0 for w in widths):
+        return []
+    widths = [int(n_features), *widths]
+    largest = max(a * b for a, b in zip(widths[:-1], widths[1:]))
+    if largest <= _MAX_LAYER_WEIGHTS:
+        return []
+    return [f"hidden_layer_sizes={tuple(sizes) if not _is_int(sizes) else sizes} with {n_features} input features needs a "
+            f"weight matrix of {largest:,} values ({largest * 4 / 2**30:.0f} GiB in float32); expected layers that fit in "
+            "memory, e.g. (512, 256). Check the widths for a typo."]
 
 
 def _ranges(low: np.ndarray, high: np.ndarray) -> np.ndarray:
@@ -222,6 +254,20 @@ def _saved_scaling(path) -> tuple[np.ndarray, np.ndarray] | None:
         return None
     low, high = attributes.get("data_min_"), attributes.get("data_max_")
     return None if low is None or high is None else (np.asarray(low, np.float32), np.asarray(high, np.float32))
+
+
+def _refuse_beyond_float32(X, name: str) -> None:
+    """Finite float64 values beyond the float32 range become infinity in the float32 copy; say so (not "NaN or
+    infinity", which the user never passed)."""
+    arr = X if isinstance(X, np.ndarray) else None
+    if arr is None or arr.dtype.kind != "f" or arr.dtype.itemsize <= 4 or arr.size == 0:
+        return
+    with np.errstate(invalid="ignore"):
+        finite = np.abs(arr[np.isfinite(arr)])
+    if finite.size and float(finite.max()) > float(np.finfo(np.float32).max):
+        raise DataError(f"X holds values up to {float(finite.max()):.4g}, beyond the float32 range (about 3.4e38) in which "
+                        f"{name} computes; expected smaller magnitudes. Rescale the data first (e.g. sklearn's "
+                        "StandardScaler or MinMaxScaler, or scale='minmax' after dividing by a power of ten).")
 
 
 def _refuse_dates(X, name: str) -> None:

@@ -324,6 +324,12 @@ def _is_unlabeled(y: np.ndarray, marker) -> np.ndarray:
     if marker is None:
         return np.zeros(len(y), dtype=bool)
     if y.dtype.kind in "biuf":
-        return y == marker if isinstance(marker, (int, float, np.number)) else np.zeros(len(y), dtype=bool)
+        if isinstance(marker, str):
+            try:
+                marker = float(marker)  # "-1" from a config or a command line: the number it spells
+            except ValueError:
+                raise DataError(f"unlabeled={marker!r} is text, but the labels are numbers, so it can never mark a row; "
+                                "pass the number that marks unlabeled rows (e.g. -1), or None.") from None
+        return y == marker if isinstance(marker, (int, float, np.number)) and not isinstance(marker, bool) else np.zeros(len(y), dtype=bool)
     text = str(marker) if isinstance(marker, (int, np.integer)) and not isinstance(marker, bool) else None
     return np.asarray([v == marker or (text is not None and isinstance(v, str) and v.strip() == text) for v in y], dtype=bool)

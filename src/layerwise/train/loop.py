@@ -35,7 +35,7 @@ from .execution import resolve_device, resolve_execution
 from .inference import BLOCK_ROWS, predict_in_batches
 from .resume import TrainState, make_checkpointer
 
-__all__ = ["Trainer", "resolve_device", "make_optimizer", "predict_in_batches", "auto_batch_size"]
+__all__ = ["Trainer", "resolve_device", "make_optimizer", "predict_in_batches", "auto_batch_size", "check_tensors"]
 
 OPTIMIZERS = SOLVERS  # the old names of the choices, kept for imports from here
 _EXPLODED = 1e4  # a batch loss this many times the first batch's (or 1) is a divergence, even while finite
@@ -130,8 +130,8 @@ class Trainer:
             Continue from the checkpoint in ``checkpoint_dir`` if there is one.
         """
         if not isinstance(train, LabeledUnlabeled):
-            train = _check_tensors(train, "train")
-        val = _check_tensors(val, "val", like=(train.X_unlabeled,) if isinstance(train, LabeledUnlabeled) else train) if val is not None else None
+            train = check_tensors(train, "train")
+        val = check_tensors(val, "val", like=(train.X_unlabeled,) if isinstance(train, LabeledUnlabeled) else train) if val is not None else None
         if self.random_state is not None:
             torch.manual_seed(self._seed())
         return self._fit(model, objective, train, val, params, resume, resolve_execution(self.distributed, self.device))
@@ -305,7 +305,7 @@ class Trainer:
             getattr(cb, hook)(self, model, *args)
 
 
-def _check_tensors(data, name: str, like: tuple[torch.Tensor, ...] | None = None) -> tuple[torch.Tensor, ...]:
+def check_tensors(data, name: str, like: tuple[torch.Tensor, ...] | None = None) -> tuple[torch.Tensor, ...]:
     """``data`` as a tuple of tensors with the same (non-zero) number of rows, else :class:`DataError`."""
     if isinstance(data, torch.Tensor) or not isinstance(data, (tuple, list)):
         raise DataError(
