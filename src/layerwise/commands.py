@@ -156,7 +156,10 @@ def resume(args: argparse.Namespace) -> int:
     if state["done"]:
         _say(f"{folder}: the last command ({state['command']}) finished; nothing to resume.")
         return 0
-    _say(f"{folder}: resuming {state['command']} from {folder / 'checkpoints'}")
+    if (folder / "checkpoints").is_dir():
+        _say(f"{folder}: resuming {state['command']} from {folder / 'checkpoints'}")
+    else:
+        _say(f"{folder}: no checkpoints were written before it stopped: {state['command']} starts over")
     try:
         if state["command"] == "pretrain":
             return _pretrain_run(cfg, progress=not args.no_progress, resume=True)
@@ -250,7 +253,7 @@ def _labeled_rows(model, X: np.ndarray, y, args) -> tuple[np.ndarray, np.ndarray
         if numeric[0] != numeric[1]:
             kinds = ["numbers" if n else "strings" for n in numeric]
             raise DataError(f"The labels of the rows to evaluate are {kinds[1]}, but the model's classes are {kinds[0]} "
-                            f"({list(model.classes_)[:5]}...); they can never match. Pass the label column the model was "
+                            f"({np.asarray(model.classes_).tolist()[:5]}...); they can never match. Pass the label column the model was "
                             "trained with.")
 
         marker = -1 if model.unlabeled == "auto" else model.unlabeled

@@ -32,6 +32,7 @@ from .nn.blocks import activation_name, dense_block
 from .nn.stack import EncoderStack, freeze_trained
 from .objectives import make_objective
 from .params import GREEDY, TRAINER, Deprecated, configurable_init
+from .train.checkpoint import check_resume, checkpoint_dir_problems
 from .train.loop import Trainer
 
 log = logging.getLogger(__name__)
@@ -155,6 +156,12 @@ class GreedyLayerwise:
 
     def __post_init__(self, typed: dict[str, str]) -> None:
         problems = []
+        options = self.objective_params if isinstance(self.objective_params, dict) else {}
+        if self.objective == "sparse" and options.get("penalty") == "kl" and self.activation != "logistic":
+            problems.append(f"objective 'sparse' with penalty='kl' compares each unit's mean activation with target_rate, "
+                            f"which needs activations in (0, 1); got activation={self.activation!r}. Use activation='logistic', "
+                            "or penalty='l1'.")
+        problems += checkpoint_dir_problems(self.checkpoint_dir)
         if getattr(self.trainer, "checkpoint_dir", None) is not None:
             problems.append(f"trainer has checkpoint_dir={str(self.trainer.checkpoint_dir)!r}; set "
                             "GreedyLayerwise(checkpoint_dir=...) instead: each stage checkpoints in its own stage_<k> folder.")
@@ -172,6 +179,7 @@ class GreedyLayerwise:
         EncoderStack
             Frozen encoders, in eval mode; call ``unfreeze()`` to fine-tune.
         """
+        check_resume(resume, self.checkpoint_dir, "GreedyLayerwise.fit")
         X = check_data_tensor(X, "X")
         if X_val is not None:
             X_val = check_data_tensor(X_val, "X_val")

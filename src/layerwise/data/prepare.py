@@ -87,7 +87,7 @@ def _check_class_labels(y: np.ndarray, name: str) -> None:
         bad = ~np.isfinite(y) | (y != np.round(y))
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise DataError(f"{name}: the labels are not classes: label {i} is {y[i]!r}; data.task = 'classification' needs "
+            raise DataError(f"{name}: the labels are not classes: label {i} is {float(y[i])!r}; data.task = 'classification' needs "
                             "integer or text labels. For a numeric target set data.task = 'regression'; for a row "
                             "without a label, fill its cell with -1 (unlabeled) or drop the row.")
 

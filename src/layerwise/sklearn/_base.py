@@ -84,6 +84,10 @@ class LayerwiseBase(BaseEstimator):
         name = type(self).__name__
         _refuse_dates(X, name)
         _refuse_beyond_float32(X, name)
+        if hasattr(X, "shape") and len(X.shape) == 1:  # scikit-learn's message would print every value
+            raise DataError(f"Expected 2D array, got 1D array of shape {tuple(X.shape)} instead: {name} expects X of shape "
+                            "(n_samples, n_features). Reshape your data either using array.reshape(-1, 1) if your data "
+                            "has a single feature or array.reshape(1, -1) if it contains a single sample.")
         try:
             X = validate_data(self, X, reset=reset, dtype=np.float32, ensure_min_samples=2 if reset else 1, ensure_all_finite=False)
         except ValueError as e:
@@ -97,7 +101,12 @@ class LayerwiseBase(BaseEstimator):
             )
         if reset:
             self._fit_scaling(X)
-        return self._scale(X)
+        X = self._scale(X)
+        if reset and X.size and float(np.abs(X).max()) > _TOO_LARGE:
+            raise DataError(f"X holds values up to {float(np.abs(X).max()):.3g} (after scale={getattr(self, 'scale', 'none')!r}): "
+                            "their squares overflow float32, so no loss can be computed. Rescale the data, e.g. "
+                            "scale='minmax' or sklearn's StandardScaler.")
+        return X
 
     # -- input scaling: part of the model -------------------------------------------------
     def _fit_scaling(self, X: np.ndarray) -> None:
@@ -214,6 +223,7 @@ class LayerwiseBase(BaseEstimator):
         return tags
 
 
+_TOO_LARGE = 1e15  # squared and summed over a row, larger training values overflow float32 (3.4e38)
 _MAX_LAYER_WEIGHTS = 10**9  # 4 GB of float32 in one weight matrix: far beyond what a layer-wise network here needs
 
 

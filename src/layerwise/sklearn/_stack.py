@@ -45,9 +45,13 @@ def start_over(checkpoint_dir, phases: tuple[str, ...], resume: bool) -> None:
     (``finetune``, ``unroll``), which this fit would otherwise only replace when it reaches them: an
     interrupted fit, resumed, must never continue an earlier run's phase. (Pretraining stages clear
     their own: :class:`~layerwise.greedy.GreedyLayerwise`.)"""
-    from ..train.checkpoint import clear_checkpoint
+    from ..exceptions import ConfigError
+    from ..train.checkpoint import check_resume, checkpoint_dir_problems, clear_checkpoint
     from ..train.distributed import is_main
 
+    check_resume(resume, checkpoint_dir, "fit")
+    for problem in checkpoint_dir_problems(checkpoint_dir):
+        raise ConfigError(problem)
     if resume or checkpoint_dir is None or not is_main():
         return
     for phase in phases:

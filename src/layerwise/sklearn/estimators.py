@@ -259,7 +259,7 @@ class PretrainedRegressor(RegressorMixin, _PretrainedBase):
         y2 = y.reshape(len(y), -1)
         labeled = ~np.isnan(y2).any(axis=1)
         if self.unlabeled not in ("auto", None):
-            labeled &= ~(y2 == self.unlabeled).any(axis=1)
+            labeled &= ~_is_unlabeled(y2.ravel(), self.unlabeled).reshape(y2.shape).any(axis=1)
         if not labeled.any():
             raise DataError("Input y contains NaN in every row: no row is labeled. At least one finite target is needed to fine-tune.")
         self.y_ndim_, self.n_outputs_ = y.ndim, y2.shape[1]

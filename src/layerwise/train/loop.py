@@ -29,7 +29,7 @@ from ..exceptions import ConfigError, DataError, DivergenceError
 from ..params import TRAINER, configurable_init
 from ..params.table import PRECISIONS, SOLVERS  # noqa: F401  (PRECISIONS: kept importable from here)
 from .callbacks import EarlyStopping
-from .checkpoint import has_checkpoint
+from .checkpoint import check_resume, checkpoint_dir_problems, has_checkpoint
 from .fingerprint import fingerprint
 from .execution import resolve_device, resolve_execution
 from .inference import BLOCK_ROWS, predict_in_batches
@@ -91,7 +91,7 @@ class Trainer:
     __init__ = configurable_init(TRAINER, n_positional=0)
 
     def __post_init__(self, typed: dict[str, str]) -> None:
-        TRAINER.validate(self.get_params(), "Trainer", typed=typed)
+        TRAINER.validate(self.get_params(), "Trainer", typed=typed, context=checkpoint_dir_problems(self.checkpoint_dir))
         self.device = resolve_device(self.device)
         self.callbacks = list(self.callbacks)
         self.history: list[dict[str, Any]] = []
@@ -129,6 +129,7 @@ class Trainer:
         resume : bool, default=False
             Continue from the checkpoint in ``checkpoint_dir`` if there is one.
         """
+        check_resume(resume, self.checkpoint_dir, "Trainer")
         if not isinstance(train, LabeledUnlabeled):
             train = check_tensors(train, "train")
         val = check_tensors(val, "val", like=(train.X_unlabeled,) if isinstance(train, LabeledUnlabeled) else train) if val is not None else None
