@@ -249,10 +249,13 @@ class Trainer:
             if isinstance(e, torch.OutOfMemoryError):
                 raise
             shapes = ", ".join(f"{tuple(t.shape)} {str(t.dtype).replace('torch.', '')}" for t in batch)
+            expected = ("class labels from 0 to the number of the model's outputs - 1: encode the labels as 0..n_classes-1 "
+                        "(sklearn's LabelEncoder) and give the head one output per class" if isinstance(e, IndexError) else
+                        "what the model takes, e.g. as many features as its first layer's inputs and float32 values. Check "
+                        "the data's shape and the model's input size")
             raise DataError(
-                f"The first training batch could not go through {type(model).__name__} with {type(self._objective).__name__}: {e}. "
-                f"The batch holds tensors of shape(s) {shapes}; expected what the model takes, e.g. as many features "
-                "as its first layer's inputs and float32 values. Check the data's shape and the model's input size."
+                f"The first training batch could not go through {type(model).__name__} with {type(self._objective).__name__}: "
+                f"{str(e).rstrip('.')}. The batch holds tensors of shape(s) {shapes}; expected {expected}."
             ) from e
         self._first_batch = False
         return out
