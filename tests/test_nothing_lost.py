@@ -118,6 +118,16 @@ def test_ctrl_c_prints_one_line_with_the_resume_command(run_dir, capsys, monkeyp
     run = run_dir / "digits-quick"
     assert capsys.readouterr().err.strip().splitlines()[-1] == f"layerwise: interrupted; continue with `layerwise resume {run}`"
     monkeypatch.undo()
+    # resuming with other settings (here: an edited run config) is refused, with the command that starts over
+    config = (run / "config.json").read_text()
+    edited = json.loads(config)
+    edited["pretrain"]["learning_rate_init"] = 0.01
+    (run / "config.json").write_text(json.dumps(edited))
+    assert main(["resume", str(run), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "trainer.learning_rate_init: 0.001 in the checkpoint, 0.01 now" in err
+    assert "On the command line, `layerwise pretrain -c CONFIG` starts the run over" in err
+    (run / "config.json").write_text(config)
     assert main(["resume", str(run), "--no-progress"]) == 0
     assert json.loads((run / "state.json").read_text()) == {"command": "pretrain", "done": True}
 
