@@ -73,3 +73,16 @@ def test_requires_grad_false_on_a_trainable_stack_sticks(data):
     _finetune(stack, data)
     assert _changed(before, stack) == {"layers.1.0.bias"}
     assert not stack.layers[0].training  # kept in eval mode: no dropout, no batch-norm updates
+
+
+def test_a_saved_and_loaded_greedy_stack_still_fine_tunes_fully_and_a_user_freeze_still_sticks(data, tmp_path):
+    import layerwise
+
+    X, _ = data
+    stack = GreedyLayerwise((32, 16), trainer=Trainer(max_iter=1, batch_size=50, random_state=0)).fit(X)
+    stack.freeze(upto=1)  # the user's, on top of pretraining's
+    loaded = layerwise.load(layerwise.save(stack, tmp_path / "stack"))
+    before = _snapshot(loaded)
+    _finetune(loaded, data)
+    changed = _changed(before, loaded)
+    assert not any(k.startswith("layers.0.") for k in changed) and "layers.1.0.weight" in changed

@@ -12,7 +12,8 @@ from ..exceptions import ConfigError
 from .autoencoder import AutoEncoder
 from .blocks import TiedLinear, first_linear
 
-__all__ = ["EncoderStack", "freeze", "unfreeze", "freeze_trained", "unfreeze_trained", "forget_trained_freeze"]
+__all__ = ["EncoderStack", "freeze", "unfreeze", "freeze_trained", "unfreeze_trained", "forget_trained_freeze",
+           "frozen_by_layerwise", "refreeze_trained"]
 
 # Who froze a parameter decides whether full fine-tuning may train it. Layerwise freezes a layer once it is
 # trained (greedy pretraining) or while only the head learns (frozen fine-tuning): full fine-tuning lifts
@@ -79,6 +80,24 @@ def unfreeze_trained(module: nn.Module) -> list[nn.Module]:
         mine.clear()
     module.train()
     return [m for m in module.modules() if list(m.parameters()) and not any(p.requires_grad for p in m.parameters())]
+
+
+def frozen_by_layerwise(module: nn.Module) -> list[str]:
+    """Dotted names of the parameters of ``module`` that layerwise froze (:func:`freeze_trained`), e.g. to save them."""
+    return [f"{owner}.{name}".lstrip(".") for owner, m in module.named_modules() for name in sorted(getattr(m, _FROZEN_BY_LAYERWISE, ()))]
+
+
+def refreeze_trained(module: nn.Module, names) -> None:
+    """Freeze the parameters ``names`` (dotted) as layerwise's own freeze, as :func:`frozen_by_layerwise` listed them."""
+    for full in names:
+        owner, _, leaf = full.rpartition(".")
+        m = module.get_submodule(owner)
+        getattr(m, leaf).requires_grad_(False)
+        mine = getattr(m, _FROZEN_BY_LAYERWISE, None)
+        if mine is None:
+            mine = set()
+            object.__setattr__(m, _FROZEN_BY_LAYERWISE, mine)
+        mine.add(leaf)
 
 
 def forget_trained_freeze(module: nn.Module, name: str) -> None:
