@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from layerwise import PretrainedClassifier, PretrainedRegressor, StackedAutoencoder
+from layerwise import PretrainedClassifier, PretrainedRegressor, StackedAutoencoder, VariationalAutoencoder
 from layerwise.nn import EncoderStack, dense_block
 from layerwise.nn.ladder import LadderNetwork
 from layerwise.nn.m2 import M1M2, M2
@@ -55,6 +55,7 @@ def test_an_empty_input_gives_an_empty_output():
     (lambda: PretrainedRegressor((16,), activation="tanh", pretrain_max_iter=1, max_iter=2, random_state=0), ("predict", "transform")),
     (lambda: StackedAutoencoder((16, 6), activation="logistic", max_iter=1, random_state=0),
      ("transform", "score_samples", "reconstruct")),
+    (lambda: VariationalAutoencoder((16,), n_components=5, activation="tanh", max_iter=1, random_state=0), ("transform",)),
 ])
 def test_estimator_outputs_do_not_depend_on_the_batch(digits, make, methods):
     X, y = digits
