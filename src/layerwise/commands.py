@@ -150,7 +150,9 @@ def resume(args: argparse.Namespace) -> int:
     if not state_file.is_file() or not config_file.is_file():
         raise ConfigError(f"{folder} is not a run folder (no state.json / config.json). Pass the folder a "
                           "`layerwise pretrain` or `finetune` run wrote, e.g. runs/NAME.")
+    global resumable_run
     state = _run_record(state_file, lambda d: d.get("command") in ("pretrain", "finetune") and isinstance(d.get("done"), bool))
+    resumable_run = folder  # interrupted from here on, the run is still there to resume
     cfg = config_from_dict(_run_record(config_file, lambda d: True))
     cfg.out_dir, cfg.name = str(folder.parent), folder.name  # wherever the folder is now
     if state["done"]:
@@ -298,13 +300,13 @@ def _output_file(path: str, inputs: list, model: str) -> Path:
     return out
 
 
-def _write_atomically(path: Path, write) -> None:
+def _write_atomically(path: Path, write, binary: bool = False) -> None:
     """``write(file)`` into a temporary file beside ``path``, renamed over it once complete."""
     import os
 
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
-        with open(tmp, "w") as f:
+        with open(tmp, "wb" if binary else "w") as f:
             write(f)
         os.replace(tmp, path)
     finally:
@@ -324,7 +326,7 @@ def sample(args: argparse.Namespace) -> int:
     out = _output_file(str(out.with_suffix(".npy")), [], args.model).with_suffix("")
     model = _load(args.model)
     X = draw_samples(model, args.n, args.seed)
-    np.save(out.with_suffix(".npy"), X)
+    _write_atomically(out.with_suffix(".npy"), lambda f: np.save(f, X), binary=True)
     side = int(round(np.sqrt(X.shape[1])))
     if side * side == X.shape[1]:  # pictures in the model's [0, 1] input space
         shown = model._scale(X) if hasattr(model, "_scale") else X
