@@ -242,7 +242,8 @@ def test_inverse_transform_of_bad_codes_gives_a_data_error(Xy):
     ({"grad_clip": -1}, r"grad_clip must be None or a positive number; got -1\."),
     ({"n_iter_no_change": 0}, r"n_iter_no_change must be a positive integer; got 0\."),
     ({"alpha": -0.1}, r"alpha must be a number >= 0; got -0\.1\."),
-    ({"momentum": float("nan")}, r"momentum must be a number >= 0; got nan\."),
+    ({"momentum": float("nan")}, r"momentum must be a number in \[0, 1\); got nan\."),
+    ({"momentum": 1.5}, r"momentum must be a number in \[0, 1\); got 1\.5\."),
     ({"learning_rate_init": float("inf")}, r"learning_rate_init must be a positive number; got inf\."),
 ])
 def test_trainer_refuses_bad_settings_at_once(kwargs, message):
@@ -319,8 +320,13 @@ def test_divergence_names_the_last_good_checkpoint_and_resume_starts_there(tmp_p
         Trainer(max_iter=3, batch_size=32, random_state=0, checkpoint_dir=ckpt).fit(boring_autoencoder(), NaNAfter(2), (X,))
     _, state = load_checkpoint(ckpt)
     assert (state["epoch"], state["batch"]) == (1, 0)
-    hist = Trainer(max_iter=3, batch_size=32, random_state=0, checkpoint_dir=ckpt).fit(boring_autoencoder(), Reconstruction("bce"), (X,), resume=True)
-    assert [h["epoch"] for h in hist] == [1, 2, 3]
+    # resuming continues from that checkpoint: a fresh NaNAfter(2) gives two good batches (epoch 2), then NaN
+    with pytest.raises(DivergenceError, match=r"The loss became nan at epoch 3, batch 1\."):
+        Trainer(max_iter=3, batch_size=32, random_state=0, checkpoint_dir=ckpt).fit(boring_autoencoder(), NaNAfter(2), (X,), resume=True)
+    # another objective is another run: refused, with what differs and how to start over
+    with pytest.raises(CheckpointError, match=r"Cannot resume from .*ckpt: its checkpoint was written by a fit with other data or "
+                                              r"settings:\n- objective: 'NaNAfter' in the checkpoint, 'Reconstruction' now"):
+        Trainer(max_iter=3, batch_size=32, random_state=0, checkpoint_dir=ckpt).fit(boring_autoencoder(), Reconstruction("bce"), (X,), resume=True)
 
 
 def _full_disk(*args, **kwargs):

@@ -17,7 +17,7 @@ if _os.environ.get("LAYERWISE_FLUSH_DENORMAL", "1") != "0":
 from ._version import __version__  # noqa: E402
 from .data import ImageFolder, NpyFile, load_dataset, load_image_folder  # noqa: E402
 from .data.npy import encode_to_npy, write_npy  # noqa: E402
-from .exceptions import CheckpointError, ConfigError, DataError, DivergenceError, LayerwiseError, NotFittedError  # noqa: E402
+from .exceptions import CheckpointError, ConfigError, DataError, DivergenceError, LayerwiseError, NotFittedError, TrainingWarning  # noqa: E402
 from .finetune import finetune  # noqa: E402
 from .greedy import GreedyLayerwise  # noqa: E402
 from .io import load, save  # noqa: E402
@@ -73,6 +73,7 @@ __all__ = [
     "LayerwiseError",
     "NotFittedError",
     "NpyFile",
+    "TrainingWarning",
     "PretrainedClassifier",
     "PretrainedRegressor",
     "Reconstruction",

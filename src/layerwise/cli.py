@@ -145,7 +145,10 @@ def main(argv: list[str] | None = None) -> int:
     """
     from .train import distributed
 
+    from . import commands
+
     args = build_parser().parse_args(argv)
+    commands.resumable_run = None  # set once a command has written a run folder's records
     shown = warnings.showwarning
     warnings.showwarning = _warning_line
     try:
@@ -158,6 +161,17 @@ def main(argv: list[str] | None = None) -> int:
         who = "" if distributed.is_main() else f" (rank {distributed.rank()})"
         print(f"layerwise: error{who}: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # a file or folder the user named cannot be read or written: not a bug of layerwise
+        where = f": {e.filename}" if e.filename else ""
+        print(f"layerwise: error: {e.strerror or e}{where}. Check the path, its permissions and the free disk space.",
+              file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        if distributed.is_main():
+            run = commands.resumable_run
+            hint = f"; continue with `layerwise resume {run}`" if run is not None else ""
+            print(f"layerwise: interrupted{hint}", file=sys.stderr)
+        return 130
     finally:
         warnings.showwarning = shown
         distributed.shutdown()

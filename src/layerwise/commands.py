@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from .config import RunConfig, config_to_dict, estimator_params, load_config
-from .exceptions import ConfigError, DataError
+from .exceptions import CheckpointError, ConfigError, DataError
 from .train import distributed
+from .train.callbacks import Callback
 
 __all__ = ["pretrain", "finetune", "resume", "evaluate", "predict", "sample", "inspect"]
 
@@ -43,12 +44,35 @@ def _phase_params(cfg: RunConfig, phase: str, data) -> dict:
     return params
 
 
-def _run_folder(cfg: RunConfig):
-    from .runs import RunFolder
+#: The run folder whose records this process wrote, for the "interrupted" line of ``layerwise.cli.main``.
+resumable_run: Path | None = None
 
-    run = RunFolder(cfg.run_dir)
-    run.write_json("config.json", config_to_dict(cfg))
-    return run
+
+class _RunRecords(Callback):
+    """Writes a run's ``config.json`` and ``state.json`` when its first training starts.
+
+    Not before: until then the config and the data may still be refused (by the estimator's checks), and a
+    run folder re-used under the same name must keep the records of the run it holds, so that that run can
+    still be resumed.
+    """
+
+    def __init__(self, cfg: RunConfig, command: str, resume: bool = False, **extra) -> None:
+        self.cfg, self.command, self.resume, self.extra, self.run = cfg, command, resume, extra, None
+
+    def on_fit_start(self, trainer, model) -> None:
+        self.write()
+
+    def write(self):
+        global resumable_run
+        from .runs import RunFolder
+
+        if self.run is None:
+            self.run = RunFolder(self.cfg.run_dir)
+            if not self.resume:  # a resumed run keeps its records (metrics_start: where its metrics.jsonl lines begin)
+                self.run.write_json("config.json", config_to_dict(self.cfg))
+                self.run.write_state(self.command, done=False, metrics_start=self.run.metrics_size(), **self.extra)
+            resumable_run = self.run.path
+        return self.run
 
 
 def _verbosity(args: argparse.Namespace) -> int:
@@ -69,13 +93,13 @@ def epoch_lines(args: argparse.Namespace) -> list:
     return [] if v < 0 else [EpochLogger(when="always" if v > 0 else "auto")]
 
 
-def _callbacks(args: argparse.Namespace, cfg: RunConfig, run, command: str, resume: bool) -> list:
+def _callbacks(args: argparse.Namespace, cfg: RunConfig, command: str, resume: bool) -> list:
     """The epoch lines and the run folder's loggers (``metrics.jsonl``, and what ``[logging]`` asks for)."""
-    from .runs import run_loggers
+    from .runs import RunFolder, run_loggers
 
-    state = run.read_state() if resume else None
+    state = RunFolder(cfg.run_dir).read_state() if resume else None
     start = state.get("metrics_start") if state else None
-    return epoch_lines(args) + run_loggers(run.path, command, metrics_start=start, **config_to_dict(cfg)["logging"])
+    return epoch_lines(args) + run_loggers(cfg.run_dir, command, metrics_start=start, **config_to_dict(cfg)["logging"])
 
 
 def pretrain(args: argparse.Namespace) -> int:
@@ -88,27 +112,33 @@ def _pretrain_run(cfg: RunConfig, args: argparse.Namespace, resume: bool) -> int
     from .plots import pretrain_plots
     from .sklearn import StackedAutoencoder
 
-    run = _run_folder(cfg)
-    callbacks = _callbacks(args, cfg, run, "pretrain", resume)  # before any training: a missing extra fails now
-    if not resume:
-        run.write_state("pretrain", done=False, metrics_start=run.metrics_size())
     data = _data(cfg)
-    _say(f"{data.name}: {len(data.X_train)} training rows, {data.X_train.shape[1]} features ({data.scaling}); run folder {run.path}")
+    _say(f"{data.name}: {len(data.X_train)} training rows, {data.X_train.shape[1]} features ({data.scaling}; the model "
+         f"scales them with scale={cfg.data.scale!r}, fitted on the training rows); run folder {cfg.run_dir}")
+    records = _RunRecords(cfg, "pretrain", resume)
+    callbacks = _callbacks(args, cfg, "pretrain", resume)  # before any training: a missing extra fails now
     sae = StackedAutoencoder(**_phase_params(cfg, "pretrain", data), verbose=progress_bars(args), callbacks=callbacks)
+    sae._run_callbacks = [records]
     start = time.perf_counter()
-    sae.fit(data.X_train, checkpoint_dir=run.path / "checkpoints", resume=resume)
+    sae.fit(data.X_train, checkpoint_dir=cfg.run_dir / "checkpoints", resume=resume)
     seconds = time.perf_counter() - start
     if not distributed.is_main():  # every rank trained; rank 0 alone evaluates and writes the run folder
         return 0
+    run = records.write()
     X_eval = data.X_test if data.X_test is not None else data.X_train
     metrics = {"reconstruction_error": float(-sae.score(X_eval)), "pretrain_seconds": seconds}
-    io.save(sae, run.path / "pretrained", metrics=metrics, meta={"preprocessing": data.scaling, "dataset": data.name})
+    io.save(sae, run.path / "pretrained", metrics=metrics, meta=_model_meta(sae, data))
     plots = pretrain_plots(run.path, sae, data, cfg.model.pretrain, cfg.random_state)
     run.write_json("pretrain_metrics.json", metrics)
     run.write_state("pretrain", done=True)
     print(json.dumps(metrics))
     _say(f"wrote {run.path / 'pretrained'}" + (f" and {', '.join(x.name for x in plots)}" if plots else ""))
     return 0
+
+
+def _model_meta(est, data) -> dict:
+    """``meta.json`` entries of a model the CLI saves: the dataset and every step between its values and the model."""
+    return {"dataset": data.name, "preprocessing": f"{data.scaling}; then, in the model: {est._scaling_description()}"}
 
 
 def finetune(args: argparse.Namespace) -> int:
@@ -122,24 +152,24 @@ def _finetune_run(cfg: RunConfig, pretrained: str | None, args: argparse.Namespa
     from .plots import finetune_plots
     from .sklearn import PretrainedClassifier, PretrainedRegressor
 
-    run = _run_folder(cfg)
     data = _data(cfg)
     if data.y_train is None:
         raise DataError(f"Dataset {data.name!r} has no labels; fine-tuning needs them (CSV files: set data.label_column).")
     classification = cfg.data.task == "classification"
-    source = _finetune_source(cfg, run.path, pretrained, data, classification)
+    source = _finetune_source(cfg, cfg.run_dir, pretrained, data, classification)
     saved = None if source is None else str(source)
-    callbacks = _callbacks(args, cfg, run, "finetune", resume)
-    if not resume:
-        run.write_state("finetune", done=False, pretrained=saved, metrics_start=run.metrics_size())
     cls = PretrainedClassifier if classification else PretrainedRegressor
+    records = _RunRecords(cfg, "finetune", resume, pretrained=saved)
+    callbacks = _callbacks(args, cfg, "finetune", resume)
     est = cls(**_phase_params(cfg, "finetune", data), verbose=progress_bars(args), pretrained=saved, callbacks=callbacks)
-    est.fit(data.X_train, data.y_partial, checkpoint_dir=run.path / "checkpoints", resume=resume)
+    est._run_callbacks = [records]
+    est.fit(data.X_train, data.y_partial, checkpoint_dir=cfg.run_dir / "checkpoints", resume=resume)
     if not distributed.is_main():  # every rank trained; rank 0 alone evaluates and writes the run folder
         return 0
+    run = records.write()
     X_test, y_test = (data.X_test, data.y_test) if data.X_test is not None else (data.X_val, data.y_val)
     report = (classification_report if classification else regression_report)(y_test, est.predict(X_test))
-    io.save(est, run.path / "model", metrics=report, meta={"preprocessing": data.scaling, "dataset": data.name})
+    io.save(est, run.path / "model", metrics=report, meta=_model_meta(est, data))
     run.write_json("metrics.json", report)
     plots = finetune_plots(run.path, est.history_["finetune"], report, title=f"{cfg.name} ({data.name})")
     if getattr(est, "semi_supervised_", None) is not None:  # the per-layer costs and the accuracy over epochs
@@ -189,16 +219,40 @@ def resume(args: argparse.Namespace) -> int:
     if not state_file.is_file() or not config_file.is_file():
         raise ConfigError(f"{folder} is not a run folder (no state.json / config.json). Pass the folder a "
                           "`layerwise pretrain` or `finetune` run wrote, e.g. runs/NAME.")
-    state = json.loads(state_file.read_text())
-    cfg = config_from_dict(json.loads(config_file.read_text()))
+    global resumable_run
+    state = _run_record(state_file, lambda d: d.get("command") in ("pretrain", "finetune") and isinstance(d.get("done"), bool))
+    resumable_run = folder  # interrupted from here on, the run is still there to resume
+    cfg = config_from_dict(_run_record(config_file, lambda d: True))
     cfg.out_dir, cfg.name = str(folder.parent), folder.name  # wherever the folder is now
     if state["done"]:
         _say(f"{folder}: the last command ({state['command']}) finished; nothing to resume.")
         return 0
-    _say(f"{folder}: resuming {state['command']} from {folder / 'checkpoints'}")
-    if state["command"] == "pretrain":
-        return _pretrain_run(cfg, args, resume=True)
-    return _finetune_run(cfg, state.get("pretrained"), args, resume=True)
+    if (folder / "checkpoints").is_dir():
+        _say(f"{folder}: resuming {state['command']} from {folder / 'checkpoints'}")
+    else:
+        _say(f"{folder}: no checkpoints were written before it stopped: {state['command']} starts over")
+    try:
+        if state["command"] == "pretrain":
+            return _pretrain_run(cfg, args, resume=True)
+        return _finetune_run(cfg, state.get("pretrained"), args, resume=True)
+    except CheckpointError as e:
+        raise CheckpointError(f"{e}\nOn the command line, `layerwise {state['command']} -c CONFIG` starts the run over "
+                              f"(its config is in {config_file}).") from e
+
+
+def _run_record(file: Path, valid) -> dict:
+    """A run folder's ``state.json`` or ``config.json``, or a :class:`CheckpointError` that says how to go on."""
+    try:
+        record = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        record, error = None, e
+    else:
+        error = None
+    if not isinstance(record, dict) or not valid(record):
+        why = f"is not valid JSON ({error})" if error is not None else "does not hold what `layerwise resume` needs"
+        raise CheckpointError(f"{file} {why}: the run folder was damaged or edited, so it cannot be resumed. Start the "
+                              f"run again with `layerwise pretrain -c CONFIG` (or `finetune`), which rewrites {file.name}.")
+    return record
 
 
 def _load(path: str):
@@ -208,7 +262,7 @@ def _load(path: str):
 
 
 def _features(args: argparse.Namespace, model) -> tuple:
-    """Rows to evaluate or predict, and their labels (or None).
+    """Rows to evaluate or predict, as stored (the model applies its own scaling), and their labels (or None).
 
     ``--input``: a ``.npy`` file or a folder of images (one subfolder per
     class; labels: the folder names) is handed to the estimator, which reads
@@ -234,6 +288,7 @@ def _features(args: argparse.Namespace, model) -> tuple:
 
             return NpyFile(path), None
         d = load_dataset(args.input, label_column=getattr(args, "label_column", None), scale=None)
+        _check_width(args, d.X, model)
         return d.X, d.y
     if getattr(args, "config", None):
         data = _data(load_config(args.config, args.set or []))
@@ -245,6 +300,14 @@ def _features(args: argparse.Namespace, model) -> tuple:
     return (data.X_test, data.y_test) if data.X_test is not None else (data.X_val, data.y_val)
 
 
+def _check_width(args: argparse.Namespace, X: np.ndarray, model) -> None:
+    """A CSV with one column more than the model takes is almost always a file that still holds its labels."""
+    n = getattr(model, "n_features_in_", None)
+    if n is not None and X.shape[1] == n + 1 and str(args.input).lower().endswith(".csv") and not getattr(args, "label_column", None):
+        raise DataError(f"{args.input} has {X.shape[1]} columns but the model takes {n} features: if one column holds the "
+                        "labels, name it with --label-column NAME.")
+
+
 def evaluate(args: argparse.Namespace) -> int:
     """Metrics of a saved model on held-out rows (JSON on stdout); for a classifier also the confusion matrix and
     the model's fine-tuning curves as PNGs, next to the model (or in ``-o DIR``)."""
@@ -253,13 +316,10 @@ def evaluate(args: argparse.Namespace) -> int:
 
     model = _load(args.model)
     X, y = _features(args, model)
-    if (hasattr(model, "predict") or hasattr(model, "predict_proba")) and y is None:
-        raise ConfigError(f"The rows of {args.input} have no labels to evaluate against; pass a .csv with --label-column, "
-                          "a .npz with y, a folder of images, -c CONFIG or --dataset NAME. `layerwise predict` needs none.")
-    if hasattr(model, "predict_proba") or (hasattr(model, "predict") and hasattr(model, "classes_")):
-        report = classification_report(y, model.predict(X))
-    elif hasattr(model, "predict"):
-        report = regression_report(y, model.predict(X))
+    if hasattr(model, "predict"):
+        X, y = _labeled_rows(model, X, y, args)
+        classifier = hasattr(model, "classes_")
+        report = (classification_report if classifier else regression_report)(y, model.predict(X))
     elif hasattr(model, "score"):
         report = {"score": float(model.score(X)), "n_rows": len(X)}
     else:
@@ -275,9 +335,38 @@ def evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _labeled_rows(model, X: np.ndarray, y, args) -> tuple[np.ndarray, np.ndarray]:
+    """The rows that have a label (metrics of a row without one would count it as an error)."""
+    if y is None:
+        hint = " (for a CSV file, name the label column with --label-column NAME)" if getattr(args, "input", None) else ""
+        raise DataError(f"The rows to evaluate have no labels{hint}; evaluate compares predictions with labels. Use "
+                        "`layerwise predict` for rows without labels.")
+    y = np.asarray(y)
+    if hasattr(model, "classes_"):
+        from .sklearn.estimators import _is_unlabeled
+
+        numeric = (np.asarray(model.classes_).dtype.kind in "biuf", y.dtype.kind in "biuf")
+        if numeric[0] != numeric[1]:
+            kinds = ["numbers" if n else "strings" for n in numeric]
+            raise DataError(f"The labels of the rows to evaluate are {kinds[1]}, but the model's classes are {kinds[0]} "
+                            f"({np.asarray(model.classes_).tolist()[:5]}...); they can never match. Pass the label column the model was "
+                            "trained with.")
+
+        marker = -1 if model.unlabeled == "auto" else model.unlabeled
+        unlabeled = _is_unlabeled(y, marker)
+    else:
+        unlabeled = ~np.isfinite(np.asarray(y, dtype=np.float64).reshape(len(y), -1)).all(axis=1)
+    if unlabeled.all():
+        raise DataError(f"None of the {len(y)} rows to evaluate has a label (all are marked unlabeled); evaluate needs labels.")
+    if unlabeled.any():
+        _say(f"evaluating the {int((~unlabeled).sum())} labeled rows; {int(unlabeled.sum())} unlabeled rows are left out")
+    return X[~unlabeled], y[~unlabeled]
+
+
 def predict(args: argparse.Namespace) -> int:
     """Predictions (or codes, for a transformer; class probabilities with ``--proba``) for ``--input``;
     CSV to ``--output`` or stdout."""
+    output = _output_file(args.output, [getattr(args, "input", None), getattr(args, "config", None)], args.model) if args.output else None
     model = _load(args.model)
     X, _ = _features(args, model)
     header = ""
@@ -291,15 +380,40 @@ def predict(args: argparse.Namespace) -> int:
         out = model.predict(X) if hasattr(model, "predict") else model.transform(X)
     out = np.asarray(out)
     out = out.reshape(len(out), -1)
-    target = open(args.output, "w") if args.output else sys.stdout
-    try:
-        np.savetxt(target, out, delimiter=",", fmt="%s" if out.dtype.kind in "OUS" else "%.7g", header=header, comments="")
-    finally:
-        if args.output:
-            target.close()
-    if args.output:
-        _say(f"wrote {len(out)} rows to {args.output}")
+    fmt = "%s" if out.dtype.kind in "OUS" else "%.7g"
+    if output is None:
+        np.savetxt(sys.stdout, out, delimiter=",", fmt=fmt, header=header, comments="")
+        return 0
+    _write_atomically(output, lambda f: np.savetxt(f, out, delimiter=",", fmt=fmt, header=header, comments=""))
+    _say(f"wrote {len(out)} rows to {output}")
     return 0
+
+
+def _output_file(path: str, inputs: list, model: str) -> Path:
+    """``path`` if a file can be written there without destroying an input, else a :class:`ConfigError`."""
+    out = Path(path)
+    if out.is_dir():
+        raise ConfigError(f"-o {path} is a folder; pass the path of a file to write, e.g. {out / 'predictions.csv'}.")
+    if not out.parent.is_dir():
+        raise ConfigError(f"The folder of -o {path} does not exist ({out.parent.absolute()}); create it first, or choose "
+                          "another path.")
+    for other in [*inputs, model]:
+        if other is not None and (out.resolve() == Path(other).resolve() or Path(other).resolve() in out.resolve().parents):
+            raise ConfigError(f"-o {path} would overwrite {other}, which this command reads; choose another output path.")
+    return out
+
+
+def _write_atomically(path: Path, write, binary: bool = False) -> None:
+    """``write(file)`` into a temporary file beside ``path``, renamed over it once complete."""
+    import os
+
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        with open(tmp, "wb" if binary else "w") as f:
+            write(f)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def sample(args: argparse.Namespace) -> int:
@@ -307,13 +421,20 @@ def sample(args: argparse.Namespace) -> int:
     from .sampling import draw_samples
     from .viz import plot_image_grid
 
-    X = draw_samples(_load(args.model), args.n, args.seed)
+    if args.n < 1:
+        raise ConfigError(f"-n must be a positive number of samples; got {args.n}.")
     out = Path(args.out)
-    np.save(out.with_suffix(".npy"), X)
+    if out.is_dir():  # a folder: the files go inside it
+        out = out / "samples"
+    out = _output_file(str(out.with_suffix(".npy")), [], args.model).with_suffix("")
+    model = _load(args.model)
+    X = draw_samples(model, args.n, args.seed)
+    _write_atomically(out.with_suffix(".npy"), lambda f: np.save(f, X), binary=True)
     side = int(round(np.sqrt(X.shape[1])))
     png = None  # rows that are not square images, or no matplotlib: no picture
-    if side * side == X.shape[1]:
-        png = plot_image_grid(np.clip(X, 0, 1), (side, side), out.with_suffix(".png"), title=f"{args.n} samples")
+    if side * side == X.shape[1]:  # pictures in the model's [0, 1] input space
+        shown = model._scale(X) if hasattr(model, "_scale") else X
+        png = plot_image_grid(np.clip(shown, 0, 1), (side, side), out.with_suffix(".png"), title=f"{args.n} samples")
     _say(f"wrote {out.with_suffix('.npy')}" + (f" and {png}" if png is not None else ""))
     return 0
 
@@ -328,5 +449,10 @@ def inspect(args: argparse.Namespace) -> int:
     print(module)
     n_params = sum(p.numel() for p in module.parameters()) if hasattr(module, "parameters") else 0
     print(f"parameters: {n_params:,}")
+    if hasattr(model, "_scaling_description"):
+        print(f"input scaling: {model._scaling_description()}")
+        if getattr(model, "data_min_", None) is not None:
+            with np.printoptions(precision=6, threshold=20, edgeitems=5):
+                print(f"  data_min_: {model.data_min_}\n  data_max_: {model.data_max_}")
     print(json.dumps(meta, indent=2))
     return 0

@@ -50,6 +50,7 @@ _SHARED = ("random_state", "device", "precision")  # top level: both estimators 
 _MODEL = ("hidden_layer_sizes", "activation", "pretrain", "pretrain_params")
 _FROM_CLI = ("verbose", "pretrained", "unlabeled")  # --no-progress, the run's pretrained/ folder, prepare_data's markers
 _OBJECTS = ("callbacks",)  # Python objects, not config values: the run's loggers come from [logging]
+_FROM_DATA = ("scale",)  # [data] scale: both estimators fit it on the training rows (preprocessing is part of the model)
 _PRETRAINING = ("pretrain_max_iter", "loss", "tied")  # fine-tuning starts from pretrained/: these are [pretrain]'s
 
 
@@ -63,8 +64,8 @@ SECTIONS: dict[str, ParamSet] = {
     "": ParamSet(RUN.params + PRETRAINED.select(*_SHARED, defaults={"random_state": 0}).params),
     "data": DATA,
     "model": PRETRAINED.select(*_MODEL),
-    "pretrain": _rest(STACKED_AUTOENCODER, _MODEL, _SHARED, _FROM_CLI, _OBJECTS),
-    "finetune": _rest(PRETRAINED, _MODEL, _SHARED, _FROM_CLI, _PRETRAINING, _OBJECTS),
+    "pretrain": _rest(STACKED_AUTOENCODER, _MODEL, _SHARED, _FROM_CLI, _OBJECTS, _FROM_DATA),
+    "finetune": _rest(PRETRAINED, _MODEL, _SHARED, _FROM_CLI, _PRETRAINING, _OBJECTS, _FROM_DATA),
     "logging": LOGGING,
 }
 
@@ -114,10 +115,14 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConf
         a suggestion), wrong type or out-of-range value.
     """
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"Config file {path} is a folder; pass the path of a .toml or .yaml file (see examples/).")
     if not path.is_file():
         raise ConfigError(f"Config file {path} does not exist. Pass the path of a .toml or .yaml file (see examples/).")
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark (Windows editors) is not part of the config
+    except OSError as e:
+        raise ConfigError(f"Cannot read the config file {path}: {e.strerror}. Check its permissions.") from e
     except UnicodeDecodeError as e:
         raise ConfigError(f"Config file {path} is not a text file ({e.reason} at byte {e.start}); expected a .toml or "
                           ".yaml file. A config is never unpickled or executed.") from e
@@ -125,7 +130,7 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConf
         if path.suffix == ".toml":
             raw = tomllib.loads(text)
         elif path.suffix in (".yaml", ".yml"):
-            raw = _load_yaml(text)
+            raw = _load_yaml(text, path)
         else:
             raise ConfigError(f"Config file {path} has suffix {path.suffix!r}; expected .toml, .yaml or .yml.")
     except (tomllib.TOMLDecodeError, ValueError) as e:
@@ -135,16 +140,34 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConf
     return config_from_dict(apply_overrides(_renamed(raw), overrides or []))
 
 
-def _load_yaml(text: str) -> dict:
+def _load_yaml(text: str, path: Path) -> dict:
     try:
         import yaml
     except ImportError as e:  # pragma: no cover - depends on the environment
         raise ConfigError("YAML configs need PyYAML: pip install 'layerwise[yaml]', or use a .toml file.") from e
     try:
-        data = yaml.safe_load(text)  # safe_load: a config never builds Python objects
+        data = yaml.load(text, Loader=_unique_keys_loader(yaml))  # a SafeLoader: a config never builds Python objects
     except yaml.YAMLError as e:
-        raise ConfigError(f"not valid YAML: {e}") from e
-    return data or {}
+        raise ConfigError(f"Config file {path} is not valid YAML: {e}") from e
+    return data if data is not None else {}
+
+
+def _unique_keys_loader(yaml):
+    """PyYAML's ``SafeLoader`` that refuses a key given twice in one mapping (TOML refuses it too): the last
+    value would win silently."""
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            seen = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(None, None, f"the key {key!r} is given twice; keep one",
+                                                            key_node.start_mark)
+                seen.add(key)
+            return super().construct_mapping(node, deep)
+
+    return UniqueKeyLoader
 
 
 def apply_overrides(raw: dict, overrides: list[str]) -> dict:
@@ -267,7 +290,9 @@ def estimator_params(cfg: RunConfig, phase: str) -> dict[str, Any]:
     ----------
     phase : {"pretrain", "finetune"}
         ``"pretrain"``: a :class:`~layerwise.StackedAutoencoder`; ``"finetune"``: a
-        ``PretrainedClassifier`` or ``PretrainedRegressor``.
+        ``PretrainedClassifier`` or ``PretrainedRegressor``. ``[data] scale`` is passed to both: the scaling
+    is fitted on the training rows and saved with each model.
     """
     shared = {k: getattr(cfg, k) for k in _SHARED}
-    return {**shared, **dataclasses.asdict(cfg.model), **dataclasses.asdict(getattr(cfg, phase))}
+    data = {k: getattr(cfg.data, k) for k in _FROM_DATA}
+    return {**shared, **data, **dataclasses.asdict(cfg.model), **dataclasses.asdict(getattr(cfg, phase))}

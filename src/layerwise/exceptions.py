@@ -16,6 +16,7 @@ __all__ = [
     "CheckpointError",
     "NotFittedError",
     "DivergenceError",
+    "TrainingWarning",
 ]
 
 
@@ -40,4 +41,8 @@ class NotFittedError(LayerwiseError, _SklearnNotFittedError):
 
 
 class DivergenceError(LayerwiseError, FloatingPointError):
-    """Training produced a NaN or infinite loss."""
+    """Training failed beyond use: a NaN, infinite or exploding loss, or a layer whose units are all dead."""
+
+
+class TrainingWarning(UserWarning):
+    """Training ran, but its result is doubtful: dead units, one class predicted for every row, a collapsed VAE."""

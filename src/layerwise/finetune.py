@@ -20,10 +20,11 @@ from torch import nn
 from dataclasses import replace
 
 from .exceptions import ConfigError
-from .nn.stack import EncoderStack, freeze, unfreeze
+from .nn.stack import EncoderStack, freeze_trained, unfreeze_trained
 from .params import PARAMS, ParamSet
 from .params.table import FINETUNE_MODES
-from .train.loop import Trainer
+from .train.callbacks import Callback
+from .train.loop import Trainer, check_tensors
 
 __all__ = ["FINETUNE_MODES", "finetune", "stack_with_head"]
 
@@ -76,29 +77,81 @@ def finetune(
     """
     _ARGS.validate({"mode": mode, "encoder_lr_scale": encoder_lr_scale}, "finetune()")
     trainer = trainer or Trainer()
+    train = check_tensors(train, "train")  # NumPy arrays become tensors, as in Trainer.fit
+    val = check_tensors(val, "val", like=train) if val is not None else None
     model = stack_with_head(stack, head)
+    _check_targets(objective, model, train, "train[1]")
+    _check_targets(objective, model, val, "val[1]")
     if mode == "frozen" and getattr(objective, "needs_decoder", False):
         raise ConfigError(f"{type(objective).__name__} trains the stack on unlabeled rows too, which mode='frozen' forbids; "
                           "use mode='full', or a supervised objective such as Classification() with mode='frozen'.")
     if mode == "frozen":
-        freeze(stack.to(trainer.device))
+        freeze_trained(stack.to(trainer.device))
         # The fast path: codes of the frozen stack are computed once, the head
         # trains on them alone.
         codes = trainer.predict(stack, train[0].to(trainer.device))
         val_codes = (trainer.predict(stack, val[0].to(trainer.device)), val[1]) if val is not None else None
         history = trainer.fit(head, objective, (codes, train[1]), val_codes, resume=resume)
+        _check_fitted(objective, head, (codes, train[1]))
         return model, history
-    unfreeze(stack)
+    # what pretraining froze learns now; what the user froze (load_pretrained(freeze=True), freeze()) stays frozen
+    kept_frozen = unfreeze_trained(stack)
     groups = [
-        {"params": list(stack.parameters()), "lr": trainer.learning_rate_init * float(encoder_lr_scale)},
+        {"params": [p for p in stack.parameters() if p.requires_grad], "lr": trainer.learning_rate_init * float(encoder_lr_scale)},
         {"params": list(head.parameters())},
     ]
     trained = model
     if getattr(objective, "needs_decoder", False):  # SemiSupervised: the stack also keeps reconstructing
         trained = _with_decoder(stack, head)
         groups[1]["params"] += list(trained.decoder.parameters())
-    history = trainer.fit(trained, objective, train, val, params=groups, resume=resume)
+    keep_eval = _KeepInEval(kept_frozen)
+    trainer.callbacks.append(keep_eval)
+    try:
+        history = trainer.fit(trained, objective, train, val, params=groups, resume=resume)
+    finally:
+        trainer.callbacks.remove(keep_eval)
+    _check_fitted(objective, model, train)
+    keep_eval.apply()  # and after training
     return model, history
+
+
+def _check_fitted(objective, model: nn.Module, data) -> None:
+    """The objective's check of the trained model (a classifier that predicts one class for every row warns)."""
+    check = getattr(objective, "check_fitted", None)
+    if check is not None and isinstance(data, (tuple, list)) and len(data) >= 2:
+        check(model, (torch.as_tensor(data[0]), torch.as_tensor(data[1])))
+
+
+class _KeepInEval(Callback):
+    """Layers the user froze stay in eval mode while the rest trains (the loop puts the model in train mode
+    every epoch): no dropout in them, batch-norm statistics unchanged."""
+
+    def __init__(self, modules: list[nn.Module]) -> None:
+        self.modules = modules
+
+    def on_epoch_start(self, trainer, model, epoch: int) -> None:
+        self.apply()
+
+    def apply(self) -> None:
+        for m in self.modules:
+            m.eval()
+
+
+def _check_targets(objective, model: nn.Module, data, name: str) -> None:
+    """The objective's check of the labels (``check_targets``), against the width of the model's output."""
+    check = getattr(objective, "check_targets", None)
+    if check is None or data is None or len(data) < 2 or not isinstance(data[1], torch.Tensor):
+        return
+    param = next(model.parameters(), None)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            x = torch.as_tensor(data[0][:1])
+            out = model(x.to(param.device) if param is not None else x)  # (1, n_outputs)
+    finally:
+        model.train(was_training)
+    check(data[1], int(out.shape[1]), name)
 
 
 def _with_decoder(stack: nn.Module, head: nn.Module) -> nn.Module:

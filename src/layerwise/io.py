@@ -27,6 +27,7 @@ from .architecture import describe, rebuild
 from .exceptions import CheckpointError, ConfigError, DataError
 from .modelfile import CONFIG, FORMAT_VERSION, WEIGHTS, from_json, read_folder, read_weights, to_json, versions, write_folder
 from .nn.blocks import TiedLinear
+from .nn.stack import frozen_by_layerwise, refreeze_trained
 from .registry import Registry
 from .transfer import compare_state
 
@@ -195,7 +196,9 @@ def _load_estimator(config: dict, load_weights: Callable, path: Path):
                               "The folder may come from a newer layerwise: upgrade it.")
     try:
         return ESTIMATORS.get(name)._layerwise_restore(from_json(config["params"]), from_json(config["state"]), load_weights)
-    except (TypeError, KeyError, ConfigError, DataError) as e:
+    except CheckpointError:
+        raise
+    except (TypeError, KeyError, AttributeError, ValueError, ConfigError, DataError) as e:  # an edited or damaged config.json
         raise CheckpointError(f"{path / CONFIG} does not describe a valid {name} ({type(e).__name__}: {e}); save the model again.") from e
 
 
@@ -213,6 +216,8 @@ def _module_config(module: nn.Module) -> dict:
         "class": cls.__name__ if spec else f"{cls.__module__}.{cls.__qualname__}", "architecture": spec,
         "training": [n for n, m in module.named_modules() if m.training],  # modes may differ by layer
         "frozen": [n for n, p in module.named_parameters() if not p.requires_grad],
+        # of those, the ones layerwise froze itself (a trained greedy layer): full fine-tuning lifts them, not the user's
+        "frozen_by_layerwise": frozen_by_layerwise(module),
     }
 
 
@@ -234,8 +239,10 @@ def _load_module(config: dict, load_weights: Callable, path: Path) -> nn.Module:
         training, params = set(config["training"]), dict(module.named_parameters())
         for name, m in module.named_modules():
             m.training = name in training
+        ours = set(config.get("frozen_by_layerwise", config["frozen"]))  # older files: layerwise's, as it treated them
         for name in config["frozen"]:
             params[name].requires_grad_(False)
+        refreeze_trained(module, [n for n in config["frozen"] if n in ours])
     except KeyError as e:
         raise CheckpointError(f"{path / CONFIG} is incomplete or names an unknown parameter ({e}); save the model again.") from e
     return module

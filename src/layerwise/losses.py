@@ -188,13 +188,15 @@ def kl_normal(mu: torch.Tensor, logvar: torch.Tensor, reduction: str = "mean") -
     ----------
     mu, logvar : Tensor, shape (batch, latent_dim)
         Mean and log-variance ``log sigma^2`` of ``q(z|x)``.
-    reduction : {"mean", "none"}, default="mean"
+    reduction : {"mean", "none", "units"}, default="mean"
         ``"mean"``: averaged over the batch, shape ``()`` (the convention of
-        this module); ``"none"``: one value per sample, shape ``(batch,)``.
+        this module); ``"none"``: one value per sample, shape ``(batch,)``;
+        ``"units"``: one value per latent unit, averaged over the batch, shape
+        ``(latent_dim,)`` (free bits, and the activity of each unit).
 
     Returns
     -------
-    Tensor, shape () or (batch,)
+    Tensor, shape (), (batch,) or (latent_dim,)
 
     Examples
     --------
@@ -202,9 +204,12 @@ def kl_normal(mu: torch.Tensor, logvar: torch.Tensor, reduction: str = "mean") -
     1.5
     """
     # Kingma & Welling 2014, appendix B: -KL = 1/2 sum(1 + log sigma^2 - mu^2 - sigma^2)
-    per_sample = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).flatten(1).sum(dim=1)  # (batch,)
+    per_unit = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp())  # (batch, latent_dim)
+    if reduction == "units":
+        return per_unit.mean(dim=0)
+    per_sample = per_unit.flatten(1).sum(dim=1)  # (batch,)
     if reduction == "mean":
         return per_sample.mean()
     if reduction == "none":
         return per_sample
-    raise ConfigError(f"reduction must be 'mean' or 'none'; got {reduction!r}.")
+    raise ConfigError(f"reduction must be 'mean', 'none' or 'units'; got {reduction!r}.")

@@ -63,7 +63,8 @@ def read_folder(path: Path) -> tuple[dict, dict[str, torch.Tensor], dict[str, to
     _check_folder(path)
     config = _read_json(path / CONFIG)
     if not isinstance(config, dict) or config.get("format") != "layerwise" or not isinstance(config.get("format_version"), int):
-        raise CheckpointError(f"{path / CONFIG} is not a layerwise config (no \"format\": \"layerwise\" and format version); pass a folder written by layerwise.save.")
+        run = " It is a run folder: its models are in its model/ and pretrained/ folders." if (path / "state.json").is_file() else ""
+        raise CheckpointError(f"{path / CONFIG} is not a layerwise config (no \"format\": \"layerwise\" and format version); pass a folder written by layerwise.save.{run}")
     if config["format_version"] > FORMAT_VERSION:
         raise CheckpointError(
             f"{path} was written in model format version {config['format_version']}, newer than this layerwise reads "
@@ -85,6 +86,10 @@ def _check_folder(path: Path) -> None:
     """Refuse anything but a folder with a ``config.json``, before reading a byte of it."""
     hint = "Pass the folder written by layerwise.save (it holds model.safetensors, config.json and meta.json)."
     if not path.exists():
+        aside = sorted(path.parent.glob(f".{path.name}.old-*")) if path.parent.is_dir() else []
+        if aside:  # a save killed between its two renames (a SIGKILL or power loss) left the previous model here
+            raise CheckpointError(f"No model folder at '{path}', but the previous model is at '{aside[-1]}': a save into "
+                                  f"'{path}' was interrupted. Rename that folder back to '{path.name}' (or save again).")
         raise CheckpointError(f"No model folder at '{path}': nothing exists there. {hint}")
     if path.is_file():
         if path.suffix.lower() in _PICKLE_SUFFIXES:
@@ -125,12 +130,17 @@ def _read_tensors(path: Path, sha256: str | None) -> dict[str, torch.Tensor]:
 
 
 def write_folder(path: Path, tensors: dict, config: dict, meta: dict) -> Path:
-    """Write the three files into a temporary folder beside ``path``, then rename it."""
+    """Write the three files into a temporary folder beside ``path``, then swap it in.
+
+    A model already at ``path`` is replaced only once the new one is complete, and stays at ``path`` if
+    anything fails (it is moved aside, the new folder moved in, then the old one deleted; a failure of the
+    second move puts it back).
+    """
     _check_target(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.mkdir()
         save_file(tensors, str(tmp / WEIGHTS), metadata={"format": "pt"})
         meta["weights_sha256"] = file_sha256(tmp / WEIGHTS)
         for name, content in ((CONFIG, config), (META, meta)):
@@ -138,29 +148,54 @@ def write_folder(path: Path, tensors: dict, config: dict, meta: dict) -> Path:
                 json.dump(content, f, indent=2)
                 f.flush()
                 os.fsync(f.fileno())
-        if path.exists():  # an older model: move it aside, move the new one in, then delete the old one
-            old = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}"
-            os.replace(path, old)
-            os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
+        _swap_in(tmp, path)
+    except (OSError, SafetensorError) as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise CheckpointError(f"Could not write the model folder {path}: {e}. Check that the folder is writable and the disk "
+                              "has space; a model that was at this path is still there, unchanged.") from e
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return path
 
 
+def _swap_in(tmp: Path, path: Path) -> None:
+    """Move the complete folder ``tmp`` to ``path``; an older model there is replaced, or kept if the move fails."""
+    if not path.exists():
+        os.replace(tmp, path)
+        return
+    old = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}"
+    os.replace(path, old)
+    try:
+        os.replace(tmp, path)
+    except BaseException:  # the new model could not take its place: the old one goes back
+        os.replace(old, path)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
 def _check_target(path: Path) -> None:
-    """Replace only an empty folder or a layerwise model folder, never other files."""
+    """Replace only an empty folder or a folder :func:`write_folder` wrote, never other files."""
     if path.is_file():
         raise CheckpointError(f"'{path}' is a file; save writes a folder. Choose a new path, e.g. '{path.with_suffix('')}'.")
     found = sorted(p.name for p in path.iterdir()) if path.is_dir() else []
-    if found and (not set(found) <= {WEIGHTS, CONFIG, META} or CONFIG not in found):
+    if not found:
+        return
+    ours = set(found) <= {WEIGHTS, CONFIG, META} and CONFIG in found and _is_layerwise_config(path / CONFIG)
+    if not ours:
         raise CheckpointError(
-            f"'{path}' exists and is not a layerwise model folder (it holds {found[:5]}); save replaces only its own "
-            "model folders. Choose a new path or empty this folder."
+            f"'{path}' exists and is not a layerwise model folder (it holds {found[:5]}"
+            + ("" if CONFIG not in found or _is_layerwise_config(path / CONFIG) else f", and its {CONFIG} was not written by layerwise")
+            + "); save replaces only its own model folders. Choose a new path or empty this folder."
         )
+
+
+def _is_layerwise_config(file: Path) -> bool:
+    try:
+        config = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(config, dict) and config.get("format") == "layerwise"
 
 
 def versions() -> dict[str, str]:

@@ -63,9 +63,11 @@ def pretrain_plots(folder: Path, sae, data: Bunch, objective: str, seed: int = 0
     shape = data.image_shape
     if shape is None or int(np.prod(shape)) != X_eval.shape[1]:
         return [p for p in written if p is not None]
-    noisy = corrupted(objective, sae.pretrain_params, X_eval[:10], seed)
-    X_hat = sae.reconstruct(noisy if noisy is not None else X_eval[:10])
-    written.append(plot_reconstructions(X_eval[:10], X_hat, shape, folder / "reconstructions.png", X_corrupted=noisy))
+    show = sae._scale  # pictures in the model's [0, 1] input space, whatever the units of the data
+    shown = show(X_eval[:10])
+    noisy = corrupted(objective, sae.pretrain_params, shown, seed)  # the noise the stack was trained with, on its inputs
+    X_hat = sae.reconstruct(sae._unscale(noisy) if noisy is not None else X_eval[:10])
+    written.append(plot_reconstructions(shown, show(X_hat), shape, folder / "reconstructions.png", X_corrupted=noisy))
     first = sae.stack_.layers[0]
     linear = next((m for m in first.modules() if isinstance(m, torch.nn.Linear)), None)
     if linear is not None and linear.in_features == X_eval.shape[1]:
@@ -75,10 +77,10 @@ def pretrain_plots(folder: Path, sae, data: Bunch, objective: str, seed: int = 0
     Z = sae.transform(X_eval[:10])
     t = np.linspace(0, 1, 10)[:, None]
     strips = np.concatenate([sae.inverse_transform((1 - t) * Z[2 * i] + t * Z[2 * i + 1]) for i in range(5)])
-    written.append(plot_image_grid(strips, shape, folder / "interpolation.png", title="Interpolations between codes of held-out rows"))
+    written.append(plot_image_grid(show(strips), shape, folder / "interpolation.png", title="Interpolations between codes of held-out rows"))
     samples = estimator_samples(sae, objective, X_eval.shape[1], seed)
     if samples is not None:
-        written.append(plot_image_grid(samples, shape, folder / "samples.png", title=f"Samples ({objective})"))
+        written.append(plot_image_grid(np.clip(show(samples), 0, 1), shape, folder / "samples.png", title=f"Samples ({objective})"))
     return [p for p in written if p is not None]
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import os
 from pathlib import Path
 from typing import Any
 
@@ -122,9 +123,15 @@ class RunFolder:
         self.write_json("state.json", {"command": command, "done": done, **extra})
 
     def write_json(self, name: str, data: dict) -> Path:
+        """Write ``name`` atomically (a temporary file renamed over it): a crash never leaves half a record."""
         p = self.path / name
         if self.writes:
-            p.write_text(json.dumps(data, indent=2, default=_plain))
+            tmp = p.with_name(f".{name}.tmp{os.getpid()}")
+            try:
+                tmp.write_text(json.dumps(data, indent=2, default=_plain))
+                os.replace(tmp, p)
+            finally:
+                tmp.unlink(missing_ok=True)
         return p
 
 

@@ -199,14 +199,44 @@ def draw_samples(model, n: int, seed: int = 0) -> np.ndarray:
 
 def estimator_samples(sae, objective: str, n_features: int, seed: int, n: int = 50) -> np.ndarray | None:
     """Prior samples through a stacked autoencoder's decoders (``"vae"``), the end of DAE chains
-    (``"denoising"``), or ``None`` for objectives that cannot sample."""
+    (``"denoising"``), or ``None`` for objectives that cannot sample; in the units of the training data
+    (the model's ``scale`` undone)."""
     gen = torch.Generator().manual_seed(seed)
     if objective == "vae":
         width = sae.transform(np.zeros((1, n_features), np.float32)).shape[1]
-        return sae.inverse_transform(torch.randn(n, width, generator=gen).numpy())
+        z = torch.randn(n, width, generator=gen)  # (n, top width): the prior of the top layer
+        decoders = getattr(sae.stack_, "decoders", None)
+        if decoders is None or getattr(sae, "unroll_max_iter", 0):  # no per-layer decoders: decode the means
+            return sae.inverse_transform(z.numpy())
+        return sae._unscale(_ancestral_vae_samples(sae.stack_, z, gen))
     if objective == "denoising":
         with torch.random.fork_rng():
             torch.manual_seed(seed)
             chain = dae_chain(sae.autoencoder_, MaskingNoise(0.25), n_samples=n, n_steps=30, shape=(n_features,))
-        return chain.means[-1].detach().cpu().numpy()
+        means = chain.means[-1].detach().cpu().numpy()  # in the model's input space
+        return sae._unscale(means) if hasattr(sae, "_unscale") else means
     return None
+
+
+@torch.no_grad()
+def _ancestral_vae_samples(stack, z: torch.Tensor, gen: torch.Generator) -> np.ndarray:
+    """Samples of a stack of VAEs, drawn top-down as its generative model defines them.
+
+    Layer ``k > 1`` is a VAE of the codes of layer ``k - 1`` with a unit-variance Gaussian likelihood (its
+    ``"mse"`` ELBO), so a code of layer ``k - 1`` is ``decoder_k(z) + N(0, I)``, not ``decoder_k(z)`` alone:
+    decoding the means through every layer loses that variation, and the samples all look like the mean row.
+    The first layer's decoder gives the mean (or Bernoulli probabilities) of the data, which is returned.
+    """
+    decoders = stack.decoders
+    was_training = stack.training
+    stack.eval()
+    try:
+        param = next(stack.parameters())
+        z = z.to(param.device)
+        for decoder in list(decoders)[:0:-1]:  # layers L .. 2
+            mean = decoder(z)  # (n, width of the layer below)
+            z = mean + torch.randn(mean.shape, generator=gen).to(mean.device)
+        out = decoders[0](z)  # (n, n_features): logits for a Bernoulli first layer
+    finally:
+        stack.train(was_training)
+    return (torch.sigmoid(out) if stack.output == "logistic" else out).float().cpu().numpy()

@@ -20,6 +20,7 @@ from torch import nn
 
 from .exceptions import CheckpointError, ConfigError
 from .modelfile import read_weights
+from .nn.stack import forget_trained_freeze
 
 __all__ = ["TransferReport", "load_pretrained", "compare_state"]
 
@@ -137,7 +138,8 @@ def load_pretrained(
     freeze : bool, default=False
         Set ``requires_grad=False`` on the copied parameters (for "frozen"
         transfer; put the module in ``eval()`` too if it has dropout or
-        batch norm).
+        batch norm). They stay frozen in every fine-tuning mode:
+        ``finetune(mode="full")`` trains the other layers only.
 
     Returns
     -------
@@ -176,6 +178,7 @@ def load_pretrained(
             dst[key].copy_(src[key])
             if freeze and key in params:
                 params[key].requires_grad_(False)
+                forget_trained_freeze(target, key)  # frozen by the user now: full fine-tuning keeps it frozen
                 report.frozen.append(key)
     return report
 

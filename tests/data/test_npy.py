@@ -53,8 +53,8 @@ def test_holds_one_chunk_in_memory(tmp_path, digits_small, encoder):
             seen.append(len(x))
             return encoder(x)
 
-    encode_to_npy(Watch(), torch.from_numpy(digits_small[0]), tmp_path / "c.npy", chunk_rows=64, batch_size=1000)
-    assert seen == [64, 64, 64, 64, 44]
+    encode_to_npy(Watch(), torch.from_numpy(digits_small[0]), tmp_path / "c.npy", chunk_rows=64, batch_size=32)
+    assert seen == [32] * 10  # 300 rows: chunks of 64, 64, 64, 64, 44, each in blocks of 32 (the last padded)
 
 
 def test_a_failed_encoding_leaves_no_file(tmp_path, digits_small):

@@ -49,7 +49,9 @@ def test_kl_normal_sums_dims_averages_batch_and_agrees_with_torch_distributions(
     per_row = torch.distributions.kl_divergence(q, p).sum(dim=1)  # (6,)
     assert torch.allclose(kl_normal(mu, logvar, reduction="none"), per_row, atol=1e-5)
     assert torch.allclose(kl_normal(mu, logvar), per_row.mean(), atol=1e-5)
-    with pytest.raises(ConfigError, match=r"reduction must be 'mean' or 'none'; got 'sum'"):
+    per_unit = torch.distributions.kl_divergence(q, p).mean(dim=0)  # (4,): free bits, the activity of each unit
+    assert torch.allclose(kl_normal(mu, logvar, reduction="units"), per_unit, atol=1e-5)
+    with pytest.raises(ConfigError, match=r"reduction must be 'mean', 'none' or 'units'; got 'sum'"):
         kl_normal(mu, logvar, reduction="sum")
 
 

@@ -181,6 +181,11 @@ def _read_csv(path: Path, label_column) -> dict:
             "expected a header line with column names and at least one data row."
         )
     header, body = [h.strip() for h in rows[0]], rows[1:]
+    separator = next((c for c in (";", "\t", "|") if len(header) == 1 and c in header[0]), None)
+    if separator is not None:  # one column holding every name: another separator than the comma
+        raise DataError(f"{path} looks {'tab' if separator == chr(9) else repr(separator)}-separated (its header is one "
+                        f"column, {rows[0][0][:60]!r}); layerwise reads comma-separated values. Re-save it with commas, e.g. "
+                        f"pandas.read_csv(path, sep={separator!r}).to_csv(new_path, index=False).")
     if all(_is_number(h) for h in header):
         raise DataError(
             f"The first line of {path} looks like data, not a header: {rows[0][:5]}; "

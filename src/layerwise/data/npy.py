@@ -174,13 +174,12 @@ def write_npy(source: Any, path: str | os.PathLike, chunk_rows: int = DEFAULT_CH
 
 @torch.no_grad()
 def encode_to_npy(module: nn.Module, source: Any, path: str | os.PathLike, chunk_rows: int = DEFAULT_CHUNK_ROWS,
-                  batch_size: int = 4096, device: str | torch.device | None = None, method: str | None = None) -> Path:
+                  batch_size: int = 64, device: str | torch.device | None = None, method: str | None = None) -> Path:
     """Write ``module(rows)`` for every row of ``source`` to a ``.npy`` file, one chunk in memory at a time.
 
     The codes of a frozen layer for data larger than memory: the same values
     as :func:`~layerwise.train.loop.predict_in_batches` on the whole data
-    (bitwise when ``chunk_rows`` is a multiple of ``batch_size``, so that the
-    batches are the same), with at most ``chunk_rows`` input rows and their
+    (bitwise: a row's codes do not depend on the rows computed with it), with at most ``chunk_rows`` input rows and their
     codes in memory.
 
     Parameters
@@ -191,8 +190,8 @@ def encode_to_npy(module: nn.Module, source: Any, path: str | os.PathLike, chunk
     path : path
         The ``.npy`` file to write (float32, shape ``(n_samples, *code_shape)``).
     chunk_rows : int, default=65536
-    batch_size : int, default=4096
-        Rows per forward pass.
+    batch_size : int, default=64
+        Rows per forward pass (:data:`~layerwise.train.inference.BLOCK_ROWS`).
     device : str or torch.device, optional
         Where to compute; default the module's device.
     method : str, optional

@@ -14,8 +14,10 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils import Bunch
 
+from ..exceptions import ConfigError, DataError
 from ..params import PARAMS
 from .datasets import load_dataset
+from .files import FILE_SUFFIXES
 from .splits import _cut, split
 
 __all__ = ["prepare_data", "hide_labels"]
@@ -32,6 +34,11 @@ def prepare_data(dataset: str = "digits", *, data_dir=None, label_column: str | 
     ``label_fraction`` of the training rows keep their label (stratified, as
     ``train_test_split(train_size=label_fraction)`` picks them); the others get
     ``-1`` (classification) or ``NaN`` (regression), as the estimators expect.
+
+    The values are returned as stored: ``scale`` is not applied here but by the
+    estimators (their ``scale`` parameter), which fit it on the training rows
+    alone and save it with the model, so that predicting later scales new rows
+    with the same numbers.
 
     Parameters
     ----------
@@ -54,10 +61,15 @@ def prepare_data(dataset: str = "digits", *, data_dir=None, label_column: str | 
     args = dict(dataset=dataset, data_dir=data_dir, label_column=label_column, label_fraction=label_fraction,
                 val_size=val_size, test_size=test_size, scale=scale, task=task)
     PARAMS.select(*args, "random_state").validate({**args, "random_state": random_state}, "prepare_data")
-    is_file = Path(dataset).suffix in (".npy", ".npz", ".csv")
-    data = load_dataset(dataset, data_dir=data_dir,
-                        **({"label_column": label_column, "scale": None if scale == "none" else scale} if is_file else {}))
+    is_file = Path(dataset).suffix.lower() in FILE_SUFFIXES
+    if not is_file and label_column is not None:
+        raise ConfigError(f"data.label_column={label_column!r} applies to data files; the named dataset {dataset!r} comes "
+                          "with its own labels. Remove label_column, or set dataset to the path of a .csv/.npy file.")
+    # values as stored: the scaling is fitted by the model on the training rows alone, and saved with it
+    data = load_dataset(dataset, data_dir=data_dir, **({"label_column": label_column, "scale": None} if is_file else {}))
     X, y, X_test, y_test = data.X, data.y, data.X_test, data.y_test
+    if y is not None and task == "classification":
+        _check_class_labels(y, data.name)
     if X_test is None and y is not None and test_size > 0:
         parts = split(X, y, val_size=0.0, test_size=test_size, random_state=random_state)
         X, y, X_test, y_test = parts.X_train, parts.y_train, parts.X_test, parts.y_test
@@ -68,6 +80,17 @@ def prepare_data(dataset: str = "digits", *, data_dir=None, label_column: str | 
     y_partial, labeled = (hide_labels(y, label_fraction, task, random_state) if y is not None else (None, None))
     return Bunch(X_train=X, y_train=y, y_partial=y_partial, labeled=labeled, X_val=X_val, y_val=y_val, X_test=X_test,
                  y_test=y_test, image_shape=data.image_shape, scaling=data.scaling, name=data.name)
+
+
+def _check_class_labels(y: np.ndarray, name: str) -> None:
+    """Classification needs classes: numbers with a fractional part (or empty cells) mean a regression target."""
+    if y.dtype.kind == "f":
+        bad = ~np.isfinite(y) | (y != np.round(y))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise DataError(f"{name}: the labels are not classes: label {i} is {float(y[i])!r}; data.task = 'classification' needs "
+                            "integer or text labels. For a numeric target set data.task = 'regression'; for a row "
+                            "without a label, fill its cell with -1 (unlabeled) or drop the row.")
 
 
 def hide_labels(y: np.ndarray, fraction: float, task: str = "classification", random_state: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -12,11 +12,25 @@ from ..exceptions import ConfigError
 from .autoencoder import AutoEncoder
 from .blocks import TiedLinear, first_linear
 
-__all__ = ["EncoderStack", "freeze", "unfreeze"]
+__all__ = ["EncoderStack", "freeze", "unfreeze", "freeze_trained", "unfreeze_trained", "forget_trained_freeze",
+           "frozen_by_layerwise", "refreeze_trained"]
+
+# Who froze a parameter decides whether full fine-tuning may train it. Layerwise freezes a layer once it is
+# trained (greedy pretraining) or while only the head learns (frozen fine-tuning): full fine-tuning lifts
+# those. A user who freezes a layer (freeze(), EncoderStack.freeze(), load_pretrained(freeze=True),
+# requires_grad_(False)) means it: it stays frozen in every mode. Each module keeps the names of its own
+# parameters that layerwise froze, in this attribute (a plain set: it survives copy.deepcopy).
+_FROZEN_BY_LAYERWISE = "_frozen_by_layerwise"
 
 
 def freeze(module: nn.Module) -> nn.Module:
-    """Stop gradients through ``module`` and put it in eval mode (dropout, BN off)."""
+    """Stop gradients through ``module`` and put it in eval mode (dropout, BN off).
+
+    A freeze that sticks: :func:`~layerwise.finetune` in ``"full"`` mode keeps these parameters frozen
+    (transfer some layers frozen, fine-tune the rest). :func:`unfreeze` lifts it.
+    """
+    for m in module.modules():
+        getattr(m, _FROZEN_BY_LAYERWISE, set()).clear()
     for p in module.parameters():
         p.requires_grad_(False)
     module.eval()
@@ -25,10 +39,72 @@ def freeze(module: nn.Module) -> nn.Module:
 
 def unfreeze(module: nn.Module) -> nn.Module:
     """Undo :func:`freeze`: parameters trainable, module in train mode."""
+    for m in module.modules():
+        getattr(m, _FROZEN_BY_LAYERWISE, set()).clear()
     for p in module.parameters():
         p.requires_grad_(True)
     module.train()
     return module
+
+
+def freeze_trained(module: nn.Module) -> nn.Module:
+    """Layerwise's own freeze (a trained greedy layer, frozen fine-tuning): like :func:`freeze`, but full
+    fine-tuning lifts it. Parameters the user froze before stay the user's."""
+    for m in module.modules():
+        mine = getattr(m, _FROZEN_BY_LAYERWISE, None)
+        if mine is None:
+            mine = set()
+            object.__setattr__(m, _FROZEN_BY_LAYERWISE, mine)
+        for name, p in m.named_parameters(recurse=False):
+            if p.requires_grad:
+                mine.add(name)
+            p.requires_grad_(False)
+    module.eval()
+    return module
+
+
+def unfreeze_trained(module: nn.Module) -> list[nn.Module]:
+    """Make trainable what :func:`freeze_trained` froze; put ``module`` in train mode.
+
+    Returns
+    -------
+    list of nn.Module
+        The sub-modules whose parameters all stay frozen (frozen by the user), e.g. a whole ``dense_block``,
+        which fine-tuning keeps in eval mode (no dropout, batch-norm statistics unchanged).
+    """
+    for m in module.modules():
+        mine = getattr(m, _FROZEN_BY_LAYERWISE, set())
+        for name, p in m.named_parameters(recurse=False):
+            if name in mine:
+                p.requires_grad_(True)
+        mine.clear()
+    module.train()
+    return [m for m in module.modules() if list(m.parameters()) and not any(p.requires_grad for p in m.parameters())]
+
+
+def frozen_by_layerwise(module: nn.Module) -> list[str]:
+    """Dotted names of the parameters of ``module`` that layerwise froze (:func:`freeze_trained`), e.g. to save them."""
+    return [f"{owner}.{name}".lstrip(".") for owner, m in module.named_modules() for name in sorted(getattr(m, _FROZEN_BY_LAYERWISE, ()))]
+
+
+def refreeze_trained(module: nn.Module, names) -> None:
+    """Freeze the parameters ``names`` (dotted) as layerwise's own freeze, as :func:`frozen_by_layerwise` listed them."""
+    for full in names:
+        owner, _, leaf = full.rpartition(".")
+        m = module.get_submodule(owner)
+        getattr(m, leaf).requires_grad_(False)
+        mine = getattr(m, _FROZEN_BY_LAYERWISE, None)
+        if mine is None:
+            mine = set()
+            object.__setattr__(m, _FROZEN_BY_LAYERWISE, mine)
+        mine.add(leaf)
+
+
+def forget_trained_freeze(module: nn.Module, name: str) -> None:
+    """The parameter ``name`` of ``module`` (dotted) is frozen by the user from now on, e.g. by
+    ``load_pretrained(freeze=True)``."""
+    owner, _, leaf = name.rpartition(".")
+    getattr(module.get_submodule(owner), _FROZEN_BY_LAYERWISE, set()).discard(leaf)
 
 
 class EncoderStack(nn.Module):

@@ -30,7 +30,7 @@ from ..registry import Registry, suggest
 
 __all__ = [
     "Subject", "Constraint", "Interval", "Options", "Boolean", "NoneValue", "Registered", "InstanceOf", "HasMethods", "Callbacks", "LayerSizes",
-    "Device", "PathLike", "FolderName", "RandomState", "AnyValue", "RegistryOptions", "type_problem",
+    "Device", "COMPUTE_DEVICES", "PathLike", "FolderName", "RandomState", "AnyValue", "RegistryOptions", "type_problem",
 ]
 
 
@@ -225,8 +225,14 @@ class LayerSizes(Constraint):
         return "a non-empty sequence of positive integers, e.g. (256, 64)"
 
 
+#: Device types that hold data and compute; torch also knows ``"meta"`` (shapes without values) and others
+#: that cannot train a model.
+COMPUTE_DEVICES = ("cpu", "cuda", "mps", "xpu")
+
+
 class Device(Constraint):
-    """``"auto"`` or a device name torch understands (``"cpu"``, ``"cuda"``, ``"cuda:1"``), or a ``torch.device``.
+    """``"auto"`` or a device name torch understands (``"cpu"``, ``"cuda"``, ``"cuda:1"``), or a ``torch.device``,
+    of a type that computes (:data:`COMPUTE_DEVICES`: not ``"meta"``).
 
     Whether this machine has the device is checked when training starts.
     """
@@ -237,22 +243,27 @@ class Device(Constraint):
         import torch
 
         if isinstance(value, torch.device):
-            return True
+            return value.type in COMPUTE_DEVICES
         if not isinstance(value, str):
             return False
         if value == "auto":
             return True
         try:
-            torch.device(value)
+            return torch.device(value).type in COMPUTE_DEVICES
         except (RuntimeError, TypeError, ValueError):
             return False
-        return True
 
     def describe(self, values: Mapping[str, Any] | None = None) -> str:
         return "'auto', 'cpu', 'cuda', 'cuda:<index>' or another torch device"
 
     def suggest(self, value: Any) -> str:
-        return suggest(str(value), ["auto", "cpu", "cuda", "mps"]) if isinstance(value, str) else ""
+        import torch
+
+        try:
+            kind = value.type if isinstance(value, torch.device) else torch.device(value).type
+        except (RuntimeError, TypeError, ValueError):
+            return suggest(str(value), ["auto", "cpu", "cuda", "mps"]) if isinstance(value, str) else ""
+        return f" A {kind!r} device holds no data to train on; use one of {list(COMPUTE_DEVICES)}."
 
 
 class PathLike(Constraint):

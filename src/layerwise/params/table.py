@@ -18,10 +18,11 @@ parameter added here with its owner is also a config key.
 
 from __future__ import annotations
 
+import numbers
+
 from ..nn.blocks import ACTIVATIONS
 from ..registry import LR_SCHEDULERS, OBJECTIVES, SEMI_SUPERVISED
 from .constraints import (
-    AnyValue,
     Boolean,
     Callbacks,
     Device,
@@ -48,6 +49,11 @@ FINETUNE_MODES = ("frozen", "full")
 LR_SCHEDULES = ("auto", "constant", "cosine", "anneal")
 LOSSES = ("auto", "mse", "bce")
 
+_SCALE_DOC = """``"minmax"`` rescales every feature to [0, 1] with the minimum and maximum of the rows ``fit`` sees
+          (``data_min_``, ``data_max_``); every later ``X`` (``predict``, ``transform``, ``score``...) is scaled with
+          the same numbers, which are saved with the model, and outputs in the input space (``inverse_transform``,
+          ``sample``) come back in the original units. ``"auto"``: the same, only when some training value is
+          outside [0, 1] (what the Bernoulli loss needs); ``"none"``: ``X`` as given."""
 _EPOCHS = Interval(int, 1)
 _FRACTION_OPEN = Interval(float, 0, 1, "neither")
 _RATE = Interval(float, 0, 1, "left")  # a dropout rate: 1 would drop everything
@@ -113,7 +119,7 @@ PARAMS = ParamSet((
     Param("semi_supervised_params", (NoneValue(), RegistryOptions(SEMI_SUPERVISED, "semi_supervised", {"auto": "ladder"})), None,
           """Options of the semi-supervised method, checked against its signature, e.g. ``{"noise_std": 0.3,
           "denoising_costs": "gamma"}`` for ``"ladder"`` or ``{"alpha": 0.1, "m1_epochs": 50}`` for ``"m1m2"``."""),
-    Param("unlabeled", (AnyValue(),), "auto",
+    Param("unlabeled", (Options("auto"), NoneValue(), InstanceOf((numbers.Real, str), "a label (a number or a string)", "int")), "auto",
           """The label that marks an unlabeled row: ``"auto"`` is ``-1`` for the classifier (the
           ``sklearn.semi_supervised`` convention) and ``NaN`` for the regressor (where ``NaN`` always marks
           one). ``None`` treats every row as labeled: use it when -1 is a real class (labels in {-1, 1}).""",
@@ -121,7 +127,8 @@ PARAMS = ParamSet((
     # -- optimisation ------------------------------------------------------------------------------
     Param("solver", (Options(*SOLVERS),), "adam", '``"sgd"`` uses Nesterov momentum (``momentum``).'),
     Param("learning_rate_init", (Interval(float, 0, closed="neither"),), 1e-3, "The learning rate."),
-    Param("momentum", (Interval(float, 0),), 0.9, 'Momentum of ``solver="sgd"`` (Nesterov when > 0).'),
+    Param("momentum", (Interval(float, 0, 1, "left"),), 0.9,
+          'Momentum of ``solver="sgd"`` (Nesterov when > 0); 1 or more would make the steps grow without end.'),
     Param("lr_schedule", (Options(*LR_SCHEDULES), Registered(LR_SCHEDULERS)), "auto",
           """``"constant"``; ``"cosine"`` decays the learning rate of each pretraining stage and of fine-tuning
           from ``learning_rate_init`` to 0 over their epochs (:class:`layerwise.train.CosineLR`); ``"anneal"``
@@ -201,7 +208,10 @@ PARAMS = ParamSet((
           "Keep labels for this fraction of the training rows (stratified); the others are marked unlabeled. 1 keeps them all."),
     Param("val_size", (Interval(float, 0, 1, "left"),), 0.1, "Fraction of the training rows held out as validation rows."),
     Param("test_size", (Interval(float, 0, 1, "left"),), 0.2, "Fraction held out as test rows when the dataset has no test split."),
-    Param("scale", (Options("auto", "minmax", "none"),), "auto", "Scaling of file data: ``minmax`` to [0, 1], or none."),
+    Param("scale", (Options("auto", "minmax", "none"),), "auto",
+          """Min-max scaling of every feature to [0, 1], fitted on the training rows and applied by the model to
+          every row it is given later (``"auto"``: only when some training value is outside [0, 1]; ``"none"``:
+          values as given)."""),
     Param("task", (Options("classification", "regression"),), "classification",
           "What the labels are: it picks ``PretrainedClassifier`` or ``PretrainedRegressor``."),
     Param("name", (FolderName(),), "run", "The run's folder name: the run folder is ``out_dir/name``."),
@@ -253,11 +263,13 @@ PRETRAINED = PARAMS.select(
     "input_dropout", "loss", "tied", "solver", "learning_rate_init", "lr_schedule", "lr_schedule_params", "alpha",
     "batch_size", "pretrain_max_iter", "max_iter", "early_stopping", "validation_fraction", "n_iter_no_change", "tol",
     "random_state", "verbose", "device", "precision", "unlabeled", "pretrained", "semi_supervised", "semi_supervised_params",
-    "callbacks",
-    defaults={"hidden_layer_sizes": (512, 256), "max_iter": "auto", "learning_rate_init": "auto"},
+    "callbacks", "scale",
+    defaults={"hidden_layer_sizes": (512, 256), "max_iter": "auto", "learning_rate_init": "auto", "scale": "none"},
     constraints={"learning_rate_init": (Options("auto"), Interval(float, 0, closed="neither")),
                  "max_iter": (Options("auto"), _EPOCHS)},
-    docs={"hidden_layer_sizes": """Code width of each pretrained layer. (512, 256) beat (256, 64) on MNIST by 0.27 pt
+    docs={"scale": _SCALE_DOC + """ With ``pretrained``, the saved model's scaling is reused when it has one: its
+          layers expect inputs scaled that way.""",
+          "hidden_layer_sizes": """Code width of each pretrained layer. (512, 256) beat (256, 64) on MNIST by 0.27 pt
           with all labels and 0.94 pt with 1,000, for 1.8x the time (``benchmarks/defaults.py``; README, "Defaults").""",
           "max_iter": """Epochs of fine-tuning, or of the semi-supervised method (passes over every row). ``"auto"``: 100;
           for a semi-supervised method, more on small data sets so that it gets at least its ``min_steps``
@@ -274,10 +286,11 @@ PRETRAINED = PARAMS.select(
 STACKED_AUTOENCODER = PARAMS.select(
     "hidden_layer_sizes", "activation", "pretrain", "pretrain_params", "loss", "tied", "solver", "learning_rate_init",
     "lr_schedule", "lr_schedule_params", "alpha", "batch_size", "max_iter", "unroll_max_iter", "random_state", "verbose",
-    "device", "precision", "callbacks",
-    defaults={"pretrain": "autoencoder", "max_iter": 20},
+    "device", "precision", "callbacks", "scale",
+    defaults={"pretrain": "autoencoder", "max_iter": 20, "scale": "none"},
     constraints={"pretrain": (Registered(OBJECTIVES),)},
-    docs={"pretrain": """The objective of each layer, a name in ``layerwise.OBJECTIVES`` (``"autoencoder"``,
+    docs={"scale": _SCALE_DOC,
+          "pretrain": """The objective of each layer, a name in ``layerwise.OBJECTIVES`` (``"autoencoder"``,
           ``"sparse"``, ``"denoising"``, ``"contractive"``, ``"conv"``, ``"rbm"``, ``"vae"``).""",
           "max_iter": "Epochs per layer.",
           "callbacks": _ESTIMATOR_CALLBACKS},
@@ -288,9 +301,10 @@ STACKED_AUTOENCODER = PARAMS.select(
 VARIATIONAL_AUTOENCODER = PARAMS.select(
     "hidden_layer_sizes", "n_components", "activation", "loss", "beta", "kl_warmup", "solver", "learning_rate_init",
     "lr_schedule", "lr_schedule_params", "alpha", "batch_size", "max_iter", "early_stopping", "validation_fraction",
-    "n_iter_no_change", "tol", "random_state", "verbose", "device", "precision", "callbacks",
-    defaults={"hidden_layer_sizes": (400,), "max_iter": 20},
-    docs={"hidden_layer_sizes": """Widths of the encoder's hidden layers; the decoder mirrors them. ``(400,)`` with
+    "n_iter_no_change", "tol", "random_state", "verbose", "device", "precision", "callbacks", "scale",
+    defaults={"hidden_layer_sizes": (400,), "max_iter": 20, "scale": "none"},
+    docs={"scale": _SCALE_DOC,
+          "hidden_layer_sizes": """Widths of the encoder's hidden layers; the decoder mirrors them. ``(400,)`` with
           ``n_components=20`` is the pytorch/examples VAE.""",
           "loss": """The decoder's likelihood. ``"bce"``: Bernoulli, for data in [0, 1]; ``"mse"``: Gaussian with unit
           variance (standardise the data first); ``"auto"``: ``"bce"`` when the data is in [0, 1], else ``"mse"``.""",

@@ -14,9 +14,11 @@ An estimator declares its parameters once, as ``_parameters`` (a
 from __future__ import annotations
 
 import contextlib
+import json
 import numbers
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,6 +30,7 @@ from sklearn.utils.validation import check_is_fitted as _sk_check_is_fitted
 from sklearn.utils.validation import validate_data
 from torch import nn
 
+from ..data.arrays import in_unit_interval
 from ..exceptions import CheckpointError, DataError, NotFittedError
 from ..io import register_estimator
 from ..params import TRAINER, ParamSet, configurable_init
@@ -82,6 +85,11 @@ class LayerwiseBase(ClassNamePrefixFeaturesOutMixin, BaseEstimator):
             context.append(f"lr_schedule_params={params['lr_schedule_params']!r} is set but lr_schedule="
                            f"{params.get('lr_schedule')!r} takes no arguments; name a torch.optim.lr_scheduler class in "
                            "lr_schedule (e.g. 'StepLR'), or remove lr_schedule_params.")
+        warmup, epochs = params.get("kl_warmup"), params.get("max_iter")
+        if _is_int(warmup) and _is_int(epochs) and 0 < epochs <= warmup:
+            context.append(f"kl_warmup={warmup} is not shorter than max_iter={epochs}: the KL weight would never reach beta, "
+                           "so the model would not be the VAE asked for; use kl_warmup < max_iter.")
+        context += _too_large(params.get("hidden_layer_sizes"), getattr(self, "n_features_in_", None))
         self._parameters.validate(params, type(self).__name__, context=context)
 
     def _fit_input(self, X, y=None, stream: bool = False):
@@ -103,11 +111,24 @@ class LayerwiseBase(ClassNamePrefixFeaturesOutMixin, BaseEstimator):
         self.n_features_in_ = int(X.shape[1])
         if hasattr(self, "feature_names_in_"):  # from an earlier fit on a DataFrame
             del self.feature_names_in_
+        self.data_min_ = self.data_max_ = None
+        scale = getattr(self, "scale", "none")
+        if scale != "none" and _saved_scaling(getattr(self, "pretrained", None)) is None:
+            # min-max needs a pass over every row before training and another per use; it belongs in the file
+            raise DataError(f"{type(self).__name__}(scale={scale!r}) cannot scale rows streamed from disk ({X!r}); "
+                            "write the file already scaled to [0, 1] (e.g. with sklearn's MinMaxScaler chunk by chunk) "
+                            "and fit with scale='none'.")
 
     def _validate_X(self, X, reset: bool) -> np.ndarray:
         """sklearn's ``validate_data`` (its messages, which the common checks pin),
         re-raised as :class:`DataError` with a hint on how to fix it."""
         name = type(self).__name__
+        _refuse_dates(X, name)
+        _refuse_beyond_float32(X, name)
+        if hasattr(X, "shape") and len(X.shape) == 1:  # scikit-learn's message would print every value
+            raise DataError(f"Expected 2D array, got 1D array of shape {tuple(X.shape)} instead: {name} expects X of shape "
+                            "(n_samples, n_features). Reshape your data either using array.reshape(-1, 1) if your data "
+                            "has a single feature or array.reshape(1, -1) if it contains a single sample.")
         try:
             X = validate_data(self, X, reset=reset, dtype=np.float32, ensure_min_samples=2 if reset else 1, ensure_all_finite=False)
         except ValueError as e:
@@ -121,7 +142,46 @@ class LayerwiseBase(ClassNamePrefixFeaturesOutMixin, BaseEstimator):
                 f"{name} expects finite numbers. Impute or drop them first, e.g. with sklearn.impute.SimpleImputer "
                 "in a Pipeline."
             )
+        if reset:
+            self._fit_scaling(X)
+        X = self._scale(X)
+        if reset and X.size and float(np.abs(X).max()) > _TOO_LARGE:
+            raise DataError(f"X holds values up to {float(np.abs(X).max()):.3g} (after scale={getattr(self, 'scale', 'none')!r}): "
+                            "their squares overflow float32, so no loss can be computed. Rescale the data, e.g. "
+                            "scale='minmax' or sklearn's StandardScaler.")
         return X
+
+    # -- input scaling: part of the model -------------------------------------------------
+    def _fit_scaling(self, X: np.ndarray) -> None:
+        """``data_min_`` and ``data_max_`` of the training rows when ``scale`` asks for min-max scaling, else None."""
+        self.data_min_ = self.data_max_ = None
+        saved = _saved_scaling(getattr(self, "pretrained", None))
+        if saved is not None:  # the saved layers expect inputs scaled as they were trained
+            self.data_min_, self.data_max_ = saved
+            return
+        scale = getattr(self, "scale", "none")
+        if scale == "minmax" or (scale == "auto" and not in_unit_interval(X)):
+            self.data_min_, self.data_max_ = X.min(axis=0), X.max(axis=0)  # (n_features,) float32 each
+
+    def _scale(self, X: np.ndarray) -> np.ndarray:
+        """``X`` in the model's input space: ``(X - data_min_) / (data_max_ - data_min_)``; constant features give 0."""
+        if getattr(self, "data_min_", None) is None:
+            return X
+        return ((X - self.data_min_) / _ranges(self.data_min_, self.data_max_)).astype(np.float32)
+
+    def _unscale(self, X: np.ndarray) -> np.ndarray:
+        """Inverse of :meth:`_scale`: rows of the model's input space back in the units of the training data."""
+        if getattr(self, "data_min_", None) is None:
+            return X
+        return (X * _ranges(self.data_min_, self.data_max_) + self.data_min_).astype(np.float32)
+
+    def _scaling_description(self) -> str:
+        """What the model does to ``X`` before its first layer, in words (``meta.json``, ``layerwise inspect``)."""
+        if getattr(self, "data_min_", None) is None:
+            return "none: X is used as given"
+        return (f"min-max per feature to [0, 1] with the training rows' data_min_ (in [{float(self.data_min_.min()):g}, "
+                f"{float(self.data_min_.max()):g}]) and data_max_ (in [{float(self.data_max_.min()):g}, "
+                f"{float(self.data_max_.max()):g}]), saved in config.json and applied to every X")
 
     # -- training -----------------------------------------------------------------------
     def _trainer(self, n: int, max_iter: int, desc: str, seed: int, checkpoint_dir: str | None = None,
@@ -132,7 +192,8 @@ class LayerwiseBase(ClassNamePrefixFeaturesOutMixin, BaseEstimator):
         rate, batch size and schedule ``"auto"`` stands for.
         """
         # the schedule first (the loggers after it see the rate it set), then the phase's own, then the user's
-        callbacks = [*(callbacks or []), *getattr(self, "callbacks", ())]
+        # _run_callbacks: set by the command line to write a run's records once training starts (not a parameter)
+        callbacks = [*(callbacks or []), *getattr(self, "callbacks", ()), *getattr(self, "_run_callbacks", ())]
         schedule = getattr(self, "lr_schedule", "constant")
         if schedule == "auto":
             schedule = "anneal" if method is not None else "constant"
@@ -198,14 +259,23 @@ class LayerwiseBase(ClassNamePrefixFeaturesOutMixin, BaseEstimator):
             if not (name.endswith("_") and not name.startswith("_")):
                 raise CheckpointError(f"config.json sets {name!r}, which is not a fitted attribute of {cls.__name__}.")
             setattr(est, name, value)
+        for name in ("data_min_", "data_max_"):
+            value = getattr(est, name, None)
+            if value is not None and np.shape(value) != (getattr(est, "n_features_in_", -1),):
+                raise CheckpointError(f"config.json sets {name} of shape {np.shape(value)}, but the model takes "
+                                      f"{getattr(est, 'n_features_in_', '?')} features; the file was edited or damaged.")
         est._restore_modules(state, load_weights)
         return est
 
     def _encode(self, X) -> np.ndarray:
+        """Codes of the stack for raw rows ``X`` (validated and scaled here)."""
         if is_external(X):  # a Dataset, a .npy file, an image folder: a chunk of rows at a time
             return by_chunks(self._encode, X)
         check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
+        return self._codes(self._validate_X(X, reset=False))
+
+    def _codes(self, X: np.ndarray) -> np.ndarray:
+        """Codes of the stack for rows already in the model's input space."""
         dev = next(self.stack_.parameters()).device
         # conv stacks give (n, c, h, w) feature maps; estimators return 2-D codes
         return predict_in_batches(self.stack_, torch.from_numpy(X).to(dev)).flatten(1).float().cpu().numpy()
@@ -232,3 +302,81 @@ class LayerwiseBase(ClassNamePrefixFeaturesOutMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = False
         return tags
+
+
+_TOO_LARGE = 1e15  # squared and summed over a row, larger training values overflow float32 (3.4e38)
+_MAX_LAYER_WEIGHTS = 10**9  # 4 GB of float32 in one weight matrix: far beyond what a layer-wise network here needs
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def _too_large(sizes, n_features: int | None) -> list[str]:
+    """A problem when one weight matrix would not fit in memory (a typo such as (5120000, 64))."""
+    widths = [sizes] if _is_int(sizes) else list(sizes) if isinstance(sizes, (tuple, list)) else []
+    if not n_features or not widths or not all(_is_int(w) and w > 0 for w in widths):
+        return []
+    widths = [int(n_features), *widths]
+    largest = max(a * b for a, b in zip(widths[:-1], widths[1:]))
+    if largest <= _MAX_LAYER_WEIGHTS:
+        return []
+    return [f"hidden_layer_sizes={tuple(sizes) if not _is_int(sizes) else sizes} with {n_features} input features needs a "
+            f"weight matrix of {largest:,} values ({largest * 4 / 2**30:.0f} GiB in float32); expected layers that fit in "
+            "memory, e.g. (512, 256). Check the widths for a typo."]
+
+
+def _ranges(low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """``high - low``, 1 where a feature was constant (scikit-learn's MinMaxScaler does the same)."""
+    span = (np.asarray(high) - np.asarray(low)).astype(np.float32)
+    return np.where(span > 0, span, np.float32(1.0))
+
+
+def _saved_scaling(path) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(data_min_, data_max_)`` of the model saved at ``path``, or None (no path, no scaling, unreadable: the
+    transfer itself reports a folder that cannot be read)."""
+    if path is None:
+        return None
+    from ..modelfile import CONFIG, from_json
+
+    try:
+        attributes = from_json(json.loads((Path(path) / CONFIG).read_text(encoding="utf-8"))["state"]["attributes"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    low, high = attributes.get("data_min_"), attributes.get("data_max_")
+    return None if low is None or high is None else (np.asarray(low, np.float32), np.asarray(high, np.float32))
+
+
+def _refuse_beyond_float32(X, name: str) -> None:
+    """Finite float64 values beyond the float32 range become infinity in the float32 copy; say so (not "NaN or
+    infinity", which the user never passed)."""
+    arr = X if isinstance(X, np.ndarray) else None
+    if arr is None or arr.dtype.kind != "f" or arr.dtype.itemsize <= 4 or arr.size == 0:
+        return
+    with np.errstate(invalid="ignore"):
+        finite = np.abs(arr[np.isfinite(arr)])
+    if finite.size and float(finite.max()) > float(np.finfo(np.float32).max):
+        raise DataError(f"X holds values up to {float(finite.max()):.4g}, beyond the float32 range (about 3.4e38) in which "
+                        f"{name} computes; expected smaller magnitudes. Rescale the data first (e.g. sklearn's "
+                        "StandardScaler or MinMaxScaler, or scale='minmax' after dividing by a power of ten).")
+
+
+def _refuse_dates(X, name: str) -> None:
+    """Dates, durations and complex numbers are not features that scikit-learn's checks refuse clearly:
+    numpy silently turns dates into nanosecond counts, and a complex array is printed whole."""
+    dtypes = list(getattr(X, "dtypes", [])) if hasattr(X, "dtypes") else [getattr(X, "dtype", None)]
+    kinds = {np.dtype(d).kind for d in dtypes if d is not None and _is_numpy_dtype(d)}
+    if kinds & {"M", "m"}:
+        raise DataError(f"X holds dates or durations (datetime64/timedelta64); {name} expects numeric features. Turn them "
+                        "into numbers with a meaning first, e.g. the day of the week or the days since a reference date.")
+    if "c" in kinds:
+        raise DataError(f"Complex data not supported: X holds complex numbers; {name} expects real features. Pass X.real "
+                        "and X.imag as separate columns, or np.abs(X).")
+
+
+def _is_numpy_dtype(d) -> bool:
+    try:
+        np.dtype(d)
+    except TypeError:
+        return False
+    return True

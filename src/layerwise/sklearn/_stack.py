@@ -20,7 +20,7 @@ from ..nn.stack import EncoderStack
 from ..objectives import with_image_shape
 from ..transfer import load_pretrained
 
-__all__ = ["PretrainedStackMixin", "phase_dir", "checkpoint_doc"]
+__all__ = ["PretrainedStackMixin", "phase_dir", "start_over", "checkpoint_doc"]
 
 _CHECKPOINT_ARGS = """checkpoint_dir : path, optional
             Checkpoint every phase there (every epoch), so that an interrupted
@@ -39,6 +39,24 @@ def checkpoint_doc(fit):
 def phase_dir(checkpoint_dir, phase: str) -> str | None:
     """``checkpoint_dir/phase``: where one phase of a fit checkpoints (None: no checkpoints)."""
     return None if checkpoint_dir is None else str(Path(checkpoint_dir) / phase)
+
+
+def start_over(checkpoint_dir, phases: tuple[str, ...], resume: bool) -> None:
+    """Before a fit that does not resume: remove the checkpoints an earlier run left in the later phases
+    (``finetune``, ``unroll``), which this fit would otherwise only replace when it reaches them: an
+    interrupted fit, resumed, must never continue an earlier run's phase. (Pretraining stages clear
+    their own: :class:`~layerwise.greedy.GreedyLayerwise`.)"""
+    from ..exceptions import ConfigError
+    from ..train.checkpoint import check_resume, checkpoint_dir_problems, clear_checkpoint
+    from ..train.distributed import is_main
+
+    check_resume(resume, checkpoint_dir, "fit")
+    for problem in checkpoint_dir_problems(checkpoint_dir):
+        raise ConfigError(problem)
+    if resume or checkpoint_dir is None or not is_main():
+        return
+    for phase in phases:
+        clear_checkpoint(phase_dir(checkpoint_dir, phase))
 
 
 class PretrainedStackMixin:

@@ -16,14 +16,14 @@ from sklearn.utils.multiclass import check_classification_targets
 from ..exceptions import DataError
 from ..finetune import finetune, stack_with_head
 from ..nn.heads import ClassifierHead, RegressorHead
-from ..nn.stack import freeze, unfreeze
+from ..nn.stack import freeze_trained, unfreeze
 from ..objectives import Classification, Regression
 from ..params import PRETRAINED
 from ..train.inference import predict_in_batches
 from ._base import LayerwiseBase, check_is_fitted
 from ._inputs import by_chunks, is_external
 from ._semi import SemiSupervisedMixin
-from ._stack import PretrainedStackMixin, checkpoint_doc, phase_dir
+from ._stack import PretrainedStackMixin, checkpoint_doc, phase_dir, start_over
 
 __all__ = ["PretrainedClassifier", "PretrainedRegressor"]
 
@@ -43,6 +43,7 @@ class _PretrainedBase(TransformerMixin, PretrainedStackMixin, SemiSupervisedMixi
         With a semi-supervised method (``semi_supervised``), train it on every row instead.
         """
         self._check_params(X.shape[0])
+        start_over(checkpoint_dir, ("finetune", "semi", "prepare"), resume)
         method = self._semi_method(labeled, self._task)
         if method is not None:
             return self._fit_semi(method, X, y_targets, labeled, n_out, stratify, checkpoint_dir, resume)
@@ -106,7 +107,7 @@ class _PretrainedBase(TransformerMixin, PretrainedStackMixin, SemiSupervisedMixi
         model = stack_with_head(stack, head)
         load_weights(model)
         if self.finetune == "frozen":  # as fine-tuning left it
-            freeze(stack)
+            freeze_trained(stack)
         else:
             unfreeze(stack)
         self.stack_, self.module_ = stack, model.eval()
@@ -234,16 +235,13 @@ class PretrainedClassifier(ClassifierMixin, _PretrainedBase):
         return len(self.classes_)
 
     def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities, ``(n_samples, n_classes)``, columns in ``classes_`` order."""
-        logits = self._forward(X)
-        e = np.exp(logits - logits.max(axis=1, keepdims=True))
-        return e / e.sum(axis=1, keepdims=True)
+        """Class probabilities, ``(n_samples, n_classes)`` float64, columns in ``classes_`` order."""
+        # softmax row by row in float64: each row's value depends on that row alone (batch-invariant)
+        return torch.softmax(torch.from_numpy(self._forward(X)).double(), dim=1).numpy()
 
     def predict_log_proba(self, X) -> np.ndarray:
         """Log of :meth:`predict_proba`."""
-        logits = self._forward(X)
-        m = logits.max(axis=1, keepdims=True)
-        return logits - m - np.log(np.exp(logits - m).sum(axis=1, keepdims=True))
+        return torch.log_softmax(torch.from_numpy(self._forward(X)).double(), dim=1).numpy()
 
     def predict(self, X) -> np.ndarray:
         """Predicted class labels, ``(n_samples,)``.
@@ -321,7 +319,7 @@ class PretrainedRegressor(RegressorMixin, _PretrainedBase):
         y2 = y.reshape(len(y), -1)
         labeled = ~np.isnan(y2).any(axis=1)
         if self.unlabeled not in ("auto", None):
-            labeled &= ~(y2 == self.unlabeled).any(axis=1)
+            labeled &= ~_is_unlabeled(y2.ravel(), self.unlabeled).reshape(y2.shape).any(axis=1)
         if not labeled.any():
             raise DataError("Input y contains NaN in every row: no row is labeled. At least one finite target is needed to fine-tune.")
         self.y_ndim_, self.n_outputs_ = y.ndim, y2.shape[1]
@@ -377,9 +375,21 @@ def _labels_1d(y, n_rows: int) -> np.ndarray:
 
 
 def _is_unlabeled(y: np.ndarray, marker) -> np.ndarray:
-    """Rows whose label equals ``marker`` (``None``: no row is unlabeled)."""
+    """Rows whose label equals ``marker`` (``None``: no row is unlabeled).
+
+    Among string labels a numeric marker also matches its text (``"-1"`` for ``-1``): labels read from a CSV
+    file with class names keep ``-1`` as the text ``"-1"``, and a class named ``"-1"`` next to ``"cat"`` and
+    ``"dog"`` is almost always a hidden label. ``unlabeled=None`` keeps it as a class.
+    """
     if marker is None:
         return np.zeros(len(y), dtype=bool)
     if y.dtype.kind in "biuf":
-        return y == marker if isinstance(marker, (int, float, np.number)) else np.zeros(len(y), dtype=bool)
-    return np.asarray([v == marker for v in y], dtype=bool)
+        if isinstance(marker, str):
+            try:
+                marker = float(marker)  # "-1" from a config or a command line: the number it spells
+            except ValueError:
+                raise DataError(f"unlabeled={marker!r} is text, but the labels are numbers, so it can never mark a row; "
+                                "pass the number that marks unlabeled rows (e.g. -1), or None.") from None
+        return y == marker if isinstance(marker, (int, float, np.number)) and not isinstance(marker, bool) else np.zeros(len(y), dtype=bool)
+    text = str(marker) if isinstance(marker, (int, np.integer)) and not isinstance(marker, bool) else None
+    return np.asarray([v == marker or (text is not None and isinstance(v, str) and v.strip() == text) for v in y], dtype=bool)

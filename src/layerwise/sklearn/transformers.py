@@ -14,7 +14,7 @@ from ..params import STACKED_AUTOENCODER
 from ..train.inference import predict_in_batches
 from ._base import LayerwiseBase, check_is_fitted
 from ._inputs import by_chunks, is_external
-from ._stack import PretrainedStackMixin, checkpoint_doc, phase_dir
+from ._stack import PretrainedStackMixin, checkpoint_doc, phase_dir, start_over
 
 __all__ = ["StackedAutoencoder"]
 
@@ -89,6 +89,7 @@ class StackedAutoencoder(TransformerMixin, PretrainedStackMixin, LayerwiseBase):
             X = self._validate_X(X, reset=True)
             Xt = torch.from_numpy(X)
         self._check_params(len(Xt))
+        start_over(checkpoint_dir, ("unroll",), resume)
         ctx, seed = self._seed_context()
         with ctx:
             self.stack_ = self._pretrain(Xt, seed, checkpoint_dir, resume)
@@ -141,25 +142,36 @@ class StackedAutoencoder(TransformerMixin, PretrainedStackMixin, LayerwiseBase):
         except ValueError as e:
             raise DataError(f"{e} inverse_transform expects codes of shape (n_samples, n_codes) with finite numbers, "
                             "e.g. the output of transform.") from e
-        dev = next(self.autoencoder_.parameters()).device
-        with torch.no_grad():
-            code_shape = self.stack_.eval()(torch.zeros(1, self.n_features_in_, device=dev)).shape[1:]
+        code_shape = self._code_shape()
         width = int(np.prod(code_shape))
         if Z.shape[1] != width:
             raise DataError(f"inverse_transform expects codes with {width} columns (the top layer's width); got {Z.shape[1]}.")
+        return self._unscale(self._decode(Z, code_shape))
+
+    def _decode(self, Z: np.ndarray, code_shape) -> np.ndarray:
+        """Decoded codes, in the model's input space, ``(n_samples, n_features_in_)``."""
+        dev = next(self.autoencoder_.parameters()).device
         Zt = torch.from_numpy(Z).to(dev).reshape(len(Z), *code_shape)
-        return predict_in_batches(self.autoencoder_, Zt, method="decode").flatten(1).cpu().numpy()
+        return predict_in_batches(self.autoencoder_, Zt, method="decode").flatten(1).float().cpu().numpy()
 
     def reconstruct(self, X) -> np.ndarray:
-        """``inverse_transform(transform(X))``, ``(n_samples, n_features_in_)``."""
+        """``inverse_transform(transform(X))``, ``(n_samples, n_features_in_)``, in the units of ``X``."""
         return self.inverse_transform(self.transform(X))
 
     def score_samples(self, X) -> np.ndarray:
-        """Negative squared reconstruction error per row, ``(n_samples,)``."""
+        """Negative squared reconstruction error per row, ``(n_samples,)``, in the model's input space (after
+        its ``scale``; the units of ``X`` when ``scale="none"``)."""
+        check_is_fitted(self)
         if is_external(X):  # a .npy file, an image folder...: a chunk of rows at a time
             return by_chunks(self.score_samples, X)
-        X = self._validate_X(X, reset=False) if hasattr(self, "stack_") else X
-        return -((self.reconstruct(X) - X) ** 2).sum(axis=1)
+        Xs = self._validate_X(X, reset=False)
+        codes = self._codes(Xs)
+        return -((self._decode(codes, self._code_shape()) - Xs) ** 2).sum(axis=1)
+
+    def _code_shape(self) -> tuple[int, ...]:
+        dev = next(self.stack_.parameters()).device
+        with torch.no_grad():
+            return tuple(self.stack_.eval()(torch.zeros(1, self.n_features_in_, device=dev)).shape[1:])
 
     def score(self, X, y=None) -> float:
         """Mean of :meth:`score_samples`: higher is better (for ``GridSearchCV``)."""

@@ -10,7 +10,7 @@ from sklearn.utils import check_array, check_random_state
 
 from ..exceptions import ConfigError, DataError
 from ..greedy import check_layer_sizes, resolve_loss
-from ..nn.stack import EncoderStack, freeze
+from ..nn.stack import EncoderStack, freeze_trained
 from ..nn.vae import dense_vae
 from ..objectives.elbo import ELBO, KLWarmup, elbo_per_sample
 from ..params import VARIATIONAL_AUTOENCODER
@@ -102,8 +102,9 @@ class VariationalAutoencoder(TransformerMixin, LayerwiseBase):
                 callbacks.append(_StopAfterWarmup(int(self.kl_warmup), patience=self.n_iter_no_change, tol=self.tol))
             trainer = self._trainer(len(train[0]), self.max_iter, "vae", seed, callbacks=callbacks)
             history = trainer.fit(model, objective, train, val)
-        self.module_ = freeze(model)
-        self.stack_ = EncoderStack([model.encoder], [model.decoder], output=output).freeze()
+            objective.check_trained(model, train[0], type(self).__name__)
+        self.module_ = freeze_trained(model)
+        self.stack_ = freeze_trained(EncoderStack([model.encoder], [model.decoder], output=output))
         self.history_ = history
         self._set_curves(history)
         return self
@@ -117,8 +118,8 @@ class VariationalAutoencoder(TransformerMixin, LayerwiseBase):
         output = state["output"]
         model = dense_vae(self.n_features_in_, check_layer_sizes(self.hidden_layer_sizes), int(self.n_components), self.activation, output)
         load_weights(model)
-        self.module_ = freeze(model)
-        self.stack_ = EncoderStack([model.encoder], [model.decoder], output=output).freeze()
+        self.module_ = freeze_trained(model)
+        self.stack_ = freeze_trained(EncoderStack([model.encoder], [model.decoder], output=output))
 
     def transform(self, X) -> np.ndarray:
         """Latent means ``mu(x)``, ``(n_samples, n_components)``."""
@@ -171,8 +172,9 @@ class VariationalAutoencoder(TransformerMixin, LayerwiseBase):
         return float(self.score_samples(X).mean())
 
     def _decode(self, Z: torch.Tensor) -> np.ndarray:
+        """Decoded means in the units of the training data (the model's scaling undone)."""
         dev = next(self.module_.parameters()).device
-        return predict_in_batches(self.module_, Z.to(dev), method="decode").float().cpu().numpy()
+        return self._unscale(predict_in_batches(self.module_, Z.to(dev), method="decode").float().cpu().numpy())
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -24,7 +24,8 @@ from safetensors.torch import load_file, save_file
 
 from ..exceptions import CheckpointError
 
-__all__ = ["file_sha256", "save_checkpoint", "load_checkpoint", "has_checkpoint", "flatten_optimizer", "unflatten_optimizer",
+__all__ = ["file_sha256", "save_checkpoint", "load_checkpoint", "has_checkpoint", "clear_checkpoint", "check_resume",
+           "checkpoint_dir_problems", "flatten_optimizer", "unflatten_optimizer",
            "rng_state", "set_rng_state", "atomic_write_bytes"]
 
 FORMAT = 1
@@ -50,9 +51,9 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 def save_checkpoint(folder: str | os.PathLike, tensors: dict[str, torch.Tensor], state: dict[str, Any]) -> None:
     """Write ``tensors`` and the JSON-able ``state`` to ``folder`` atomically."""
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f".checkpoint.safetensors.tmp{os.getpid()}"
     try:
+        folder.mkdir(parents=True, exist_ok=True)
         save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp))
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
@@ -67,6 +68,34 @@ def save_checkpoint(folder: str | os.PathLike, tensors: dict[str, torch.Tensor],
                               "checkpoint_dir; the previous checkpoint, if any, is intact.") from e
     body = {"format": FORMAT, "tensors_sha256": digest, **state}
     atomic_write_bytes(folder / "checkpoint.json", json.dumps(body).encode())
+
+
+def checkpoint_dir_problems(folder) -> list[str]:
+    """``[problem]`` when ``folder`` cannot hold checkpoints (it is a file), else ``[]``."""
+    if folder is not None and Path(folder).is_file():
+        return [f"checkpoint_dir={str(folder)!r} is a file; expected a folder (created if absent) for the checkpoints."]
+    return []
+
+
+def check_resume(resume: bool, folder, owner: str) -> None:
+    """``resume=True`` needs somewhere to resume from: a :class:`~layerwise.ConfigError` without ``checkpoint_dir``."""
+    if resume is True and folder is None:
+        from ..exceptions import ConfigError
+
+        raise ConfigError(f"{owner}: resume=True continues from the checkpoints in checkpoint_dir, but checkpoint_dir is "
+                          "None; pass the checkpoint_dir of the interrupted fit, or resume=False to train from the start.")
+    if not isinstance(resume, bool):
+        from ..exceptions import ConfigError
+
+        raise ConfigError(f"{owner}: resume must be True or False; got {resume!r}.")
+
+
+def clear_checkpoint(folder: str | os.PathLike | None) -> None:
+    """Remove the checkpoint files of ``folder`` (only those :func:`save_checkpoint` writes), if any."""
+    if folder is None or not Path(folder).is_dir():
+        return
+    for name in ("checkpoint.json", "checkpoint.safetensors", PREVIOUS):  # the JSON first: no half checkpoint is readable
+        (Path(folder) / name).unlink(missing_ok=True)
 
 
 def has_checkpoint(folder: str | os.PathLike | None) -> bool:

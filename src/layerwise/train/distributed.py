@@ -44,7 +44,7 @@ from torch import nn
 from ..data.arrays import TensorBatches
 from ..data.semi import SemiSupervisedBatches
 from ..exceptions import ConfigError
-from .inference import predict_in_batches
+from .inference import BLOCK_ROWS, predict_in_batches
 
 log = logging.getLogger(__name__)
 
@@ -353,7 +353,7 @@ class DistributedContext:
 
     # inference, shard by shard
     @torch.no_grad()
-    def predict(self, module: nn.Module, X: torch.Tensor, batch_size: int = 4096, method: str | None = None) -> torch.Tensor:
+    def predict(self, module: nn.Module, X: torch.Tensor, batch_size: int = BLOCK_ROWS, method: str | None = None) -> torch.Tensor:
         """``predict_in_batches(module, X)`` with each rank computing its share of rows, gathered on every rank.
 
         Every rank gets the full result (the next greedy stage samples its

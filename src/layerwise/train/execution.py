@@ -18,8 +18,9 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..exceptions import CheckpointError, ConfigError
+from ..params.constraints import COMPUTE_DEVICES
 from . import distributed as dist_
-from .inference import predict_in_batches
+from .inference import BLOCK_ROWS, predict_in_batches
 
 __all__ = ["LocalExecution", "DistributedExecution", "resolve_execution", "resolve_device"]
 
@@ -44,6 +45,9 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
             f"device must be 'auto', 'cpu', 'cuda', 'cuda:<index>' or another torch device; got {device!r}. "
             "Use device='auto' to take CUDA when available, else the CPU."
         ) from e
+    if dev.type not in COMPUTE_DEVICES:
+        raise ConfigError(f"device={device!r} is a {dev.type!r} device, which holds no data to train on; expected one of "
+                          f"{list(COMPUTE_DEVICES)} (e.g. 'cpu', 'cuda:0'). Use device='auto' to take CUDA when available.")
     if dev.type == "cuda" and dev.index is None and dist_.launched() and torch.cuda.is_available():
         # one GPU per process under torchrun: process LOCAL_RANK of this machine takes GPU LOCAL_RANK
         return torch.device("cuda", dist_.local_device_index())
@@ -101,7 +105,7 @@ class LocalExecution:
     def validate(self, evaluate: Callable[[tuple[torch.Tensor, ...]], float], val: tuple[torch.Tensor, ...]) -> float:
         return evaluate(val)
 
-    def predict(self, module: nn.Module, X: torch.Tensor, batch_size: int = 4096, method: str | None = None) -> torch.Tensor:
+    def predict(self, module: nn.Module, X: torch.Tensor, batch_size: int = BLOCK_ROWS, method: str | None = None) -> torch.Tensor:
         return predict_in_batches(module, X, batch_size, method)
 
     # -- what a checkpoint needs ---------------------------------------------------------------------
@@ -185,7 +189,7 @@ class DistributedExecution(LocalExecution):
         total, n, _ = self.ctx.reduce_metrics(evaluate(part) * rows, rows, {})
         return total / n
 
-    def predict(self, module, X, batch_size=4096, method=None):
+    def predict(self, module, X, batch_size=BLOCK_ROWS, method=None):
         return self.ctx.predict(module, X, batch_size, method)
 
     def checkpoint_info(self) -> dict[str, Any]:

@@ -12,6 +12,7 @@ batches sliced from tensors rather than a per-sample ``DataLoader``.
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 import warnings
 from collections.abc import Sequence
@@ -29,14 +30,16 @@ from ..exceptions import ConfigError, DataError, DivergenceError
 from ..params import TRAINER, configurable_init
 from ..params.table import PRECISIONS, SOLVERS  # noqa: F401  (PRECISIONS: kept importable from here)
 from .callbacks import EarlyStopping
-from .checkpoint import has_checkpoint
+from .checkpoint import check_resume, checkpoint_dir_problems, has_checkpoint
+from .fingerprint import fingerprint
 from .execution import resolve_device, resolve_execution
-from .inference import predict_in_batches
+from .inference import BLOCK_ROWS, predict_in_batches
 from .resume import TrainState, make_checkpointer
 
-__all__ = ["Trainer", "resolve_device", "make_optimizer", "predict_in_batches", "auto_batch_size"]
+__all__ = ["Trainer", "resolve_device", "make_optimizer", "predict_in_batches", "auto_batch_size", "check_tensors"]
 
 OPTIMIZERS = SOLVERS  # the old names of the choices, kept for imports from here
+_EXPLODED = 1e4  # a batch loss this many times the first batch's (or 1) is a divergence, even while finite
 
 
 def make_optimizer(params, name: str = "adam", lr: float = 1e-3, momentum: float = 0.9, weight_decay: float = 0.0, device: torch.device | None = None) -> torch.optim.Optimizer:
@@ -89,7 +92,7 @@ class Trainer:
     __init__ = configurable_init(TRAINER, n_positional=0)
 
     def __post_init__(self, typed: dict[str, str]) -> None:
-        TRAINER.validate(self.get_params(), "Trainer", typed=typed)
+        TRAINER.validate(self.get_params(), "Trainer", typed=typed, context=checkpoint_dir_problems(self.checkpoint_dir))
         self.device = resolve_device(self.device)
         self.callbacks = list(self.callbacks)
         self.history: list[dict[str, Any]] = []
@@ -115,7 +118,8 @@ class Trainer:
         objective : callable
             ``objective(model, batch) -> StepOutput``.
         train, val : tuple of Tensor, or Dataset or DataLoader
-            ``(X,)`` or ``(X, y)``; moved to the trainer's device once. ``train``
+            ``(X,)`` or ``(X, y)``; moved to the trainer's device once (NumPy
+            arrays are turned into tensors: float32 features, int64 labels). ``train``
             may also be a :class:`~layerwise.data.semi.LabeledUnlabeled` (ladder
             networks, the semi-supervised VAE): each step then gets
             ``(x_labeled, y, x_unlabeled)`` and an epoch is one pass over the
@@ -132,13 +136,14 @@ class Trainer:
         resume : bool, default=False
             Continue from the checkpoint in ``checkpoint_dir`` if there is one.
         """
+        check_resume(resume, self.checkpoint_dir, "Trainer")
         if is_torch_data(train):
             train = _dataset_tuple(train)
         if val is not None and is_torch_data(val):
             val = tuple(t for t in materialize(val) if t is not None)
         if not isinstance(train, LabeledUnlabeled):
-            train = _check_tensors(train, "train")
-        val = _check_tensors(val, "val", like=(train.X_unlabeled,) if isinstance(train, LabeledUnlabeled) else train) if val is not None else None
+            train = check_tensors(train, "train")
+        val = check_tensors(val, "val", like=(train.X_unlabeled,) if isinstance(train, LabeledUnlabeled) else train) if val is not None else None
         if self.random_state is not None:
             torch.manual_seed(self._seed())
         return self._fit(model, objective, train, val, params, resume, resolve_execution(self.distributed, self.device))
@@ -146,7 +151,7 @@ class Trainer:
     def _fit(self, model, objective, train, val, params, resume: bool, execution) -> list[dict[str, Any]]:
         model.to(self.device)
         val = tuple(t.to(self.device) for t in val) if val is not None else None
-        self._first_batch, self._objective = True, objective
+        self._first_batch, self._objective, self._first_loss = True, objective, None
         if params is None:
             params = [p for p in model.parameters() if p.requires_grad]
         opt = make_optimizer(params, self.solver, self.learning_rate_init, self.momentum, self.alpha, self.device)
@@ -156,8 +161,9 @@ class Trainer:
         self._active = [*self.callbacks, *([EarlyStopping("val_loss", patience=self.n_iter_no_change, tol=self.tol)]
                                             if self.early_stopping else [])]
         checkpoints = make_checkpointer(self.checkpoint_dir, execution, self._active, self.device, self.checkpoint_every,
-                                        self._check_finite)
+                                        self._check_finite, lambda: fingerprint(self, model, objective, opt, train, val))
         self.history, self.should_stop = [], False
+        checkpoints.fingerprint()  # now, before callbacks change learning rates or objective weights
         self._call("on_fit_start", model)
         state = checkpoints.start(model, opt, gen, resume)
         self.history, self.should_stop = state.history, state.should_stop
@@ -178,7 +184,7 @@ class Trainer:
         self._call("on_fit_end", model)
         return self.history
 
-    def predict(self, module: nn.Module, X: torch.Tensor, batch_size: int = 4096, method: str | None = None) -> torch.Tensor:
+    def predict(self, module: nn.Module, X: torch.Tensor, batch_size: int = BLOCK_ROWS, method: str | None = None) -> torch.Tensor:
         """:func:`predict_in_batches`; under distributed training each process computes its share of the rows.
 
         Every process gets the whole result (the codes of a frozen layer that
@@ -213,8 +219,13 @@ class Trainer:
         for i, (batch, m, scale) in enumerate(execution.iter_batches(batches, first), start=first):
             out = self._step(model, objective, batch)
             loss = out.loss
-            if not torch.isfinite(loss):
-                raise DivergenceError(self._diverged("loss", loss.item(), epoch, i))
+            value = loss.detach().item()  # the finiteness check reads the loss anyway: this costs no extra synchronisation
+            if not math.isfinite(value):
+                raise DivergenceError(self._diverged("loss", value, epoch, i, opt))
+            if self._first_loss is None:
+                self._first_loss = abs(value)
+            elif abs(value) > _EXPLODED * max(self._first_loss, 1.0):
+                raise DivergenceError(self._diverged("loss", value, epoch, i, opt, exploded=self._first_loss))
             opt.zero_grad(set_to_none=True)
             # DDP averages gradients over ranks; weighting each rank's mean loss by its share of the
             # global batch makes that average the gradient of the global batch's mean, even for uneven splits
@@ -222,7 +233,7 @@ class Trainer:
             if self.grad_clip is not None:
                 norm = torch.nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], self.grad_clip)
                 if not torch.isfinite(norm):  # free here: the clip computed the norm anyway
-                    raise DivergenceError(self._diverged("gradient norm", norm.item(), epoch, i))
+                    raise DivergenceError(self._diverged("gradient norm", norm.item(), epoch, i, opt))
             opt.step()
             total = total + loss.detach().float() * m
             for k, v in out.logs.items():
@@ -245,14 +256,17 @@ class Trainer:
         try:
             with self._autocast():
                 out = objective(model, batch)
-        except RuntimeError as e:
+        except (RuntimeError, IndexError) as e:  # IndexError: a class label out of the head's range
             if isinstance(e, torch.OutOfMemoryError):
                 raise
             shapes = ", ".join(f"{tuple(t.shape)} {str(t.dtype).replace('torch.', '')}" for t in batch)
+            expected = ("class labels from 0 to the number of the model's outputs - 1: encode the labels as 0..n_classes-1 "
+                        "(sklearn's LabelEncoder) and give the head one output per class" if isinstance(e, IndexError) else
+                        "what the model takes, e.g. as many features as its first layer's inputs and float32 values. Check "
+                        "the data's shape and the model's input size")
             raise DataError(
-                f"The first training batch could not go through {type(model).__name__} with {type(self._objective).__name__}: {e}. "
-                f"The batch holds tensors of shape(s) {shapes}; expected what the model takes, e.g. as many features "
-                "as its first layer's inputs and float32 values. Check the data's shape and the model's input size."
+                f"The first training batch could not go through {type(model).__name__} with {type(self._objective).__name__}: "
+                f"{str(e).rstrip('.')}. The batch holds tensors of shape(s) {shapes}; expected {expected}."
             ) from e
         self._first_batch = False
         return out
@@ -265,11 +279,15 @@ class Trainer:
             raise DivergenceError(self._diverged(f"weights of {bad[:3]}", float("nan"), max(state.epoch - (state.batch == 0), 0),
                                                  max(state.batch - 1, 0)))
 
-    def _diverged(self, what: str, value: float, epoch: int, batch: int) -> str:
+    def _diverged(self, what: str, value: float, epoch: int, batch: int, opt=None, exploded: float | None = None) -> str:
         """The message of a :class:`DivergenceError`: where, likely causes, the last good checkpoint."""
-        return (f"The {what} became {value} at epoch {epoch + 1}, batch {batch + 1}. Likely causes: a "
-                f"learning rate too high (now {self.learning_rate_init}; try 10x smaller), inputs not scaled (the 'bce' "
-                "loss needs data in [0, 1]; standardise real-valued data), or NaN in the data; grad_clip=1.0 "
+        rates = sorted({g["lr"] for g in opt.param_groups}) if opt is not None else [self.learning_rate_init]
+        rate = f"now {rates[0]}" if len(rates) == 1 else f"now {rates[0]} to {rates[-1]} by parameter group (encoder_lr_scale?)"
+        happened = (f"The {what} exploded to {value:.3g} at epoch {epoch + 1}, batch {batch + 1}: over {_EXPLODED:g} times the first "
+                    f"batch's ({exploded:.3g}), so training diverged." if exploded is not None else
+                    f"The {what} became {value} at epoch {epoch + 1}, batch {batch + 1}.")
+        return (f"{happened} Likely causes: a learning rate too high ({rate}; try 10x smaller), inputs not scaled (the "
+                "'bce' loss needs data in [0, 1]; standardise real-valued data), or NaN in the data; grad_clip=1.0 "
                 "can also help." + (f" The last good checkpoint is in {self.checkpoint_dir}." if has_checkpoint(self.checkpoint_dir) else ""))
 
     @torch.no_grad()
@@ -309,13 +327,14 @@ def _dataset_tuple(data) -> tuple:
     return (X,) if y is None or isinstance(X, DatasetRows) else (X, y)
 
 
-def _check_tensors(data, name: str, like: tuple[torch.Tensor, ...] | None = None) -> tuple[torch.Tensor, ...]:
+def check_tensors(data, name: str, like: tuple[torch.Tensor, ...] | None = None) -> tuple[torch.Tensor, ...]:
     """``data`` as a tuple of tensors with the same (non-zero) number of rows, else :class:`DataError`."""
     if isinstance(data, torch.Tensor) or not isinstance(data, (tuple, list)):
         raise DataError(
             f"{name} must be a tuple of tensors such as (X,) or (X, y); got {type(data).__name__}"
             + (f" of shape {tuple(data.shape)}" if isinstance(data, torch.Tensor) else "") + f". Pass {name}=(X,)."
         )
+    data = tuple(_as_tensor(t, f"{name}[{i}]") for i, t in enumerate(data))
     # tensors, or anything with a shape that the trainer streams (NpyFile)
     bad = [type(t).__name__ for t in data if not hasattr(t, "shape")]
     if not data or bad:
@@ -329,6 +348,18 @@ def _check_tensors(data, name: str, like: tuple[torch.Tensor, ...] | None = None
         raise DataError(f"{name}[0] has rows of shape {tuple(data[0].shape[1:])} but train[0] has {tuple(like[0].shape[1:])}; "
                         "expected the same features in both.")
     return tuple(data)
+
+
+def _as_tensor(t, name: str):
+    """A NumPy array as a tensor of the dtype models take: float32 features, int64 class labels."""
+    if not isinstance(t, np.ndarray):
+        return t
+    if t.dtype.kind == "f" or t.dtype.kind == "b":
+        return torch.from_numpy(np.ascontiguousarray(t, dtype=np.float32))
+    if t.dtype.kind in "iu":
+        return torch.from_numpy(np.ascontiguousarray(t, dtype=np.int64))
+    raise DataError(f"{name} is a NumPy array of dtype {t.dtype}; expected numbers (float features, integer class labels). "
+                    "Encode it as numbers first.")
 
 
 def _old_name(old: str, new: str) -> property:

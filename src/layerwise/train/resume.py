@@ -20,7 +20,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..exceptions import CheckpointError
 from .checkpoint import (
+    clear_checkpoint,
     flatten_optimizer,
     has_checkpoint,
     load_checkpoint,
@@ -29,6 +31,7 @@ from .checkpoint import (
     set_rng_state,
     unflatten_optimizer,
 )
+from .fingerprint import fingerprint_differences
 
 log = logging.getLogger("layerwise.train.loop")  # the trainer's logger: "resumed from ..." stays where users look
 
@@ -77,6 +80,10 @@ class NoCheckpoints:
     def save(self, model: nn.Module, opt, state: TrainState) -> None:
         """Called at the end of every epoch."""
 
+    def fingerprint(self) -> dict | None:
+        """What the checkpoints record of the fit's data and settings (nothing without checkpoints)."""
+        return None
+
 
 class Checkpointer(NoCheckpoints):
     """Writes and restores a :class:`TrainState` with everything else a bitwise resume needs.
@@ -96,9 +103,17 @@ class Checkpointer(NoCheckpoints):
         good checkpoint (the trainer's divergence check).
     """
 
-    def __init__(self, folder, execution, callbacks, device: torch.device, every: int | None, check) -> None:
+    def __init__(self, folder, execution, callbacks, device: torch.device, every: int | None, check,
+                 fingerprint: Callable[[], dict] | None = None) -> None:
         self.folder, self.execution, self.callbacks = folder, execution, callbacks
         self.device, self.every, self.check = device, every, check
+        self._make_fingerprint, self._fingerprint = fingerprint, None
+
+    def fingerprint(self) -> dict | None:
+        """The data and settings of this fit (:mod:`layerwise.train.fingerprint`), computed once."""
+        if self._fingerprint is None and self._make_fingerprint is not None:
+            self._fingerprint = self._make_fingerprint()
+        return self._fingerprint
 
     def after_batch(self, model: nn.Module, opt, batches_done: int, n_batches: int, state: Callable[[], TrainState]) -> None:
         """A mid-epoch checkpoint every ``every`` batches (never after the last: the epoch's end writes one)."""
@@ -106,8 +121,16 @@ class Checkpointer(NoCheckpoints):
             self.save(model, opt, state())
 
     def start(self, model: nn.Module, opt, gen: torch.Generator, resume: bool) -> TrainState:
-        """The restored state when resuming from an existing checkpoint, else a fresh one."""
-        if not resume or not self.execution.found_checkpoint(has_checkpoint(self.folder), self.folder):
+        """The restored state when resuming from an existing checkpoint, else a fresh one.
+
+        A fit that does not resume starts over: a checkpoint left in the folder by an earlier run is
+        removed first, so that resuming this run later can never pick it up.
+        """
+        if not resume:
+            if self.execution.is_main:
+                clear_checkpoint(self.folder)
+            return TrainState()
+        if not self.execution.found_checkpoint(has_checkpoint(self.folder), self.folder):
             return TrainState()
         return self._restore(model, opt, gen)
 
@@ -123,7 +146,8 @@ class Checkpointer(NoCheckpoints):
             tensors["rng/epoch"] = state.batch_order
         tensors.update(self.execution.rank_rng(self.device))
         meta = {"epoch": state.epoch, "batch": state.batch, "history": state.history, "should_stop": state.should_stop,
-                "optimizer": opt_meta, "rng": rng_meta, "callbacks": {}, **self.execution.checkpoint_info()}
+                "optimizer": opt_meta, "rng": rng_meta, "callbacks": {}, "fingerprint": self.fingerprint(),
+                **self.execution.checkpoint_info()}
         acc = self.execution.total_acc(state.acc)
         if acc is not None:
             total, n, sums = acc
@@ -138,7 +162,12 @@ class Checkpointer(NoCheckpoints):
 
     def _restore(self, model: nn.Module, opt, gen: torch.Generator) -> TrainState:
         tensors, meta = load_checkpoint(self.folder)
-        model.load_state_dict({k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")})
+        self._check_fingerprint(meta.get("fingerprint"))
+        try:
+            model.load_state_dict({k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")})
+        except RuntimeError as e:  # another architecture (a checkpoint without a fingerprint, from before 0.2)
+            raise CheckpointError(f"The checkpoint in {self.folder} holds weights of another model: {e}. "
+                                  f"{_START_OVER.format(folder=self.folder)}") from e
         unflatten_optimizer(opt, tensors, meta["optimizer"])
         set_rng_state(tensors, meta["rng"])
         self.execution.restore_rank_rng(tensors, self.device)
@@ -156,6 +185,18 @@ class Checkpointer(NoCheckpoints):
             log.info("resumed from %s at epoch %d, batch %d", self.folder, meta["epoch"] + 1, meta["batch"])
         return TrainState(meta["epoch"], meta["batch"], meta["history"], meta["should_stop"], acc)
 
+    def _check_fingerprint(self, saved: dict | None) -> None:
+        """Refuse a checkpoint written for other data or settings (checkpoints from before 0.2 have none)."""
+        now = self.fingerprint()
+        if saved is None or now is None:
+            return
+        differences = fingerprint_differences(saved, now)
+        if differences:
+            raise CheckpointError(
+                f"Cannot resume from {self.folder}: its checkpoint was written by a fit with other data or settings:\n- "
+                + "\n- ".join(differences) + f"\n{_START_OVER.format(folder=self.folder)}"
+            )
+
     def _named_callbacks(self):
         """``(ClassName/occurrence, callback)``: stable names whatever other callbacks are present."""
         seen: dict[str, int] = {}
@@ -165,6 +206,12 @@ class Checkpointer(NoCheckpoints):
             yield f"{kind}/{seen[kind]}", cb
 
 
-def make_checkpointer(folder, execution, callbacks, device, every, check) -> NoCheckpoints:
-    """A :class:`Checkpointer` for ``folder``, or :class:`NoCheckpoints` when ``folder`` is None."""
-    return NoCheckpoints() if folder is None else Checkpointer(folder, execution, callbacks, device, every, check)
+_START_OVER = ("To continue that run, resume with the data and settings it was started with; to start over, fit "
+               "without resume=True (which replaces these checkpoints), or delete {folder}.")
+
+
+def make_checkpointer(folder, execution, callbacks, device, every, check, fingerprint=None) -> NoCheckpoints:
+    """A :class:`Checkpointer` for ``folder``, or :class:`NoCheckpoints` when ``folder`` is None.
+
+    ``fingerprint()`` returns what the checkpoints record of the fit's data and settings."""
+    return NoCheckpoints() if folder is None else Checkpointer(folder, execution, callbacks, device, every, check, fingerprint)
