@@ -141,3 +141,11 @@ def test_callbacks_reach_every_trainer_and_metrics_are_on_disk_each_epoch(tmp_pa
     assert reader.seen == list(range(1, 10))  # a line per finished epoch, flushed before the next one starts
     again = load(save(clf, tmp_path / "clf"))  # callbacks are objects: not saved
     assert again.get_params()["callbacks"] == ()
+
+
+def test_rows_streamed_from_disk_are_not_min_max_scaled_silently(tmp_path, digits_small):
+    """Min-max scaling needs every row before training: a streamed file must arrive scaled, and says so."""
+    np.save(tmp_path / "x.npy", digits_small[0] * 16.0)
+    with pytest.raises(DataError, match=r"StackedAutoencoder\(scale='minmax'\) cannot scale rows streamed from disk .*"
+                                        r"write the file already scaled to \[0, 1\].* and fit with scale='none'"):
+        StackedAutoencoder((8,), max_iter=1, scale="minmax", device="cpu").fit(NpyFile(tmp_path / "x.npy"))
