@@ -177,7 +177,7 @@ def _finetune_run(cfg: RunConfig, pretrained: str | None, args: argparse.Namespa
 
         plots.append(plot_semi_supervised_curves(
             est.history_["finetune"], run.path / "semi_supervised_curves.png",
-            title=f"{data.name}: {est.semi_supervised_}, {int((np.asarray(data.y_partial) != -1).sum())} labels"))
+            title=f"{data.name}: {est.semi_supervised_}, {int((~_unlabeled_rows(data.y_partial)).sum())} labels"))
         plots = [x for x in plots if x is not None]
     run.write_state("finetune", done=True, pretrained=saved)
     print(json.dumps({k: v for k, v in report.items() if k != "confusion_matrix"}))
@@ -195,7 +195,7 @@ def _finetune_source(cfg: RunConfig, run_path: Path, pretrained: str | None, dat
     method = cfg.finetune.semi_supervised
     source = Path(pretrained) if pretrained else run_path / "pretrained"
     has_source = (source / "config.json").is_file()
-    unlabeled = classification and bool((np.asarray(data.y_partial) == -1).any())
+    unlabeled = classification and bool(_unlabeled_rows(data.y_partial).any())
     if method not in (None, "auto"):
         if pretrained:
             raise ConfigError(f"finetune.semi_supervised = {method!r} trains its own network, so --pretrained {pretrained} "
@@ -208,6 +208,13 @@ def _finetune_source(cfg: RunConfig, run_path: Path, pretrained: str | None, dat
     raise ConfigError(f"No pretrained model at {source}. Run `layerwise pretrain -c CONFIG` first, or pass --pretrained PATH "
                       "(a saved model folder), or set finetune.semi_supervised = \"ladder\" to train a ladder network on "
                       "the labeled and unlabeled rows without pretraining.")
+
+
+def _unlabeled_rows(y) -> np.ndarray:
+    """The rows ``prepare_data`` marked unlabeled (``-1``, or its text among string labels)."""
+    from .sklearn.estimators import _is_unlabeled
+
+    return _is_unlabeled(np.asarray(y), -1)
 
 
 def resume(args: argparse.Namespace) -> int:
