@@ -45,3 +45,19 @@ def test_without_a_pretrained_model_or_unlabeled_rows_the_message_says_what_to_d
     assert main(["finetune", "-c", str(cfg), "--set", f'out_dir="{tmp_path}"', "--set", "data.label_fraction=1.0",
                  "--no-progress"]) == 2
     assert 'or set finetune.semi_supervised = "ladder"' in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("y_partial", [[0, -1, 1], ["cat", -1, "dog"], ["cat", "-1", "dog"]])
+def test_auto_trains_the_ladder_when_some_labels_are_hidden_whatever_their_type(tmp_path, y_partial):
+    """Integer labels or class names (a CSV's), with -1 or its text "-1": rows without a label, so no
+    pretrained model is needed."""
+    import numpy as np
+    from types import SimpleNamespace
+
+    from layerwise.commands import _finetune_source
+    from layerwise.config import load_config
+
+    cfg = load_config(ROOT / "examples" / "digits_few_labels.toml", ['finetune.semi_supervised="auto"'])
+    assert cfg.finetune.semi_supervised == "auto"
+    data = SimpleNamespace(y_partial=np.array(y_partial, dtype=object if isinstance(y_partial[0], str) else None))
+    assert _finetune_source(cfg, tmp_path, None, data, classification=True) is None
