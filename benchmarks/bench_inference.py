@@ -1,12 +1,13 @@
 """The cost of batch-invariant inference (issue #13: "if that costs more than 10% of inference speed, say so").
 
 Every estimator's ``predict``/``transform`` runs through ``layerwise.train.inference.predict_in_batches``,
-which feeds the network blocks of exactly 64 rows (the last one padded) so that a row's result never
-depends on the other rows. Before, one forward pass took blocks of 8,192 rows. Both are timed here on
-the same network and rows, alternated (A B A B ...), medians:
+which feeds the network blocks of exactly ``BLOCK_ROWS`` (256) rows, the last one padded, so that a row's
+result never depends on the other rows. Before issue #13, one forward pass took blocks of 8,192 rows. Timed
+here on the same network and rows, alternated (A B A B ...), medians:
 
-- "64-row blocks (layerwise)": ``predict_in_batches(module, X)``, what the estimators do;
-- "256-row blocks": ``predict_in_batches(module, X, batch_size=256)``, also batch-invariant (a fixed block);
+- "256-row blocks (layerwise default)": ``predict_in_batches(module, X)``, what the estimators do;
+- "64-row blocks": ``predict_in_batches(module, X, batch_size=64)``, the first block size issue #13 used
+  (also batch-invariant: any fixed block is);
 - "8,192-row blocks": the same module under ``torch.no_grad()`` on 8,192 rows at a time, the fastest
   plain loop (results then depend, in the last bit, on which rows share a block);
 - "PretrainedClassifier.predict_proba": the estimator's whole method (checks, scaling, float64 softmax).
@@ -28,7 +29,7 @@ import torch
 from torch import nn
 
 import layerwise  # noqa: F401  (flushes denormals at import)
-from layerwise.train.inference import predict_in_batches
+from layerwise.train.inference import BLOCK_ROWS, predict_in_batches
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import alternate, mnist_train, report  # noqa: E402
@@ -55,8 +56,8 @@ def main() -> None:
     for sizes in ((784, 1000, 500, 250, 30), (784, 512, 256, 10)):
         module = mlp(sizes)
         name = f"inference {'-'.join(map(str, sizes))}"
-        times = alternate({"64-row blocks (layerwise)": lambda: predict_in_batches(module, X),
-                           "256-row blocks (predict_in_batches, batch_size=256)": lambda: predict_in_batches(module, X, 256),
+        times = alternate({f"{BLOCK_ROWS}-row blocks (layerwise default)": lambda: predict_in_batches(module, X),
+                           "64-row blocks (predict_in_batches, batch_size=64)": lambda: predict_in_batches(module, X, 64),
                            "8,192-row blocks": lambda: plain(module, X)}, args.rounds, name)
         report(name, times, len(X), "8,192-row blocks")
     from layerwise import PretrainedClassifier

@@ -1,6 +1,8 @@
 import pytest
 import torch
 
+from layerwise.train.inference import BLOCK_ROWS
+
 from layerwise.exceptions import ConfigError, DataError
 from layerwise.greedy import GreedyLayerwise, random_stack
 from layerwise.train import Trainer
@@ -33,9 +35,10 @@ def test_codes_of_each_frozen_layer_are_computed_once(digits_small, monkeypatch)
     stack = GreedyLayerwise((32, 16, 8), trainer=Trainer(max_iter=epochs, batch_size=50, random_state=0)).fit(X)
     for h in handles:
         h.remove()
-    # once: 300 rows in blocks of 64, the last one padded (predict_in_batches); the top layer: once too, a sample of
-    # up to 1,024 rows in one forward pass for the dead-units check (layerwise.diagnostics)
-    assert counter == {0: 320, 1: 320, 2: 300}
+    # once: 300 rows in blocks of BLOCK_ROWS, the last one padded (predict_in_batches); the top layer: once too, a
+    # sample of up to 1,024 rows in one forward pass for the dead-units check (layerwise.diagnostics)
+    padded = -(-300 // BLOCK_ROWS) * BLOCK_ROWS
+    assert counter == {0: padded, 1: padded, 2: 300}
     assert len(stack) == 3 and stack(X).shape == (300, 8)
 
 

@@ -18,8 +18,11 @@ position in the block modulo 4; inside :func:`predict_in_batches` every ``F.line
 runs with its weight padded with zero rows to a multiple of 16 outputs, and the extra columns are dropped
 (``tests/train/test_inference.py`` checks a grid of shapes). A row's output is then bitwise the same
 alone, in a subset or in another order.
-Measured on a 784-512-256-10 MLP, one CPU thread: 10,000 rows take as long as with 4,096-row batches
-(110 ms); a single row takes 0.7 ms instead of 0.05 ms (it computes a block of 64).
+The block size trades throughput against the latency of a single row. ``benchmarks/bench_inference.py``
+(60,000 MNIST rows, 2 threads, against plain 8,192-row blocks): 64-row blocks ran at 0.73x (784-512-256-10)
+and 0.87x (784-1000-500-250-30), and they slowed the codes of frozen layers in greedy pretraining and
+frozen fine-tuning as much; 256-row blocks run at 0.92x and 1.06x. A single row computes a whole
+block (about 3 ms for 784-512-256-10 on one thread).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ __all__ = ["predict_in_batches", "BLOCK_ROWS"]
 
 #: Rows per forward pass of :func:`predict_in_batches`: large enough that matrix products run at full speed,
 #: small enough that a single row costs little. A multiple of 64, see the module doc.
-BLOCK_ROWS = 64
+BLOCK_ROWS = 256
 _OUT_MULTIPLE = 16  # output widths padded to a multiple of this in inference (see the module doc)
 
 
