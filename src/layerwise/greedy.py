@@ -251,12 +251,14 @@ class GreedyLayerwise:
             lr_scale = _sgd_scale(template.solver, data_energy, codes) if k > 0 else 1.0
             trainer = self._stage_trainer(template, k, n_layers, objective, lr_scale)
             val = (val_codes,) if val_codes is not None else None
+            # a sample of the stage's inputs for the checks after it, read now: under torchrun rank 0 removes a
+            # streamed codes file once every rank has trained on it, and may do so before another rank reads it
+            inputs = read_rows(codes, 0, min(len(codes), SAMPLE_ROWS))
             self.history_.append(trainer.fit(model, objective, (codes,), val, resume=resume))
             freeze_trained(model)
             encoders.append(model.encoder)
             decoders.append(model.decoder)
             prev_activation = code_activation(model.encoder)
-            inputs = read_rows(codes, 0, min(len(codes), SAMPLE_ROWS))
             if k + 1 < n_layers:  # the codes of each frozen layer, computed once (shard by shard on several processes)
                 codes = self._codes(trainer, model.encoder, codes, folder, k)
                 val_codes = trainer.predict(model.encoder, val_codes.to(trainer.device)) if val_codes is not None else None
