@@ -118,3 +118,23 @@ def test_all_rows_unlabeled_or_labels_of_the_wrong_length_are_refused(partial):
         PretrainedClassifier((16,)).fit(X, np.full(len(X), -1))
     with pytest.raises(DataError, match="y has 10 rows but X has 600"):
         PretrainedClassifier((16,)).fit(X, y[:10])
+
+
+def test_inputs_outside_the_unit_interval_are_warned_about_or_refused(partial):
+    """The careless user's digits in 0..16: the ladder trained on them scored 0.51 (0.96 scaled), silently. Now the
+    ladder warns (standardised data can still work) and M1+M2, whose M1 is a Bernoulli VAE, refuses them."""
+    import warnings
+
+    from layerwise.exceptions import TrainingWarning
+
+    X, y, _ = partial
+    with pytest.warns(TrainingWarning, match=r"semi_supervised='ladder' expects inputs in \[0, 1\].*X ranges over "
+                                             r"\[0, 16\] after scale='none'.*Pass scale='minmax'"):
+        _clf("ladder").fit(X * 16, y)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*expects inputs in", category=TrainingWarning)
+        _clf("ladder", scale="minmax").fit(X * 16, y)
+    with pytest.raises(DataError, match=r"m1m2's M1 is a Bernoulli VAE, which needs inputs in \[0, 1\]; got values in \[0, 16\]"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", TrainingWarning)
+            _clf("m1m2").fit(X * 16, y)
