@@ -34,7 +34,7 @@ import torch
 from torch import nn
 
 from .data.adapters import DatasetRows, as_training_data, is_torch_data
-from .data.arrays import check_X
+from .data.arrays import all_finite, check_X
 from .data.npy import encode_to_npy, read_rows, value_range
 from .data.stream import NpyFile
 from .diagnostics import SAMPLE_ROWS, check_codes
@@ -96,7 +96,7 @@ def check_data_tensor(X, name: str = "X") -> torch.Tensor | NpyFile | DatasetRow
         raise DataError(f"{name} must have shape (n_samples, n_features) or (n_samples, channels, height, width) with at "
                         f"least one sample and one feature; got a {X.ndim}-D tensor of shape {tuple(X.shape)}.{hint}")
     X = X.float() if X.dtype != torch.float32 else X
-    if not bool(torch.isfinite(X).all()):
+    if not all_finite(X):
         n_nan, n_inf = int(torch.isnan(X).sum()), int(torch.isinf(X).sum())
         raise DataError(f"{name} contains NaN or infinity ({n_nan} NaN, {n_inf} infinite values); expected only finite "
                         "numbers. Impute or drop them first (e.g. sklearn.impute.SimpleImputer).")
