@@ -60,6 +60,7 @@ reproduce: $(STAMP)
 	done
 	cd benchmarks && ../$(PY) reproduce_few_labels.py --stack results/sdae_stack_0
 	cd benchmarks && ../$(PY) few_labels_digits.py --seeds $(SEEDS)
+	cd benchmarks && ../$(PY) few_labels_ensembles.py fit 10 11 12 13 14 15 && ../$(PY) few_labels_ensembles.py report 10 11 12 13 14 15
 	cd benchmarks && ../$(PY) reproduce_semi.py --method ladder --labels 100 1000 --seeds $(SEEDS)
 	cd benchmarks && ../$(PY) reproduce_semi.py --method m1m2 --labels 100 --seeds $(SEEDS)
 	cd benchmarks && ../$(PY) defaults.py

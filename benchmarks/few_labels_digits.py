@@ -59,7 +59,7 @@ def split(seed: int):
     labeled, _ = train_test_split(np.arange(len(y_train)), train_size=0.1, random_state=seed, stratify=y_train)
     y_partial = np.full(len(y_train), -1)
     y_partial[labeled] = y_train[labeled]
-    return X_train, y_partial, labeled, X_test, y_test
+    return X_train, y_partial, labeled, X_test, y_test, y_train
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> dict:
     acc: dict[str, list[float]] = {}
     seconds: dict[str, list[float]] = {}
     for seed in args.seeds:
-        X, y_partial, labeled, X_test, y_test = split(seed)
+        X, y_partial, labeled, X_test, y_test, _ = split(seed)
         for name, est in methods(seed, params).items():
             if args.methods and name not in args.methods:
                 continue

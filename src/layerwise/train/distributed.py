@@ -36,6 +36,7 @@ import atexit
 import datetime
 import logging
 import os
+import time
 from collections.abc import Iterator
 
 import torch
@@ -214,8 +215,47 @@ def shutdown() -> None:
     """Destroy the process group if layerwise initialised it; a caller's own group is left alone."""
     global _owned
     if _owned and _dist_ready():
+        _wait_for_idle_gloo_workers()
         torch.distributed.destroy_process_group()
+        _wait_for_idle_gloo_workers()
     _owned = False
+
+
+def _wait_for_idle_gloo_workers(timeout_s: float = 2.0) -> None:
+    """Return once gloo's worker threads have let go of their last collective (at most ``timeout_s``).
+
+    Why: a gloo worker thread drops a finished collective (and the tensors it
+    holds) a moment after the caller's wait returns. If the interpreter has
+    begun to shut down by then, dropping a tensor Python created needs the GIL
+    and the thread aborts the process ("terminate called without an active
+    exception", exit code -6, after a run that succeeded; described in
+    PyTorch pull request 179291). ``destroy_process_group`` does not join these threads: once
+    DistributedDataParallel has wrapped a model, the group outlives it.
+    Seen in about 1 launch in 10 on two busy cores. A worker is idle when the
+    kernel reports it sleeping (waiting for work, or for the GIL, which this
+    loop's sleeps hand over) twice in a row. Linux only; elsewhere a no-op.
+    """
+    tasks = "/proc/self/task"
+    if not os.path.isdir(tasks):
+        return
+
+    def states() -> list[str]:
+        out = []
+        for tid in os.listdir(tasks):
+            try:
+                with open(f"{tasks}/{tid}/stat") as f:
+                    stat = f.read()
+            except OSError:  # the thread ended
+                continue
+            name, rest = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :]
+            if name.startswith("pt_gloo"):
+                out.append(rest[:1])
+        return out
+
+    deadline, calm = time.monotonic() + timeout_s, 0
+    while time.monotonic() < deadline and calm < 2:
+        time.sleep(0.005)
+        calm = calm + 1 if all(s == "S" for s in states()) else 0
 
 
 def resolve(option: bool | str, device: torch.device) -> DistributedContext | None:
