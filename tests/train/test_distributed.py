@@ -84,25 +84,25 @@ def _job(ckpt: Path | None = None, resume: bool = False, kill: str | None = None
         desc, epoch, batch = kill.rsplit(":", 2)
         callbacks.append(_KillRank(1, desc, int(epoch), int(batch)))
     greedy = GreedyLayerwise((32, 16), activation="logistic", objective="autoencoder", loss="bce",
-                             trainer_params={"max_epochs": 4, "batch_size": BATCH, "seed": 0, "lr": 1e-2,
-                                             "checkpoint_every": 4, "callbacks": callbacks},
+                             trainer=Trainer(max_iter=4, batch_size=BATCH, random_state=0, learning_rate_init=1e-2,
+                                             checkpoint_every=4, callbacks=callbacks),
                              checkpoint_dir=str(ckpt / "pretrain") if ckpt else None)
     stack = greedy.fit(X[:1500], X_val=X[1500:], resume=resume)
     torch.manual_seed(1)
     head = ClassifierHead(16, 10)
-    trainer = Trainer(max_epochs=3, batch_size=BATCH, seed=1, lr=1e-2, checkpoint_dir=str(ckpt / "finetune") if ckpt else None)
+    trainer = Trainer(max_iter=3, batch_size=BATCH, random_state=1, learning_rate_init=1e-2, checkpoint_dir=str(ckpt / "finetune") if ckpt else None)
     model, history = finetune(stack, head, Classification(), (X[:1500], y[:1500]), (X[1500:], y[1500:]), mode="full",
                               trainer=trainer, resume=resume)
     histories = {"pretrain": greedy.history_, "finetune": history}
     weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
     if extras:  # the other objectives and the frozen mode under DDP: they run, and every rank logs the same
         for name in ("denoising", "contractive", "vae", "rbm"):
-            g = GreedyLayerwise((16,), objective=name, trainer_params={"max_epochs": 2, "batch_size": BATCH, "seed": 0})
+            g = GreedyLayerwise((16,), objective=name, trainer=Trainer(max_iter=2, batch_size=BATCH, random_state=0))
             g.fit(X[:600], X_val=X[1500:1600])
             histories[name] = g.history_
         torch.manual_seed(2)
         _, histories["frozen"] = finetune(stack, ClassifierHead(16, 10), Classification(), (X[:600], y[:600]),
-                                          (X[1500:], y[1500:]), mode="frozen", trainer=Trainer(max_epochs=2, batch_size=BATCH, seed=2))
+                                          (X[1500:], y[1500:]), mode="frozen", trainer=Trainer(max_iter=2, batch_size=BATCH, random_state=2))
     if rows is not None:  # rows streamed from a .npy file: layer 1's codes go to a file rank 0 writes, every rank reads
         from layerwise.data import NpyFile
 
@@ -187,7 +187,7 @@ def test_without_a_launcher_nothing_is_distributed(monkeypatch):
     assert not distributed.launched() and distributed.is_main() and distributed.world_size() == 1
     assert distributed.resolve("auto", torch.device("cpu")) is None
     with pytest.raises(ConfigError, match="torchrun --nproc_per_node"):
-        Trainer(distributed=True, max_epochs=1).fit(torch.nn.Linear(2, 2), lambda m, b: None, (torch.zeros(4, 2),))
+        Trainer(distributed=True, max_iter=1).fit(torch.nn.Linear(2, 2), lambda m, b: None, (torch.zeros(4, 2),))
     with pytest.raises(ConfigError, match="distributed must be"):
         Trainer(distributed="yes")
     monkeypatch.setenv("LAYERWISE_DIST_TIMEOUT", "soon")

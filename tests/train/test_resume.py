@@ -38,7 +38,7 @@ def _train(X, ckpt, callbacks=(), resume=False, denoising=True):
     torch.manual_seed(0)
     ae = boring_autoencoder()
     obj = Reconstruction("bce", corruption=__import__("layerwise").corruption.MaskingNoise(0.3) if denoising else None)
-    trainer = Trainer(max_epochs=4, batch_size=32, seed=1, patience=10, checkpoint_dir=ckpt, checkpoint_every=2,
+    trainer = Trainer(max_iter=4, batch_size=32, random_state=1, early_stopping=True, n_iter_no_change=10, checkpoint_dir=ckpt, checkpoint_every=2,
                       callbacks=list(callbacks))
     hist = trainer.fit(ae, obj, (X[:250],), val=(X[250:],), resume=resume)
     return ae, hist
@@ -90,8 +90,8 @@ CHILD = textwrap.dedent(
                 time.sleep(0.02)
 
     X = torch.from_numpy((load_digits().data / 16.0).astype("float32"))
-    greedy = layerwise.GreedyLayerwise((32, 16), objective="denoising", checkpoint_dir=ckpt, trainer_params={
-        "max_epochs": 3, "batch_size": 32, "seed": 0, "checkpoint_every": 5, "callbacks": [Slow()]})
+    greedy = layerwise.GreedyLayerwise((32, 16), objective="denoising", checkpoint_dir=ckpt, trainer=layerwise.Trainer(
+        max_iter=3, batch_size=32, random_state=0, checkpoint_every=5, callbacks=[Slow()]))
     stack = greedy.fit(X, resume=True)
     save_file({k: v.contiguous() for k, v in stack.state_dict().items()}, out)
     """
@@ -132,12 +132,12 @@ def test_sigkill_mid_stage_then_resume_is_bitwise_identical(tmp_path, kill_at_st
 
 def test_greedy_resume_skips_finished_stages(tmp_path, digits_small, monkeypatch):
     X = torch.from_numpy(digits_small[0])
-    params = {"max_epochs": 2, "batch_size": 50, "seed": 0}
-    first = GreedyLayerwise((16, 8), checkpoint_dir=tmp_path, trainer_params=params).fit(X)
+    params = {"max_iter": 2, "batch_size": 50, "random_state": 0}
+    first = GreedyLayerwise((16, 8), checkpoint_dir=tmp_path, trainer=Trainer(**params)).fit(X)
     calls = []
     real = Trainer._run_epoch
     monkeypatch.setattr(Trainer, "_run_epoch", lambda self, *a, **k: calls.append(1) or real(self, *a, **k))
-    again = GreedyLayerwise((16, 8), checkpoint_dir=tmp_path, trainer_params=params).fit(X, resume=True)
+    again = GreedyLayerwise((16, 8), checkpoint_dir=tmp_path, trainer=Trainer(**params)).fit(X, resume=True)
     assert calls == [] and all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), again.state_dict().values()))
     assert Path(tmp_path / "stage_1" / "checkpoint.json").is_file() and Path(tmp_path / "stage_2" / "checkpoint.json").is_file()
 
@@ -164,7 +164,7 @@ FINETUNE_CHILD = textwrap.dedent(
     X, y = torch.from_numpy((d.data / 16.0).astype("float32")), torch.from_numpy(d.target)
     torch.manual_seed(0)
     stack = random_stack(64, (32, 16))
-    trainer = Trainer(max_epochs=4, batch_size=32, seed=0, checkpoint_dir=ckpt, checkpoint_every=7, callbacks=[Slow()])
+    trainer = Trainer(max_iter=4, batch_size=32, random_state=0, checkpoint_dir=ckpt, checkpoint_every=7, callbacks=[Slow()])
     model, _ = finetune(stack, ClassifierHead(16, 10), Classification(), (X, y), mode=mode, trainer=trainer, resume=True)
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, out)
     """
@@ -204,12 +204,12 @@ def test_killed_between_stages_resumes_bitwise(tmp_path, digits_small):
             if StopAtStage2.fits == 2:
                 raise KeyboardInterrupt
 
-    params = {"max_epochs": 3, "batch_size": 32, "seed": 0, "checkpoint_every": 4}
-    ref = GreedyLayerwise((16, 8), objective="denoising", checkpoint_dir=tmp_path / "ref", trainer_params=params).fit(X)
+    params = {"max_iter": 3, "batch_size": 32, "random_state": 0, "checkpoint_every": 4}
+    ref = GreedyLayerwise((16, 8), objective="denoising", checkpoint_dir=tmp_path / "ref", trainer=Trainer(**params)).fit(X)
     with pytest.raises(KeyboardInterrupt):
         GreedyLayerwise((16, 8), objective="denoising", checkpoint_dir=tmp_path / "run",
-                        trainer_params={**params, "callbacks": [StopAtStage2()]}).fit(X)
+                        trainer=Trainer(**params, callbacks=[StopAtStage2()])).fit(X)
     assert (tmp_path / "run" / "stage_1" / "checkpoint.json").is_file() and not (tmp_path / "run" / "stage_2").exists()
-    again = GreedyLayerwise((16, 8), objective="denoising", checkpoint_dir=tmp_path / "run", trainer_params=params).fit(X, resume=True)
+    again = GreedyLayerwise((16, 8), objective="denoising", checkpoint_dir=tmp_path / "run", trainer=Trainer(**params)).fit(X, resume=True)
     a, b = ref.state_dict(), again.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
