@@ -55,11 +55,13 @@ reproduce: $(STAMP)
 	  ../$(PY) reproduce_sdae.py --pretrain rbm --seed $$s && \
 	  ../$(PY) reproduce_deep_ae.py --epochs 40 --seed $$s && \
 	  ../$(PY) reproduce_vae.py --epochs 50 --seed $$s && \
+	  ../$(PY) reproduce_vae.py --epochs 200 --seed $$s && \
 	  ../$(PY) reproduce_sklearn_rbm.py --seed $$s && \
 	  ../$(PY) reproduce_sdae.py --pretrain denoising --seed $$s --load-stack results/sdae_stack_$$s --precision bf16 || exit 1; \
 	done
 	cd benchmarks && ../$(PY) reproduce_few_labels.py --stack results/sdae_stack_0
 	cd benchmarks && ../$(PY) few_labels_digits.py --seeds $(SEEDS)
+	cd benchmarks && ../$(PY) few_labels_digits.py --seeds 20 21 22 23 24 25 26 27 28 29 --methods default labelspreading
 	cd benchmarks && ../$(PY) few_labels_ensembles.py fit 10 11 12 13 14 15 && ../$(PY) few_labels_ensembles.py report 10 11 12 13 14 15
 	cd benchmarks && ../$(PY) reproduce_semi.py --method ladder --labels 100 1000 --seeds $(SEEDS)
 	cd benchmarks && ../$(PY) reproduce_semi.py --method m1m2 --labels 100 --seeds $(SEEDS)
