@@ -45,7 +45,7 @@ bench: $(STAMP)
 
 # The literature on real MNIST (../shared/data/mnist), each row over SEEDS (issues #7, #12), then few labels:
 # the ladder network and M1+M2 against LabelSpreading (#12), and digits with 10% of the labels.
-# Long: about 10 hours on 2 cores. Each line appends its result to benchmarks/results/reproduce.jsonl;
+# Long: about 12 hours on 2 cores. Each line appends its result to benchmarks/results/reproduce.jsonl;
 # benchmarks/RESULTS.md holds the tables.
 SEEDS ?= 0 1 2
 reproduce: $(STAMP)
@@ -54,6 +54,7 @@ reproduce: $(STAMP)
 	  ../$(PY) reproduce_sdae.py --pretrain none --seed $$s && \
 	  ../$(PY) reproduce_sdae.py --pretrain rbm --seed $$s && \
 	  ../$(PY) reproduce_deep_ae.py --epochs 40 --seed $$s && \
+	  ../$(PY) reproduce_deep_ae.py --epochs 80 --seed $$s && \
 	  ../$(PY) reproduce_vae.py --epochs 50 --seed $$s && \
 	  ../$(PY) reproduce_vae.py --epochs 200 --seed $$s && \
 	  ../$(PY) reproduce_sklearn_rbm.py --seed $$s && \
