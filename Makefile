@@ -46,7 +46,8 @@ bench: $(STAMP)
 # The literature on real MNIST (../shared/data/mnist), each row over SEEDS (issues #7, #12), then few labels:
 # the ladder network and M1+M2 against LabelSpreading (#12), and digits with 10% of the labels.
 # Long: about 12 hours on 2 cores. Each line appends its result to benchmarks/results/reproduce.jsonl;
-# benchmarks/RESULTS.md holds the tables.
+# benchmarks/RESULTS.md holds the tables; most of its runs used one thread: `OMP_NUM_THREADS=1 make reproduce`
+# gives their figures to the digit (2 threads sum in another order: the figures move within their spread).
 SEEDS ?= 0 1 2
 reproduce: $(STAMP)
 	cd benchmarks && for s in $(SEEDS); do \
