@@ -1,4 +1,4 @@
-"""Contract tests run for every registered semi-supervised method (ladder, m1m2), and their own checks."""
+"""Contract tests run for every registered semi-supervised method (ladder, m1m2, vime), and their own checks."""
 
 import math
 
@@ -11,7 +11,12 @@ from layerwise.objectives import SEMI_SUPERVISED, Ladder, M2Objective
 from layerwise.train import Callback, Trainer
 
 # small settings so every method trains in seconds on digits
-SMALL = {"ladder": {}, "m1m2": {"m1_epochs": 3, "latent_dim": 4, "m2_hidden": (32,), "m1_latent": 8}}
+SMALL = {"ladder": {}, "m1m2": {"m1_epochs": 3, "latent_dim": 4, "m2_hidden": (32,), "m1_latent": 8},
+         "vime": {"prepare_epochs": 2, "predictor_hidden": (32,)}}
+
+# The weights of each method's classifier: the unlabeled rows must reach their gradient.
+CLASSIFIER = {"ladder": lambda model: model.weights[-1].weight, "m1m2": lambda model: model.m2.classifier[0].weight,
+              "vime": lambda model: model.predictor[0].weight}
 
 
 def _data(digits, n_labeled=60, n_rows=600):
@@ -84,7 +89,7 @@ def test_every_method_learns_from_the_unlabeled_rows(name, digits):
     torch.manual_seed(0)
     objective = SEMI_SUPERVISED.build(name, SMALL[name])
     model = objective.build_model(64, (32, 16), 10)
-    classifier = model.weights[-1].weight if name == "ladder" else model.m2.classifier[0].weight
+    classifier = CLASSIFIER[name](model)
 
     def grad(x_u):
         model.zero_grad()

@@ -9,11 +9,15 @@ family reaches about 1% test error with 100 MNIST labels:
 - ``"ladder"``: the ladder network (Rasmus et al. 2015), a denoising cost at
   every layer of an encoder with lateral connections to its decoder;
 - ``"m1m2"``: the semi-supervised VAE M2 on the codes of a VAE M1
-  (Kingma et al. 2014).
+  (Kingma et al. 2014);
+- ``"vime"``: for tables, an encoder pretrained to find which entries were
+  replaced by draws from their column's marginal, then a predictor whose
+  predictions must agree across corrupted copies of each unlabeled row
+  (Yoon et al. 2020).
 
 :func:`fit_semi_supervised` is to these methods what :func:`~layerwise.finetune`
 is to a pretrained stack: it builds the method's model, runs its preparation
-(M1 for ``"m1m2"``), then trains it with a :class:`~layerwise.train.Trainer`.
+(M1 for ``"m1m2"``, VIME-self for ``"vime"``), then trains it with a :class:`~layerwise.train.Trainer`.
 """
 
 from __future__ import annotations
@@ -53,7 +57,7 @@ def fit_semi_supervised(
     ----------
     method : str or method object
         A name in :data:`~layerwise.objectives.SEMI_SUPERVISED` (``"ladder"``,
-        ``"m1m2"``), built with ``method_params``; or an object built already
+        ``"m1m2"``, ``"vime"``), built with ``method_params``; or an object built already
         (e.g. ``Ladder(noise_std=0.2)``).
     X_labeled : Tensor, shape (n_labeled, n_features)
     y : Tensor, shape (n_labeled,)
@@ -72,7 +76,7 @@ def fit_semi_supervised(
         Trains the method; ``batch_size`` is the number of *unlabeled* rows per
         step, and an epoch is one pass over them.
     prepare_trainer : Trainer, optional
-        Trains what the method needs first (M1 for ``"m1m2"``).
+        Trains what the method needs first (M1 for ``"m1m2"``, the self-supervised encoder for ``"vime"``).
     val : tuple of Tensor, optional
         ``(X, y)`` labeled validation rows (validation loss of the clean model).
     labeled_batch_size : int, optional

@@ -8,7 +8,8 @@ from layerwise import PretrainedClassifier, PretrainedRegressor
 from layerwise.exceptions import ConfigError, DataError
 from layerwise.registry import SEMI_SUPERVISED
 
-SMALL = {"ladder": {}, "m1m2": {"m1_epochs": 2, "latent_dim": 4, "m2_hidden": (32,), "m1_latent": 8}}
+SMALL = {"ladder": {}, "m1m2": {"m1_epochs": 2, "latent_dim": 4, "m2_hidden": (32,), "m1_latent": 8},
+         "vime": {"prepare_epochs": 2, "predictor_hidden": (32,)}}
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +85,7 @@ def test_every_method_resumes_bitwise_through_the_estimator(name, partial, tmp_p
 
 
 @pytest.mark.parametrize("params, match", [
-    ({"semi_supervised": "ladr"}, r"semi_supervised must be None or 'auto' or one of \['ladder', 'm1m2'\]; got 'ladr'. Did you mean 'ladder'\?"),
+    ({"semi_supervised": "ladr"}, r"semi_supervised must be None or 'auto' or one of \['ladder', 'm1m2', 'vime'\]; got 'ladr'. Did you mean 'ladder'\?"),
     ({"semi_supervised_params": {"noise_std": -1}}, "refused by the semi-supervised method 'ladder': Ladder: noise_std must be a finite number >= 0"),
     ({"semi_supervised_params": {"nois": 0.2}}, "unknown option 'nois' for the semi-supervised method 'ladder'. Did you mean 'noise_std'"),
     ({"semi_supervised": "ladder", "semi_supervised_params": {"denoising_costs": [1, -1, 1]}}, "denoising_costs must be 'paper', 'gamma' or a list"),
@@ -130,11 +131,11 @@ def test_inputs_outside_the_unit_interval_are_warned_about_or_refused(partial):
     X, y, _ = partial
     with pytest.warns(TrainingWarning, match=r"semi_supervised='ladder' expects inputs in \[0, 1\].*X ranges over "
                                              r"\[0, 16\] after scale='none'.*Pass scale='minmax'"):
-        _clf("ladder").fit(X * 16, y)
+        _clf("ladder", scale="none").fit(X * 16, y)  # "auto", the default, would min-max scale these pixels
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message=".*expects inputs in", category=TrainingWarning)
         _clf("ladder", scale="minmax").fit(X * 16, y)
     with pytest.raises(DataError, match=r"m1m2's M1 is a Bernoulli VAE, which needs inputs in \[0, 1\]; got values in \[0, 16\]"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", TrainingWarning)
-            _clf("m1m2").fit(X * 16, y)
+            _clf("m1m2", scale="none").fit(X * 16, y)

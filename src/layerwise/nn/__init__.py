@@ -6,6 +6,7 @@ from .conv import conv_autoencoder, conv_block, conv_decoder
 from .heads import ClassifierHead, RegressorHead
 from .rbm import RBM
 from .stack import EncoderStack, freeze, unfreeze
+from .tabular import VIMEAutoEncoder, VIMENet, vime_autoencoder
 from .vae import VAE, VAEOutput, dense_vae
 
 __all__ = [
@@ -13,6 +14,8 @@ __all__ = [
     "RBM",
     "VAE",
     "VAEOutput",
+    "VIMEAutoEncoder",
+    "VIMENet",
     "AutoEncoder",
     "conv_autoencoder",
     "conv_block",
@@ -27,4 +30,5 @@ __all__ = [
     "freeze",
     "make_activation",
     "unfreeze",
+    "vime_autoencoder",
 ]

@@ -15,6 +15,7 @@ from .m2 import M2Objective  # registers the semi-supervised "m1m2"
 from .elbo import ELBO, KLWarmup, iwae_log_likelihood  # registers "vae"
 from .reconstruction import ConvReconstruction, Reconstruction  # registers autoencoder .. conv
 from .semi import SemiSupervised, SemiSupervisedNet
+from .tabular import VIMESelf, VIMESemi  # registers "scarf", "vime" and the semi-supervised "vime"
 from .supervised import Classification, Regression
 
 __all__ = [
@@ -33,6 +34,8 @@ __all__ = [
     "SemiSupervised",
     "SemiSupervisedNet",
     "StepOutput",
+    "VIMESelf",
+    "VIMESemi",
     "iwae_log_likelihood",
     "make_objective",
     "with_image_shape",
