@@ -81,8 +81,9 @@ def test_the_cli_predicts_with_the_training_scaling(tmp_path, shifted, capsys):
     assert json.loads(capsys.readouterr().out)["accuracy"] == reported > 0.8
     assert main(["predict", str(tmp_path / "r" / "model"), "--input", str(tmp_path / "rows.csv"), "-o", str(tmp_path / "p.csv")]) == 0
     clf = layerwise.load(tmp_path / "r" / "model")
-    assert np.array_equal(np.loadtxt(tmp_path / "p.csv", delimiter=","), clf.predict(X[1500:1520]))
-    assert (np.loadtxt(tmp_path / "p.csv", delimiter=",") == y[1500:1520]).mean() > 0.8
+    predicted = np.loadtxt(tmp_path / "p.csv", delimiter=",", skiprows=1)  # under the header "prediction"
+    assert np.array_equal(predicted, clf.predict(X[1500:1520]))
+    assert (predicted == y[1500:1520]).mean() > 0.8
     assert clf.data_min_.min() >= 500  # the numbers of the training rows, in the units of the file
     assert main(["inspect", str(tmp_path / "r" / "model")]) == 0
     out = capsys.readouterr().out

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from .exceptions import ConfigError
-from .params import DATA, LOGGING, PRETRAINED, RUN, STACKED_AUTOENCODER, ParamSet
+from .params import DATA, LOGGING, PARAMS, PRETRAINED, RUN, STACKED_AUTOENCODER, ParamSet
 from .params.constraints import Subject
 
 __all__ = ["RunConfig", "SECTIONS", "OLD_KEYS", "load_config", "apply_overrides", "config_from_dict", "config_to_dict",
@@ -63,7 +63,9 @@ def _rest(params: ParamSet, *exclude: tuple[str, ...]) -> ParamSet:
 SECTIONS: dict[str, ParamSet] = {
     "": ParamSet(RUN.params + PRETRAINED.select(*_SHARED, defaults={"random_state": 0}).params),
     "data": DATA,
-    "model": PRETRAINED.select(*_MODEL),
+    # the CLI pretrains a StackedAutoencoder, which names its objective: "auto" is the estimators' alone
+    "model": PRETRAINED.select(*_MODEL, defaults={"pretrain": "denoising"},
+                               constraints={"pretrain": PARAMS["pretrain"].constraints}),
     "pretrain": _rest(STACKED_AUTOENCODER, _MODEL, _SHARED, _FROM_CLI, _OBJECTS, _FROM_DATA),
     "finetune": _rest(PRETRAINED, _MODEL, _SHARED, _FROM_CLI, _PRETRAINING, _OBJECTS, _FROM_DATA),
     "logging": LOGGING,
@@ -116,9 +118,9 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConf
     """
     path = Path(path)
     if path.is_dir():
-        raise ConfigError(f"Config file {path} is a folder; pass the path of a .toml or .yaml file (see examples/).")
+        raise ConfigError(f"Config file {path} is a folder; pass the path of a .toml or .yaml file (`layerwise examples` lists those that ship with layerwise).")
     if not path.is_file():
-        raise ConfigError(f"Config file {path} does not exist. Pass the path of a .toml or .yaml file (see examples/).")
+        raise ConfigError(f"Config file {path} does not exist. Pass the path of a .toml or .yaml file (`layerwise examples` lists those that ship with layerwise).")
     try:
         text = path.read_text(encoding="utf-8-sig")  # a byte-order mark (Windows editors) is not part of the config
     except OSError as e:

@@ -190,7 +190,8 @@ def draw_samples(model, n: int, seed: int = 0) -> np.ndarray:
     if hasattr(model, "sample"):
         return np.asarray(model.sample(n, random_state=seed))
     objective = getattr(model, "pretrain", None)
-    out = estimator_samples(model, objective, model.n_features_in_, seed, n) if hasattr(model, "autoencoder_") else None
+    width = model._n_inputs() if hasattr(model, "_n_inputs") else model.n_features_in_  # the network's input width
+    out = estimator_samples(model, objective, width, seed, n) if hasattr(model, "autoencoder_") else None
     if out is None:
         raise ConfigError(f"A {type(model).__name__} pretrained with {objective!r} cannot sample. Sampling needs a "
                           "VariationalAutoencoder, or a StackedAutoencoder pretrained with 'vae' or 'denoising'.")

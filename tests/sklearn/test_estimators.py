@@ -145,7 +145,7 @@ def test_wrong_input_is_refused_clearly(digits_small, X_fn, y_fn, error, message
 
 def test_unknown_pretrain_name_lists_the_valid_ones(digits_small):
     X, y = digits_small
-    with pytest.raises(ConfigError, match=r"pretrain must be None or one of \[.*'autoencoder'.*'denoising'.*'rbm'.*'vae'\]; got 'denosing'\. Did you mean 'denoising'\?"):
+    with pytest.raises(ConfigError, match=r"pretrain must be None or 'auto' or one of \[.*'autoencoder'.*'denoising'.*'rbm'.*'vae'.*'vime'\]; got 'denosing'\. Did you mean 'denoising'\?"):
         PretrainedClassifier(pretrain="denosing").fit(X, y)
 
 

@@ -52,8 +52,17 @@ LOSSES = ("auto", "mse", "bce")
 _SCALE_DOC = """``"minmax"`` rescales every feature to [0, 1] with the minimum and maximum of the rows ``fit`` sees
           (``data_min_``, ``data_max_``); every later ``X`` (``predict``, ``transform``, ``score``...) is scaled with
           the same numbers, which are saved with the model, and outputs in the input space (``inverse_transform``,
-          ``sample``) come back in the original units. ``"auto"``: the same, only when some training value is
-          outside [0, 1] (what the Bernoulli loss needs); ``"none"``: ``X`` as given."""
+          ``sample``) come back in the original units. ``"table"``: a preprocessing per column
+          (``preprocessor_``, a :class:`~layerwise.data.tables.TablePreprocessor`): numbers standardised, or
+          quantile-normalised when heavy-tailed, constant ones 0, a missing number the training median;
+          text, category and bool columns one-hot encoded (a missing value its own category, a category
+          unseen in ``fit`` all zeros). It is saved with the model and applied to every later ``X``, which may
+          be a DataFrame with such columns; ``n_features_in_`` stays the number of input columns. It is not
+          undone: ``inverse_transform`` and ``sample`` raise. ``"auto"``: ``"table"`` when the rows look like a
+          table (:func:`~layerwise.data.tables.looks_like_table`: a DataFrame with non-numeric columns, or
+          numbers that are not image-like pixels), else ``"minmax"`` only when some training value is outside
+          [0, 1] (what the Bernoulli loss needs); under ``"auto"`` a NaN in numeric rows is still refused.
+          ``"none"``: ``X`` as given (numbers only)."""
 _EPOCHS = Interval(int, 1)
 _FRACTION_OPEN = Interval(float, 0, 1, "neither")
 _RATE = Interval(float, 0, 1, "left")  # a dropout rate: 1 would drop everything
@@ -113,12 +122,35 @@ PARAMS = ParamSet((
           ``activation`` (``pretrain``, ``pretrain_params``, ``finetune``, ``encoder_lr_scale``, ``dropout``,
           ``input_dropout``, ``loss`` and ``tied`` do not apply). ``None``: the unlabeled rows only pretrain the
           stack greedily, then it is fine-tuned on the labeled rows. ``"auto"``: ``"ladder"`` when some rows are
-          unlabeled (and ``pretrained`` is not set), else ``None`` -- data with every label trains as without
-          this parameter. ``"ladder"`` won on digits with 10% of the labels and on MNIST with 100 (README,
+          unlabeled (and ``pretrained`` is not set) and the rows are not a table, else ``None`` -- data with
+          every label trains as without this parameter, and a table is pretrained greedily (``pretrain="auto"``:
+          ``"scarf"``), which measured better than the ladder on three tables and 7-10x faster
+          (``benchmarks/tables_defaults.py``). ``"ladder"`` won on digits with 10% of the labels and on MNIST with 100 (README,
           "Few labels")."""),
     Param("semi_supervised_params", (NoneValue(), RegistryOptions(SEMI_SUPERVISED, "semi_supervised", {"auto": "ladder"})), None,
           """Options of the semi-supervised method, checked against its signature, e.g. ``{"noise_std": 0.3,
           "denoising_costs": "gamma"}`` for ``"ladder"`` or ``{"alpha": 0.1, "m1_epochs": 50}`` for ``"m1m2"``."""),
+    Param("check_reference", (Options("auto"), Boolean()), "auto",
+          """Check the trained network against a cheap supervised model of the labeled rows before ``fit`` returns
+          (a default must never be silently worse than the labeled rows alone). A stratified quarter of the
+          labeled rows is held out; the network is trained once more without their labels (they stay as
+          unlabeled rows), and scored on them next to a reference trained on the other labeled rows only: the
+          better, by 3-fold cross-validation on those rows, of logistic (ridge) regression and histogram
+          gradient boosting. When the network is worse than the reference or than always answering the most
+          frequent class (the mean, for a regressor), ``fit`` warns with both figures and what to change; the
+          figures are kept in ``reference_score_``, ``holdout_score_``, ``baseline_score_`` and
+          ``reference_name_``; with ``reference_blend`` the returned model blends the reference in. The final
+          network is the one trained on every label, so no label is lost to the check; the price is a second
+          training run. ``"auto"``: on tables (:func:`layerwise.data.tables.looks_like_table`), where networks
+          often lose to gradient boosting; off for image-like rows. ``True``/``False``: always or never."""),
+    Param("reference_blend", (Boolean(),), True,
+          """When ``check_reference`` runs: return the network blended with the reference refitted on every labeled
+          row, ``w * network + (1 - w) * reference`` (probabilities for a classifier), with the network's share ``w``
+          in 0, 0.1, ..., 1 that scored best (log loss, or squared error) on the held-out rows (``blend_weight_``;
+          1 keeps the network alone). Gradient boosting with a network beat either alone on tables (Shwartz-Ziv &
+          Armon 2022); the blend makes the default no worse than the labeled rows alone. The reference is saved
+          with the model as torch buffers (:mod:`layerwise.nn.reference`), never pickled. ``False``: the network
+          alone, whatever the check finds."""),
     Param("unlabeled", (Options("auto"), NoneValue(), InstanceOf((numbers.Real, str), "a label (a number or a string)", "int")), "auto",
           """The label that marks an unlabeled row: ``"auto"`` is ``-1`` for the classifier (the
           ``sklearn.semi_supervised`` convention) and ``NaN`` for the regressor (where ``NaN`` always marks
@@ -208,10 +240,12 @@ PARAMS = ParamSet((
           "Keep labels for this fraction of the training rows (stratified); the others are marked unlabeled. 1 keeps them all."),
     Param("val_size", (Interval(float, 0, 1, "left"),), 0.1, "Fraction of the training rows held out as validation rows."),
     Param("test_size", (Interval(float, 0, 1, "left"),), 0.2, "Fraction held out as test rows when the dataset has no test split."),
-    Param("scale", (Options("auto", "minmax", "none"),), "auto",
-          """Min-max scaling of every feature to [0, 1], fitted on the training rows and applied by the model to
-          every row it is given later (``"auto"``: only when some training value is outside [0, 1]; ``"none"``:
-          values as given)."""),
+    Param("scale", (Options("auto", "minmax", "table", "none"),), "auto",
+          """The model's input preprocessing, fitted on the training rows and applied by the model to every row
+          it is given later: ``"minmax"``, min-max scaling of every feature to [0, 1]; ``"table"``, a per-column
+          encoding for tables (standardised or quantile-normalised numbers, one-hot categories); ``"auto"``:
+          ``"table"`` for rows that look like a table, else min-max only when some training value is outside
+          [0, 1]; ``"none"``: values as given."""),
     Param("task", (Options("classification", "regression"),), "classification",
           "What the labels are: it picks ``PretrainedClassifier`` or ``PretrainedRegressor``."),
     Param("name", (FolderName(),), "run", "The run's folder name: the run folder is ``out_dir/name``."),
@@ -263,11 +297,20 @@ PRETRAINED = PARAMS.select(
     "input_dropout", "loss", "tied", "solver", "learning_rate_init", "lr_schedule", "lr_schedule_params", "alpha",
     "batch_size", "pretrain_max_iter", "max_iter", "early_stopping", "validation_fraction", "n_iter_no_change", "tol",
     "random_state", "verbose", "device", "precision", "unlabeled", "pretrained", "semi_supervised", "semi_supervised_params",
-    "callbacks", "scale",
-    defaults={"hidden_layer_sizes": (512, 256), "max_iter": "auto", "learning_rate_init": "auto", "scale": "none"},
+    "callbacks", "scale", "check_reference", "reference_blend",
+    defaults={"hidden_layer_sizes": (512, 256), "max_iter": "auto", "learning_rate_init": "auto", "scale": "auto",
+              "pretrain": "auto"},
     constraints={"learning_rate_init": (Options("auto"), Interval(float, 0, closed="neither")),
-                 "max_iter": (Options("auto"), _EPOCHS)},
-    docs={"scale": _SCALE_DOC + """ With ``pretrained``, the saved model's scaling is reused when it has one: its
+                 "max_iter": (Options("auto"), _EPOCHS),
+                 "pretrain": (NoneValue(), Options("auto"), Registered(OBJECTIVES)),
+                 "pretrain_params": (NoneValue(), RegistryOptions(OBJECTIVES, "pretrain", {"auto": "denoising"}))},
+    docs={"pretrain": """Objective of greedy layer-wise pretraining, a name in ``layerwise.OBJECTIVES``
+          (``"autoencoder"``, ``"sparse"``, ``"denoising"``, ``"contractive"``, ``"conv"``, ``"rbm"``, ``"vae"``,
+          ``"scarf"``, ``"vime"``), or ``None`` for the same network from random initialisation. ``"auto"``:
+          ``"scarf"`` (denoising of columns corrupted by their own marginals; Bahri et al. 2022) when the rows are a
+          table (:func:`layerwise.data.tables.looks_like_table`), else ``"denoising"``; with ``pretrain_params``
+          set, ``"denoising"`` (the objective they are checked against; name ``"scarf"`` for its options).""",
+          "scale": _SCALE_DOC + """ With ``pretrained``, the saved model's scaling is reused when it has one: its
           layers expect inputs scaled that way.""",
           "hidden_layer_sizes": """Code width of each pretrained layer. (512, 256) beat (256, 64) on MNIST by 0.27 pt
           with all labels and 0.94 pt with 1,000, for 1.8x the time (``benchmarks/defaults.py``; README, "Defaults").""",

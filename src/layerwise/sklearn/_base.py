@@ -26,11 +26,12 @@ import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin
 from sklearn.exceptions import NotFittedError as _SklearnNotFitted
 from sklearn.utils import check_random_state
+from sklearn.utils.validation import _check_feature_names, _check_n_features, validate_data
 from sklearn.utils.validation import check_is_fitted as _sk_check_is_fitted
-from sklearn.utils.validation import validate_data
 from torch import nn
 
 from ..data.arrays import in_unit_interval
+from ..data.tables import TablePreprocessor, is_typed_table, looks_like_table
 from ..exceptions import CheckpointError, DataError, NotFittedError
 from ..io import register_estimator
 from ..params import TRAINER, ParamSet, configurable_init
@@ -89,7 +90,7 @@ class LayerwiseBase(ClassNamePrefixFeaturesOutMixin, BaseEstimator):
         if _is_int(warmup) and _is_int(epochs) and 0 < epochs <= warmup:
             context.append(f"kl_warmup={warmup} is not shorter than max_iter={epochs}: the KL weight would never reach beta, "
                            "so the model would not be the VAE asked for; use kl_warmup < max_iter.")
-        context += _too_large(params.get("hidden_layer_sizes"), getattr(self, "n_features_in_", None))
+        context += _too_large(params.get("hidden_layer_sizes"), self._n_inputs() if hasattr(self, "n_features_in_") else None)
         self._parameters.validate(params, type(self).__name__, context=context)
 
     def _fit_input(self, X, y=None, stream: bool = False):
@@ -111,7 +112,7 @@ class LayerwiseBase(ClassNamePrefixFeaturesOutMixin, BaseEstimator):
         self.n_features_in_ = int(X.shape[1])
         if hasattr(self, "feature_names_in_"):  # from an earlier fit on a DataFrame
             del self.feature_names_in_
-        self.data_min_ = self.data_max_ = None
+        self.data_min_ = self.data_max_ = self.preprocessor_ = None
         scale = getattr(self, "scale", "none")
         if scale != "none" and _saved_scaling(getattr(self, "pretrained", None)) is None:
             # min-max needs a pass over every row before training and another per use; it belongs in the file
@@ -121,7 +122,13 @@ class LayerwiseBase(ClassNamePrefixFeaturesOutMixin, BaseEstimator):
 
     def _validate_X(self, X, reset: bool) -> np.ndarray:
         """sklearn's ``validate_data`` (its messages, which the common checks pin),
-        re-raised as :class:`DataError` with a hint on how to fix it."""
+        re-raised as :class:`DataError` with a hint on how to fix it; then the model's preprocessing.
+
+        Rows go through the table preprocessing (``preprocessor_``, a :class:`~layerwise.data.tables.TablePreprocessor`)
+        when ``scale="table"``, when ``scale="auto"`` and :func:`~layerwise.data.tables.looks_like_table` says so, or
+        when the ``pretrained`` model had one; a DataFrame with text or category columns is encoded before
+        ``validate_data``, which only takes numbers. ``n_features_in_`` stays the number of input columns;
+        the network's width is :meth:`_n_inputs`."""
         name = type(self).__name__
         _refuse_dates(X, name)
         _refuse_beyond_float32(X, name)
@@ -129,10 +136,19 @@ class LayerwiseBase(ClassNamePrefixFeaturesOutMixin, BaseEstimator):
             raise DataError(f"Expected 2D array, got 1D array of shape {tuple(X.shape)} instead: {name} expects X of shape "
                             "(n_samples, n_features). Reshape your data either using array.reshape(-1, 1) if your data "
                             "has a single feature or array.reshape(1, -1) if it contains a single sample.")
+        scale = getattr(self, "scale", "none")
+        if reset:
+            self.preprocessor_ = _saved_table(getattr(self, "pretrained", None))
+            table = self.preprocessor_ is not None or scale == "table"
+        else:
+            table = getattr(self, "preprocessor_", None) is not None
+        if is_typed_table(X) and (table or (reset and scale == "auto")):
+            return self._table_rows(X, reset)
         try:
             X = validate_data(self, X, reset=reset, dtype=np.float32, ensure_min_samples=2 if reset else 1, ensure_all_finite=False)
         except ValueError as e:
-            raise DataError(f"{e} {name} expects X of shape (n_samples, n_features) with finite numbers.") from e
+            raise DataError(f"{e} {name} expects X of shape (n_samples, n_features) with finite numbers."
+                            + _text_hint(X, scale if reset else None)) from e
         if not X.flags.writeable:  # a view of a read-only DataFrame (pandas' copy-on-write): torch wants writable memory
             X = X.copy()
         # min and max: NaN propagates and an infinity is one of them, so they tell "all finite" in two passes
@@ -140,21 +156,60 @@ class LayerwiseBase(ClassNamePrefixFeaturesOutMixin, BaseEstimator):
         low, high = (float(X.min()), float(X.max())) if X.size else (0.0, 0.0)
         if not (np.isfinite(low) and np.isfinite(high)):
             n_nan, n_inf = int(np.isnan(X).sum()), int(np.isinf(X).sum())
-            raise DataError(
-                f"Input X contains NaN or infinity ({n_nan} NaN, {n_inf} inf values in an array of shape {X.shape}); "
-                f"{name} expects finite numbers. Impute or drop them first, e.g. with sklearn.impute.SimpleImputer "
-                "in a Pipeline."
-            )
+            if n_inf or not (table and self._fills_missing()):
+                raise DataError(
+                    f"Input X contains NaN or infinity ({n_nan} NaN, {n_inf} inf values in an array of shape {X.shape}); "
+                    f"{name} expects finite numbers. Impute or drop them first, e.g. with sklearn.impute.SimpleImputer "
+                    "in a Pipeline" + (", or pass scale='table', which fills a missing number with the training median."
+                                       if n_nan and not n_inf and scale != "table" else ".")
+                )
         if reset:
-            self._fit_scaling(X)
-        X = self._scale(X)
-        if reset and getattr(self, "data_min_", None) is not None and X.size:  # scaled: the range changed
+            if not table and scale == "auto" and _saved_scaling(getattr(self, "pretrained", None)) is None:
+                table = looks_like_table(X)
+            if table:
+                self.data_min_ = self.data_max_ = None
+                if self.preprocessor_ is None:
+                    self.preprocessor_ = TablePreprocessor().fit(X, feature_names=getattr(self, "feature_names_in_", None))
+            else:
+                self._fit_scaling(X)
+        X = self.preprocessor_.transform(X) if table else self._scale(X)
+        if reset and (table or getattr(self, "data_min_", None) is not None) and X.size:  # scaled: the range changed
             low, high = float(X.min()), float(X.max())
         if reset and max(high, -low) > _TOO_LARGE:
-            raise DataError(f"X holds values up to {max(high, -low):.3g} (after scale={getattr(self, 'scale', 'none')!r}): "
+            raise DataError(f"X holds values up to {max(high, -low):.3g} (after scale={scale!r}): "
                             "their squares overflow float32, so no loss can be computed. Rescale the data, e.g. "
                             "scale='minmax' or sklearn's StandardScaler.")
         return X
+
+    def _table_rows(self, X, reset: bool) -> np.ndarray:
+        """Rows with text, category or bool columns (a DataFrame, an array of strings), encoded by
+        ``preprocessor_`` (fitted here when ``reset``): what ``validate_data`` does for numbers, for them."""
+        name = type(self).__name__
+        try:
+            _check_feature_names(self, X, reset=reset)
+            _check_n_features(self, X, reset=reset)
+        except ValueError as e:
+            raise DataError(f"{e} {name} expects X of shape (n_samples, n_features).") from e
+        n = X.shape[0]
+        if n < (2 if reset else 1):
+            raise DataError(f"Found array with {n} sample(s) (shape={tuple(X.shape)}) while a minimum of {2 if reset else 1} "
+                            f"is required by {name}. {name} expects X of shape (n_samples, n_features).")
+        if reset:
+            self.data_min_ = self.data_max_ = None
+            if self.preprocessor_ is None:
+                self.preprocessor_ = TablePreprocessor().fit(X)
+        return self.preprocessor_.transform(X)
+
+    def _fills_missing(self) -> bool:
+        """Whether a NaN in a numeric column is filled with the training median (the table preprocessing asked for
+        with ``scale="table"``, or chosen for a table with categorical columns) rather than refused."""
+        pre = getattr(self, "preprocessor_", None)
+        return getattr(self, "scale", "none") == "table" or (pre is not None and pre.has_categorical)
+
+    def _n_inputs(self) -> int:
+        """Width of the network's input: the encoded columns of a table (``preprocessor_``), else ``n_features_in_``."""
+        pre = getattr(self, "preprocessor_", None)
+        return int(pre.n_features_out_) if pre is not None else int(self.n_features_in_)
 
     # -- input scaling: part of the model -------------------------------------------------
     def _fit_scaling(self, X: np.ndarray) -> None:
@@ -175,13 +230,22 @@ class LayerwiseBase(ClassNamePrefixFeaturesOutMixin, BaseEstimator):
         return ((X - self.data_min_) / _ranges(self.data_min_, self.data_max_)).astype(np.float32)
 
     def _unscale(self, X: np.ndarray) -> np.ndarray:
-        """Inverse of :meth:`_scale`: rows of the model's input space back in the units of the training data."""
+        """Inverse of :meth:`_scale`: rows of the model's input space back in the units of the training data.
+
+        The table preprocessing (one-hot columns, quantile-normalised ones) is not undone: a :class:`DataError`."""
+        if getattr(self, "preprocessor_", None) is not None:
+            raise DataError(f"This {type(self).__name__} encodes its input columns as a table (scale={self.scale!r}: "
+                            f"{self.preprocessor_.describe()}), which is not undone: outputs in the input space "
+                            "(inverse_transform, reconstruct, sample) are not available for it. score_samples and "
+                            "transform are; fit with scale='minmax' or 'none' on numeric columns to decode.")
         if getattr(self, "data_min_", None) is None:
             return X
         return (X * _ranges(self.data_min_, self.data_max_) + self.data_min_).astype(np.float32)
 
     def _scaling_description(self) -> str:
         """What the model does to ``X`` before its first layer, in words (``meta.json``, ``layerwise inspect``)."""
+        if getattr(self, "preprocessor_", None) is not None:
+            return f"table: {self.preprocessor_.describe()}, saved in config.json and applied to every X"
         if getattr(self, "data_min_", None) is None:
             return "none: X is used as given"
         return (f"min-max per feature to [0, 1] with the training rows' data_min_ (in [{float(self.data_min_.min()):g}, "
@@ -245,6 +309,8 @@ class LayerwiseBase(ClassNamePrefixFeaturesOutMixin, BaseEstimator):
             warnings.warn(f"random_state={params['random_state']!r} is not an int; it is saved as None (it only seeds future fits).", stacklevel=4)
             params["random_state"] = None
         attributes = {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("_") and not isinstance(v, nn.Module)}
+        if isinstance(attributes.get("preprocessor_"), TablePreprocessor):  # plain numbers and strings (to_dict)
+            attributes["preprocessor_"] = attributes["preprocessor_"].to_dict()
         state, module = self._saved_state()
         return params, {"attributes": attributes, **state}, module, {"input_shape": [int(self.n_features_in_)], **self._saved_meta()}
 
@@ -264,6 +330,8 @@ class LayerwiseBase(ClassNamePrefixFeaturesOutMixin, BaseEstimator):
             if not (name.endswith("_") and not name.startswith("_")):
                 raise CheckpointError(f"config.json sets {name!r}, which is not a fitted attribute of {cls.__name__}.")
             setattr(est, name, value)
+        if isinstance(getattr(est, "preprocessor_", None), dict):
+            est.preprocessor_ = TablePreprocessor.from_dict(est.preprocessor_)
         for name in ("data_min_", "data_max_"):
             value = getattr(est, name, None)
             if value is not None and np.shape(value) != (getattr(est, "n_features_in_", -1),):
@@ -290,9 +358,10 @@ class LayerwiseBase(ClassNamePrefixFeaturesOutMixin, BaseEstimator):
         """Columns of ``transform``: the width of the flattened top codes (``get_feature_names_out``)."""
         stack = self.stack_  # before fit: AttributeError, which scikit-learn's check reads as "not fitted"
         if stack is None:  # a semi-supervised method's network: its transform
-            return int(self.transform(np.zeros((1, self.n_features_in_), dtype=np.float32)).shape[1])
+            with torch.no_grad():
+                return int(self.module_.transform(torch.zeros(1, self._n_inputs(), device=next(self.module_.parameters()).device)).flatten(1).shape[1])
         with torch.no_grad():
-            return int(stack(torch.zeros(1, self.n_features_in_, device=next(stack.parameters()).device)).flatten(1).shape[1])
+            return int(stack(torch.zeros(1, self._n_inputs(), device=next(stack.parameters()).device)).flatten(1).shape[1])
 
     def _set_curves(self, history: list[dict]) -> None:
         """``loss_curve_`` and ``n_iter_`` of the last phase; scikit-learn's ``validation_scores_`` and
@@ -350,6 +419,40 @@ def _saved_scaling(path) -> tuple[np.ndarray, np.ndarray] | None:
         return None
     low, high = attributes.get("data_min_"), attributes.get("data_max_")
     return None if low is None or high is None else (np.asarray(low, np.float32), np.asarray(high, np.float32))
+
+
+def _saved_table(path) -> TablePreprocessor | None:
+    """The table preprocessing of the model saved at ``path``, or None (no path, none saved, unreadable)."""
+    if path is None:
+        return None
+    from ..modelfile import CONFIG, from_json
+
+    try:
+        attributes = from_json(json.loads((Path(path) / CONFIG).read_text(encoding="utf-8"))["state"]["attributes"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    state = attributes.get("preprocessor_")
+    return TablePreprocessor.from_dict(state) if isinstance(state, dict) else None
+
+
+def _text_hint(X, scale: str | None) -> str:
+    """What to do when ``validate_data`` refused ``X`` because some columns are text (``scale``: the one ``fit``
+    was given; None at predict time, for a model fitted on numbers)."""
+    if not is_typed_table(X):
+        return ""
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is not None:
+        from ..data.tables import _is_categorical_dtype
+
+        cols = [f"{c!r} ({d})" for c, d in dtypes.items() if _is_categorical_dtype(d)]
+        what = f"X has {len(cols)} non-numeric column(s): {', '.join(cols[:5])}{', ...' if len(cols) > 5 else ''}"
+    else:
+        what = f"X holds text (dtype {X.dtype})"
+    if scale is None:
+        return (f" {what}, but this model was fitted on numeric rows without the table preprocessing; pass the "
+                "columns it was fitted on, or fit it with scale='table' (or 'auto').")
+    return (f" {what}, and scale={scale!r} takes numbers only. Pass scale='table' (or 'auto'), which one-hot encodes "
+            "them and standardises the numbers, saved with the model; or encode them first, e.g. with sklearn's OneHotEncoder.")
 
 
 def _refuse_beyond_float32(X, name: str) -> None:

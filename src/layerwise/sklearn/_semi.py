@@ -33,8 +33,9 @@ class SemiSupervisedMixin:
     def _semi_method(self, labeled: np.ndarray, task: str = "classification") -> str | None:
         """The registered method this fit trains, or ``None`` for pretrain-then-fine-tune."""
         name = getattr(self, "semi_supervised", None)
-        if name == "auto":
-            return "ladder" if task == "classification" and not labeled.all() and self.pretrained is None else None
+        if name == "auto":  # tables: greedy column-corruption pretraining measured better and 7-10x faster (#25)
+            ladder = task == "classification" and not labeled.all() and self.pretrained is None
+            return "ladder" if ladder and not getattr(self, "_rows_are_table", False) else None
         if name is not None and task != "classification":
             raise ConfigError(f"semi_supervised={name!r} trains classifiers only; {type(self).__name__} takes "
                               "semi_supervised=None or 'auto' (unlabeled rows then pretrain the stack).")
@@ -48,7 +49,8 @@ class SemiSupervisedMixin:
                   checkpoint_dir, resume: bool):
         """Train the method ``name`` on every row of ``X``, with the labels of the ``labeled`` rows."""
         method = SEMI_SUPERVISED.build(name, self.semi_supervised_params)
-        if X.size and not in_unit_interval(X):
+        if X.size and getattr(self, "preprocessor_", None) is None and not in_unit_interval(X):
+            # (a table's columns, standardised or one-hot by preprocessor_, are on the scale of that noise: no warning)
             # the ladder's noise_std and M1's decoder are in the units of [0, 1] pixels (both papers' MNIST): on
             # digits in 0..16 the ladder scored 0.51 instead of 0.96, with nothing else to say it failed
             warnings.warn(f"semi_supervised={name!r} expects inputs in [0, 1] (its noise and reconstruction costs are in "

@@ -65,6 +65,15 @@ class PretrainedStackMixin:
     def _pretrain_max_iter(self) -> int:
         raise NotImplementedError
 
+    def _pretrain_objective(self) -> str | None:
+        """The objective ``pretrain`` names; ``"auto"``: ``"scarf"`` on a table (column corruption, Bahri et al.
+        2022), else ``"denoising"`` (``_rows_are_table``, set by ``fit``); ``"denoising"`` whenever
+        ``pretrain_params`` is set: the objective its options were checked against."""
+        if self.pretrain != "auto":
+            return self.pretrain
+        table = getattr(self, "_rows_are_table", False) and not getattr(self, "pretrain_params", None)
+        return "scarf" if table else "denoising"
+
     def _pretrain(self, X: torch.Tensor, seed: int, checkpoint_dir: str | None, resume: bool) -> EncoderStack:
         """Greedy pretraining on ``X``; a random stack when ``pretrain`` is None (or no epochs);
         the saved stack when ``pretrained`` is set. Checkpoints go in ``checkpoint_dir/pretrain``."""
@@ -72,19 +81,22 @@ class PretrainedStackMixin:
         self.pretrain_history_ = []
         if getattr(self, "pretrained", None) is not None:
             return self._transferred_stack(X.shape[1])
-        if self.pretrain is None or self._pretrain_max_iter() == 0:
+        objective = self._pretrain_objective()
+        if objective is None or self._pretrain_max_iter() == 0:
             self._stack_recipe = {"kind": "random", "first_loss": None, "decoders": False}
             return random_stack(X.shape[1], sizes, self.activation)
         # rows from an image folder or a dataset of images arrive flattened: a conv objective gets their shape
-        params = with_image_shape(self.pretrain, self.pretrain_params, getattr(self, "_input_image_shape", None))
+        params = with_image_shape(objective, self.pretrain_params, getattr(self, "_input_image_shape", None))
         greedy = GreedyLayerwise(
-            sizes, activation=self.activation, objective=self.pretrain, objective_params=params, loss=self.loss,
+            sizes, activation=self.activation, objective=objective, objective_params=params, loss=self.loss,
             tied=self.tied, trainer=self._trainer(X.shape[0], self._pretrain_max_iter(), "pretrain", seed),
             checkpoint_dir=phase_dir(checkpoint_dir, "pretrain"),
         )
         stack = greedy.fit(X, resume=resume)
         self.pretrain_history_ = greedy.history_
         self._stack_recipe = {"kind": "greedy", "first_loss": greedy.first_loss_, "decoders": True}
+        if objective != self.pretrain:  # "auto": loading rebuilds the objective it chose
+            self._stack_recipe["objective"] = objective
         if params is not self.pretrain_params:  # saved: loading rebuilds the same layers
             self._stack_recipe["image_shape"] = list(params["image_shape"])
         return stack
@@ -94,8 +106,9 @@ class PretrainedStackMixin:
         sizes = check_layer_sizes(self.hidden_layer_sizes)
         if recipe["kind"] == "random":
             return random_stack(n_in, sizes, self.activation)
-        greedy = GreedyLayerwise(sizes, activation=self.activation, objective=self.pretrain,
-                                 objective_params=with_image_shape(self.pretrain, self.pretrain_params, recipe.get("image_shape")),
+        objective = recipe.get("objective", self.pretrain)
+        greedy = GreedyLayerwise(sizes, activation=self.activation, objective=objective,
+                                 objective_params=with_image_shape(objective, self.pretrain_params, recipe.get("image_shape")),
                                  loss=self.loss, tied=self.tied, keep_decoders=recipe["decoders"])
         return greedy.build((n_in,), recipe["first_loss"])
 
@@ -108,7 +121,7 @@ class PretrainedStackMixin:
         """
         saved = load(self.pretrained)
         source = _stack_of(saved, self.pretrained)
-        recipe = {"kind": "random" if self.pretrain is None else "greedy",
+        recipe = {"kind": "random" if self.pretrain is None else "greedy", "objective": self._pretrain_objective(),
                   "first_loss": "bce" if source.output == "logistic" else "mse", "decoders": False}
         stack = self._build_stack(n_in, recipe)
         differences = _layer_differences(stack.layers, source.layers)

@@ -22,6 +22,7 @@ from ..params import PRETRAINED
 from ..train.inference import predict_in_batches
 from ._base import LayerwiseBase, check_is_fitted
 from ._inputs import by_chunks, is_external
+from ._reference import check_against_reference, wants_check
 from ._semi import SemiSupervisedMixin
 from ._stack import PretrainedStackMixin, checkpoint_doc, phase_dir, start_over
 
@@ -38,6 +39,21 @@ class _PretrainedBase(TransformerMixin, PretrainedStackMixin, SemiSupervisedMixi
         return self.pretrain_max_iter
 
     def _fit(self, X, y_targets: torch.Tensor, labeled: np.ndarray, n_out: int, objective, stratify, checkpoint_dir, resume: bool):
+        """Train the network (:meth:`_fit_network`), then check it against a supervised reference
+        (``check_reference``; :func:`~layerwise.sklearn._reference.check_against_reference`)."""
+        from ..data.tables import looks_like_table  # noqa: PLC0415  (written alongside; imported where used)
+
+        # X as the network sees it: encoded tables stay tables, except one of categories only (0/1 columns)
+        self._rows_are_table = getattr(self, "preprocessor_", None) is not None or looks_like_table(X)
+        self._fit_network(X, y_targets, labeled, n_out, objective, stratify, checkpoint_dir, resume)
+        self._blend_recipe = None
+        for name in ("reference_score_", "holdout_score_", "baseline_score_", "reference_name_", "blend_weight_", "blend_score_"):
+            setattr(self, name, None)
+        if wants_check(self, self._rows_are_table):
+            check_against_reference(self, X, y_targets, labeled, n_out, objective, stratify, self._task)
+        return self
+
+    def _fit_network(self, X, y_targets: torch.Tensor, labeled: np.ndarray, n_out: int, objective, stratify, checkpoint_dir, resume: bool):
         """Pretrain on every row of ``X``, fine-tune on the ``labeled`` ones; checkpoints under ``checkpoint_dir``.
 
         With a semi-supervised method (``semi_supervised``), train it on every row instead.
@@ -91,26 +107,38 @@ class _PretrainedBase(TransformerMixin, PretrainedStackMixin, SemiSupervisedMixi
         return self._forward(X, method="transform")
 
     def _saved_state(self):
-        """The stack's recipe, and ``module_`` (stack + head) to save."""
-        return {"stack": self._stack_recipe}, self.module_
+        """The stack's recipe (and the blended reference's, if any), and ``module_`` (stack + head) to save."""
+        blend = getattr(self, "_blend_recipe", None)
+        return {"stack": self._stack_recipe, **({"blend": blend} if blend else {})}, self.module_
 
     def _restore_modules(self, state, load_weights) -> None:
         """Rebuild stack and head from the parameters and the recipe, then load the weights."""
         self._stack_recipe = state["stack"]
+        self._blend_recipe = state.get("blend")
         if self._stack_recipe["kind"] == "semi":
-            model = self._build_semi(self._stack_recipe, self.n_features_in_, self._n_outputs())
+            model = self._with_blend(self._build_semi(self._stack_recipe, self._n_inputs(), self._n_outputs()))
             load_weights(model)
             self.stack_, self.module_ = None, model.eval()
             return
-        stack = self._finetuning_stack(self._build_stack(self.n_features_in_, self._stack_recipe))
-        head = self._head(code_width(stack, torch.zeros(1, self.n_features_in_)), self._n_outputs())
-        model = stack_with_head(stack, head)
+        stack = self._finetuning_stack(self._build_stack(self._n_inputs(), self._stack_recipe))
+        head = self._head(code_width(stack, torch.zeros(1, self._n_inputs())), self._n_outputs())
+        model = self._with_blend(stack_with_head(stack, head))
         load_weights(model)
         if self.finetune == "frozen":  # as fine-tuning left it
             freeze_trained(stack)
         else:
             unfreeze(stack)
         self.stack_, self.module_ = stack, model.eval()
+
+    def _with_blend(self, network: torch.nn.Module) -> torch.nn.Module:
+        """``network``, or the :class:`~layerwise.nn.blend.ReferenceBlend` the saved recipe describes (empty weights)."""
+        if not self._blend_recipe:
+            return network
+        from ..nn.blend import ReferenceBlend
+        from ..nn.reference import build_reference
+
+        recipe = dict(self._blend_recipe["reference"])
+        return ReferenceBlend(network, build_reference(recipe.pop("kind"), recipe), self._blend_recipe["weight"], self._task)
 
     def _forward(self, X, method: str | None = None) -> np.ndarray:
         """``module_(X)`` (or ``module_.method(X)``) in eval mode, as a float32 array."""
@@ -167,6 +195,10 @@ class PretrainedClassifier(ClassifierMixin, _PretrainedBase):
     n_iter_ : int
         Fine-tuning epochs run.
     n_features_in_ : int
+        Input columns (scikit-learn's meaning); ``feature_names_in_`` holds their names for a DataFrame.
+    preprocessor_ : TablePreprocessor or None
+        The per-column encoding of a table (``scale="table"``, or ``"auto"`` on a table), saved with the
+        model; the network takes its ``n_features_out_`` encoded columns. None for other rows.
 
     Examples
     --------
@@ -267,7 +299,7 @@ class PretrainedRegressor(RegressorMixin, _PretrainedBase):
 
     Attributes
     ----------
-    stack_, module_, history_, loss_curve_, validation_scores_, best_validation_score_, n_iter_, n_features_in_
+    stack_, module_, history_, loss_curve_, validation_scores_, best_validation_score_, n_iter_, n_features_in_, preprocessor_
         As in :class:`PretrainedClassifier`.
     y_mean_, y_scale_ : ndarray of shape (n_targets,)
         Mean and standard deviation (1 where it is 0) of the labeled targets: the head learns

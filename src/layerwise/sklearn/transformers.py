@@ -46,6 +46,10 @@ class StackedAutoencoder(TransformerMixin, PretrainedStackMixin, LayerwiseBase):
     n_iter_ : int
         Epochs per layer.
     n_features_in_ : int
+        Input columns (scikit-learn's meaning); ``feature_names_in_`` holds their names for a DataFrame.
+    preprocessor_ : TablePreprocessor or None
+        The per-column encoding of a table (``scale="table"``, or ``"auto"`` on a table), saved with the
+        model; the network takes its ``n_features_out_`` encoded columns. None for other rows.
 
     Examples
     --------
@@ -115,7 +119,7 @@ class StackedAutoencoder(TransformerMixin, PretrainedStackMixin, LayerwiseBase):
     def _restore_modules(self, state, load_weights) -> None:
         """Rebuild the stack from the parameters and the recipe, then load the weights."""
         self._stack_recipe = state["stack"]
-        stack = self._build_stack(self.n_features_in_, self._stack_recipe)
+        stack = self._build_stack(self._n_inputs(), self._stack_recipe)
         if state["unrolled"]:
             self.autoencoder_ = stack.unroll()
             load_weights(self.autoencoder_)
@@ -135,7 +139,11 @@ class StackedAutoencoder(TransformerMixin, PretrainedStackMixin, LayerwiseBase):
         return self._encode(X)
 
     def inverse_transform(self, X) -> np.ndarray:
-        """Decode top-layer codes back to the input space, ``(n_samples, n_features_in_)``."""
+        """Decode top-layer codes back to the input space, ``(n_samples, n_features_in_)``.
+
+        With the table preprocessing (``preprocessor_``) it raises :class:`~layerwise.exceptions.DataError`: one-hot
+        and quantile-normalised columns are not decoded back into a table.
+        """
         check_is_fitted(self)
         try:
             Z = check_array(X, dtype=np.float32)
@@ -171,7 +179,7 @@ class StackedAutoencoder(TransformerMixin, PretrainedStackMixin, LayerwiseBase):
     def _code_shape(self) -> tuple[int, ...]:
         dev = next(self.stack_.parameters()).device
         with torch.no_grad():
-            return tuple(self.stack_.eval()(torch.zeros(1, self.n_features_in_, device=dev)).shape[1:])
+            return tuple(self.stack_.eval()(torch.zeros(1, self._n_inputs(), device=dev)).shape[1:])
 
     def score(self, X, y=None) -> float:
         """Mean of :meth:`score_samples`: higher is better (for ``GridSearchCV``)."""

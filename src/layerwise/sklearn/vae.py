@@ -59,6 +59,10 @@ class VariationalAutoencoder(TransformerMixin, LayerwiseBase):
     n_iter_ : int
         Epochs run.
     n_features_in_ : int
+        Input columns (scikit-learn's meaning); ``feature_names_in_`` holds their names for a DataFrame.
+    preprocessor_ : TablePreprocessor or None
+        The per-column encoding of a table (``scale="table"``, or ``"auto"`` on a table), saved with the
+        model; the network takes its ``n_features_out_`` encoded columns. None for other rows.
 
     Examples
     --------
@@ -116,7 +120,7 @@ class VariationalAutoencoder(TransformerMixin, LayerwiseBase):
     def _restore_modules(self, state, load_weights) -> None:
         """Rebuild the VAE from the parameters, load the weights, share them with ``stack_``."""
         output = state["output"]
-        model = dense_vae(self.n_features_in_, check_layer_sizes(self.hidden_layer_sizes), int(self.n_components), self.activation, output)
+        model = dense_vae(self._n_inputs(), check_layer_sizes(self.hidden_layer_sizes), int(self.n_components), self.activation, output)
         load_weights(model)
         self.module_ = freeze_trained(model)
         self.stack_ = freeze_trained(EncoderStack([model.encoder], [model.decoder], output=output))
@@ -126,7 +130,11 @@ class VariationalAutoencoder(TransformerMixin, LayerwiseBase):
         return self._encode(X)
 
     def inverse_transform(self, X) -> np.ndarray:
-        """Decoded means of latent codes, ``(n_samples, n_components) -> (n_samples, n_features_in_)``."""
+        """Decoded means of latent codes, ``(n_samples, n_components) -> (n_samples, n_features_in_)``.
+
+        With the table preprocessing (``preprocessor_``) it raises :class:`~layerwise.exceptions.DataError`: one-hot
+        and quantile-normalised columns are not decoded back into a table.
+        """
         check_is_fitted(self)
         Z = check_array(X, dtype=np.float32)
         if Z.shape[1] != self.module_.latent_dim:
