@@ -62,7 +62,7 @@ def test_one_line_per_epoch_on_stderr_unless_quiet(tmp_path, capsys):
     cfg.write_text(f'out_dir = "{tmp_path}"\n[model]\nhidden_layer_sizes = [8]\npretrain = "autoencoder"\n[pretrain]\nmax_iter = 2\n')
     line = re.compile(r"^\[pretrain layer 1/1\] epoch \d/2  loss \S+  recon \S+  lr 0.001  \(\d+\.\d s\)$", re.M)
     for argv, expected in ((["pretrain"], 2), (["-q", "pretrain"], 0), (["pretrain", "-v"], 2)):  # flags before or after
-        assert main([*argv, "-c", str(cfg)]) == 0
+        assert main([*argv, "-c", str(cfg), "--overwrite"]) == 0
         err = capsys.readouterr().err
         assert len(line.findall(err)) == expected and ("] epoch " in err) == (expected > 0), err
 
@@ -97,7 +97,8 @@ def test_evaluate_predict_inspect(run, tmp_path, capsys):
     X = (load_digits().data[:7] / 16).astype(np.float32)
     np.save(tmp_path / "rows.npy", X)
     assert main(["predict", str(folder / "model"), "--input", str(tmp_path / "rows.npy"), "-o", str(tmp_path / "p.csv")]) == 0
-    preds = np.loadtxt(tmp_path / "p.csv", delimiter=",")
+    assert (tmp_path / "p.csv").read_text().splitlines()[0] == "prediction"
+    preds = np.loadtxt(tmp_path / "p.csv", delimiter=",", skiprows=1)
     assert preds.shape == (7,) and set(preds.astype(int)) <= set(range(10))
     assert main(["predict", str(folder / "model"), "--input", str(tmp_path / "rows.npy"), "--proba"]) == 0
     header, *rows = capsys.readouterr().out.splitlines()
@@ -105,8 +106,9 @@ def test_evaluate_predict_inspect(run, tmp_path, capsys):
     assert header == ",".join(map(str, range(10))) and proba.shape == (7, 10) and np.allclose(proba.sum(1), 1, atol=1e-5)
     assert proba.argmax(1).tolist() == preds.astype(int).tolist()
     assert main(["predict", str(folder / "pretrained"), "--input", str(tmp_path / "rows.npy")]) == 0
-    codes = np.loadtxt(capsys.readouterr().out.splitlines(), delimiter=",")
-    assert codes.shape == (7, 32)
+    header, *rows = capsys.readouterr().out.splitlines()
+    codes = np.loadtxt(rows, delimiter=",")
+    assert codes.shape == (7, 32) and header == ",".join(f"code_{i}" for i in range(32))
     assert main(["predict", str(folder / "pretrained"), "--input", str(tmp_path / "rows.npy"), "--proba"]) == 2
     assert "--proba needs a classifier; " in capsys.readouterr().err
     assert main(["inspect", str(folder / "model")]) == 0

@@ -69,8 +69,11 @@ class _RunRecords(Callback):
         if self.run is None:
             self.run = RunFolder(self.cfg.run_dir)
             if not self.resume:  # a resumed run keeps its records (metrics_start: where its metrics.jsonl lines begin)
-                self.run.write_json("config.json", config_to_dict(self.cfg))
-                self.run.write_state(self.command, done=False, metrics_start=self.run.metrics_size(), **self.extra)
+                config = config_to_dict(self.cfg)
+                self.run.write_json("config.json", config)
+                # the config again, in state.json: `layerwise resume` refuses a config.json edited since (_edited_settings)
+                self.run.write_state(self.command, done=False, metrics_start=self.run.metrics_size(), **self.extra,
+                                     config=config)
             resumable_run = self.run.path
         return self.run
 
@@ -103,8 +106,15 @@ def _callbacks(args: argparse.Namespace, cfg: RunConfig, command: str, resume: b
 
 
 def pretrain(args: argparse.Namespace) -> int:
-    """Greedy layer-wise pretraining on every training row; writes ``pretrained/`` and plots."""
-    return _pretrain_run(_config(args), args, resume=False)
+    """Greedy layer-wise pretraining on every training row; writes ``pretrained/`` and plots.
+
+    Only into a new run folder (or, with ``--overwrite``, over an earlier run), locked while it runs
+    (:func:`~layerwise.runs.claim_run_folder`)."""
+    from .runs import claim_run_folder
+
+    cfg = _config(args)
+    with claim_run_folder(cfg.run_dir, "pretrain", getattr(args, "overwrite", False)):
+        return _pretrain_run(cfg, args, resume=False)
 
 
 def _pretrain_run(cfg: RunConfig, args: argparse.Namespace, resume: bool) -> int:
@@ -142,8 +152,15 @@ def _model_meta(est, data) -> dict:
 
 
 def finetune(args: argparse.Namespace) -> int:
-    """Fine-tune on the labeled rows, from ``pretrained/`` (or ``--pretrained``); writes ``model/`` and plots."""
-    return _finetune_run(_config(args), args.pretrained, args, resume=False)
+    """Fine-tune on the labeled rows, from ``pretrained/`` (or ``--pretrained``); writes ``model/`` and plots.
+
+    Into a new run folder or the folder of a finished ``pretrain`` (or, with ``--overwrite``, over an earlier
+    run), locked while it runs."""
+    from .runs import claim_run_folder
+
+    cfg = _config(args)
+    with claim_run_folder(cfg.run_dir, "finetune", getattr(args, "overwrite", False)):
+        return _finetune_run(cfg, args.pretrained, args, resume=False)
 
 
 def _finetune_run(cfg: RunConfig, pretrained: str | None, args: argparse.Namespace, resume: bool) -> int:
@@ -226,6 +243,8 @@ def resume(args: argparse.Namespace) -> int:
     if not state_file.is_file() or not config_file.is_file():
         raise ConfigError(f"{folder} is not a run folder (no state.json / config.json). Pass the folder a "
                           "`layerwise pretrain` or `finetune` run wrote, e.g. runs/NAME.")
+    from .runs import lock_run_folder
+
     global resumable_run
     state = _run_record(state_file, lambda d: d.get("command") in ("pretrain", "finetune") and isinstance(d.get("done"), bool))
     resumable_run = folder  # interrupted from here on, the run is still there to resume
@@ -234,6 +253,18 @@ def resume(args: argparse.Namespace) -> int:
     if state["done"]:
         _say(f"{folder}: the last command ({state['command']}) finished; nothing to resume.")
         return 0
+    edited = _edited_settings(state.get("config"), cfg)
+    if edited:
+        raise CheckpointError(
+            f"Cannot resume {folder}: its config.json was changed after `layerwise {state['command']}` started, in "
+            "settings that change the result:\n- " + "\n- ".join(edited) + "\nUndo these changes to resume the run as it "
+            f"was started; to train with the new settings, start over: `layerwise {state['command']} -c CONFIG "
+            "--overwrite` (or under another run name).")
+    with lock_run_folder(folder, "resume"):
+        return _resume_run(folder, state, cfg, config_file, args)
+
+
+def _resume_run(folder: Path, state: dict, cfg: RunConfig, config_file: Path, args: argparse.Namespace) -> int:
     if (folder / "checkpoints").is_dir():
         _say(f"{folder}: resuming {state['command']} from {folder / 'checkpoints'}")
     else:
@@ -243,8 +274,51 @@ def resume(args: argparse.Namespace) -> int:
             return _pretrain_run(cfg, args, resume=True)
         return _finetune_run(cfg, state.get("pretrained"), args, resume=True)
     except CheckpointError as e:
-        raise CheckpointError(f"{e}\nOn the command line, `layerwise {state['command']} -c CONFIG` starts the run over "
-                              f"(its config is in {config_file}).") from e
+        raise CheckpointError(f"{e}\nOn the command line, `layerwise {state['command']} -c CONFIG --overwrite` starts the "
+                              f"run over (its config is in {config_file}).") from e
+
+
+#: Config keys that do not change what a run computes: where the folder is, the device, what is logged, how long
+#: each phase may train (``max_iter`` says when to stop; a resumed fit may train longer, as ``fit(resume=True)`` may),
+#: and the reference check (a second model, compared with; the saved model is the same).
+_NOT_RESULT = ("name", "out_dir", "device", "logging", "pretrain.max_iter", "pretrain.unroll_max_iter",
+               "finetune.max_iter", "finetune.check_reference")
+
+
+def _edited_settings(started: dict | None, cfg: RunConfig) -> list[str]:
+    """``["key: old -> new"]`` for every setting that changes the result and differs between the config a run
+    started with (``state.json``'s ``config``; ``None`` for a run folder from before it was recorded) and ``cfg``."""
+    if not isinstance(started, dict):
+        return []
+    from .runs import _plain
+
+    now = _flat(json.loads(json.dumps(config_to_dict(cfg), default=_plain)))
+    then = _flat(started)
+    lines = []
+    for key in [*then, *(k for k in now if k not in then)]:
+        if any(key == k or key.startswith(k + ".") for k in _NOT_RESULT):
+            continue
+        if then.get(key, _ABSENT) != now.get(key, _ABSENT):
+            lines.append(f"{key}: {_shown(then.get(key, _ABSENT))} -> {_shown(now.get(key, _ABSENT))}")
+    return lines
+
+
+_ABSENT = object()
+
+
+def _shown(value) -> str:
+    return "absent" if value is _ABSENT else repr(value)
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    """``{"pretrain": {"lr_schedule_params": {"gamma": 0.5}}}`` -> ``{"pretrain.lr_schedule_params.gamma": 0.5}``."""
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and v:
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
 
 
 def _run_record(file: Path, valid) -> dict:
@@ -258,7 +332,8 @@ def _run_record(file: Path, valid) -> dict:
     if not isinstance(record, dict) or not valid(record):
         why = f"is not valid JSON ({error})" if error is not None else "does not hold what `layerwise resume` needs"
         raise CheckpointError(f"{file} {why}: the run folder was damaged or edited, so it cannot be resumed. Start the "
-                              f"run again with `layerwise pretrain -c CONFIG` (or `finetune`), which rewrites {file.name}.")
+                              f"run again with `layerwise pretrain -c CONFIG --overwrite` (or `finetune`), which rewrites "
+                              f"{file.name}.")
     return record
 
 
@@ -321,6 +396,12 @@ def evaluate(args: argparse.Namespace) -> int:
     from .metrics import classification_report, regression_report
     from .plots import finetune_plots
 
+    out = Path(args.output) if args.output else Path(args.model).resolve().parent
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"-o {args.output} is a file; evaluate writes its pictures into a folder (created if absent). "
+                          "Pass a folder.")
+    _refuse_default_names(out, [f"evaluation_{n}.png" for n in ("confusion_matrix", "curves")], "evaluate",
+                          getattr(args, "overwrite", False), "another folder with -o DIR")
     model = _load(args.model)
     X, y = _features(args, model)
     if hasattr(model, "predict"):
@@ -333,13 +414,23 @@ def evaluate(args: argparse.Namespace) -> int:
         raise ConfigError(f"{args.model} holds a {type(model).__name__}, which has nothing to evaluate; save an estimator.")
     print(json.dumps(report))
     history = getattr(model, "history_", None)
-    out = Path(args.output) if args.output else Path(args.model).resolve().parent
     out.mkdir(parents=True, exist_ok=True)
     plots = finetune_plots(out, history.get("finetune") if isinstance(history, dict) else None, report,
                            title=f"{Path(args.model).resolve().parent.name}/{Path(args.model).name}", prefix="evaluation_")
     if plots:
         _say(f"wrote {', '.join(str(p) for p in plots)}")
     return 0
+
+
+def _refuse_default_names(folder: Path, names: list[str], command: str, overwrite: bool, choose: str) -> None:
+    """A :class:`ConfigError` when a file of a default name (one the user did not choose) is already in ``folder``:
+    such a file is replaced only with ``--overwrite``."""
+    taken = [str(folder / n) for n in names if (folder / n).exists()]
+    if taken and not overwrite:
+        where = "" if folder == Path(".") else f" into {folder}"
+        raise ConfigError(f"{' and '.join(taken)} already exist{'s' if len(taken) == 1 else ''}: `layerwise {command}` "
+                          f"writes {' and '.join(names)}{where} by default, and never replaces a file whose name was not "
+                          f"chosen. Choose {choose}, or pass --overwrite to replace {'it' if len(taken) == 1 else 'them'}.")
 
 
 def _labeled_rows(model, X: np.ndarray, y, args) -> tuple[np.ndarray, np.ndarray]:
@@ -376,24 +467,39 @@ def predict(args: argparse.Namespace) -> int:
     output = _output_file(args.output, [getattr(args, "input", None), getattr(args, "config", None)], args.model) if args.output else None
     model = _load(args.model)
     X, _ = _features(args, model)
-    header = ""
     if args.proba:
         if not hasattr(model, "predict_proba"):
             raise ConfigError(f"--proba needs a classifier; {args.model} holds a {type(model).__name__}, which has no "
                               "class probabilities. Drop --proba.")
-        out = model.predict_proba(X)
-        header = ",".join(str(c) for c in model.classes_)  # one column per class, in classes_ order
+        out = np.asarray(model.predict_proba(X))
+        header = [str(c) for c in model.classes_]  # one column per class, in classes_ order
     else:
-        out = model.predict(X) if hasattr(model, "predict") else model.transform(X)
-    out = np.asarray(out)
+        predicts = hasattr(model, "predict")
+        out = np.asarray(model.predict(X) if predicts else model.transform(X))
+        out = out.reshape(len(out), -1)
+        name = "prediction" if predicts else "code"
+        header = [name] if predicts and out.shape[1] == 1 else [f"{name}_{i}" for i in range(out.shape[1])]
     out = out.reshape(len(out), -1)
-    fmt = "%s" if out.dtype.kind in "OUS" else "%.7g"
     if output is None:
-        np.savetxt(sys.stdout, out, delimiter=",", fmt=fmt, header=header, comments="")
+        write_csv(sys.stdout, header, out)
         return 0
-    _write_atomically(output, lambda f: np.savetxt(f, out, delimiter=",", fmt=fmt, header=header, comments=""))
+    _write_atomically(output, lambda f: write_csv(f, header, out))
     _say(f"wrote {len(out)} rows to {output}")
     return 0
+
+
+def write_csv(file, header: list[str], rows: np.ndarray) -> None:
+    """A CSV file other tools read: written by Python's ``csv`` module (a class name with a comma or a quote is
+    quoted), a header of exactly as many fields as every row, numbers with 7 significant digits (float32's)."""
+    import csv
+
+    writer = csv.writer(file, lineterminator="\n")
+    writer.writerow(header)
+    if rows.dtype.kind in "biuf":
+        cells = np.char.mod("%.7g", rows) if rows.dtype.kind == "f" else rows.astype(str)
+        writer.writerows(cells.tolist())
+    else:
+        writer.writerows([[str(v) for v in row] for row in rows.tolist()])
 
 
 def _output_file(path: str, inputs: list, model: str) -> Path:
@@ -416,7 +522,7 @@ def _write_atomically(path: Path, write, binary: bool = False) -> None:
 
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
-        with open(tmp, "wb" if binary else "w") as f:
+        with open(tmp, "wb") if binary else open(tmp, "w", encoding="utf-8", newline="") as f:
             write(f)
         os.replace(tmp, path)
     finally:
@@ -430,10 +536,14 @@ def sample(args: argparse.Namespace) -> int:
 
     if args.n < 1:
         raise ConfigError(f"-n must be a positive number of samples; got {args.n}.")
-    out = Path(args.out)
+    out = Path(args.out if args.out is not None else "samples")
+    named = args.out is not None and not out.is_dir()  # a name the user chose may be replaced; a default one is not
     if out.is_dir():  # a folder: the files go inside it
         out = out / "samples"
     out = _output_file(str(out.with_suffix(".npy")), [], args.model).with_suffix("")
+    if not named:
+        _refuse_default_names(out.parent, [out.with_suffix(".npy").name, out.with_suffix(".png").name], "sample",
+                              getattr(args, "overwrite", False), "another name with -o NAME")
     model = _load(args.model)
     X = draw_samples(model, args.n, args.seed)
     _write_atomically(out.with_suffix(".npy"), lambda f: np.save(f, X), binary=True)

@@ -40,6 +40,16 @@ class Callback:
     def load_state_dict(self, tensors: dict, state: dict) -> None:
         """Restore what :meth:`state_dict` returned."""
 
+    def fingerprint(self) -> dict[str, Any] | None:
+        """The options of this callback that change what a fit computes, as flat JSON values, or ``None``.
+
+        A checkpoint records them (:mod:`layerwise.train.fingerprint`), and resuming refuses a fit whose
+        callbacks say otherwise (a learning-rate schedule with another decay factor). ``None`` (the default):
+        the callback only watches (a logger, a progress line), so it may differ between the run and its
+        resume. Override it in a callback that changes the weights, the rates or when training stops.
+        """
+        return None
+
 
 class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved by ``tol`` for ``patience`` epochs.
@@ -80,6 +90,11 @@ class EarlyStopping(Callback):
         if self.restore_best and self.best_state is not None:
             model.load_state_dict(self.best_state)
 
+    def fingerprint(self) -> dict[str, Any]:
+        return {"early_stopping": type(self).__name__, "early_stopping.monitor": self.monitor,
+                "early_stopping.patience": self.patience, "early_stopping.tol": self.tol,
+                "early_stopping.restore_best": bool(self.restore_best)}
+
     def state_dict(self) -> tuple[dict, dict]:
         tensors = {f"best/{k}": v for k, v in (self.best_state or {}).items()}
         return tensors, {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait}
@@ -110,6 +125,9 @@ class CosineLR(Callback):
         if not 0.0 <= float(floor) <= 1.0:
             raise ConfigError(f"floor must be in [0, 1]; got {floor!r}.")
         self.floor = float(floor)
+
+    def fingerprint(self) -> dict[str, Any]:
+        return {"lr_schedule": "CosineLR", "lr_schedule.floor": self.floor}
 
     def on_fit_start(self, trainer: Trainer, model: nn.Module) -> None:
         # the rates the optimizer was built with; a resumed fit rebuilds it the same way
@@ -145,6 +163,9 @@ class AnnealLR(Callback):
         if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0.0 < fraction <= 1.0:
             raise ConfigError(f"fraction must be a number in (0, 1]; got {fraction!r}.")
         self.fraction = float(fraction)
+
+    def fingerprint(self) -> dict[str, Any]:
+        return {"lr_schedule": "AnnealLR", "lr_schedule.fraction": self.fraction}
 
     def on_fit_start(self, trainer: Trainer, model: nn.Module) -> None:
         self._base = [g["lr"] for g in trainer.optimizer_.param_groups]

@@ -10,7 +10,13 @@ replaced by the checkpoint's).
   float32 rows, once per fit and only when the fit checkpoints, against seconds for one epoch;
 - **settings**: the trainer's arguments that change the result (not the device, progress,
   checkpointing or ``max_iter``, which only says when to stop), the learning rate of every parameter group, the model (parameter names and shapes,
-  and the plain options of every sub-module, e.g. a dropout rate) and the objective's plain options.
+  and the plain options of every sub-module, e.g. a dropout rate), the objective's plain options, and
+  the options of every callback that changes the result (:meth:`Callback.fingerprint
+  <layerwise.train.Callback.fingerprint>`: the learning-rate schedule and its arguments, early stopping),
+  under the key it names (``lr_schedule``, ``lr_schedule.gamma``).
+
+Fingerprints carry a ``version``: a checkpoint of version 1 (before callbacks were recorded) is compared on
+the keys it has, so that it still resumes.
 """
 
 from __future__ import annotations
@@ -30,10 +36,15 @@ __all__ = ["fingerprint", "fingerprint_differences", "RESULT_SETTINGS"]
 RESULT_SETTINGS = ("solver", "learning_rate_init", "momentum", "alpha", "batch_size", "shuffle",
                    "early_stopping", "n_iter_no_change", "tol", "random_state", "precision", "grad_clip", "chunk_rows")
 _IGNORED_ATTRIBUTES = {"training", "dump_patches", "call_super_init"}
+VERSION = 2  # 2: the callbacks' options (learning-rate schedules, early stopping) are recorded
 
 
-def fingerprint(trainer, model: nn.Module, objective, opt: torch.optim.Optimizer, train, val) -> dict[str, dict]:
-    """``{"settings": {...}, "data": {...}}``, JSON-able, flat: one entry per compared value."""
+def fingerprint(trainer, model: nn.Module, objective, opt: torch.optim.Optimizer, train, val,
+                callbacks=None) -> dict[str, Any]:
+    """``{"version": 2, "settings": {...}, "data": {...}}``, JSON-able, flat: one entry per compared value.
+
+    ``callbacks``: those of the fit (default: the trainer's); each one's :meth:`~layerwise.train.Callback.fingerprint`
+    is recorded, a key given twice (two schedules) numbered from the second on (``lr_schedule[1]``)."""
     settings: dict[str, Any] = {}
     for name in RESULT_SETTINGS:
         value = getattr(trainer, name)
@@ -44,19 +55,37 @@ def fingerprint(trainer, model: nn.Module, objective, opt: torch.optim.Optimizer
     for name, module in model.named_modules():
         settings.update(_options(module, f"model.{name}".rstrip(".")))
     settings.update(_options(objective, "objective", depth=2))
+    settings.update(_callback_options(trainer.callbacks if callbacks is None else callbacks))
     data = {}
     for part, tensors in (("train", train), ("val", val)):
         for i, t in enumerate(_tensors(tensors)):
             data[f"{part}[{i}]"] = _digest(t)
-    return {"settings": settings, "data": data}
+    return {"version": VERSION, "settings": settings, "data": data}
+
+
+def _callback_options(callbacks) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    seen: dict[str, int] = {}
+    for cb in callbacks:
+        options = cb.fingerprint() if hasattr(cb, "fingerprint") else None
+        if not options:
+            continue
+        head = next(iter(options)).split(".")[0]
+        n = seen[head] = seen.get(head, -1) + 1
+        for key, value in options.items():
+            if n:  # a second schedule: lr_schedule[1], lr_schedule[1].gamma
+                key = f"{head}[{n}]{key[len(head):]}"
+            out[key] = _json(value) if _plain(value) else repr(value)
+    return out
 
 
 def fingerprint_differences(saved: dict, now: dict, limit: int = 6) -> list[str]:
     """Lines ``"trainer.learning_rate_init: 0.001 in the checkpoint, 0.01 now"``, data first; ``[]`` if equal."""
     lines = []
+    old = saved.get("version", 1) < VERSION  # recorded fewer settings: compare those it has
     for part in ("data", "settings"):
         a, b = saved.get(part, {}), now.get(part, {})
-        for key in [*a, *(k for k in b if k not in a)]:
+        for key in [*a, *(k for k in b if k not in a and not old)]:
             if a.get(key) != b.get(key):
                 lines.append(f"{key}: {_say(a.get(key), part)} in the checkpoint, {_say(b.get(key), part)} now")
     return lines[:limit] + ([f"... and {len(lines) - limit} more"] if len(lines) > limit else [])

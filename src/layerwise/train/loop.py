@@ -161,7 +161,7 @@ class Trainer:
         self._active = [*self.callbacks, *([EarlyStopping("val_loss", patience=self.n_iter_no_change, tol=self.tol)]
                                             if self.early_stopping else [])]
         checkpoints = make_checkpointer(self.checkpoint_dir, execution, self._active, self.device, self.checkpoint_every,
-                                        self._check_finite, lambda: fingerprint(self, model, objective, opt, train, val))
+                                        self._check_finite, lambda: fingerprint(self, model, objective, opt, train, val, self._active))
         self.history, self.should_stop = [], False
         checkpoints.fingerprint()  # now, before callbacks change learning rates or objective weights
         self._call("on_fit_start", model)

@@ -185,6 +185,15 @@ class LRScheduler(Callback):
         elif self.interval == "epoch":
             self.scheduler_.step()
 
+    def fingerprint(self) -> dict[str, Any]:
+        """The scheduler's name, every argument and when it steps: a checkpoint's scheduler state holds some
+        arguments (StepLR's gamma), which a resumed fit would otherwise silently take over from it."""
+        options = {"lr_schedule": self.name, "lr_schedule.interval": self.interval}
+        if self.plateau:
+            options["lr_schedule.monitor"] = self.monitor
+        options.update({f"lr_schedule.{k}": v for k, v in sorted(self.params.items())})
+        return options
+
     def state_dict(self) -> tuple[dict, dict]:
         if self.scheduler_ is None:
             return {}, {}
