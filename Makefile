@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-slow bench reproduce install clean docs
+.PHONY: demo test test-slow bench reproduce install clean docs wheel-check
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,10 +20,15 @@ $(DOCS_STAMP): $(STAMP)
 	touch $(DOCS_STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/layerwise demo
+	$(VENV)/bin/layerwise demo --overwrite
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# What `pip install layerwise` gives: the wheel built, installed with the CPU torch into a fresh venv outside
+# the clone, `layerwise demo` and a packaged example config run from an empty folder (about 5 minutes on 2 cores).
+wheel-check:
+	PYTHON=$(PYTHON) .ci/wheel_check.sh
 
 # The API reference from the docstrings (Sphinx autodoc + napoleon); any warning fails the build.
 docs: $(DOCS_STAMP)

@@ -34,3 +34,38 @@ def test_help_and_module_entry_point():
     assert r.returncode == 0 and "--label-fraction" in r.stdout
     r = subprocess.run([sys.executable, "-m", "layerwise", "nonsense"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "invalid choice" in r.stderr
+
+
+def test_examples_lists_and_copies_the_packaged_configs(tmp_path, capsys):
+    from layerwise import examples
+
+    assert main(["examples"]) == 0
+    listing = capsys.readouterr().out
+    assert all(name in listing for name in examples.names()) and "Few labels on scikit-learn's digits" in listing
+    assert main(["examples", str(tmp_path / "cfg")]) == 0
+    assert sorted(p.name for p in (tmp_path / "cfg").iterdir()) == examples.names()
+    (tmp_path / "cfg" / "digits_quick.toml").write_text("mine")
+    assert main(["examples", str(tmp_path / "cfg")]) == 0
+    assert "kept 4 existing file(s)" in capsys.readouterr().err
+    assert (tmp_path / "cfg" / "digits_quick.toml").read_text() == "mine"  # kept without --overwrite
+    assert main(["examples", str(tmp_path / "cfg"), "--overwrite"]) == 0
+    assert (tmp_path / "cfg" / "digits_quick.toml").read_bytes() == examples.path("digits_quick.toml").read_bytes()
+
+
+def test_a_config_by_its_packaged_name(tmp_path, capsys, monkeypatch):
+    """`-c NAME`: a file NAME in the current folder, else the packaged example NAME; anything else fails listing them."""
+    import layerwise.commands
+    from layerwise import examples
+
+    seen = []
+    monkeypatch.setattr(layerwise.commands, "finetune", lambda args: seen.append(args.config) or 0)
+    monkeypatch.chdir(tmp_path)
+    assert main(["finetune", "-c", "digits_few_labels.toml"]) == 0
+    assert main(["finetune", "-c", "digits_few_labels"]) == 0  # the stem is enough
+    assert seen == [str(examples.path("digits_few_labels.toml"))] * 2
+    assert "using the packaged example digits_few_labels.toml" in capsys.readouterr().err
+    (tmp_path / "digits_few_labels.toml").write_text("name = 'mine'\n")
+    assert main(["finetune", "-c", "digits_few_labels.toml"]) == 0 and seen[-1] == "digits_few_labels.toml"  # here first
+    assert main(["finetune", "-c", "no_such.toml"]) == 2
+    err = capsys.readouterr().err
+    assert "Config file no_such.toml does not exist in" in err and "digits_quick.toml" in err

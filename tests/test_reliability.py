@@ -136,8 +136,8 @@ def test_split_refuses_what_it_cannot_split(kwargs, error, message):
 def test_classifier_refuses_bad_data(Xy, make, message):
     X, y = make(*Xy)
     loss = "bce" if message.startswith("loss=") else "auto"
-    with pytest.raises(DataError, match=message):
-        PretrainedClassifier(**TINY, loss=loss).fit(X, y)
+    with pytest.raises(DataError, match=message):  # scale="none": "auto" (the default) encodes a table of strings
+        PretrainedClassifier(**TINY, loss=loss, scale="none").fit(X, y)
 
 
 @pytest.mark.parametrize("params, message", [
@@ -445,7 +445,7 @@ def _write(name, text):
 
 
 @pytest.mark.parametrize("setup, argv, message", [
-    (None, ["pretrain", "-c", "nope.toml"], r"Config file nope\.toml does not exist\. Pass the path of a \.toml or \.yaml file"),
+    (None, ["pretrain", "-c", "nope.toml"], r"Config file nope\.toml does not exist in .*, and no example that ships with layerwise has that name \(digits_few_labels\.toml.*\)\. Pass the path of a \.toml or \.yaml file"),
     (_write("typo.toml", "[pretrain]\nepoch = 5\n"), ["pretrain", "-c", "typo.toml"],
      r"The config has 1 problem\(s\):\n- unknown key 'pretrain\.epoch'\. Did you mean 'pretrain\.epochs'\?"),
     (_write("type.toml", '[pretrain]\nmax_iter = "five"\n'), ["pretrain", "-c", "type.toml"], r"pretrain\.max_iter must be a positive integer; got 'five'\."),

@@ -5,40 +5,68 @@ Importing layerwise turns on flushing of denormal floats to zero
 training up to 1.9x, and the setting only takes effect for the worker threads
 when made before torch starts them. Set ``LAYERWISE_FLUSH_DENORMAL=0`` before
 importing to keep IEEE denormals.
+
+One exception: the ``layerwise`` command asked only for ``--help`` or
+``--version`` (or given no argument) imports neither torch nor the rest of
+the library, so that it answers at once; should a command run after all,
+:func:`layerwise.cli.main` imports the library whole first.
 """
 
 import os as _os
+import sys as _sys
 
-import torch as _torch
+from ._version import __version__
 
-if _os.environ.get("LAYERWISE_FLUSH_DENORMAL", "1") != "0":
-    _torch.set_flush_denormal(True)
 
-from ._version import __version__  # noqa: E402
-from .data import ImageFolder, NpyFile, load_dataset, load_image_folder  # noqa: E402
-from .data.npy import encode_to_npy, write_npy  # noqa: E402
-from .exceptions import CheckpointError, ConfigError, DataError, DivergenceError, LayerwiseError, NotFittedError, TrainingWarning  # noqa: E402
-from .finetune import finetune  # noqa: E402
-from .greedy import GreedyLayerwise  # noqa: E402
-from .io import load, save  # noqa: E402
-from .transfer import TransferReport, load_pretrained  # noqa: E402
-from .metrics import classification_report, regression_report  # noqa: E402
-from .nn import (  # noqa: E402
-    RBM,
-    VAE,
-    AutoEncoder,
-    ClassifierHead,
-    EncoderStack,
-    RegressorHead,
-    conv_autoencoder,
-    dense_autoencoder,
-    dense_block,
-    dense_vae,
-)
-from .objectives import ELBO, OBJECTIVES, ContrastiveDivergence, KLWarmup, Reconstruction, iwae_log_likelihood  # noqa: E402
-from .sampling import dae_chain  # noqa: E402
-from .sklearn import PretrainedClassifier, PretrainedRegressor, StackedAutoencoder, VariationalAutoencoder  # noqa: E402
-from .train import CSVLogger, Callback, EpochLogger, JSONLinesLogger, LRScheduler, TensorBoardLogger, Trainer  # noqa: E402
+def _help_or_version_only() -> bool:
+    """True in the ``layerwise`` command (the console script, or ``python -m layerwise``, while ``sys.argv[0]``
+    is still ``"-m"``) when its arguments only ask for help or the version: their answer needs no torch."""
+    argv = _sys.argv if isinstance(getattr(_sys, "argv", None), list) else []
+    if not argv:
+        return False
+    if argv[0] == "-m":
+        orig = list(getattr(_sys, "orig_argv", []))
+        if not any(a == "-mlayerwise" or (a == "-m" and orig[i + 1:i + 2] == ["layerwise"]) for i, a in enumerate(orig)):
+            return False
+    elif _os.path.splitext(_os.path.basename(argv[0]))[0] not in ("layerwise", "layerwise-script"):
+        return False
+    args = argv[1:]
+    return not args or any(a in ("-h", "--help", "--version") for a in args)
+
+
+# Set once: `importlib.reload(layerwise)` (what cli.main does if a command runs in such a process) imports everything.
+_LIGHT = _help_or_version_only() if "_LIGHT" not in globals() else False
+
+if not _LIGHT:
+    import torch as _torch
+
+    if _os.environ.get("LAYERWISE_FLUSH_DENORMAL", "1") != "0":
+        _torch.set_flush_denormal(True)
+
+    from .data import ImageFolder, NpyFile, load_dataset, load_image_folder
+    from .data.npy import encode_to_npy, write_npy
+    from .exceptions import CheckpointError, ConfigError, DataError, DivergenceError, LayerwiseError, NotFittedError, TrainingWarning
+    from .finetune import finetune
+    from .greedy import GreedyLayerwise
+    from .io import load, save
+    from .transfer import TransferReport, load_pretrained
+    from .metrics import classification_report, regression_report
+    from .nn import (
+        RBM,
+        VAE,
+        AutoEncoder,
+        ClassifierHead,
+        EncoderStack,
+        RegressorHead,
+        conv_autoencoder,
+        dense_autoencoder,
+        dense_block,
+        dense_vae,
+    )
+    from .objectives import ELBO, OBJECTIVES, ContrastiveDivergence, KLWarmup, Reconstruction, iwae_log_likelihood
+    from .sampling import dae_chain
+    from .sklearn import PretrainedClassifier, PretrainedRegressor, StackedAutoencoder, VariationalAutoencoder
+    from .train import CSVLogger, Callback, EpochLogger, JSONLinesLogger, LRScheduler, TensorBoardLogger, Trainer
 
 __all__ = [
     "OBJECTIVES",

@@ -80,6 +80,8 @@ def read_inputs(X, stream: bool, ordered: bool) -> Inputs:
     """
     if isinstance(X, (str, os.PathLike)):
         return _read_path(Path(X), stream)
+    if isinstance(X, ImageFolder):  # its labels are its class folders' names, as for a path; its size= etc. are kept
+        return _read_folder(X, stream)
     if isinstance(X, NpyFile):
         return Inputs(X) if stream and len(X.shape) == 2 else _in_memory(X.read(0, len(X)))
     if isinstance(X, DatasetRows):
@@ -96,17 +98,21 @@ def read_inputs(X, stream: bool, ordered: bool) -> Inputs:
 
 def _read_path(path: Path, stream: bool) -> Inputs:
     if path.is_dir():
-        folder = ImageFolder(path)
-        names = np.asarray(folder.classes)[np.asarray(folder.targets)]  # labels are the class folders' names
-        if stream:
-            return Inputs(DatasetRows(folder, flatten=True), names, folder.shape)
-        images, _ = folder.load()
-        return Inputs(images.reshape(len(images), -1), names, folder.shape)
+        return _read_folder(ImageFolder(path), stream)
     if path.suffix.lower() == ".npy":
         return read_inputs(NpyFile(path), stream, ordered=True)
     what = "does not exist" if not path.exists() else f"is a {path.suffix or 'suffix-less'} file"
     raise DataError(f"X is the path {str(path)!r}, which {what}; expected a folder of images (one subfolder per class) "
                     "or a .npy file of rows. Read .npz and .csv files with layerwise.load_dataset(path) and pass its X.")
+
+
+def _read_folder(folder: ImageFolder, stream: bool) -> Inputs:
+    """An image folder's rows, labelled with its class folders' names (not the integer targets its items carry)."""
+    names = np.asarray(folder.classes)[np.asarray(folder.targets)]
+    if stream:
+        return Inputs(DatasetRows(folder, flatten=True), names, folder.shape)
+    images, _ = folder.load()
+    return Inputs(images.reshape(len(images), -1), names, folder.shape)
 
 
 def _in_memory(X: np.ndarray, y: np.ndarray | None = None) -> Inputs:
