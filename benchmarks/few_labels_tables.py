@@ -194,7 +194,7 @@ def run_method(method: str, X: pd.DataFrame, codes: np.ndarray, s: Split, seed: 
         extra["unreached_train_rows"] = round(float((est[-1].label_distributions_.sum(axis=1) == 0).mean()), 4)
     if method == "default":
         extra["semi_supervised_"] = getattr(est, "semi_supervised_", None)
-        for name in ("reference_score_", "holdout_score_", "baseline_score_", "reference_name_"):  # where present
+        for name in ("reference_score_", "holdout_score_", "baseline_score_", "reference_name_", "blend_weight_", "blend_score_"):  # where present
             if hasattr(est, name):
                 value = getattr(est, name)
                 extra[name] = value if value is None or isinstance(value, (str, bool, dict, list)) else float(value)

@@ -111,9 +111,12 @@ def test_the_blend_makes_a_hopeless_network_as_good_as_its_reference(tmp_path):
 
     X, y, y_partial = _threshold_table(n=400)
     clf = PretrainedClassifier(check_reference=True, **_HOPELESS)
-    with pytest.warns(ReferenceWarning, match=r"The returned model blends the network \(\d+%\) with"):
+    with pytest.warns(ReferenceWarning, match=r"The returned model blends .*(LogisticRegression|HistGradientBoostingClassifier) "
+                                              r"\(\d+%\).*, each refitted on every labeled row"):
         clf.fit(X[:300], y_partial[:300])
     assert isinstance(clf.module_, ReferenceBlend) and clf.blend_weight_ < 0.5
+    assert set(clf.blend_shares_) == {"network", "LogisticRegression", "HistGradientBoostingClassifier"}
+    assert abs(sum(clf.blend_shares_.values()) - 1) < 1e-9
     assert clf.score(X[300:], y[300:]) >= 0.95  # the reference's accuracy, not the network's
     proba = clf.predict_proba(X[300:])
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-6)
@@ -148,3 +151,17 @@ def test_the_regressor_blends_too(tmp_path):
     assert reg.score(X[200:], y_true[200:]) > 0.9
     layerwise.save(reg, tmp_path / "r")
     np.testing.assert_array_equal(layerwise.load(tmp_path / "r").predict(X[200:]), reg.predict(X[200:]))
+
+
+def test_the_blend_s_shares_cover_the_simplex_and_prefer_the_network_on_ties():
+    from layerwise.sklearn._reference import _blend_weights, _simplex
+
+    grid = _simplex(3)
+    assert len(grid) == 66 and grid[0] == (1.0, 0.0, 0.0)
+    y = np.array([0, 1, 0, 1])
+    same = np.array([[0.8, 0.2], [0.3, 0.7], [0.6, 0.4], [0.1, 0.9]])
+    shares, score = _blend_weights([same, same.copy(), same.copy()], y, True)
+    assert shares == (1.0, 0.0, 0.0) and score == 1.0  # equal models: the network alone
+    wrong = same[:, ::-1]
+    shares, _ = _blend_weights([wrong, same, wrong], y, True)
+    assert shares == (0.0, 1.0, 0.0)

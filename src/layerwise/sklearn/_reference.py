@@ -20,6 +20,7 @@ price of a second training run.
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from typing import Any
 
@@ -75,7 +76,8 @@ def check_against_reference(est, X: np.ndarray, targets: torch.Tensor, labeled: 
         As ``est._fit_network`` takes them.
     task : {"classification", "regression"}
     """
-    for name in ("reference_score_", "holdout_score_", "baseline_score_", "reference_name_", "blend_weight_", "blend_score_"):
+    for name in ("reference_score_", "holdout_score_", "baseline_score_", "reference_name_", "blend_weight_", "blend_score_",
+                 "blend_shares_"):
         setattr(est, name, None)
     idx = np.flatnonzero(labeled)
     y = targets.numpy()
@@ -88,63 +90,78 @@ def check_against_reference(est, X: np.ndarray, targets: torch.Tensor, labeled: 
     train_idx, audit_idx = train_test_split(idx, test_size=n_audit, random_state=seed, stratify=strat)
 
     network = _refit_without(est, X, targets, labeled, audit_idx, n_out, objective, stratify)
-    reference, name = _reference(X[train_idx], y[train_idx], classification, seed)
-    with threadpool_limits(1, user_api="openmp"):
-        ref_out = _outputs(reference, X[audit_idx], classification)
+    name, fitted = _references(X[train_idx], y[train_idx], classification, seed)
     y_audit = y[audit_idx]
+    with threadpool_limits(1, user_api="openmp"):
+        outs = {k: _outputs(m, X[audit_idx], classification).reshape(len(audit_idx), -1) for k, m in fitted.items()}
     if classification:
         net_out = torch.softmax(torch.from_numpy(network).double(), dim=1).numpy()
         constant = np.bincount(y[train_idx], minlength=n_out).argmax()
-        score, ref, baseline = _accuracy(net_out, y_audit), _accuracy(ref_out, y_audit), float((y_audit == constant).mean())
+        score, ref, baseline = _accuracy(net_out, y_audit), _accuracy(outs[name], y_audit), float((y_audit == constant).mean())
         slack = 1.0 / len(audit_idx)  # one row: a tie within a single row is no verdict
     else:
-        net_out, ref_out = network.reshape(y_audit.shape), ref_out.reshape(y_audit.shape)
-        score, ref = float(r2_score(y_audit, net_out)), float(r2_score(y_audit, ref_out))
+        net_out = network.reshape(y_audit.shape)
+        outs = {k: v.reshape(y_audit.shape) for k, v in outs.items()}
+        score, ref = float(r2_score(y_audit, net_out)), float(r2_score(y_audit, outs[name]))
         baseline = float(r2_score(y_audit, np.broadcast_to(y[train_idx].mean(axis=0), y_audit.shape)))
         slack = 0.01
     est.reference_score_, est.holdout_score_, est.baseline_score_, est.reference_name_ = ref, score, baseline, name
     if getattr(est, "reference_blend", False):
-        weight, est.blend_score_ = _blend_weight(net_out, ref_out, y_audit, classification)
-        _blend_into(est, X[idx], y[idx], classification, seed, name, weight)
+        shares, est.blend_score_ = _blend_weights([net_out, *outs.values()], y_audit, classification)
+        _blend_into(est, X[idx], y[idx], classification, seed, dict(zip(outs, shares[1:])), shares[0])
     if score < max(ref, baseline) - slack + 1e-12:
         warnings.warn(_message(est, score, ref, baseline, name, len(audit_idx), len(train_idx), classification),
                       ReferenceWarning, stacklevel=4)
 
 
-WEIGHTS = np.linspace(0.0, 1.0, 11)  # the network's share; a coarse grid: the audit rows are few
+STEP = 0.1  # the grid of shares; coarse, since the audit rows are few
 
 
-def _blend_weight(net: np.ndarray, ref: np.ndarray, y: np.ndarray, classification: bool) -> tuple[float, float]:
-    """The network's share that scores best on the audit rows (log loss, or squared error), and the blend's score
-    there (accuracy, or R^2) — optimistic, since the weight was chosen on those rows."""
-    def loss(w):
-        mix = w * net + (1 - w) * ref
+def _simplex(n: int, step: float = STEP) -> list[tuple[float, ...]]:
+    """Every ``n``-tuple of multiples of ``step`` that sums to 1, the first share largest first (ties: the network)."""
+    k = round(1 / step)
+    grid = [c for c in itertools.product(range(k + 1), repeat=n) if sum(c) == k]
+    return [tuple(x / k for x in c) for c in sorted(grid, key=lambda c: -c[0])]
+
+
+def _blend_weights(outputs: list[np.ndarray], y: np.ndarray, classification: bool) -> tuple[tuple[float, ...], float]:
+    """The shares of ``outputs`` (the network's first) that score best on the audit rows (log loss, or squared
+    error), and the blend's score there (accuracy, or R^2) — optimistic, since the shares were chosen there."""
+    def loss(mix):
         if classification:
             return -float(np.mean(np.log(np.clip(mix[np.arange(len(y)), y], 1e-12, None))))
         return float(np.mean((mix - y) ** 2))
 
-    losses = [loss(w) for w in WEIGHTS]
-    best = float(WEIGHTS[max(i for i, v in enumerate(losses) if v <= min(losses) + 1e-12)])  # ties: the larger share
-    mix = best * net + (1 - best) * ref
+    best, best_loss = None, np.inf
+    for shares in _simplex(len(outputs)):  # a strict improvement moves away from the larger network share
+        value = loss(sum(w * o for w, o in zip(shares, outputs)))
+        if value < best_loss - 1e-12:
+            best, best_loss = shares, value
+    mix = sum(w * o for w, o in zip(best, outputs))
     return best, (_accuracy(mix, y) if classification else float(r2_score(y, mix)))
 
 
-def _blend_into(est, X: np.ndarray, y: np.ndarray, classification: bool, seed: int, name: str, weight: float) -> None:
-    """``est.module_`` becomes the network blended with the reference ``name`` refitted on every labeled row."""
+def _blend_into(est, X: np.ndarray, y: np.ndarray, classification: bool, seed: int, shares: dict[str, float],
+                weight: float) -> None:
+    """``est.module_`` becomes the network (share ``weight``) blended with the references of nonzero ``shares``,
+    each refitted on every labeled row."""
     from ..nn.blend import ReferenceBlend
     from ..nn.reference import reference_module
 
     est.blend_weight_ = weight
-    if weight >= 1.0:  # the network alone: nothing to blend
+    est.blend_shares_ = {"network": weight, **shares}
+    used = {k: w for k, w in shares.items() if w > 0}
+    if not used:  # the network alone: nothing to blend
         return
     y_fit = y if classification or y.ndim == 1 or y.shape[1] > 1 else y.ravel()
     with warnings.catch_warnings(), threadpool_limits(1, user_api="openmp"):
         warnings.simplefilter("ignore")
-        fitted = clone(_candidates(classification, seed)[name]).fit(X, y_fit)
-    reference = reference_module(fitted)
+        refs = [reference_module(clone(_candidates(classification, seed)[k]).fit(X, y_fit)) for k in used]
     dev = next(est.module_.parameters()).device
-    est.module_ = ReferenceBlend(est.module_, reference.to(dev), weight, "classification" if classification else "regression").eval()
-    est._blend_recipe = {"weight": weight, "reference": {"kind": reference.kind, **reference.config()}}
+    task = "classification" if classification else "regression"
+    est.module_ = ReferenceBlend(est.module_, [r.to(dev) for r in refs], weight, list(used.values()), task).eval()
+    est._blend_recipe = {"weight": weight, "references": [{"kind": r.kind, "share": w, **r.config()}
+                                                          for r, w in zip(refs, used.values())]}
 
 
 def _outputs(model, X: np.ndarray, classification: bool) -> np.ndarray:
@@ -179,15 +196,16 @@ def _candidates(classification: bool, seed: int) -> dict[str, Any]:
             "HistGradientBoostingRegressor": HistGradientBoostingRegressor(random_state=seed)}
 
 
-def _reference(X: np.ndarray, y: np.ndarray, classification: bool, seed: int):
-    """The better candidate by 3-fold CV on ``(X, y)``, refitted on all of them, and its name."""
+def _references(X: np.ndarray, y: np.ndarray, classification: bool, seed: int) -> tuple[str, dict[str, Any]]:
+    """The name of the better candidate by 3-fold CV on ``(X, y)`` (the reference of the verdict), and every
+    candidate fitted on all of ``(X, y)`` (the blend may use each)."""
     if classification:
         folds = min(3, int(np.bincount(y).min()))
         cv = StratifiedKFold(folds, shuffle=True, random_state=seed) if folds >= 2 else KFold(3, shuffle=True, random_state=seed)
     else:
         cv = KFold(3, shuffle=True, random_state=seed)
     y_fit = y if classification or y.ndim == 1 or y.shape[1] > 1 else y.ravel()
-    best, best_score = None, -np.inf
+    best, best_score, fitted = None, -np.inf, {}
     # convergence chatter of the candidates is not the user's concern; one OpenMP thread: gradient boosting on a
     # few thousand labeled rows is quick on one, and its threads stall for minutes when another process has a core
     with warnings.catch_warnings(), threadpool_limits(1, user_api="openmp"):
@@ -198,8 +216,8 @@ def _reference(X: np.ndarray, y: np.ndarray, classification: bool, seed: int):
             score = float(np.mean(cross_val_score(model, X, y_fit, cv=cv)))
             if score > best_score:
                 best, best_score = name, score
-        model = clone(_candidates(classification, seed)[best]).fit(X, y_fit)
-    return model, best
+            fitted[name] = clone(model).fit(X, y_fit)
+    return best, fitted
 
 
 def _message(est, score, ref, baseline, name, n_audit, n_train, classification) -> str:
@@ -210,11 +228,12 @@ def _message(est, score, ref, baseline, name, n_audit, n_train, classification) 
         worse.append(f"{name} trained on the same {n_train} labeled rows alone scored {ref:.3f}")
     if score < baseline:
         worse.append(f"{constant} scored {baseline:.3f}")
-    weight = getattr(est, "blend_weight_", None)
-    blend = ("" if weight is None else
-             f" The returned model blends the network ({weight:.0%}) with {name} refitted on every labeled row "
-             f"({1 - weight:.0%}), the share that scored best on those rows: {est.blend_score_:.3f} there (optimistic: the "
-             "share was chosen on them).")
+    shares = getattr(est, "blend_shares_", None)
+    blend = ("" if not shares else
+             " The returned model blends " + ", ".join(f"{'the network' if k == 'network' else k} ({w:.0%})"
+                                                         for k, w in shares.items() if w > 0)
+             + ", each refitted on every labeled row, the shares that scored best on those rows: "
+             f"{est.blend_score_:.3f} there (optimistic: the shares were chosen on them).")
     method = getattr(est, "semi_supervised_", None)
     trained = f"semi_supervised={method!r}" if method else f"pretrain={est.pretrain!r}, finetune={est.finetune!r}"
     return (f"{type(est).__name__} ({trained}) is worse than a supervised reference on {n_audit} held-out labeled "

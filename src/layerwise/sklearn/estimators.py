@@ -47,7 +47,8 @@ class _PretrainedBase(TransformerMixin, PretrainedStackMixin, SemiSupervisedMixi
         self._rows_are_table = getattr(self, "preprocessor_", None) is not None or looks_like_table(X)
         self._fit_network(X, y_targets, labeled, n_out, objective, stratify, checkpoint_dir, resume)
         self._blend_recipe = None
-        for name in ("reference_score_", "holdout_score_", "baseline_score_", "reference_name_", "blend_weight_", "blend_score_"):
+        for name in ("reference_score_", "holdout_score_", "baseline_score_", "reference_name_", "blend_weight_", "blend_score_",
+                     "blend_shares_"):
             setattr(self, name, None)
         if wants_check(self, self._rows_are_table):
             check_against_reference(self, X, y_targets, labeled, n_out, objective, stratify, self._task)
@@ -137,8 +138,10 @@ class _PretrainedBase(TransformerMixin, PretrainedStackMixin, SemiSupervisedMixi
         from ..nn.blend import ReferenceBlend
         from ..nn.reference import build_reference
 
-        recipe = dict(self._blend_recipe["reference"])
-        return ReferenceBlend(network, build_reference(recipe.pop("kind"), recipe), self._blend_recipe["weight"], self._task)
+        recipes = [dict(r) for r in self._blend_recipe["references"]]
+        shares = [r.pop("share") for r in recipes]
+        references = [build_reference(r.pop("kind"), r) for r in recipes]
+        return ReferenceBlend(network, references, self._blend_recipe["weight"], shares, self._task)
 
     def _forward(self, X, method: str | None = None) -> np.ndarray:
         """``module_(X)`` (or ``module_.method(X)``) in eval mode, as a float32 array."""
