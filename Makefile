@@ -47,6 +47,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_memory.py
 	$(PY) benchmarks/bench_scaling.py
 	$(PY) benchmarks/bench_ladder.py --epoch
+	$(PY) benchmarks/bench_time_to_accuracy.py run --data digits --seeds 0 1 2 && $(PY) benchmarks/bench_time_to_accuracy.py report
 
 # The literature on real MNIST (../shared/data/mnist), each row over SEEDS (issues #7, #12), then few labels:
 # the ladder network and M1+M2 against LabelSpreading (#12), and digits with 10% of the labels.
@@ -73,6 +74,8 @@ reproduce: $(STAMP)
 	cd benchmarks && ../$(PY) reproduce_semi.py --method ladder --labels 100 1000 --seeds $(SEEDS)
 	cd benchmarks && ../$(PY) reproduce_semi.py --method m1m2 --labels 100 --seeds $(SEEDS)
 	cd benchmarks && ../$(PY) defaults.py
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev,bench]"
+	cd benchmarks && OMP_NUM_THREADS=1 ../$(PY) few_labels_tables.py run --methods hgb logreg selftraining labelspreading majority default --seeds $(SEEDS) && ../$(PY) few_labels_tables.py report
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache build/docs
