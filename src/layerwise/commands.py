@@ -41,7 +41,28 @@ def _phase_params(cfg: RunConfig, phase: str, data) -> dict:
 
     params = estimator_params(cfg, phase)
     params["pretrain_params"] = with_image_shape(params["pretrain"], params["pretrain_params"], data.image_shape)
+    if phase == "finetune" and params.get("semi_supervised") is not None:
+        params.update(_unset_stack_keys(params))
     return params
+
+
+def _unset_stack_keys(params: dict) -> dict:
+    """The stack-only keys a config holds at their config defaults, back at the estimator's defaults: a config
+    always carries them (``[model] pretrain = "denoising"``), and the estimator would read them as set, so a
+    semi-supervised method would refuse them and ``"auto"`` would take the stack path. A key the config sets
+    to anything else stays, and is used or refused by the estimator."""
+    from .config import SECTIONS
+    from .params import PRETRAINED
+
+    reset = {}
+    for name in PRETRAINED:
+        param = PRETRAINED[name]
+        if param.paths != ("stack",) or name not in params:
+            continue
+        section = next((SECTIONS[k] for k in ("model", "finetune") if name in SECTIONS[k]), None)
+        if section is not None and params[name] == section[name].default:
+            reset[name] = param.default
+    return reset
 
 
 #: The run folder whose records this process wrote, for the "interrupted" line of ``layerwise.cli.main``.

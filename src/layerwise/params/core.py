@@ -54,6 +54,11 @@ class Param:
         What it does (numpydoc body; wrapped when rendered).
     type_doc : str, optional
         The numpydoc type; default: from the constraints.
+    paths : tuple of str, default=()
+        The training paths the parameter applies to, when not all: ``("stack",)`` for greedy pretraining and
+        fine-tuning of a stack, ``("semi",)`` for a semi-supervised method. An estimator uses or refuses a
+        parameter set away from its default on a path it does not apply to, never drops it
+        (:meth:`~layerwise.sklearn._semi.SemiSupervisedMixin._semi_method`).
     """
 
     name: str
@@ -61,6 +66,7 @@ class Param:
     default: Any = REQUIRED
     doc: str = ""
     type_doc: str | None = None
+    paths: tuple[str, ...] = ()
 
     def expected(self, values: Mapping[str, Any] | None = None) -> str:
         """What the constraints accept, in words: ``"'auto' or a positive integer"``."""

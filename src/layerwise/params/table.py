@@ -77,11 +77,11 @@ PARAMS = ParamSet((
     Param("pretrain", (NoneValue(), Registered(OBJECTIVES)), "denoising",
           """Objective of greedy layer-wise pretraining, a name in ``layerwise.OBJECTIVES``: ``"autoencoder"``,
           ``"sparse"``, ``"denoising"``, ``"contractive"``, ``"conv"``, ``"rbm"`` (a deep belief network) or
-          ``"vae"``. ``None`` trains the same network from random initialisation (the honest baseline)."""),
+          ``"vae"``. ``None`` trains the same network from random initialisation (the honest baseline).""", paths=("stack",)),
     Param("pretrain_params", (NoneValue(), RegistryOptions(OBJECTIVES, "pretrain")), None,
           """Options of the pretraining objective, checked against its signature (names and types), e.g.
           ``{"noise": "gaussian", "level": 0.2}`` for ``"denoising"`` or ``{"penalty": "kl", "weight": 0.1}`` for
-          ``"sparse"``."""),
+          ``"sparse"``.""", paths=("stack",)),
     Param("objective", (Registered(OBJECTIVES),), "autoencoder",
           """What each layer learns, a name in ``layerwise.OBJECTIVES``: ``"autoencoder"``, ``"sparse"``,
           ``"denoising"``, ``"contractive"``, ``"conv"``, ``"rbm"``, ``"vae"``."""),
@@ -89,8 +89,8 @@ PARAMS = ParamSet((
           'Options of that objective, checked against its signature, e.g. ``{"noise": "gaussian", "level": 0.2}``.'),
     Param("loss", (Options(*LOSSES),), "auto",
           """Reconstruction loss of the first layer: ``"bce"`` (Bernoulli, data in [0, 1]), ``"mse"``, or
-          ``"auto"`` (``"bce"`` for data in [0, 1], else ``"mse"``). Deeper layers follow their input codes."""),
-    Param("tied", (Boolean(),), False, "Tie each decoder's weight to its encoder's transpose during pretraining."),
+          ``"auto"`` (``"bce"`` for data in [0, 1], else ``"mse"``). Deeper layers follow their input codes.""", paths=("stack",)),
+    Param("tied", (Boolean(),), False, "Tie each decoder's weight to its encoder's transpose during pretraining.", paths=("stack",)),
     Param("pretrained", (NoneValue(), PathLike("the path of a model folder written by layerwise.save")), None,
           """Folder of a model saved with :func:`layerwise.save`: a ``StackedAutoencoder``,
           ``PretrainedClassifier``, ``PretrainedRegressor`` or ``EncoderStack``. Pretraining is then skipped and
@@ -107,20 +107,23 @@ PARAMS = ParamSet((
     # -- fine-tuning -------------------------------------------------------------------------------
     Param("finetune", (Options(*FINETUNE_MODES),), "full",
           """``"frozen"`` trains only the head on the stack's codes (computed once); ``"full"`` back-propagates
-          through every layer."""),
+          through every layer.""", paths=("stack",)),
     Param("encoder_lr_scale", (Interval(float, 0),), 1.0,
-          "With ``finetune=\"full\"``, the pretrained layers learn at ``learning_rate_init * encoder_lr_scale``."),
+          "With ``finetune=\"full\"``, the pretrained layers learn at ``learning_rate_init * encoder_lr_scale``.", paths=("stack",)),
     Param("dropout", (_RATE,), 0.0,
           """Dropout rate after every layer of the stack during full fine-tuning (Srivastava et al. 2014: a
-          pretrained network fine-tuned with dropout); 0 turns it off."""),
-    Param("input_dropout", (_RATE,), 0.0, "Dropout rate on the input rows during full fine-tuning; 0 turns it off."),
+          pretrained network fine-tuned with dropout); 0 turns it off.""", paths=("stack",)),
+    Param("input_dropout", (_RATE,), 0.0, "Dropout rate on the input rows during full fine-tuning; 0 turns it off.", paths=("stack",)),
     Param("semi_supervised", (NoneValue(), Options("auto"), Registered(SEMI_SUPERVISED)), "auto",
           """How the unlabeled rows (``-1``) train the classifier, a name in ``layerwise.objectives.SEMI_SUPERVISED``
           or None. ``"ladder"``: a ladder network (Rasmus et al. 2015), an encoder with a denoising cost at every
           layer, trained on labeled and unlabeled rows together; ``"m1m2"``: the semi-supervised VAE M2 on the
           codes of a VAE M1 (Kingma et al. 2014). Both build their own network from ``hidden_layer_sizes`` and
-          ``activation`` (``pretrain``, ``pretrain_params``, ``finetune``, ``encoder_lr_scale``, ``dropout``,
-          ``input_dropout``, ``loss`` and ``tied`` do not apply). ``None``: the unlabeled rows only pretrain the
+          ``activation``. The parameters of a stack (``pretrain``, ``pretrain_params``, ``pretrain_max_iter``,
+          ``finetune``, ``encoder_lr_scale``, ``dropout``, ``input_dropout``, ``loss``, ``tied``) do not apply to
+          them: set away from their defaults, they make ``"auto"`` pretrain and fine-tune a stack, and beside a
+          named method they are refused (never silently dropped); ``semi_supervised_params`` is refused where no
+          method trains. ``None``: the unlabeled rows only pretrain the
           stack greedily, then it is fine-tuned on the labeled rows. ``"auto"``: ``"ladder"`` when some rows are
           unlabeled (and ``pretrained`` is not set) and the rows are not a table, else ``None`` -- data with
           every label trains as without this parameter, and a table is pretrained greedily (``pretrain="auto"``:
@@ -129,7 +132,7 @@ PARAMS = ParamSet((
           "Few labels")."""),
     Param("semi_supervised_params", (NoneValue(), RegistryOptions(SEMI_SUPERVISED, "semi_supervised", {"auto": "ladder"})), None,
           """Options of the semi-supervised method, checked against its signature, e.g. ``{"noise_std": 0.3,
-          "denoising_costs": "gamma"}`` for ``"ladder"`` or ``{"alpha": 0.1, "m1_epochs": 50}`` for ``"m1m2"``."""),
+          "denoising_costs": "gamma"}`` for ``"ladder"`` or ``{"alpha": 0.1, "m1_epochs": 50}`` for ``"m1m2"``.""", paths=("semi",)),
     Param("check_reference", (Options("auto"), Boolean()), "auto",
           """Check the trained network against a cheap supervised model of the labeled rows before ``fit`` returns
           (a default must never be silently worse than the labeled rows alone). A stratified quarter of the
@@ -181,7 +184,7 @@ PARAMS = ParamSet((
           'Rows per optimizer step; ``"auto"`` is ``n_samples // 32`` clipped to [32, 256] (and to n_samples).'),
     Param("shuffle", (Boolean(),), True, "Draw the batches of each epoch in a new seeded order."),
     Param("max_iter", (_EPOCHS,), 200, "Epochs."),
-    Param("pretrain_max_iter", (Interval(int, 0),), 20, "Epochs of pretraining per layer; 0 skips pretraining."),
+    Param("pretrain_max_iter", (Interval(int, 0),), 20, "Epochs of pretraining per layer; 0 skips pretraining.", paths=("stack",)),
     Param("unroll_max_iter", (Interval(int, 0),), 0,
           """Epochs of joint training of the unrolled deep autoencoder after the greedy stages (Hinton &
           Salakhutdinov 2006); 0 skips it."""),

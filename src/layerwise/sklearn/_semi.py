@@ -31,19 +31,58 @@ class SemiSupervisedMixin:
     """``_semi_method`` (which method ``semi_supervised`` stands for) and ``_fit_semi`` (train it)."""
 
     def _semi_method(self, labeled: np.ndarray, task: str = "classification") -> str | None:
-        """The registered method this fit trains, or ``None`` for pretrain-then-fine-tune."""
+        """The registered method this fit trains, or ``None`` for pretrain-then-fine-tune.
+
+        A parameter set away from its default is used or refused, never dropped (the ``paths`` of its
+        declaration, :mod:`layerwise.params.table`): a stack-only one (``pretrain``, ``finetune``, ``dropout``...)
+        makes ``"auto"`` take the stack path and is refused beside a named method; ``semi_supervised_params``
+        is refused when no method trains.
+        """
         name = getattr(self, "semi_supervised", None)
+        stack_only, semi_only = self._set_only_for("stack"), self._set_only_for("semi")
+        method = name
         if name == "auto":  # tables: greedy column-corruption pretraining measured better and 7-10x faster (#25)
             ladder = task == "classification" and not labeled.all() and self.pretrained is None
-            return "ladder" if ladder and not getattr(self, "_rows_are_table", False) else None
-        if name is not None and task != "classification":
+            method = "ladder" if ladder and not getattr(self, "_rows_are_table", False) and not stack_only else None
+        elif name is not None and task != "classification":
             raise ConfigError(f"semi_supervised={name!r} trains classifiers only; {type(self).__name__} takes "
                               "semi_supervised=None or 'auto' (unlabeled rows then pretrain the stack).")
-        if name is not None and self.pretrained is not None:
+        elif name is not None and self.pretrained is not None:
             raise ConfigError(f"semi_supervised={name!r} builds and trains its own network, so pretrained="
                               f"{str(self.pretrained)!r} would not be used; set semi_supervised=None to fine-tune the saved "
                               "layers, or pretrained=None.")
-        return name
+        elif name is not None and stack_only:
+            raise ConfigError(f"semi_supervised={name!r} builds and trains its own network, so {', '.join(stack_only)} "
+                              "(pretraining and fine-tuning of a stack) would not be used; remove them, or set "
+                              "semi_supervised=None to pretrain and fine-tune a stack with them.")
+        if method is None and semi_only:
+            why = ("semi_supervised=None" if name is None else
+                   f"semi_supervised='auto' trains no semi-supervised method here ({self._why_no_method(labeled, task, stack_only)})")
+            raise ConfigError(f"{', '.join(semi_only)} is set, but {why}, so it would not be used; name the method "
+                              "(e.g. semi_supervised='ladder') or remove semi_supervised_params.")
+        return method
+
+    def _set_only_for(self, path: str) -> list[str]:
+        """``name=value`` of each parameter set away from its default that applies to ``path`` alone."""
+        found = []
+        for name in self._parameters:
+            param = self._parameters[name]
+            if param.paths and path in param.paths and len(param.paths) == 1:
+                value = getattr(self, name, param.default)
+                if not _same(value, param.default):
+                    found.append(f"{name}={value!r}")
+        return found
+
+    def _why_no_method(self, labeled: np.ndarray, task: str, stack_only: list[str]) -> str:
+        if task != "classification":
+            return "a regressor has none"
+        if labeled.all():
+            return "every row is labeled"
+        if self.pretrained is not None:
+            return "pretrained is set"
+        if stack_only:
+            return f"{', '.join(stack_only)} chose the stack path"
+        return "the rows are a table"
 
     def _fit_semi(self, name: str, X: np.ndarray, targets: torch.Tensor, labeled: np.ndarray, n_out: int, stratify,
                   checkpoint_dir, resume: bool):
@@ -92,3 +131,13 @@ class SemiSupervisedMixin:
         """The untrained network of the method in ``recipe``, to load saved weights into."""
         method = SEMI_SUPERVISED.build(recipe["method"], self.semi_supervised_params)
         return method.build_model(n_in, check_layer_sizes(self.hidden_layer_sizes), n_out, self.activation)
+
+
+def _same(value, default) -> bool:
+    """``value == default`` for parameter values (tuples and lists alike; never an array's elementwise answer)."""
+    if isinstance(value, (list, tuple)) and isinstance(default, (list, tuple)):
+        return list(value) == list(default)
+    try:
+        return bool(value == default) and type(value) is not bool or value is default
+    except (TypeError, ValueError):
+        return False

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from sklearn.base import ClassifierMixin, RegressorMixin, TransformerMixin
 from sklearn.model_selection import train_test_split
-from sklearn.utils import assert_all_finite, column_or_1d
+from sklearn.utils import _safe_indexing, assert_all_finite, column_or_1d
 from sklearn.utils.multiclass import check_classification_targets
 
 from ..exceptions import DataError
@@ -277,6 +277,29 @@ class PretrainedClassifier(ClassifierMixin, _PretrainedBase):
     def predict_log_proba(self, X) -> np.ndarray:
         """Log of :meth:`predict_proba`."""
         return torch.log_softmax(torch.from_numpy(self._forward(X)).double(), dim=1).numpy()
+
+    def score(self, X, y=None, sample_weight=None) -> float:
+        """Accuracy on the labeled rows of ``(X, y)``: rows whose label marks them unlabeled (``-1``, or
+        ``unlabeled``) are left out, so a partly labeled ``y`` (cross-validation, ``GridSearchCV`` on the
+        training labels) is scored on what is known, never counting an unlabeled row as a wrong answer.
+
+        ``X`` may be what :meth:`predict` takes; a folder of images is scored with its folders' labels when ``y``
+        is None.
+        """
+        if y is None:
+            X, y = self._fit_input(X, None)
+            if y is None:
+                raise DataError(f"{type(self).__name__}.score needs y: pass the labels, or X with labels of its own "
+                                "(a folder of images with one subfolder per class, a Dataset of (x, y)).")
+        y = np.asarray(y)
+        keep = ~_is_unlabeled(y.ravel() if y.ndim > 1 else y, -1 if self.unlabeled == "auto" else self.unlabeled)
+        if not keep.any():
+            raise DataError(f"Every label of y is unlabeled ({self.unlabeled!r} marks them): no row to score. Score on "
+                            "labeled rows.")
+        if not keep.all():
+            X, y = _safe_indexing(X, np.flatnonzero(keep)), y[keep]
+            sample_weight = None if sample_weight is None else np.asarray(sample_weight)[keep]
+        return super().score(X, y, sample_weight=sample_weight)
 
     def predict(self, X) -> np.ndarray:
         """Predicted class labels, ``(n_samples,)``.
