@@ -19,7 +19,8 @@ from torch import nn
 
 from ..exceptions import ConfigError
 from .autoencoder import AutoEncoder, dense_autoencoder
-from .blocks import _check_size, dense_block, make_activation
+from .blocks import _check_size, dense_block
+from .m2 import _mlp
 
 __all__ = ["VIMEAutoEncoder", "VIMENet", "vime_autoencoder"]
 
@@ -70,16 +71,6 @@ def vime_autoencoder(n_in: int, n_hidden: int, activation: str = "relu", output:
     """
     ae = dense_autoencoder(n_in, n_hidden, activation, output, tied, dropout)
     return VIMEAutoEncoder(ae.encoder, ae.decoder, nn.Linear(n_hidden, n_in), output)
-
-
-def _mlp(widths: Sequence[int], activation: str) -> nn.Sequential:
-    """Linear layers ``widths[0] -> ... -> widths[-1]`` with ``activation`` between them (none after the last)."""
-    layers: list[nn.Module] = []
-    for k, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
-        layers.append(nn.Linear(a, b))
-        if k < len(widths) - 2:
-            layers.append(make_activation(activation))
-    return nn.Sequential(*layers)
 
 
 class VIMENet(nn.Module):

@@ -406,16 +406,23 @@ def _ranges(low: np.ndarray, high: np.ndarray) -> np.ndarray:
     return np.where(span > 0, span, np.float32(1.0))
 
 
-def _saved_scaling(path) -> tuple[np.ndarray, np.ndarray] | None:
-    """``(data_min_, data_max_)`` of the model saved at ``path``, or None (no path, no scaling, unreadable: the
-    transfer itself reports a folder that cannot be read)."""
+def _saved_attributes(path) -> dict | None:
+    """The fitted attributes of the model saved at ``path``, or None (no path, unreadable: the transfer itself
+    reports a folder that cannot be read)."""
     if path is None:
         return None
     from ..modelfile import CONFIG, from_json
 
     try:
-        attributes = from_json(json.loads((Path(path) / CONFIG).read_text(encoding="utf-8"))["state"]["attributes"])
+        return from_json(json.loads((Path(path) / CONFIG).read_text(encoding="utf-8"))["state"]["attributes"])
     except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _saved_scaling(path) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(data_min_, data_max_)`` of the model saved at ``path``, or None (no path, no scaling, unreadable)."""
+    attributes = _saved_attributes(path)
+    if attributes is None:
         return None
     low, high = attributes.get("data_min_"), attributes.get("data_max_")
     return None if low is None or high is None else (np.asarray(low, np.float32), np.asarray(high, np.float32))
@@ -423,15 +430,7 @@ def _saved_scaling(path) -> tuple[np.ndarray, np.ndarray] | None:
 
 def _saved_table(path) -> TablePreprocessor | None:
     """The table preprocessing of the model saved at ``path``, or None (no path, none saved, unreadable)."""
-    if path is None:
-        return None
-    from ..modelfile import CONFIG, from_json
-
-    try:
-        attributes = from_json(json.loads((Path(path) / CONFIG).read_text(encoding="utf-8"))["state"]["attributes"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    state = attributes.get("preprocessor_")
+    state = (_saved_attributes(path) or {}).get("preprocessor_")
     return TablePreprocessor.from_dict(state) if isinstance(state, dict) else None
 
 
