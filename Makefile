@@ -23,6 +23,7 @@ demo: $(STAMP)
 	$(VENV)/bin/layerwise demo --overwrite
 
 test: $(STAMP)
+	$(PY) -m ruff check src tests benchmarks
 	$(PY) -m pytest -q
 
 # What `pip install layerwise` gives: the wheel built, installed with the CPU torch into a fresh venv outside

@@ -15,9 +15,8 @@ import time
 from pathlib import Path
 
 import torch
-from torch import nn
-
 from _common import MNIST_DIR, machine
+from torch import nn
 
 # smoke tests point this elsewhere so that only real runs land in the results file
 RESULTS = Path(os.environ.get("LAYERWISE_REPRODUCE_RESULTS", Path(__file__).resolve().parent / "results" / "reproduce.jsonl"))
@@ -54,8 +53,10 @@ def with_dropout(stack: nn.Module, hidden: float, inputs: float = 0.0) -> nn.Mod
 def record(experiment: str, row: dict, argv: list[str] | None = None) -> dict:
     """Print ``row`` as a JSON line and append it, with the command, date and machine, to the results file."""
     # CPU time of the process too: wall time on a shared 2-core machine overstates the cost
-    full = {"experiment": experiment, **row, "cpu_minutes": round(time.process_time() / 60, 2), "command": "python " + " ".join(argv if argv is not None else sys.argv),
-            "date": datetime.date.today().isoformat(), "machine": machine()}
+    full = {"experiment": experiment, **row, "cpu_minutes": round(time.process_time() / 60, 2),
+            "command": "python " + " ".join(argv if argv is not None else sys.argv),
+            "date": datetime.date.today().isoformat(),
+            "machine": machine()}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     with RESULTS.open("a") as f:
         f.write(json.dumps(full) + "\n")

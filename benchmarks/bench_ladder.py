@@ -27,10 +27,10 @@ from torch.nn import functional as F
 
 import layerwise  # noqa: F401  (flushes denormals at import)
 from layerwise.data.semi import LabeledUnlabeled
+from layerwise.finetune import finetune
 from layerwise.greedy import random_stack
 from layerwise.nn import ClassifierHead
 from layerwise.objectives import Classification, Ladder
-from layerwise.finetune import finetune
 from layerwise.train import Trainer
 
 sys.path.insert(0, str(Path(__file__).parent))

@@ -67,7 +67,8 @@ def main() -> None:
     gen = torch.Generator().manual_seed(0)
     objective = Reconstruction("mse")
     runs = {
-        "layerwise Trainer": lambda: Trainer(max_iter=1, batch_size=BATCH, learning_rate_init=1e-3, device="cpu").fit(models["layerwise Trainer"], objective, (X,)),
+        "layerwise Trainer": lambda: Trainer(max_iter=1, batch_size=BATCH, learning_rate_init=1e-3, device="cpu").fit(
+            models["layerwise Trainer"], objective, (X,)),
         "hand-written, fused Adam": lambda: hand_written_epoch(models["hand-written, fused Adam"], opts["hand-written, fused Adam"], X, gen),
         "hand-written, default Adam": lambda: hand_written_epoch(models["hand-written, default Adam"], opts["hand-written, default Adam"], X, gen),
     }

@@ -23,7 +23,7 @@ import torch
 from torch.nn import functional as F
 
 import layerwise  # noqa: F401  (flushes denormals before torch starts its threads)
-from layerwise import ClassifierHead, ELBO, Trainer, dense_vae, finetune
+from layerwise import ELBO, ClassifierHead, Trainer, dense_vae, finetune
 from layerwise.greedy import random_stack
 from layerwise.nn import RBM, dense_autoencoder
 from layerwise.objectives import Classification, ContrastiveDivergence, Reconstruction

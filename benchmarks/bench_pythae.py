@@ -20,7 +20,6 @@ import tempfile
 from pathlib import Path
 
 import torch
-from torch import nn
 
 import layerwise  # noqa: F401  (flushes denormals: the process setting applies to both sides)
 from layerwise import ELBO, Trainer, dense_vae

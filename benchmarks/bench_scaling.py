@@ -49,12 +49,12 @@ def worker(args) -> None:
     import torch
 
     torch.set_num_threads(args.threads)
+    from _common import machine, mnist_train
+
     import layerwise  # noqa: F401  (flushes denormals, as in the other benchmarks)
     from layerwise.greedy import random_stack
     from layerwise.objectives import Reconstruction
     from layerwise.train import Trainer, distributed
-
-    from _common import machine, mnist_train
 
     X = mnist_train()[: args.samples].contiguous()
 

@@ -34,13 +34,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _common import machine
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.semi_supervised import LabelSpreading, SelfTrainingClassifier
 
 import layerwise  # noqa: F401  (flushes denormals at import)
-from _common import machine
 from layerwise import PretrainedClassifier
 from layerwise.train import Callback, predict_in_batches
 

@@ -16,8 +16,8 @@ import json
 import time
 
 import numpy as np
-
 from _reproduce import mnist, record
+
 from layerwise import PretrainedClassifier
 
 

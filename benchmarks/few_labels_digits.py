@@ -26,6 +26,7 @@ import json
 import time
 
 import numpy as np
+from _reproduce import record
 from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
@@ -33,7 +34,6 @@ from sklearn.pipeline import make_pipeline
 from sklearn.semi_supervised import LabelSpreading
 
 import layerwise  # noqa: F401  (flushes denormals at import)
-from _reproduce import record
 from layerwise import PretrainedClassifier
 
 LS = "LabelSpreading (kNN 7), raw pixels"

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from few_labels_digits import split
 from sklearn.semi_supervised import LabelSpreading
 
-from few_labels_digits import split
 from layerwise import PretrainedClassifier
 
 

@@ -32,8 +32,8 @@ import torch
 
 import layerwise
 from layerwise import ClassifierHead, GreedyLayerwise, Trainer, dense_vae, finetune
-from layerwise.objectives import ELBO, Classification, ContrastiveDivergence, Reconstruction
 from layerwise.nn import RBM
+from layerwise.objectives import ELBO, Classification, ContrastiveDivergence, Reconstruction
 from layerwise.train import Callback
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -19,9 +19,9 @@ import argparse
 
 import numpy as np
 import torch
+from _reproduce import Clock, mnist, record
 from sklearn.decomposition import PCA
 
-from _reproduce import Clock, mnist, record
 from layerwise import GreedyLayerwise, Trainer
 from layerwise.nn.stack import EncoderStack
 from layerwise.objectives import Reconstruction
@@ -68,7 +68,8 @@ def main(argv: list[str] | None = None) -> dict:
         stack = EncoderStack([*body.layers, *top.layers], [*body.decoders, *top.decoders], output=body.output)
     pretrained_error = squared_error(stack.unroll(), X_test)
     deep = stack.unroll()  # trainable copy: encoder, then the mirrored greedy decoders
-    trainer = Trainer(**{**common, "random_state": args.seed + 100}, max_iter=args.epochs, learning_rate_init=args.lr, callbacks=[CosineLR()], desc="fine-tune deep AE")
+    trainer = Trainer(**{**common, "random_state": args.seed + 100}, max_iter=args.epochs, learning_rate_init=args.lr,
+                      callbacks=[CosineLR()], desc="fine-tune deep AE")
     with clock("finetune"):
         history = trainer.fit(deep, Reconstruction(loss="bce"), (X,))
     err = squared_error(deep, X_test)

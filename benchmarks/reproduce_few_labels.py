@@ -27,9 +27,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _reproduce import Clock, mnist, record, test_error, with_dropout
 
 import layerwise
-from _reproduce import Clock, mnist, record, test_error, with_dropout
 from layerwise import Trainer, finetune
 from layerwise.corruption import make_corruption
 from layerwise.greedy import random_stack

@@ -18,9 +18,9 @@ from __future__ import annotations
 import argparse
 
 import torch
+from _reproduce import Clock, mnist, record, test_error, with_dropout
 
 import layerwise
-from _reproduce import Clock, mnist, record, test_error, with_dropout
 from layerwise import GreedyLayerwise, Trainer, finetune
 from layerwise.greedy import random_stack
 from layerwise.nn import ClassifierHead

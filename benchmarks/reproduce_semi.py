@@ -28,11 +28,11 @@ import argparse
 import json
 
 import numpy as np
+from _reproduce import Clock, mnist, record
 from sklearn.decomposition import PCA
 from sklearn.semi_supervised import LabelSpreading
 
 import layerwise  # noqa: F401  (flushes denormals at import)
-from _reproduce import Clock, mnist, record
 from layerwise import PretrainedClassifier
 
 PUBLISHED = {"ladder": {100: (1.06, 0.37), 1000: (0.84, 0.08)}, "m1m2": {100: (3.33, 0.14), 1000: (2.40, 0.02)}}

@@ -19,6 +19,7 @@ import time
 
 import numpy as np
 import torch
+from _reproduce import record
 from scipy.ndimage import convolve
 from sklearn import datasets
 from sklearn.base import BaseEstimator, TransformerMixin, clone
@@ -29,7 +30,6 @@ from sklearn.neural_network import BernoulliRBM
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import minmax_scale
 
-from _reproduce import record
 from layerwise import GreedyLayerwise, PretrainedClassifier, Trainer
 from layerwise.train import predict_in_batches
 

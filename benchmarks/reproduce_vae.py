@@ -18,8 +18,8 @@ from __future__ import annotations
 import argparse
 
 import torch
-
 from _reproduce import Clock, mnist, record
+
 from layerwise import ELBO, Trainer, dense_vae, iwae_log_likelihood
 from layerwise.train import CosineLR
 

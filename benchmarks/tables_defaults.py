@@ -19,10 +19,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-import layerwise  # noqa: F401  (flushes denormals at import)
 from _tables import TABLES, load
 from few_labels_tables import partial_labels, run_method, split
+
+import layerwise  # noqa: F401  (flushes denormals at import)
 from layerwise import PretrainedClassifier
 
 RESULTS = Path(__file__).resolve().parent / "results" / "tables_defaults.jsonl"

@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from layerwise import ClassifierHead, GreedyLayerwise, PretrainedClassifier, PretrainedRegressor, StackedAutoencoder, Trainer
-from layerwise import VariationalAutoencoder, finetune
+from layerwise import ClassifierHead, GreedyLayerwise, PretrainedClassifier, PretrainedRegressor, StackedAutoencoder, Trainer, VariationalAutoencoder, finetune
 from layerwise.cli import main
 from layerwise.config import load_config
 from layerwise.data import load_file

@@ -51,8 +51,9 @@ def test_without_a_pretrained_model_or_unlabeled_rows_the_message_says_what_to_d
 def test_auto_trains_the_ladder_when_some_labels_are_hidden_whatever_their_type(tmp_path, y_partial):
     """Integer labels or class names (a CSV's), with -1 or its text "-1": rows without a label, so no
     pretrained model is needed."""
-    import numpy as np
     from types import SimpleNamespace
+
+    import numpy as np
 
     from layerwise.commands import _finetune_source
     from layerwise.config import load_config

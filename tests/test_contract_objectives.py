@@ -11,7 +11,6 @@ from layerwise.train import Trainer
 
 from .conftest import boring_autoencoder
 
-
 # Options some objectives need on flat digits rows (8x8 images).
 EXTRA = {"conv": {"image_shape": (1, 8, 8)}}
 

@@ -1,11 +1,10 @@
 import pytest
 import torch
 
-from layerwise.train.inference import BLOCK_ROWS
-
 from layerwise.exceptions import ConfigError, DataError
 from layerwise.greedy import GreedyLayerwise, random_stack
 from layerwise.train import Trainer
+from layerwise.train.inference import BLOCK_ROWS
 
 
 def _count_rows(module, counter, key):

@@ -23,8 +23,7 @@ import layerwise.train.checkpoint as checkpoint_mod
 from layerwise import GreedyLayerwise, PretrainedClassifier, PretrainedRegressor, StackedAutoencoder, Trainer
 from layerwise.cli import main
 from layerwise.data import check_X, load_file, read_idx, split
-from layerwise.exceptions import CheckpointError, ConfigError, DataError, DivergenceError, LayerwiseError
-from layerwise.exceptions import NotFittedError
+from layerwise.exceptions import CheckpointError, ConfigError, DataError, DivergenceError, LayerwiseError, NotFittedError
 from layerwise.objectives import Reconstruction, StepOutput
 from layerwise.train.checkpoint import load_checkpoint, save_checkpoint
 from layerwise.train.loop import resolve_device

@@ -1,4 +1,3 @@
-import numpy as np
 
 from layerwise.viz import plot_image_grid, plot_latent_2d, plot_loss_curves, plot_reconstructions
 

@@ -49,7 +49,6 @@ if not _LIGHT:
     from .finetune import finetune
     from .greedy import GreedyLayerwise
     from .io import load, save
-    from .transfer import TransferReport, load_pretrained
     from .metrics import classification_report, regression_report
     from .nn import (
         RBM,
@@ -66,7 +65,8 @@ if not _LIGHT:
     from .objectives import ELBO, OBJECTIVES, ContrastiveDivergence, KLWarmup, Reconstruction, iwae_log_likelihood
     from .sampling import dae_chain
     from .sklearn import PretrainedClassifier, PretrainedRegressor, StackedAutoencoder, VariationalAutoencoder
-    from .train import CSVLogger, Callback, EpochLogger, JSONLinesLogger, LRScheduler, TensorBoardLogger, Trainer
+    from .train import Callback, CSVLogger, EpochLogger, JSONLinesLogger, LRScheduler, TensorBoardLogger, Trainer
+    from .transfer import TransferReport, load_pretrained
 
 __all__ = [
     "OBJECTIVES",

@@ -118,9 +118,11 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConf
     """
     path = Path(path)
     if path.is_dir():
-        raise ConfigError(f"Config file {path} is a folder; pass the path of a .toml or .yaml file (`layerwise examples` lists those that ship with layerwise).")
+        raise ConfigError(f"Config file {path} is a folder; pass the path of a .toml or .yaml file "
+                          "(`layerwise examples` lists those that ship with layerwise).")
     if not path.is_file():
-        raise ConfigError(f"Config file {path} does not exist. Pass the path of a .toml or .yaml file (`layerwise examples` lists those that ship with layerwise).")
+        raise ConfigError(f"Config file {path} does not exist. Pass the path of a .toml or .yaml file "
+                          "(`layerwise examples` lists those that ship with layerwise).")
     try:
         text = path.read_text(encoding="utf-8-sig")  # a byte-order mark (Windows editors) is not part of the config
     except OSError as e:

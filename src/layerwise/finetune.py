@@ -12,12 +12,11 @@ Lightning's ``BaseFinetuning``):
 from __future__ import annotations
 
 from collections import OrderedDict
+from dataclasses import replace
 from typing import Any
 
 import torch
 from torch import nn
-
-from dataclasses import replace
 
 from .exceptions import ConfigError
 from .nn.stack import EncoderStack, freeze_trained, unfreeze_trained

@@ -26,8 +26,8 @@ import logging
 import numbers
 import tempfile
 import uuid
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -44,8 +44,8 @@ from .nn.blocks import activation_name, dense_block
 from .nn.stack import EncoderStack, freeze_trained
 from .objectives import make_objective
 from .params import GREEDY, TRAINER, Deprecated, configurable_init
-from .train.execution import resolve_execution
 from .train.checkpoint import check_resume, checkpoint_dir_problems
+from .train.execution import resolve_execution
 from .train.loop import Trainer
 
 log = logging.getLogger(__name__)

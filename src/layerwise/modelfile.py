@@ -64,7 +64,8 @@ def read_folder(path: Path) -> tuple[dict, dict[str, torch.Tensor], dict[str, to
     config = _read_json(path / CONFIG)
     if not isinstance(config, dict) or config.get("format") != "layerwise" or not isinstance(config.get("format_version"), int):
         run = " It is a run folder: its models are in its model/ and pretrained/ folders." if (path / "state.json").is_file() else ""
-        raise CheckpointError(f"{path / CONFIG} is not a layerwise config (no \"format\": \"layerwise\" and format version); pass a folder written by layerwise.save.{run}")
+        raise CheckpointError(f"{path / CONFIG} is not a layerwise config (no \"format\": \"layerwise\" and format version); "
+                              f"pass a folder written by layerwise.save.{run}")
     if config["format_version"] > FORMAT_VERSION:
         raise CheckpointError(
             f"{path} was written in model format version {config['format_version']}, newer than this layerwise reads "

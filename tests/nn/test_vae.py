@@ -5,12 +5,11 @@ import math
 import pytest
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from layerwise.exceptions import ConfigError, DataError
 from layerwise.greedy import GreedyLayerwise, code_activation
 from layerwise.losses import kl_normal
-from layerwise.nn import EncoderStack, dense_autoencoder, dense_block
+from layerwise.nn import dense_autoencoder, dense_block
 from layerwise.nn.vae import VAE, VAEOutput, dense_vae
 from layerwise.objectives import make_objective
 from layerwise.objectives.elbo import ELBO, KLWarmup, elbo_per_sample, iwae_log_likelihood, log_likelihood

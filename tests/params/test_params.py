@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from layerwise import (
+    OBJECTIVES,
     ConfigError,
     GreedyLayerwise,
-    OBJECTIVES,
     PretrainedClassifier,
     PretrainedRegressor,
     StackedAutoencoder,

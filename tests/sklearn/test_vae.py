@@ -7,7 +7,6 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from layerwise import ConfigError, DataError, PretrainedClassifier
 from layerwise.nn.vae import VAE
-from layerwise.objectives.elbo import ELBO
 from layerwise.sklearn.vae import VariationalAutoencoder, _StopAfterWarmup
 from layerwise.train import Trainer
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from .base import OBJECTIVES, SEMI_SUPERVISED, Objective, StepOutput
 from .contrastive import ContrastiveDivergence  # registers "rbm"
+from .elbo import ELBO, KLWarmup, iwae_log_likelihood  # registers "vae"
 from .ladder import Ladder  # registers the semi-supervised "ladder"
 from .m2 import M2Objective  # registers the semi-supervised "m1m2"
-from .elbo import ELBO, KLWarmup, iwae_log_likelihood  # registers "vae"
 from .reconstruction import ConvReconstruction, Reconstruction  # registers autoencoder .. conv
 from .semi import SemiSupervised, SemiSupervisedNet
-from .tabular import VIMESelf, VIMESemi  # registers "scarf", "vime" and the semi-supervised "vime"
 from .supervised import Classification, Regression
+from .tabular import VIMESelf, VIMESemi  # registers "scarf", "vime" and the semi-supervised "vime"
 
 __all__ = [
     "OBJECTIVES",

@@ -247,7 +247,8 @@ class PretrainedClassifier(ClassifierMixin, _PretrainedBase):
         marker = -1 if self.unlabeled == "auto" else self.unlabeled
         labeled = ~_is_unlabeled(y, marker)
         if not labeled.any():
-            raise DataError(f"Every label is {marker!r} (unlabeled); at least two labeled classes are needed to fine-tune. Use StackedAutoencoder for unlabeled data.")
+            raise DataError(f"Every label is {marker!r} (unlabeled); at least two labeled classes are needed to fine-tune. "
+                            "Use StackedAutoencoder for unlabeled data.")
         try:
             check_classification_targets(y[labeled])
             self.classes_, codes = np.unique(y[labeled], return_inverse=True)

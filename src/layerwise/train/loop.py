@@ -31,8 +31,8 @@ from ..params import TRAINER, configurable_init
 from ..params.table import PRECISIONS, SOLVERS  # noqa: F401  (PRECISIONS: kept importable from here)
 from .callbacks import EarlyStopping
 from .checkpoint import check_resume, checkpoint_dir_problems, has_checkpoint
-from .fingerprint import fingerprint
 from .execution import resolve_device, resolve_execution
+from .fingerprint import fingerprint
 from .inference import BLOCK_ROWS, predict_in_batches
 from .resume import TrainState, make_checkpointer
 
@@ -42,7 +42,8 @@ OPTIMIZERS = SOLVERS  # the old names of the choices, kept for imports from here
 _EXPLODED = 1e4  # a batch loss this many times the first batch's (or 1) is a divergence, even while finite
 
 
-def make_optimizer(params, name: str = "adam", lr: float = 1e-3, momentum: float = 0.9, weight_decay: float = 0.0, device: torch.device | None = None) -> torch.optim.Optimizer:
+def make_optimizer(params, name: str = "adam", lr: float = 1e-3, momentum: float = 0.9, weight_decay: float = 0.0,
+                   device: torch.device | None = None) -> torch.optim.Optimizer:
     """Build an optimizer, fused where PyTorch supports it for ``device``.
 
     ``params`` may be an iterable of tensors or of param-group dicts.
