@@ -143,13 +143,14 @@ def test_epoch_logger_writes_when_the_output_is_not_a_terminal(X):
     out = io.StringIO()
     _fit(X, [EpochLogger(stream=out)], epochs=2)
     lines = out.getvalue().splitlines()
-    assert len(lines) == 2 and lines[1].startswith("[ae] epoch 2/2  loss ")
-    assert "val_loss " in lines[1] and "lr 0.001" in lines[1] and lines[1].endswith(" s)")
+    assert len(lines) == 3 and lines[0].startswith("[ae] 2 epochs x ") and lines[2].startswith("[ae] epoch 2/2  loss ")
+    assert "val_loss " in lines[2] and "lr 0.001" in lines[2] and lines[2].endswith(" s)")
+    assert " eta " in lines[1]  # the time left, after the first epoch
     tty = _Terminal()
     _fit(X, [EpochLogger(stream=tty)], epochs=1)
     assert tty.getvalue() == ""  # the progress bar's place
     _fit(X, [EpochLogger(when="always", stream=tty)], epochs=1)
-    assert tty.getvalue().startswith("[ae] epoch 1/1")
+    assert tty.getvalue().splitlines()[1].startswith("[ae] epoch 1/1")
 
 
 def test_epoch_logger_refuses_an_unknown_when():
@@ -189,3 +190,30 @@ def test_tensorboard_after_a_crash_and_resume_shows_each_epoch_once(tmp_path, X)
     loss = _scalars(tmp_path / "tb")["ae/loss"]
     assert [s for s, _ in loss] == [1, 2, 3, 4]
     assert [v for _, v in loss] == pytest.approx([h["loss"] for h in hist], rel=1e-6)
+
+
+def test_verbose_off_a_terminal_prints_the_steps_then_a_line_per_epoch_with_the_time_left(capsys):
+    """Issues #20 (how long a fit will take) and #24 (verbose=True prints where stderr is not a terminal)."""
+    import torch
+
+    from layerwise.nn.autoencoder import dense_autoencoder
+    from layerwise.objectives import Reconstruction
+    from layerwise.train import Trainer
+
+    model = dense_autoencoder(6, 3, "relu", "identity")
+    Trainer(max_iter=3, batch_size=10, verbose=True, random_state=0, desc="toy").fit(model, Reconstruction(), (torch.rand(40, 6),))
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[0] == "[toy] 3 epochs x 4 steps = 12 steps"
+    assert [line.split("  ")[0] for line in lines[1:]] == ["[toy] epoch 1/3", "[toy] epoch 2/3", "[toy] epoch 3/3"]
+    assert all(" eta " in line for line in lines[1:3]) and " eta " not in lines[3]
+
+
+def test_a_trainer_that_is_not_verbose_prints_nothing(capsys):
+    import torch
+
+    from layerwise.nn.autoencoder import dense_autoencoder
+    from layerwise.objectives import Reconstruction
+    from layerwise.train import Trainer
+
+    Trainer(max_iter=2, batch_size=10).fit(dense_autoencoder(6, 3, "relu", "identity"), Reconstruction(), (torch.rand(40, 6),))
+    assert capsys.readouterr().err == ""

@@ -26,6 +26,7 @@ import math
 import numbers
 import os
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -76,6 +77,8 @@ class EpochLogger(Callback):
                               "not a terminal, 'always' writes every epoch.")
         self.when, self.stream, self.phase = when, stream, phase
         self._lr: float | None = None
+        self._start: float | None = None
+        self._first_epoch = 0
 
     def _out(self) -> TextIO:
         return self.stream if self.stream is not None else sys.stderr
@@ -88,8 +91,21 @@ class EpochLogger(Callback):
         isatty = getattr(self._out(), "isatty", None)
         return not (isatty is not None and isatty())
 
+    def on_fit_start(self, trainer: Trainer, model: nn.Module) -> None:
+        """Say how long the fit will be: epochs, steps per epoch, steps (issue #20: progress on long fits)."""
+        self._start, self._first_epoch = time.perf_counter(), None
+        if not self._active():
+            return
+        steps = getattr(trainer, "steps_per_epoch", None)
+        per = f" x {steps:,} steps = {steps * trainer.max_iter:,} steps" if steps else ""
+        out = self._out()
+        out.write(f"[{self.phase or trainer.desc}] {trainer.max_iter} epochs{per}\n")
+        out.flush()
+
     def on_epoch_start(self, trainer: Trainer, model: nn.Module, epoch: int) -> None:
         self._lr = _current_lr(trainer)  # the rate this epoch trains with, before any schedule steps it
+        if self._first_epoch is None:  # a resumed fit starts later: the estimate counts the epochs run here
+            self._first_epoch, self._start = epoch, time.perf_counter()
 
     def on_epoch_end(self, trainer: Trainer, model: nn.Module, logs: dict[str, Any]) -> None:
         if not self._active():
@@ -101,9 +117,24 @@ class EpochLogger(Callback):
         if self._lr is not None:
             parts.append(f"lr {self._lr:.4g}")
         line = "  ".join(parts) + (f"  ({seconds:.1f} s)" if seconds is not None else "")
+        done, left = logs.get("epoch"), None
+        if isinstance(done, int) and self._start is not None and self._first_epoch is not None and done > self._first_epoch:
+            left = (time.perf_counter() - self._start) / (done - self._first_epoch) * (trainer.max_iter - done)
+        if left is not None and done < trainer.max_iter:
+            line += f"  eta {_duration(left)}"
         out = self._out()
         out.write(line + "\n")
         out.flush()
+
+
+def _duration(seconds: float) -> str:
+    """``42 s``, ``3 min 5 s``, ``1 h 2 min``."""
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
 
 
 class _FileLogger(Callback):

@@ -109,6 +109,15 @@ class Trainer:
         return type(self)(**{**self.get_params(), **changes})
 
     # -- the loop ---------------------------------------------------------------------
+    def _epoch_lines(self) -> list:
+        """With ``verbose`` and no terminal (a notebook's log, a pipe, a scheduler's file), one line per epoch on
+        stderr, as scikit-learn's MLP prints (the progress bar shows the same on a terminal)."""
+        from .loggers import EpochLogger
+
+        if not self.verbose or any(isinstance(c, EpochLogger) for c in self.callbacks):
+            return []
+        return [EpochLogger(when="auto")]
+
     def fit(self, model: nn.Module, objective, train: Sequence[torch.Tensor], val: Sequence[torch.Tensor] | None = None,
             params=None, resume: bool = False) -> list[dict[str, Any]]:
         """Train ``model`` in place and return the history (one dict per epoch).
@@ -160,7 +169,8 @@ class Trainer:
         gen = torch.Generator().manual_seed(execution.batch_seed())
         batches = execution.shard(self._batches(train, gen))
         self._active = [*self.callbacks, *([EarlyStopping("val_loss", patience=self.n_iter_no_change, tol=self.tol)]
-                                            if self.early_stopping else [])]
+                                            if self.early_stopping else []), *self._epoch_lines()]
+        self.steps_per_epoch = _length(batches)
         checkpoints = make_checkpointer(self.checkpoint_dir, execution, self._active, self.device, self.checkpoint_every,
                                         self._check_finite, lambda: fingerprint(self, model, objective, opt, train, val, self._active))
         self.history, self.should_stop = [], False
@@ -378,3 +388,11 @@ def _old_name(old: str, new: str) -> property:
 for _d in TRAINER.deprecated:  # the old argument names, read or written as attributes
     if _d.translate is None and _d.new is not None:
         setattr(Trainer, _d.old, _old_name(_d.old, _d.new))
+
+
+def _length(batches) -> int | None:
+    """Steps per epoch of a batch source, or None when it cannot tell."""
+    try:
+        return int(len(batches))
+    except TypeError:
+        return None
