@@ -26,7 +26,7 @@ _ACTIVE_KL = 0.01  # nats: a latent unit with less KL than this carries (almost)
 
 
 def _advice(solver: str | None) -> str:
-    if solver == "sgd":
+    if str(solver).lower() == "sgd":  # "SGD", torch's class name, too
         return ("lower learning_rate_init (SGD's step is not scale-invariant), or use solver='adam'; activation='tanh' "
                 "has no dead units")
     return "lower learning_rate_init, use fewer epochs or activation='tanh' (which has no dead units)"

@@ -68,7 +68,7 @@ def test_only_the_first_parameter_is_positional():
         ({"alpha": "0.1"}, r"alpha must be a number >= 0; got '0\.1'\."),
         ({"encoder_lr_scale": "fast"}, r"encoder_lr_scale must be a number >= 0; got 'fast'\."),
         ({"dropout": 1.0}, r"dropout must be a number in \[0, 1\); got 1\.0\."),
-        ({"solver": "sgdd"}, r"solver must be one of \['adam', 'adamw', 'sgd'\]; got 'sgdd'\. Did you mean 'sgd'\?"),
+        ({"solver": "sgdd"}, r"solver must be one of \['adam', 'adamw', 'sgd', 'Adam', 'AdamW', 'SGD'\]; got 'sgdd'\. Did you mean 'sgd'\?"),
         ({"device": "gpu"}, r"device must be 'auto', 'cpu', 'cuda', 'cuda:<index>' or another torch device; got 'gpu'\."),
         ({"random_state": -1}, r"random_state must be None or an integer in \[0, 2\*\*32\) or a numpy RandomState; got -1\."),
         ({"pretrain_params": "masking"},

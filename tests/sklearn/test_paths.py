@@ -78,3 +78,16 @@ def test_score_leaves_unlabeled_rows_out(partly_labeled):
         assert score == pytest.approx(float((fold.predict(X[test][k]) == y[test][k]).mean()))
     with pytest.raises(ValueError, match=r"Every label of y is unlabeled \('auto' marks them\): no row to score"):
         clf.score(X[:5], np.full(5, -1))
+
+
+@pytest.mark.parametrize("solver", ["Adam", "AdamW", "SGD"])
+def test_torch_optimizer_class_names_are_accepted(digits_small, solver):
+    """Issue #24, item 7: `solver="AdamW"` is torch's name for "adamw" (it used to be refused, suggesting "adam")."""
+    import torch
+
+    X, y = digits_small
+    clf = PretrainedClassifier(**FAST, semi_supervised=None, pretrain=None, solver=solver).fit(X, y)
+    from layerwise.train.loop import make_optimizer
+
+    opt = make_optimizer(clf.module_.parameters(), solver)
+    assert type(opt).__name__ == solver and isinstance(opt, torch.optim.Optimizer)

@@ -73,7 +73,7 @@ def test_bad_parameters_are_reported_together(digits_small):
     bad = VariationalAutoencoder(n_components=0, beta=-1, kl_warmup=-2, solver="sgdd")
     with pytest.raises(ConfigError, match=r"has 4 invalid parameter\(s\)") as info:
         bad.fit(digits_small[0])
-    for text in ("solver must be one of ['adam', 'adamw', 'sgd']; got 'sgdd'", "kl_warmup must be an integer >= 0; got -2",
+    for text in ("solver must be one of ['adam', 'adamw', 'sgd', 'Adam', 'AdamW', 'SGD']; got 'sgdd'", "kl_warmup must be an integer >= 0; got -2",
                  "n_components must be a positive integer; got 0", "beta must be a number >= 0; got -1"):
         assert text in str(info.value)
 

@@ -44,6 +44,7 @@ __all__ = ["PARAMS", "TRAINER", "GREEDY", "PRETRAINED", "STACKED_AUTOENCODER", "
            "SOLVERS", "PRECISIONS", "FINETUNE_MODES", "LR_SCHEDULES", "LOSSES"]
 
 SOLVERS = ("adam", "adamw", "sgd")
+TORCH_SOLVERS = ("Adam", "AdamW", "SGD")  # torch.optim's class names for the same (as lr_schedule takes scheduler names)
 PRECISIONS = ("fp32", "bf16")
 FINETUNE_MODES = ("frozen", "full")
 LR_SCHEDULES = ("auto", "constant", "cosine", "anneal")
@@ -160,7 +161,10 @@ PARAMS = ParamSet((
           one). ``None`` treats every row as labeled: use it when -1 is a real class (labels in {-1, 1}).""",
           type_doc='"auto", int, float, str or None'),
     # -- optimisation ------------------------------------------------------------------------------
-    Param("solver", (Options(*SOLVERS),), "adam", '``"sgd"`` uses Nesterov momentum (``momentum``).'),
+    Param("solver", (Options(*SOLVERS, *TORCH_SOLVERS),), "adam",
+          """``"sgd"`` uses Nesterov momentum (``momentum``). torch's class names (``"Adam"``, ``"AdamW"``,
+          ``"SGD"``) name the same optimizers.""",
+          type_doc='{"adam", "adamw", "sgd", "Adam", "AdamW", "SGD"}'),
     Param("learning_rate_init", (Interval(float, 0, closed="neither"),), 1e-3, "The learning rate."),
     Param("momentum", (Interval(float, 0, 1, "left"),), 0.9,
           'Momentum of ``solver="sgd"`` (Nesterov when > 0); 1 or more would make the steps grow without end.'),
