@@ -75,7 +75,7 @@ def test_divergence_names_epoch_batch_and_causes(digits_small):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"solver": "adagrad"}, r"solver must be one of \['adam', 'adamw', 'sgd'\]; got 'adagrad'"),
+        ({"solver": "adagrad"}, r"solver must be one of \['adam', 'adamw', 'sgd', 'Adam', 'AdamW', 'SGD'\]; got 'adagrad'"),
         ({"learning_rate_init": 0}, r"learning_rate_init must be a positive number; got 0"),
         ({"batch_size": -1}, r"batch_size must be 'auto' or a positive integer; got -1"),
         ({"max_iter": 1.5}, r"max_iter must be a positive integer; got 1.5"),
