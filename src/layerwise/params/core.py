@@ -9,7 +9,7 @@ is expected, what was received, and the closest valid value if any)::
 
     PretrainedClassifier has 2 invalid parameter(s):
     - batch_size must be 'auto' or a positive integer; got 0.
-    - solver must be one of ['adam', 'adamw', 'sgd']; got str 'sgdd'. Did you mean 'sgd'?
+    - solver must be one of ['adam', 'adamw', 'sgd', 'Adam', 'AdamW', 'SGD']; got str 'sgdd'. Did you mean 'sgd'?
 
 It also translates deprecated names (with a ``FutureWarning``), builds the
 ``__init__`` signature of its owner (keyword-only after the first parameter, as
