@@ -91,3 +91,40 @@ def test_torch_optimizer_class_names_are_accepted(digits_small, solver):
 
     opt = make_optimizer(clf.module_.parameters(), solver)
     assert type(opt).__name__ == solver and isinstance(opt, torch.optim.Optimizer)
+
+
+# Issue #22, item 2: one rule for the unlabeled marker (README, "Unlabeled rows"). Each form is either
+# recognised as unlabeled or refused with the reason.
+MARKED = {
+    "int -1": lambda y: y,
+    "float -1.0": lambda y: y.astype(float),
+    "text '-1'": lambda y: y.astype(str),
+    "text '-1.0'": lambda y: y.astype(float).astype(str),
+    "object ints": lambda y: y.astype(object),
+}
+
+
+@pytest.mark.parametrize("form", list(MARKED))
+def test_every_spelling_of_minus_one_marks_an_unlabeled_row(digits_small, form):
+    X, y = digits_small
+    y = y.copy()
+    y[100:] = -1
+    clf = PretrainedClassifier(**FAST, semi_supervised=None, pretrain=None).fit(X, MARKED[form](y))
+    assert len(clf.classes_) == 10  # -1 in none of its spellings became a class
+
+
+def test_nan_markers_are_refused_with_the_reason(digits_small):
+    X, y = digits_small
+    y = y.astype(float)
+    y[100:] = -1
+    with pytest.raises(ValueError, match=r"unlabeled=nan can never mark a row: NaN compares unequal to every value"):
+        PretrainedClassifier(**FAST, unlabeled=float("nan")).fit(X, y)
+    y[100:] = np.nan
+    with pytest.raises(ValueError, match=r"Class labels must be finite; PretrainedClassifier marks unlabeled rows with -1, not NaN"):
+        PretrainedClassifier(**FAST).fit(X, y)
+
+
+def test_bool_labels_are_two_classes_and_never_unlabeled(digits_small):
+    X, y = digits_small
+    clf = PretrainedClassifier(**FAST, semi_supervised=None, pretrain=None).fit(X, (y > 4).astype(object))
+    assert list(clf.classes_) == [False, True]

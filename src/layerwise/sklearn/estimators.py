@@ -377,7 +377,7 @@ class PretrainedRegressor(RegressorMixin, _PretrainedBase):
             raise DataError("Input y contains infinity; expected finite targets (NaN marks an unlabeled row).")
         y2 = y.reshape(len(y), -1)
         labeled = ~np.isnan(y2).any(axis=1)
-        if self.unlabeled not in ("auto", None):
+        if self.unlabeled not in ("auto", None) and not _is_nan(self.unlabeled):  # NaN marks a row here anyway
             labeled &= ~_is_unlabeled(y2.ravel(), self.unlabeled).reshape(y2.shape).any(axis=1)
         if not labeled.any():
             raise DataError("Input y contains NaN in every row: no row is labeled. At least one finite target is needed to fine-tune.")
@@ -424,6 +424,12 @@ def _labels_1d(y, n_rows: int) -> np.ndarray:
                         "or one column of a 2-D label array.") from e
     if len(y) != n_rows:
         raise DataError(f"y has {len(y)} rows but X has {n_rows}; expected one label per row of X (-1 for unlabeled rows).")
+    if y.dtype == object:  # a column of Python objects: its labels' own type (ints read as objects are not "continuous")
+        kinds = {type(v) for v in y}
+        if kinds and all(issubclass(k, (bool, np.bool_)) for k in kinds):
+            y = y.astype(bool)
+        elif kinds and all(issubclass(k, (int, np.integer)) and not issubclass(k, (bool, np.bool_)) for k in kinds):
+            y = y.astype(np.int64)
     if y.dtype.kind == "f":
         try:
             assert_all_finite(y, input_name="y")
@@ -436,12 +442,16 @@ def _labels_1d(y, n_rows: int) -> np.ndarray:
 def _is_unlabeled(y: np.ndarray, marker) -> np.ndarray:
     """Rows whose label equals ``marker`` (``None``: no row is unlabeled).
 
-    Among string labels a numeric marker also matches its text (``"-1"`` for ``-1``): labels read from a CSV
+    Among string labels a numeric marker also matches its text (``"-1"`` or ``"-1.0"`` for ``-1``): labels read from a CSV
     file with class names keep ``-1`` as the text ``"-1"``, and a class named ``"-1"`` next to ``"cat"`` and
     ``"dog"`` is almost always a hidden label. ``unlabeled=None`` keeps it as a class.
     """
     if marker is None:
         return np.zeros(len(y), dtype=bool)
+    if _is_nan(marker):
+        raise DataError("unlabeled=nan can never mark a row: NaN compares unequal to every value, itself included. The "
+                        "classifier marks unlabeled rows with -1 (unlabeled='auto'); for NaN in float labels, replace it "
+                        "first, e.g. np.where(np.isnan(y), -1, y).")
     if y.dtype.kind in "biuf":
         if isinstance(marker, str):
             try:
@@ -450,5 +460,17 @@ def _is_unlabeled(y: np.ndarray, marker) -> np.ndarray:
                 raise DataError(f"unlabeled={marker!r} is text, but the labels are numbers, so it can never mark a row; "
                                 "pass the number that marks unlabeled rows (e.g. -1), or None.") from None
         return y == marker if isinstance(marker, (int, float, np.number)) and not isinstance(marker, bool) else np.zeros(len(y), dtype=bool)
-    text = str(marker) if isinstance(marker, (int, np.integer)) and not isinstance(marker, bool) else None
-    return np.asarray([v == marker or (text is not None and isinstance(v, str) and v.strip() == text) for v in y], dtype=bool)
+    number = float(marker) if isinstance(marker, (int, float, np.number)) and not isinstance(marker, bool) else None
+    return np.asarray([v == marker or (number is not None and isinstance(v, str) and _spells(v, number)) for v in y], dtype=bool)
+
+
+def _is_nan(value) -> bool:
+    return isinstance(value, (float, np.floating)) and bool(np.isnan(value))
+
+
+def _spells(text: str, number: float) -> bool:
+    """Whether ``text`` is the number ``number`` written out (``"-1"``, ``"-1.0"``, ``" -1 "`` for -1)."""
+    try:
+        return float(text.strip()) == number
+    except ValueError:
+        return False
