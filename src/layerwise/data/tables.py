@@ -134,17 +134,13 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
 
     ``fit`` decides, column by column:
 
-    ============================================  =============================================================
-    column                                        encoding (one output column unless said)
-    ============================================  =============================================================
-    numeric                                       ``(x - mean) / std`` (population std of the training values)
-    numeric, heavy-tailed: ``|skewness| >         quantile-normalised to N(0, 1), as scikit-learn's
-    skew_threshold`` or a ``|z| > z_threshold``,  ``QuantileTransformer(output_distribution="normal")`` with
-    and at least 3 distinct values               ``min(n_quantiles, n)`` quantiles (the quantiles are kept)
-    numeric, constant (or never observed)         0
-    object, string, category or bool dtype        one-hot: one column per category seen in ``fit`` (sorted),
-                                                  plus one for "missing" when ``fit`` saw a missing value
-    ============================================  =============================================================
+    - numeric: ``(x - mean) / std`` (population std of the training values);
+    - numeric and heavy-tailed (``|skewness| > skew_threshold`` or a ``|z| > z_threshold``, and at least 3
+      distinct values): quantile-normalised to N(0, 1), as scikit-learn's
+      ``QuantileTransformer(output_distribution="normal")`` with ``min(n_quantiles, n)`` quantiles (kept);
+    - numeric and constant (or never observed): 0;
+    - object, string, category or bool dtype: one-hot, one column per category seen in ``fit`` (sorted), plus
+      one for "missing" when ``fit`` saw a missing value.
 
     Missing values: a missing number (NaN, ``pd.NA``) is replaced by the
     training median before its encoding; a missing category (NaN, None,
