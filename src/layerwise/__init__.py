@@ -45,7 +45,16 @@ if not _LIGHT:
 
     from .data import ImageFolder, NpyFile, load_dataset, load_image_folder
     from .data.npy import encode_to_npy, write_npy
-    from .exceptions import CheckpointError, ConfigError, DataError, DivergenceError, LayerwiseError, NotFittedError, TrainingWarning
+    from .exceptions import (
+        CheckpointError,
+        ConfigError,
+        DataError,
+        DivergenceError,
+        LayerwiseError,
+        NotFittedError,
+        ReferenceWarning,
+        TrainingWarning,
+    )
     from .finetune import finetune
     from .greedy import GreedyLayerwise
     from .io import load, save
@@ -102,6 +111,7 @@ __all__ = [
     "NotFittedError",
     "NpyFile",
     "TrainingWarning",
+    "ReferenceWarning",
     "PretrainedClassifier",
     "PretrainedRegressor",
     "Reconstruction",

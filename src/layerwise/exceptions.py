@@ -17,6 +17,7 @@ __all__ = [
     "NotFittedError",
     "DivergenceError",
     "TrainingWarning",
+    "ReferenceWarning",
 ]
 
 
@@ -46,3 +47,8 @@ class DivergenceError(LayerwiseError, FloatingPointError):
 
 class TrainingWarning(UserWarning):
     """Training ran, but its result is doubtful: dead units, one class predicted for every row, a collapsed VAE."""
+
+
+class ReferenceWarning(TrainingWarning):
+    """The trained network scored below its supervised reference, or below the constant answer, on held-out labels
+    (``check_reference`` of the ``Pretrained*`` estimators)."""

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 import layerwise
-from layerwise import PretrainedClassifier, PretrainedRegressor
-from layerwise.sklearn._reference import ReferenceWarning
+from layerwise import PretrainedClassifier, PretrainedRegressor, ReferenceWarning
 
 
 def _threshold_table(n=240, d=8, n_labeled=80, seed=0):

@@ -35,17 +35,13 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from ..exceptions import TrainingWarning
+from ..exceptions import ReferenceWarning
 from ..train.inference import predict_in_batches
 
 __all__ = ["ReferenceWarning", "check_against_reference", "wants_check"]
 
 AUDIT_FRACTION = 0.25  # of the labeled rows; a quarter keeps the estimate's noise near that of 4-fold CV
 MIN_LABELED = 20  # below this the audit rows are too few for any verdict (a 5-row audit moves by 20 points)
-
-
-class ReferenceWarning(TrainingWarning):
-    """The trained network scored below its supervised reference, or below the constant answer, on held-out labels."""
 
 
 def wants_check(est, is_table: bool) -> bool:
