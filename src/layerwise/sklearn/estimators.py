@@ -13,6 +13,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import _safe_indexing, assert_all_finite, column_or_1d
 from sklearn.utils.multiclass import check_classification_targets
 
+from ..data.tables import looks_like_table
 from ..exceptions import DataError
 from ..finetune import finetune, stack_with_head
 from ..nn.heads import ClassifierHead, RegressorHead
@@ -41,8 +42,6 @@ class _PretrainedBase(TransformerMixin, PretrainedStackMixin, SemiSupervisedMixi
     def _fit(self, X, y_targets: torch.Tensor, labeled: np.ndarray, n_out: int, objective, stratify, checkpoint_dir, resume: bool):
         """Train the network (:meth:`_fit_network`), then check it against a supervised reference
         (``check_reference``; :func:`~layerwise.sklearn._reference.check_against_reference`)."""
-        from ..data.tables import looks_like_table  # noqa: PLC0415  (written alongside; imported where used)
-
         # X as the network sees it: encoded tables stay tables, except one of categories only (0/1 columns)
         self._rows_are_table = getattr(self, "preprocessor_", None) is not None or looks_like_table(X)
         self._fit_network(X, y_targets, labeled, n_out, objective, stratify, checkpoint_dir, resume)
