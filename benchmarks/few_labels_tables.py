@@ -55,6 +55,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.dummy import DummyClassifier
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -69,7 +70,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _tables import TABLES, load, package_version  # noqa: E402
 
 RESULTS = Path(os.environ.get("LAYERWISE_TABLES_RESULTS", Path(__file__).resolve().parent / "results" / "few_labels_tables.jsonl"))
-METHODS = ("default", "hgb", "logreg", "selftraining", "labelspreading", "majority")
+METHODS = ("default", "hgb", "logreg", "selftraining", "labelspreading", "majority", "references_blend")
 PEERS = METHODS[1:]
 TEST_FRACTION, MAX_TEST_ROWS = 0.2, 10_000
 MAX_UNLABELED_SPREADING = 10_000
@@ -180,6 +181,10 @@ def run_method(method: str, X: pd.DataFrame, codes: np.ndarray, s: Split, seed: 
             # rows whose neighbours no label reached have NaN probabilities; argmax makes them the first class
             extra["nan_test_rows"] = round(float(np.isnan(proba).any(axis=1).mean()), 4)
             return est[-1].classes_[np.argmax(proba, axis=1)]
+    elif method == "references_blend":  # the default's blend without the network: what the network adds
+        est = _ReferencesBlend(seed)
+        fit = lambda: est.fit(X_train, y_partial)  # noqa: E731
+        predict = lambda: est.predict(X_test)  # noqa: E731
     elif method == "majority":
         est = DummyClassifier(strategy="most_frequent")
         fit = lambda: est.fit(X_train.iloc[lab], y_partial[lab])  # noqa: E731
@@ -199,6 +204,40 @@ def run_method(method: str, X: pd.DataFrame, codes: np.ndarray, s: Split, seed: 
                 value = getattr(est, name)
                 extra[name] = value if value is None or isinstance(value, (str, bool, dict, list)) else float(value)
     return {"accuracy": round(accuracy, 5), "fit_seconds": round(seconds, 3), **extra}
+
+
+class _ReferencesBlend:
+    """The default's self-check and blend with the network left out (an ablation): the same table encoding, the
+    same held-out quarter of the labels, the shares of logistic regression and gradient boosting chosen there by
+    log loss on the same grid, both refitted on every labeled row."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+
+    def fit(self, X, y):
+        from sklearn.model_selection import train_test_split
+
+        from layerwise.data.tables import TablePreprocessor
+        from layerwise.sklearn._reference import AUDIT_FRACTION, _blend_weights, _candidates, _outputs, _references
+
+        self.pre = TablePreprocessor().fit(X)
+        E, idx = self.pre.transform(X), np.flatnonzero(y != -1)
+        self.classes_, codes = np.unique(y[idx], return_inverse=True)
+        # the default's seed for its split (sklearn/_reference.py), from random_state=seed
+        seed = int(np.random.RandomState(self.seed).randint(2**31 - 1))
+        n_audit = max(int(round(AUDIT_FRACTION * len(idx))), len(self.classes_))
+        tr, au = train_test_split(np.arange(len(idx)), test_size=n_audit, random_state=seed, stratify=codes)
+        _, fitted = _references(E[idx][tr], codes[tr], True, seed)
+        outs = [_outputs(m, E[idx][au], True) for m in fitted.values()]
+        shares, _ = _blend_weights(outs, codes[au], True)
+        cands = _candidates(True, seed)
+        self.models = [(w, clone(cands[k]).fit(E[idx], codes)) for k, w in zip(fitted, shares) if w > 0]
+        return self
+
+    def predict(self, X):
+        E = self.pre.transform(X)
+        proba = sum(w * m.predict_proba(E) for w, m in self.models)
+        return self.classes_[proba.argmax(axis=1)]
 
 
 def machine() -> dict:
