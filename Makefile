@@ -76,7 +76,7 @@ reproduce: $(STAMP)
 	cd benchmarks && ../$(PY) reproduce_semi.py --method m1m2 --labels 100 --seeds $(SEEDS)
 	cd benchmarks && ../$(PY) defaults.py
 	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev,bench]"
-	cd benchmarks && OMP_NUM_THREADS=1 ../$(PY) few_labels_tables.py run --methods hgb logreg selftraining labelspreading majority default --seeds $(SEEDS) && ../$(PY) few_labels_tables.py report
+	cd benchmarks && OMP_NUM_THREADS=1 ../$(PY) few_labels_tables.py run --methods hgb logreg selftraining labelspreading majority references_blend default --seeds $(SEEDS) && ../$(PY) few_labels_tables.py report
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache build/docs

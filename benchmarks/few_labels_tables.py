@@ -25,7 +25,9 @@ Methods (``--methods``):
   Rows that no label reaches through the 7-NN graph within its 30 iterations get NaN probabilities,
   which scikit-learn's ``predict`` turns into the first class; the record gives their share
   (``unreached_train_rows``, ``nan_test_rows``): with 100 labels it is large;
-- ``majority``: the most frequent class among the labeled rows.
+- ``majority``: the most frequent class among the labeled rows;
+- ``references_blend``: the default's self-check and blend with the network left out (an ablation: what the
+  network adds to the blend of logistic regression and gradient boosting).
 
 Each run appends one JSON line to ``benchmarks/results/few_labels_tables.jsonl``: table, package
 and version, labels, seed, method, test accuracy, fit wall time, the torch / OpenMP / BLAS thread
