@@ -134,10 +134,13 @@ class SemiSupervisedMixin:
 
 
 def _same(value, default) -> bool:
-    """``value == default`` for parameter values (tuples and lists alike; never an array's elementwise answer)."""
+    """``value == default`` for parameter values: tuples and lists alike, ``True`` never equal to ``1``, and never
+    an array's elementwise answer."""
     if isinstance(value, (list, tuple)) and isinstance(default, (list, tuple)):
         return list(value) == list(default)
+    if isinstance(value, bool) or isinstance(default, bool):
+        return value is default
     try:
-        return bool(value == default) and type(value) is not bool or value is default
+        return bool(value == default)
     except (TypeError, ValueError):
         return False
