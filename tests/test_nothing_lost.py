@@ -167,7 +167,7 @@ def test_a_broken_state_file_is_a_clear_error(run_dir, capsys, content, message)
 
 
 def test_an_unwritable_output_is_a_clear_error_not_a_traceback(run_dir, fitted, digits, capsys, monkeypatch):
-    import layerwise.commands as commands
+    import layerwise.model_commands as commands
 
     X, _ = digits
     model = layerwise.save(fitted, run_dir / "model")

@@ -16,14 +16,14 @@ __all__ = ["main"]
 
 
 class _LazyCommands:
-    """``commands.NAME``: a function that imports :mod:`layerwise.commands` (and with it torch) when it is called,
-    not when the parser is built."""
+    """``commands.NAME``: a function that imports :mod:`layerwise.commands` or :mod:`layerwise.model_commands` (and
+    with them torch) when it is called, not when the parser is built."""
 
     def __getattr__(self, name: str):
         def command(args: argparse.Namespace) -> int:
-            from . import commands
+            from . import commands, model_commands
 
-            return getattr(commands, name)(args)
+            return getattr(commands if hasattr(commands, name) else model_commands, name)(args)
 
         command.__name__ = command.__qualname__ = name
         return command
