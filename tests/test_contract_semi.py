@@ -1,4 +1,4 @@
-"""Contract tests run for every registered semi-supervised method (ladder, m1m2, vime), and their own checks."""
+"""Contract tests run for every registered semi-supervised method (ladder, conv_ladder, m1m2, vime), and their own checks."""
 
 import math
 
@@ -12,11 +12,12 @@ from layerwise.train import Callback, Trainer
 
 # small settings so every method trains in seconds on digits
 SMALL = {"ladder": {}, "m1m2": {"m1_epochs": 3, "latent_dim": 4, "m2_hidden": (32,), "m1_latent": 8},
-         "vime": {"prepare_epochs": 2, "predictor_hidden": (32,)}}
+         "vime": {"prepare_epochs": 2, "predictor_hidden": (32,)},
+         "conv_ladder": {"image_shape": (1, 8, 8)}}  # the digits' flat 64 pixels are 8x8 images
 
 # The weights of each method's classifier: the unlabeled rows must reach their gradient.
 CLASSIFIER = {"ladder": lambda model: model.weights[-1].weight, "m1m2": lambda model: model.m2.classifier[0].weight,
-              "vime": lambda model: model.predictor[0].weight}
+              "vime": lambda model: model.predictor[0].weight, "conv_ladder": lambda model: model.weights["9"].weight}
 
 
 def _data(digits, n_labeled=60, n_rows=600):

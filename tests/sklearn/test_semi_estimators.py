@@ -9,7 +9,7 @@ from layerwise.exceptions import ConfigError, DataError
 from layerwise.registry import SEMI_SUPERVISED
 
 SMALL = {"ladder": {}, "m1m2": {"m1_epochs": 2, "latent_dim": 4, "m2_hidden": (32,), "m1_latent": 8},
-         "vime": {"prepare_epochs": 2, "predictor_hidden": (32,)}}
+         "vime": {"prepare_epochs": 2, "predictor_hidden": (32,)}, "conv_ladder": {"image_shape": (1, 8, 8)}}
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +21,8 @@ def partial(digits):
 
 
 def _clf(name, **kw):
-    return PretrainedClassifier((32, 16), semi_supervised=name, semi_supervised_params=SMALL[name], max_iter=3,
+    sizes = () if name == "conv_ladder" else ((32, 16),)  # Conv-Small's layers are fixed: it refuses hidden_layer_sizes
+    return PretrainedClassifier(*sizes, semi_supervised=name, semi_supervised_params=SMALL[name], max_iter=3,
                                 random_state=0, **kw)
 
 
@@ -85,7 +86,7 @@ def test_every_method_resumes_bitwise_through_the_estimator(name, partial, tmp_p
 
 
 @pytest.mark.parametrize("params, match", [
-    ({"semi_supervised": "ladr"}, r"semi_supervised must be None or 'auto' or one of \['ladder', 'm1m2', 'vime'\]; got 'ladr'. Did you mean 'ladder'\?"),
+    ({"semi_supervised": "ladr"}, r"semi_supervised must be None or 'auto' or one of \['conv_ladder', 'ladder', 'm1m2', 'vime'\]; got 'ladr'. Did you mean 'ladder'\?"),
     ({"semi_supervised_params": {"noise_std": -1}}, "refused by the semi-supervised method 'ladder': Ladder: noise_std must be a finite number >= 0"),
     ({"semi_supervised_params": {"nois": 0.2}}, "unknown option 'nois' for the semi-supervised method 'ladder'. Did you mean 'noise_std'"),
     ({"semi_supervised": "ladder", "semi_supervised_params": {"denoising_costs": [1, -1, 1]}}, "denoising_costs must be 'paper', 'gamma' or a list"),
@@ -139,3 +140,71 @@ def test_inputs_outside_the_unit_interval_are_warned_about_or_refused(partial):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", TrainingWarning)
             _clf("m1m2", scale="none").fit(X * 16, y)
+
+
+# -- the convolutional ladder (Conv-Small) on images -------------------------------------------------
+
+
+def test_auto_trains_the_conv_ladder_on_images_on_a_gpu_and_load_rebuilds_it(partial, tmp_path, monkeypatch):
+    """Images (here a Dataset of 8x8 digits, -1 for the unlabeled ones) get Conv-Small, which needs their shape, when
+    the fit runs on a GPU (faked here: the network itself runs on the CPU); on a CPU, the dense ladder."""
+    import torch
+    from torch.utils.data import TensorDataset
+
+    from layerwise.sklearn._semi import SemiSupervisedMixin
+
+    X, y_partial, _ = partial
+    images = TensorDataset(torch.from_numpy(X.reshape(-1, 1, 8, 8)), torch.from_numpy(y_partial))
+    assert PretrainedClassifier(max_iter=1, random_state=0).fit(images).semi_supervised_ == "ladder"
+    monkeypatch.setattr(SemiSupervisedMixin, "_on_gpu", lambda self: True)
+    clf = PretrainedClassifier(max_iter=2, random_state=0).fit(images)
+    assert clf.semi_supervised_ == "conv_ladder" and clf._stack_recipe["image_shape"] == [1, 8, 8]
+    assert clf.transform(X[:3]).shape == (3, 10)  # the global mean pool of its ten channels
+    layerwise.save(clf, tmp_path / "m")
+    back = layerwise.load(tmp_path / "m")
+    assert back.semi_supervised_ == "conv_ladder"
+    np.testing.assert_array_equal(back.predict_proba(X), clf.predict_proba(X))
+    # the same images with layer widths: the dense ladder, which uses them
+    dense = PretrainedClassifier((32,), max_iter=1, random_state=0).fit(images)
+    assert dense.semi_supervised_ == "ladder"
+
+
+def test_the_conv_ladder_learns_colours_from_an_image_folder(tmp_path):
+    """A folder of 16x16 RGB images, three classes told apart by colour, a third of the labels hidden as "-1"."""
+    from PIL import Image
+
+    from layerwise.data.images import ImageFolder
+
+    rng = np.random.RandomState(0)
+    for name, rgb in [("red", (200, 40, 40)), ("green", (40, 180, 60)), ("blue", (50, 60, 210))]:
+        (tmp_path / name).mkdir()
+        for i in range(20):
+            pixels = np.clip(np.array(rgb) + rng.normal(0, 40, (16, 16, 3)), 0, 255).astype(np.uint8)
+            Image.fromarray(pixels, "RGB").save(tmp_path / name / f"{i}.png")
+    folder = ImageFolder(tmp_path)
+    y = np.asarray(folder.classes)[folder.targets]
+    y_partial = np.where(np.arange(len(y)) % 3 == 0, y, "-1")
+    clf = PretrainedClassifier(semi_supervised="conv_ladder", max_iter=15, random_state=0).fit(str(tmp_path), y_partial)
+    assert clf.semi_supervised_ == "conv_ladder" and clf._stack_recipe["image_shape"] == [3, 16, 16]
+    hidden = y_partial == "-1"
+    assert clf.score(str(tmp_path)) > 0.8 and (clf.predict(str(tmp_path))[hidden] == y[hidden]).mean() > 0.8  # chance: 1/3
+
+
+@pytest.mark.parametrize("setting, shown", [({"hidden_layer_sizes": (32, 16)}, r"hidden_layer_sizes=\(32, 16\)"),
+                                            ({"activation": "tanh"}, "activation='tanh'")])
+def test_layer_settings_beside_the_conv_ladder_are_refused(partial, setting, shown):
+    X, y_partial, _ = partial
+    with pytest.raises(ConfigError, match=rf"semi_supervised='conv_ladder' trains a network of fixed layers, so {shown} "
+                                          r"would not be used; remove it, or set semi_supervised='ladder' for a dense ladder"):
+        PretrainedClassifier(semi_supervised="conv_ladder", semi_supervised_params={"image_shape": (1, 8, 8)}, max_iter=1,
+                             **setting).fit(X, y_partial)
+
+
+def test_the_conv_ladder_on_flat_rows_needs_their_image_shape(partial):
+    X, y_partial, _ = partial
+    with pytest.raises(ConfigError, match=r"conv_ladder needs image_shape=\(channels, height, width\) to unflatten its "
+                                          r"rows of 64 values; pass semi_supervised_params=\{'image_shape': \(1, 28, 28\)\}"):
+        PretrainedClassifier(semi_supervised="conv_ladder", max_iter=1).fit(X, y_partial)
+    with pytest.raises(ConfigError, match=r"image_shape=\(3, 8, 8\) has 192 values but the rows have 64"):
+        PretrainedClassifier(semi_supervised="conv_ladder", semi_supervised_params={"image_shape": (3, 8, 8)},
+                             max_iter=1).fit(X, y_partial)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from .base import OBJECTIVES, SEMI_SUPERVISED, Objective, StepOutput
 from .contrastive import ContrastiveDivergence  # registers "rbm"
+from .conv_ladder import ConvLadder  # registers the semi-supervised "conv_ladder"
 from .elbo import ELBO, KLWarmup, iwae_log_likelihood  # registers "vae"
 from .ladder import Ladder  # registers the semi-supervised "ladder"
 from .m2 import M2Objective  # registers the semi-supervised "m1m2"
@@ -25,6 +26,7 @@ __all__ = [
     "M2Objective",
     "Classification",
     "ContrastiveDivergence",
+    "ConvLadder",
     "ConvReconstruction",
     "ELBO",
     "KLWarmup",
