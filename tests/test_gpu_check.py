@@ -38,4 +38,9 @@ def test_cpu_dry_run_runs_every_check(gpu_check, capsys, tmp_path):
     assert results["save / load"]["note"].endswith("outputs identical")
     assert all(results[k]["samples_per_s"] > 0 for k in ("greedy stack (autoencoders)", "fine-tuning, bf16", "DDP, 1 process"))
     assert "greedy stack (autoencoders)" in out and "speed-up" in out  # the table
+    # the few-label runs of the ladder and M1+M2 (on the device alone; here the CPU), with time and test error
+    few = record["few_labels"]
+    assert list(few) == list(gpu_check.SEMI_CHECKS) == ["ladder", "m1m2"] and all(r["ok"] for r in few.values()), few
+    assert all(0 <= r["test_error_pct"] <= 100 and r["seconds"] > 0 for r in few.values())
+    assert "M1: 2 epochs" in few["m1m2"]["note"] and "few labels on cpu" in out
     assert not torch.distributed.is_initialized()

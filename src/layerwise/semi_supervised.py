@@ -18,6 +18,11 @@ family reaches about 1% test error with 100 MNIST labels:
 :func:`fit_semi_supervised` is to these methods what :func:`~layerwise.finetune`
 is to a pretrained stack: it builds the method's model, runs its preparation
 (M1 for ``"m1m2"``, VIME-self for ``"vime"``), then trains it with a :class:`~layerwise.train.Trainer`.
+
+Under ``torchrun`` both phases run data-parallel like any fit: each process
+takes its share of every global batch of labeled and unlabeled rows (see
+:mod:`layerwise.train.distributed`), and every process ends with the same
+weights and running statistics.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from torch import nn
 from .data.semi import LabeledUnlabeled
 from .exceptions import DataError
 from .objectives.base import SEMI_SUPERVISED
+from .train.distributed import sync_buffers
 from .train.loop import Trainer
 
 __all__ = ["fit_semi_supervised"]
@@ -114,5 +120,8 @@ def fit_semi_supervised(
     history: dict[str, list[dict[str, Any]]] = {"prepare": [], "train": []}
     if hasattr(method, "prepare"):
         history["prepare"] = method.prepare(model, data, prepare_trainer or Trainer(), resume=resume)
-    history["train"] = (trainer or Trainer()).fit(model, method, data, val, resume=resume)
+    trainer = trainer or Trainer()
+    history["train"] = trainer.fit(model, method, data, val, resume=resume)
+    # under torchrun: each rank updated the running statistics from its own rows last; predict alike everywhere
+    sync_buffers(model, trainer.distributed, trainer.device)
     return model.eval(), history

@@ -93,6 +93,17 @@ class SemiSupervisedBatches:
 
     def iter_from(self, first_batch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
         d = self.data
+        for il, iu in self.iter_indices(first_batch):
+            yield d.X_labeled.index_select(0, il), d.y.index_select(0, il), d.X_unlabeled.index_select(0, iu)
+
+    def iter_indices(self, first_batch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """The row indices ``(labeled, unlabeled)`` of each batch from ``first_batch`` on.
+
+        What :meth:`iter_from` gathers; under several processes each takes its
+        share of these indices (:class:`~layerwise.train.distributed.ShardedBatches`)
+        and gathers only its own rows.
+        """
+        d = self.data
         device = d.X_unlabeled.device
         steps, n_l, bl = len(self), d.X_labeled.shape[0], self.labeled_batch_size
         order_u = torch.randperm(self.n, generator=self.generator).to(device)
@@ -100,6 +111,4 @@ class SemiSupervisedBatches:
         rounds = -(-steps * bl // n_l)
         order_l = torch.cat([torch.randperm(n_l, generator=self.generator) for _ in range(rounds)]).to(device)
         for i in range(first_batch, steps):
-            iu = order_u[i * self.batch_size : (i + 1) * self.batch_size]
-            il = order_l[i * bl : (i + 1) * bl]
-            yield d.X_labeled.index_select(0, il), d.y.index_select(0, il), d.X_unlabeled.index_select(0, iu)
+            yield order_l[i * bl : (i + 1) * bl], order_u[i * self.batch_size : (i + 1) * self.batch_size]

@@ -18,12 +18,27 @@ process, or when the caller has already initialised a process group:
   possible and each rank's loss is weighted by its share of the rows, so the
   averaged gradient is the gradient of the global batch's mean loss, as on one
   process;
+- semi-supervised batches (the ladder, M1+M2; :class:`~layerwise.data.semi.LabeledUnlabeled`)
+  are shared the same way: every rank draws the same labeled and unlabeled
+  orders and takes its share of each global batch of unlabeled rows and the
+  labeled rows in the same proportions (:func:`labeled_share`), so the one
+  weight per rank is right for both the labeled and the unlabeled mean.
+  Preparation phases (M1 of M1+M2) are ordinary fits and are shared too;
 - the model and the objective run inside one module that DDP wraps, so
   objectives may call any submodule (``model.encoder``, ``model.decode``...)
   and their gradients are still averaged by DDP;
 - epoch metrics are summed over ranks (weighted by rows), so every rank sees
   the same history and takes the same early-stopping decision;
 - only rank 0 writes checkpoints, logs and progress bars.
+
+What differs from one process: objectives that normalise with the statistics
+of the batch see each rank's share, as DDP's plain ``BatchNorm`` does
+(no ``SyncBatchNorm``). The ladder network does this at every layer, so 2
+processes follow a slightly different path from one, within the spread of
+seeds; the noise of corruptions and of sampled codes is drawn per rank too.
+Its running statistics are kept as DDP keeps buffers, rank 0's, and
+:func:`sync_buffers` gives every rank rank 0's at the end of the fit
+(:func:`~layerwise.semi_supervised.fit_semi_supervised` calls it), so every rank predicts the same.
 
 Launch with ``torchrun --nproc_per_node=2 -m layerwise pretrain -c cfg.toml``
 (see the README). ``LAYERWISE_DIST_TIMEOUT`` (seconds, default 600) bounds how
@@ -63,6 +78,8 @@ __all__ = [
     "shutdown",
     "resolve",
     "shard_bounds",
+    "labeled_share",
+    "sync_buffers",
 ]
 
 ENV_TIMEOUT = "LAYERWISE_DIST_TIMEOUT"
@@ -298,6 +315,56 @@ def shard_bounds(n: int, rank: int, world_size: int) -> tuple[int, int]:
     return start, start + q + (rank < extra)
 
 
+def labeled_share(n_labeled: int, n_unlabeled: int, rank: int, world_size: int) -> tuple[int, int]:
+    """``(start, stop)`` of rank ``rank``'s labeled rows in a batch of ``n_labeled`` labeled and ``n_unlabeled`` unlabeled rows.
+
+    A semi-supervised loss is a mean over the labeled rows plus a mean over
+    the unlabeled ones, and each rank's loss gets one weight, its share of
+    the unlabeled rows (``ShardedBatches``). The labeled rows are therefore
+    split in the same proportions as the unlabeled ones, which makes that
+    one weight right for both means. Where the proportions give no whole
+    numbers of rows (the shorter last batch of an epoch; a labeled batch that
+    does not split like the unlabeled one), every rank takes all of the
+    labeled rows: each rank's labeled mean is then the global one, and the
+    weights, which average to 1, leave it whole. Exact either way; the
+    second computes the labeled rows on every rank. A rank without unlabeled
+    rows (weight 0) gets one labeled row, which adds nothing.
+
+    Examples
+    --------
+    >>> [labeled_share(100, 100, r, 2) for r in range(2)]  # even: halves
+    [(0, 50), (50, 100)]
+    >>> [labeled_share(100, 37, r, 2) for r in range(2)]  # 19/18 unlabeled rows: 51.4 labeled is no row count
+    [(0, 100), (0, 100)]
+    >>> [labeled_share(10, 1, r, 2) for r in range(2)]  # rank 1 has no unlabeled row
+    [(0, 10), (0, 1)]
+    """
+    bounds = [shard_bounds(n_unlabeled, r, world_size) for r in range(world_size)]
+    start_u, stop_u = bounds[rank]
+    if stop_u == start_u:
+        return 0, 1
+    if any(n_labeled * start % n_unlabeled for start, _ in bounds):
+        return 0, n_labeled
+    return n_labeled * start_u // n_unlabeled, n_labeled * stop_u // n_unlabeled
+
+
+def sync_buffers(module: nn.Module, option: bool | str = "auto", device: torch.device | str = "cpu") -> None:
+    """Rank 0's buffers (running statistics) on every process, in place; nothing on one process.
+
+    DDP gives every rank rank 0's buffers at the start of each step, and each
+    rank then updates them from its own rows: after the last step they
+    differ, and so would the predictions of modules that normalise with them
+    at inference (the ladder network). Call after training, on every rank;
+    ``option`` and ``device`` are the trainer's ``distributed`` and ``device``.
+    """
+    ctx = resolve(option, torch.device(device))
+    if ctx is None:
+        return
+    with torch.no_grad():
+        for b in module.buffers():
+            b.copy_(ctx.broadcast(b))
+
+
 # -- the context a distributed fit uses -------------------------------------------------------
 class DistributedContext:
     """Rank, world size and the collectives of one distributed fit.
@@ -450,12 +517,13 @@ class ShardedBatches:
     row with ``rows=0`` and ``scale=0``: it still runs the step every rank
     must run, and adds nothing.
 
-    In-memory tensors are indexed directly (each rank gathers only its rows);
+    In-memory tensors and semi-supervised batches are indexed directly (each
+    rank gathers only its rows; labeled rows as :func:`labeled_share` says);
     other batch sources (file chunks) are read whole and sliced.
 
     Parameters
     ----------
-    batches : TensorBatches or ChunkedBatches
+    batches : TensorBatches, SemiSupervisedBatches or ChunkedBatches
         Global batches; its generator must be seeded the same on every rank.
     rank, world_size : int
     """
@@ -478,11 +546,12 @@ class ShardedBatches:
                 local, rows, scale = self._share(idx)
                 yield tuple(t.index_select(0, local) for t in self.batches.tensors), rows, scale
         elif isinstance(self.batches, SemiSupervisedBatches):
-            # labeled and unlabeled rows are shared out separately; the weight follows the unlabeled share
-            for x_l, y, x_u in self.batches.iter_from(first_batch):
-                local_l, _, _ = self._share(torch.arange(x_l.shape[0], device=x_l.device))
-                local_u, rows, scale = self._share(torch.arange(x_u.shape[0], device=x_u.device))
-                yield (x_l.index_select(0, local_l), y.index_select(0, local_l), x_u.index_select(0, local_u)), rows, scale
+            d = self.batches.data
+            for il, iu in self.batches.iter_indices(first_batch):
+                local_u, rows, scale = self._share(iu)
+                local_l = il[slice(*labeled_share(il.shape[0], iu.shape[0], self.rank, self.world_size))]
+                batch = (d.X_labeled.index_select(0, local_l), d.y.index_select(0, local_l), d.X_unlabeled.index_select(0, local_u))
+                yield batch, rows, scale
         else:
             for batch in self.batches.iter_from(first_batch):
                 local, rows, scale = self._share(torch.arange(batch[0].shape[0], device=batch[0].device))
