@@ -191,3 +191,27 @@ def test_a_new_estimator_parameter_is_a_config_key_with_the_estimator_default():
     assert PretrainedClassifier(**params).get_params()["dropout"] == 0.25
     assert config_from_dict({}).finetune.max_iter == PretrainedClassifier().max_iter
     assert config_from_dict({}).pretrain.max_iter == StackedAutoencoder().max_iter
+
+
+def test_data_image_size_is_a_data_key_that_resizes_a_folder_and_is_refused_elsewhere(tmp_path):
+    """Issue "Images as they come": [data] image_size reads a folder of mixed sizes; the estimators get its rows."""
+    import numpy as np
+    from PIL import Image
+
+    for name, shape in (("cat", (6, 5)), ("dog", (9, 7))):
+        (tmp_path / "images" / name).mkdir(parents=True)
+        for i in range(5):
+            Image.fromarray(np.full(shape, 40 * i, np.uint8)).save(tmp_path / "images" / name / f"{i}.png")
+    cfg = config_from_dict({"data": {"dataset": str(tmp_path / "images"), "image_size": [4, 3], "test_size": 0.2, "val_size": 0.0}})
+    assert cfg.data.image_size == [4, 3] and "image_size" not in estimator_params(cfg, "finetune")
+    data = prepare_data(**config_to_dict(cfg)["data"])
+    assert data.image_shape == (1, 4, 3) and data.X_train.shape == (8, 12) and set(data.y_train) == {"cat", "dog"}
+    assert prepare_data(str(tmp_path / "images"), image_size=4, test_size=0.2, val_size=0.0).image_shape == (1, 4, 4)
+    with pytest.raises(ConfigError, match=r"data.image_size must be None or a positive integer \(a square\) or \(height, width\) in "
+                                          r"pixels, e.g. \(28, 28\); got \[4, 3, 1\]"):
+        config_from_dict({"data": {"image_size": [4, 3, 1]}})
+    with pytest.raises(ConfigError, match=r"unknown key 'finetune.image_size'.* Valid keys here"):
+        config_from_dict({"finetune": {"image_size": 4}})
+    with pytest.raises(ConfigError, match=r"data.image_size=16 resizes the images of a folder, but dataset='digits' is not a folder: "
+                                          r"it would not be used"):
+        prepare_data("digits", image_size=16)

@@ -6,7 +6,8 @@ same declaration (:mod:`layerwise.params.table`):
 - top level: ``name`` and ``out_dir`` (the run folder ``out_dir/name``), and
   ``random_state``, ``device``, ``precision``, shared by data splitting and
   both estimators;
-- ``[data]``: the arguments of :func:`layerwise.data.prepare.prepare_data`;
+- ``[data]``: the arguments of :func:`layerwise.data.prepare.prepare_data` (``image_size`` resizes the images of
+  a folder ``dataset``: the estimators are given the resized rows);
 - ``[model]``: the parameters both estimators share (``hidden_layer_sizes``,
   ``activation``, ``pretrain``, ``pretrain_params``);
 - ``[pretrain]``: the other parameters of the
@@ -52,6 +53,7 @@ _FROM_CLI = ("verbose", "pretrained", "unlabeled")  # --no-progress, the run's p
 _OBJECTS = ("callbacks",)  # Python objects, not config values: the run's loggers come from [logging]
 _FROM_DATA = ("scale",)  # [data] scale: both estimators fit it on the training rows (preprocessing is part of the model)
 _PRETRAINING = ("pretrain_max_iter", "loss", "tied")  # fine-tuning starts from pretrained/: these are [pretrain]'s
+_IN_DATA = ("image_size",)  # [data] image_size: prepare_data resizes the folder's images; the estimators get their rows
 
 
 def _rest(params: ParamSet, *exclude: tuple[str, ...]) -> ParamSet:
@@ -66,8 +68,8 @@ SECTIONS: dict[str, ParamSet] = {
     # the CLI pretrains a StackedAutoencoder, which names its objective: "auto" is the estimators' alone
     "model": PRETRAINED.select(*_MODEL, defaults={"pretrain": "denoising"},
                                constraints={"pretrain": PARAMS["pretrain"].constraints}),
-    "pretrain": _rest(STACKED_AUTOENCODER, _MODEL, _SHARED, _FROM_CLI, _OBJECTS, _FROM_DATA),
-    "finetune": _rest(PRETRAINED, _MODEL, _SHARED, _FROM_CLI, _PRETRAINING, _OBJECTS, _FROM_DATA),
+    "pretrain": _rest(STACKED_AUTOENCODER, _MODEL, _SHARED, _FROM_CLI, _OBJECTS, _FROM_DATA, _IN_DATA),
+    "finetune": _rest(PRETRAINED, _MODEL, _SHARED, _FROM_CLI, _PRETRAINING, _OBJECTS, _FROM_DATA, _IN_DATA),
     "logging": LOGGING,
 }
 

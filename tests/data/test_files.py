@@ -185,3 +185,73 @@ def test_path_errors(tmp_path):
     with pytest.raises(ConfigError, match=r"label_column applies to .csv and .npy files; got label_column='y' for .*\.npz"):
         np.savez(tmp_path / "k.npz", X=np.zeros((2, 2)))
         load_file(tmp_path / "k.npz", label_column="y")
+
+
+# -- an estimator's X and y as files (read_features, read_labels) -----------------------------------------
+
+
+def test_an_npz_of_one_array_is_the_rows_and_of_several_x_and_y_by_their_names(tmp_path):
+    from layerwise.data.files import read_features
+
+    rows = np.arange(6.0).reshape(3, 2)
+    np.savez(tmp_path / "one.npz", whatever=rows)
+    d = read_features(tmp_path / "one.npz")
+    assert d.X.tolist() == rows.tolist() and d.y is None
+    np.savez(tmp_path / "named.npz", data=rows, labels=np.array([0.0, 1.0, 1.0]), extra=np.zeros(1))
+    d = read_features(tmp_path / "named.npz")
+    assert d.X.tolist() == rows.tolist() and d.y.tolist() == [0, 1, 1] and d.y.dtype == np.int64
+    np.savez(tmp_path / "odd.npz", a=rows, b=rows)
+    with pytest.raises(DataError, match=r"odd.npz holds the arrays \['a', 'b'\], none named 'X', 'x', 'data'; expected one array, "
+                                        r"or the rows under one of these names\. Save it with np\.savez\(path, X=X, y=y\)"):
+        read_features(tmp_path / "odd.npz")
+    np.savez(tmp_path / "both.npz", X=rows, data=rows)
+    with pytest.raises(DataError, match=r"both.npz has arrays \['X', 'data'\], which could each be the rows; expected one of them"):
+        read_features(tmp_path / "both.npz")
+    np.savez(tmp_path / "text.npz", X=np.array(["a", "b"]))
+    with pytest.raises(DataError, match=r"text.npz: the array 'X' holds <U1 values; expected numbers"):
+        read_features(tmp_path / "text.npz")
+
+
+def test_a_csv_header_is_detected_and_text_columns_are_refused_with_the_dataframe_way(tmp_path):
+    from layerwise.data.files import read_features
+
+    with_header = _write_csv(tmp_path / "h.csv", ["a", "b", "label"], [[1, 2, "cat"], [3, 4, "dog"]])
+    d = read_features(with_header, label="label")
+    assert d.X.tolist() == [[1, 2], [3, 4]] and d.y.tolist() == ["cat", "dog"] and d.feature_names == ["a", "b"]
+    (tmp_path / "bare.csv").write_text("1,2,0\n3,4,1\n")  # no header: every line is a row
+    d = read_features(tmp_path / "bare.csv")
+    assert d.X.tolist() == [[1, 2, 0], [3, 4, 1]] and d.y is None and d.feature_names is None
+    (tmp_path / "pandas.csv").write_text("0,1,2\n0.5,0.25,1\n")  # DataFrame(X).to_csv(index=False): names 0..n-1
+    assert read_features(tmp_path / "pandas.csv").X.tolist() == [[0.5, 0.25, 1]]
+    with pytest.raises(DataError, match=r"h.csv: feature column\(s\) 'label' \(column 2, line 2: 'cat'\) are not numeric; .* read a "
+                                        r"table with text columns with pandas \(X = pandas\.read_csv\(path\)\) and pass the DataFrame.*"
+                                        r"If one of them holds the labels, name it: fit\(path, y='<its name>'\)"):
+        read_features(with_header)
+    with pytest.raises(DataError, match=r"y='lable' names no column of .*h.csv; its columns are \['a', 'b', 'label'\]\. "
+                                        r"Did you mean 'label'\?"):
+        read_features(with_header, label="lable")
+    with pytest.raises(DataError, match=r"y='label' names a column, but .*bare.csv has no header line \(its first line is numbers"):
+        read_features(tmp_path / "bare.csv", label="label")
+
+
+def test_labels_from_npy_npz_and_one_column_csv_files(tmp_path):
+    from layerwise.data.files import read_labels
+
+    np.save(tmp_path / "y.npy", np.array([[1.0], [0.0]]))
+    assert read_labels(tmp_path / "y.npy").tolist() == [1, 0]
+    np.savez(tmp_path / "y.npz", X=np.zeros((2, 3)), target=np.array([2.5, 1.0]))
+    assert read_labels(tmp_path / "y.npz").tolist() == [2.5, 1.0]
+    (tmp_path / "numbers.csv").write_text("label\n1\n0\n")
+    assert read_labels(tmp_path / "numbers.csv").tolist() == [1, 0]
+    (tmp_path / "names.csv").write_text("species\ncat\ndog\n")  # text: one line more than X has rows is a header
+    assert read_labels(tmp_path / "names.csv", n_rows=2).tolist() == ["cat", "dog"]
+    assert read_labels(tmp_path / "names.csv", n_rows=3).tolist() == ["species", "cat", "dog"]
+    _write_csv(tmp_path / "wide.csv", ["a", "label"], [[1, 0]])
+    with pytest.raises(DataError, match=r"y is the file .*wide.csv, whose lines hold 2 fields; expected one column of labels\. "
+                                        r"With X a \.csv, name its label column instead: fit\(X_path, y='<column name>'\)"):
+        read_labels(tmp_path / "wide.csv")
+    np.save(tmp_path / "grid.npy", np.zeros((2, 2)))
+    with pytest.raises(DataError, match=r"y is the file .*grid.npy, which holds an array of shape \(2, 2\); expected one label per row"):
+        read_labels(tmp_path / "grid.npy")
+    with pytest.raises(DataError, match=r"y is the path '.*missing.npy', which does not exist; expected a \.npy, \.npz or one-column \.csv"):
+        read_labels(tmp_path / "missing.npy")

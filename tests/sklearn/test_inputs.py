@@ -1,4 +1,4 @@
-"""The estimators on data that is not an array: PyTorch datasets, .npy files, folders of images."""
+"""The estimators on data that is not an array: PyTorch datasets, .npy files, folders of images (.npz, .csv: test_file_inputs.py)."""
 
 import json
 
@@ -51,6 +51,7 @@ def test_a_dataset_fits_and_predicts_like_its_arrays(digits_small):
     with pytest.raises(DataError, match=r"The DataLoader shuffles \(shuffle=True\), so its rows come in a new order each pass "
                                         r"and predictions would not line up with the data"):
         from_data.predict(DataLoader(data, shuffle=True))
+    assert from_data.score(DataLoader(data, batch_size=64, shuffle=True)) == from_arrays.score(X, y)  # rows beside their labels
     reg = PretrainedRegressor(**FAST).fit(TensorDataset(torch.from_numpy(X), torch.from_numpy(y.astype(np.float32))))
     assert reg.predict(data).shape == (300,)
 
@@ -81,14 +82,14 @@ def test_an_npy_file_is_streamed_by_the_stacked_autoencoder(tmp_path, digits_sma
     VariationalAutoencoder((16,), n_components=2, max_iter=1, random_state=0, device="cpu").fit(tmp_path / "x.npy")
 
 
-def test_a_path_that_is_neither_a_folder_nor_an_npy_file_is_refused(tmp_path):
-    (tmp_path / "rows.csv").write_text("1,2\n3,4\n")
-    with pytest.raises(DataError, match=r"X is the path '.*rows.csv', which is a .csv file; expected a folder of images \(one "
-                                        r"subfolder per class\) or a .npy file of rows\. Read .npz and .csv files with "
-                                        r"layerwise.load_dataset\(path\)"):
-        StackedAutoencoder((4,)).fit(tmp_path / "rows.csv")
-    with pytest.raises(DataError, match=r"X is the path '.*missing', which does not exist"):
-        StackedAutoencoder((4,)).fit(str(tmp_path / "missing"))
+def test_a_path_that_is_not_a_folder_nor_a_data_file_is_refused(tmp_path):
+    (tmp_path / "rows.txt").write_text("1 2\n3 4\n")
+    with pytest.raises(DataError, match=r"X is the path '.*rows.txt', which is a .txt file; expected a folder of images \(one "
+                                        r"subfolder per class\), a .npy or .npz file of rows, or a .csv file of numbers\. For "
+                                        r"other formats, load the data and pass the arrays"):
+        StackedAutoencoder((4,)).fit(tmp_path / "rows.txt")
+    with pytest.raises(DataError, match=r"X is the path '.*missing.csv', which does not exist"):
+        StackedAutoencoder((4,)).fit(str(tmp_path / "missing.csv"))
 
 
 @pytest.mark.parametrize("make", [

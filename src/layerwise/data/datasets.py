@@ -200,7 +200,7 @@ def _is_file_request(name) -> bool:
     return Path(name).suffix.lower() in FILE_SUFFIXES or os.sep in name or Path(name).is_file() or Path(name).is_dir()
 
 
-def _image_folder(root: Path, label_column, scale) -> Bunch:
+def _image_folder(root: Path, label_column, scale, image_size=None) -> Bunch:
     """An image folder as a dataset: flattened pixels in [0, 1], labelled with their class folders' names (as
     the estimators label the images of a folder they are given)."""
     from .images import load_image_folder
@@ -208,13 +208,15 @@ def _image_folder(root: Path, label_column, scale) -> Bunch:
     if label_column is not None:
         raise ConfigError(f"label_column={label_column!r} applies to .csv and .npy files; {root} is a folder of images, "
                           "whose labels are its subfolders' names. Leave label_column unset.")
-    X, y, classes = load_image_folder(root)
+    size = (image_size, image_size) if isinstance(image_size, int) else image_size
+    X, y, classes = load_image_folder(root, size=size)
     return Bunch(name=root.name, X=X.reshape(len(X), -1), y=np.asarray(classes)[y], X_test=None, y_test=None,
                  image_shape=X.shape[1:], scaling="pixel / 255 (image files)", feature_names=None)
 
 
 def load_dataset(name: str | os.PathLike, data_dir: str | os.PathLike | None = None, download: bool = True, *,
-                 label_column: str | int | None = None, scale: str | None = "auto", progress: bool = True) -> Bunch:
+                 label_column: str | int | None = None, scale: str | None = "auto", progress: bool = True,
+                 image_size: int | tuple[int, int] | None = None) -> Bunch:
     """Load a dataset by name, from a ``.npy`` / ``.npz`` / ``.csv`` file, or from a folder of images.
 
     Parameters
@@ -237,6 +239,9 @@ def load_dataset(name: str | os.PathLike, data_dir: str | os.PathLike | None = N
         their MD5.
     label_column : str or int, optional
         Files only: the label column (a name in a CSV header, or an index).
+    image_size : int or (int, int), optional
+        Folders of images only: resize every image to ``(height, width)``
+        (an int: a square); without it every image must have the same size.
     scale : {"auto", "minmax"} or None, default="auto"
         Files only: min-max scaling to [0, 1] from the training rows
         (``"auto"``: only if some value is outside [0, 1]). Named datasets are
@@ -275,13 +280,15 @@ def load_dataset(name: str | os.PathLike, data_dir: str | os.PathLike | None = N
                 f"got the file {str(name)!r}. Pass the file's full path instead."
             )
         if Path(name).is_dir():
-            return _image_folder(Path(name), label_column, scale)
+            return _image_folder(Path(name), label_column, scale, image_size)
+        if image_size is not None:
+            raise ConfigError(f"image_size={image_size!r} applies to folders of images; {str(name)!r} is a file. Remove image_size.")
         return load_file(name, label_column=label_column, scale=scale)
     try:
         factory = DATASETS.get(name)
     except ConfigError as e:
         raise ConfigError(f"{e} Or pass the path of a {'/'.join(FILE_SUFFIXES)} file.") from e
-    wrong = {"label_column": label_column} if label_column is not None else {}
+    wrong = {k: v for k, v in (("label_column", label_column), ("image_size", image_size)) if v is not None}
     if scale != "auto":
         wrong["scale"] = scale
     if wrong:

@@ -16,11 +16,14 @@ from ..exceptions import ConfigError, DataError
 from ..registry import suggest
 from .arrays import check_X, check_y_length, in_unit_interval
 
-__all__ = ["FILE_SUFFIXES", "SCALES", "load_file"]
+__all__ = ["FILE_SUFFIXES", "SCALES", "load_file", "read_features", "read_labels"]
 
 FILE_SUFFIXES = (".npy", ".npz", ".csv")
 SCALES = ("auto", "minmax", None)
 _NPZ_KEYS = ("X", "y", "X_test", "y_test")
+# an estimator given an .npz path: the rows and the labels under their usual names (scikit-learn's X and y, others' words)
+_X_NAMES = ("X", "x", "data")
+_Y_NAMES = ("y", "labels", "target")
 
 
 def load_file(path: str | os.PathLike, label_column: str | int | None = None, scale: str | None = "auto") -> Bunch:
@@ -97,6 +100,180 @@ def load_file(path: str | os.PathLike, label_column: str | int | None = None, sc
                  scaling=scaling, feature_names=parts.get("feature_names"))
 
 
+def read_features(path: str | os.PathLike, label: str | None = None) -> Bunch:
+    """The rows (and labels) of an ``.npz`` or ``.csv`` file given to an estimator as ``X``, values as stored.
+
+    Parameters
+    ----------
+    path : path
+        - ``.npz``: an archive with one array (the rows), or with the rows
+          under ``X`` (or ``x``, ``data``) and optionally the labels under
+          ``y`` (or ``labels``, ``target``); other arrays are not read.
+        - ``.csv``: comma-separated numbers; the first line is a header of
+          column names when it is not numbers where the next line is (or not
+          numbers at all). Every column but ``label`` is a feature, and must
+          hold numbers (an empty cell is NaN).
+    label : str, optional
+        ``.csv`` only: the name of the column that holds the labels.
+
+    Returns
+    -------
+    Bunch
+        ``X`` (n, ...) numeric array (images keep their shape), ``y`` (n,) or
+        ``None`` (``.csv``: numbers, int64 when all are integral, else the
+        text of each cell), ``feature_names`` (a CSV's header, else ``None``).
+
+    Raises
+    ------
+    DataError
+        An archive with several arrays and none named as above (the names
+        found are listed), text feature columns (named: load such a table
+        with pandas and pass the DataFrame), an unknown label column, or a
+        label named in a CSV without a header.
+    """
+    path = Path(path)
+    if path.suffix.lower() == ".npz":
+        if label is not None:
+            raise DataError(f"y={label!r} names a column, but {path} is an .npz archive, whose arrays have no columns; pass "
+                            "y=None to read its array 'y' (or 'labels', 'target'), or the labels themselves.")
+        with _load(path, archive=True) as z:
+            found = list(z.files)
+            x_key = _pick(found, _X_NAMES, path, "the rows", alone=True)
+            y_key = _pick(found, _Y_NAMES, path, "the labels") if len(found) > 1 else None
+            X, y = _npz_array(z, x_key, path), (_npz_array(z, y_key, path) if y_key else None)
+        if X.dtype.kind not in "biuf":
+            raise DataError(f"{path}: the array {x_key!r} holds {X.dtype} values; expected numbers (the rows). Encode them first.")
+        return Bunch(X=X, y=None if y is None else _labels(y, f"{path.name}[{y_key!r}]", X), feature_names=None)
+    return _csv_features(path, label)
+
+
+def read_labels(path: str | os.PathLike, n_rows: int | None = None) -> np.ndarray:
+    """The labels in a ``.npy``, ``.npz`` or one-column ``.csv`` file: an estimator's ``y`` given as a path.
+
+    Parameters
+    ----------
+    path : path
+        ``.npy``: a 1-D array (or one column); ``.npz``: one array, or the
+        one named ``y`` (or ``labels``, ``target``); ``.csv``: one column,
+        with or without a header line.
+    n_rows : int, optional
+        The rows of ``X``: a CSV of text labels with one line more starts
+        with a header.
+
+    Returns
+    -------
+    ndarray of shape (n_rows,)
+        int64 when every label is an integral number.
+
+    Raises
+    ------
+    DataError
+        A missing file, another suffix, an array that is not 1-D, an archive
+        without such an array (its names are listed), a CSV of several columns.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in FILE_SUFFIXES or not path.is_file():
+        what = "does not exist" if not path.exists() else f"is a {suffix or 'suffix-less'} {'folder' if path.is_dir() else 'file'}"
+        raise DataError(f"y is the path {str(path)!r}, which {what}; expected a .npy, .npz or one-column .csv file of labels "
+                        "(np.save(path, y)), or the labels themselves.")
+    if suffix == ".npy":
+        y = _load(path, archive=False)
+    elif suffix == ".npz":
+        with _load(path, archive=True) as z:
+            key = _pick(list(z.files), _Y_NAMES, path, "the labels", alone=True)
+            y = _npz_array(z, key, path)
+    else:
+        y = _csv_label_file(path, n_rows)
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise DataError(f"y is the file {path}, which holds an array of shape {y.shape}; expected one label per row (1-D).")
+    if y.dtype.kind == "f" and np.isfinite(y).all() and (y == np.round(y)).all():
+        y = y.astype(np.int64)
+    return y
+
+
+def _pick(found: list[str], names: tuple[str, ...], path: Path, what: str, alone: bool = False) -> str | None:
+    """The array of an archive named one of ``names`` (with ``alone``: or its only array); ``None`` if none is."""
+    if alone and len(found) == 1:
+        return found[0]
+    present = [n for n in names if n in found]
+    if len(present) > 1:
+        raise DataError(f"{path} has arrays {present}, which could each be {what}; expected one of them. Found {found}: "
+                        f"save it with np.savez(path, X=X, y=y).")
+    if present:
+        return present[0]
+    if not alone:
+        return None
+    names_text = ", ".join(repr(n) for n in names)
+    raise DataError(f"{path} holds the arrays {found}, none named {names_text}; expected one array, or {what} under one of "
+                    f"these names. Save it with np.savez(path, X=X, y=y), or load it with np.load and pass the arrays.")
+
+
+def _npz_array(z, key: str, path: Path) -> np.ndarray:
+    try:  # an archive's arrays are read lazily: object arrays fail here, not in np.load
+        return z[key]
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
+        raise DataError(f"Could not read the array {key!r} of {path} with numpy ({e}); expected a file written by np.savez "
+                        "with numeric arrays.") from e
+
+
+def _csv_features(path: Path, label: str | None) -> Bunch:
+    """A CSV given as ``X``: its numeric columns (all but ``label``), with or without a header line."""
+    rows = _csv_rows(path)
+    if not rows:
+        raise DataError(f"{path} is empty; expected comma-separated rows of numbers, optionally under a header line.")
+    header = _has_header(rows)
+    names = [h.strip() for h in rows[0]] if header else [f"column {j}" for j in range(len(rows[0]))]
+    body = rows[1:] if header else rows
+    if not body:
+        raise DataError(f"{path} has a header line and no data row; expected at least one row of numbers.")
+    _check_widths(path, body, len(names), first_line=2 if header else 1, what="the header has" if header else "line 1 has")
+    columns = np.array(body, dtype=str).T  # (n_columns, n_rows)
+    index = None
+    if label is not None:
+        if not header:
+            raise DataError(f"y={label!r} names a column, but {path} has no header line (its first line is numbers: "
+                            f"{rows[0][:5]}); add a line of column names, or pass the labels themselves.")
+        if label not in names:
+            raise DataError(f"y={label!r} names no column of {path}; its columns are {names}.{suggest(label, names)}")
+        index = names.index(label)
+    fix = ("The estimators read numbers only from a .csv path: read a table with text columns with pandas (X = "
+           "pandas.read_csv(path)) and pass the DataFrame, whose text columns scale='table' encodes.")
+    if label is None:
+        fix += " If one of them holds the labels, name it: fit(path, y='<its name>') (score too; predict reads every column)."
+    features = [j for j in range(len(names)) if j != index]
+    X = _numeric_columns(columns, names, features, path, fix, first_line=2 if header else 1)
+    y = _labels(_csv_labels(columns[index]), "y", X) if index is not None else None
+    return Bunch(X=X, y=y, feature_names=[names[j] for j in features] if header else None)
+
+
+def _has_header(rows: list[list[str]]) -> bool:
+    """A first line of names: not numbers where the second line is, no number at all, or 0, 1, ..., n - 1 (n > 2:
+    the names pandas gives unnamed columns, which ``DataFrame(X).to_csv(path, index=False)`` writes)."""
+    first = [v.strip() for v in rows[0]]
+    if all(not _is_number(v) for v in first) or (len(first) > 2 and first == [str(j) for j in range(len(first))]):
+        return True
+    second = rows[1] if len(rows) > 1 else []
+    return any(not _is_number(a) and _is_number(b.strip()) for a, b in zip(first, second))
+
+
+def _csv_label_file(path: Path, n_rows: int | None) -> np.ndarray:
+    """One column of labels; the first line is a header when it is text above numbers, or one line too many."""
+    rows = _csv_rows(path)
+    if any(len(r) != 1 for r in rows):
+        raise DataError(f"y is the file {path}, whose lines hold {max(len(r) for r in rows)} fields; expected one column of "
+                        "labels. With X a .csv, name its label column instead: fit(X_path, y='<column name>').")
+    values = np.array([r[0] for r in rows], dtype=str)
+    numbers = [_is_number(v) for v in values]
+    header = len(values) > 1 and not numbers[0] and all(numbers[1:])
+    if not header and n_rows is not None and not any(numbers) and len(values) == n_rows + 1:
+        header = True  # class names: the line that X has no row for is the column's name
+    return _csv_labels(values[1:] if header else values)
+
+
 def _load(path: Path, archive: bool):
     """``np.load`` without pickles: an array (``.npy``) or an archive (``.npz``), else :class:`DataError`."""
     writer = "np.savez" if archive else "np.save"
@@ -165,6 +342,32 @@ def _column_index(c: int, n_cols: int, path: Path) -> int:
 
 def _read_csv(path: Path, label_column) -> dict:
     """Features (all columns but the label) and labels of a CSV file with a header."""
+    rows = _csv_rows(path)
+    if len(rows) < 2:
+        raise DataError(
+            f"{path} has {len(rows)} non-empty line(s); "
+            "expected a header line with column names and at least one data row."
+        )
+    header, body = [h.strip() for h in rows[0]], rows[1:]
+    if all(_is_number(h) for h in header):
+        raise DataError(
+            f"The first line of {path} looks like data, not a header: {rows[0][:5]}; "
+            "expected column names. Add a header line, or save the array with np.save."
+        )
+    _check_widths(path, body, len(header), first_line=2, what="the header has")
+    columns = np.array(body, dtype=str).T  # (n_columns, n_rows)
+    label = _csv_label_index(label_column, header, path)
+    features = [j for j in range(len(header)) if j != label]
+    fix = "Encode them as numbers first (e.g. sklearn's OrdinalEncoder) or drop them."
+    if label_column is None:
+        fix += " If one of them holds the labels, pass label_column=<its name>."
+    X = _numeric_columns(columns, header, features, path, fix)
+    y = _csv_labels(columns[label]) if label is not None else None
+    return {"X": X, "y": y, "feature_names": [header[j] for j in features]}
+
+
+def _csv_rows(path: Path) -> list[list[str]]:
+    """The non-empty lines of a comma-separated UTF-8 file, split into fields; another separator is refused."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
             rows = [r for r in csv.reader(f) if r]
@@ -175,34 +378,23 @@ def _read_csv(path: Path, label_column) -> dict:
         ) from e
     except csv.Error as e:
         raise DataError(f"{path} is not a readable CSV file ({e}); expected comma-separated values with a header line.") from e
-    if len(rows) < 2:
-        raise DataError(
-            f"{path} has {len(rows)} non-empty line(s); "
-            "expected a header line with column names and at least one data row."
-        )
-    header, body = [h.strip() for h in rows[0]], rows[1:]
-    separator = next((c for c in (";", "\t", "|") if len(header) == 1 and c in header[0]), None)
+    first = rows[0] if rows else []
+    separator = next((c for c in (";", "\t", "|") if len(first) == 1 and c in first[0]), None)
     if separator is not None:  # one column holding every name: another separator than the comma
         raise DataError(f"{path} looks {'tab' if separator == chr(9) else repr(separator)}-separated (its header is one "
-                        f"column, {rows[0][0][:60]!r}); layerwise reads comma-separated values. Re-save it with commas, e.g. "
+                        f"column, {first[0][:60]!r}); layerwise reads comma-separated values. Re-save it with commas, e.g. "
                         f"pandas.read_csv(path, sep={separator!r}).to_csv(new_path, index=False).")
-    if all(_is_number(h) for h in header):
-        raise DataError(
-            f"The first line of {path} looks like data, not a header: {rows[0][:5]}; "
-            "expected column names. Add a header line, or save the array with np.save."
-        )
-    bad = next((i for i, r in enumerate(body) if len(r) != len(header)), None)
+    return rows
+
+
+def _check_widths(path: Path, body: list[list[str]], width: int, first_line: int, what: str) -> None:
+    """Every line holds ``width`` fields (``first_line``: the file's line number of ``body[0]``)."""
+    bad = next((i for i, r in enumerate(body) if len(r) != width), None)
     if bad is not None:
         raise DataError(
-            f"{path}: line {bad + 2} has {len(body[bad])} fields but the header has {len(header)}; "
+            f"{path}: line {bad + first_line} has {len(body[bad])} fields but {what} {width}; "
             "expected one value per column on every line."
         )
-    columns = np.array(body, dtype=str).T  # (n_columns, n_rows)
-    label = _csv_label_index(label_column, header, path)
-    features = [j for j in range(len(header)) if j != label]
-    X = _numeric_columns(columns, header, features, path, is_label_set=label_column is not None)
-    y = _csv_labels(columns[label]) if label is not None else None
-    return {"X": X, "y": y, "feature_names": [header[j] for j in features]}
 
 
 def _csv_label_index(label_column, header: list[str], path: Path) -> int | None:
@@ -216,8 +408,9 @@ def _csv_label_index(label_column, header: list[str], path: Path) -> int | None:
     return header.index(label_column)
 
 
-def _numeric_columns(columns: np.ndarray, header: list[str], features: list[int], path: Path, is_label_set: bool) -> np.ndarray:
-    """Parse the feature columns as float64 (empty cells: NaN); name every non-numeric one."""
+def _numeric_columns(columns: np.ndarray, header: list[str], features: list[int], path: Path, fix: str,
+                     first_line: int = 2) -> np.ndarray:
+    """Parse the feature columns as float64 (empty cells: NaN); name every non-numeric one, then say ``fix``."""
     out, bad = [], []
     for j in features:
         values = np.char.strip(columns[j])
@@ -226,13 +419,9 @@ def _numeric_columns(columns: np.ndarray, header: list[str], features: list[int]
             out.append(values.astype(np.float64))
         except ValueError:
             row = next(i for i, v in enumerate(values) if not _is_number(v))
-            bad.append(f"{header[j]!r} (column {j}, line {row + 2}: {str(values[row])!r})")
+            bad.append(f"{header[j]!r} (column {j}, line {row + first_line}: {str(values[row])!r})")
     if bad:
-        hint = "" if is_label_set else " If one of them holds the labels, pass label_column=<its name>."
-        raise DataError(
-            f"{path}: feature column(s) {', '.join(bad)} are not numeric; expected numbers in every feature column. "
-            f"Encode them as numbers first (e.g. sklearn's OrdinalEncoder) or drop them.{hint}"
-        )
+        raise DataError(f"{path}: feature column(s) {', '.join(bad)} are not numeric; expected numbers in every feature column. {fix}")
     return np.stack(out, axis=1) if out else np.empty((columns.shape[1], 0))
 
 

@@ -370,7 +370,8 @@ def _header(path: Path) -> tuple[tuple[int, int], bool]:
 def _mixed_sizes(a: tuple[Path, tuple[int, int]], b: tuple[Path, tuple[int, int]]) -> DataError:
     (pa, (ha, wa)), (pb, (hb, wb)) = a, b
     return DataError(f"The images differ in size: {pa} is {ha}x{wa} (height x width) but {pb} is {hb}x{wb}; expected one "
-                     f"size for all. Pass size=({ha}, {wa}) to resize every image to it, or resize the files.")
+                     f"size for all. Pass size=({ha}, {wa}) to resize every image to it (an estimator's image_size=({ha}, {wa}), a "
+                     f"config's [data] image_size = [{ha}, {wa}]), or resize the files.")
 
 
 def load_image_folder(root: str | os.PathLike, grayscale: bool | None = None, size: Sequence[int] | None = None,

@@ -23,9 +23,9 @@ from .splits import _cut, split
 __all__ = ["prepare_data", "hide_labels"]
 
 
-def prepare_data(dataset: str = "digits", *, data_dir=None, label_column: str | None = None, label_fraction: float = 1.0,
-                 val_size: float = 0.1, test_size: float = 0.2, scale: str = "auto", task: str = "classification",
-                 random_state: int = 0) -> Bunch:
+def prepare_data(dataset: str = "digits", *, data_dir=None, label_column: str | None = None, image_size=None,
+                 label_fraction: float = 1.0, val_size: float = 0.1, test_size: float = 0.2, scale: str = "auto",
+                 task: str = "classification", random_state: int = 0) -> Bunch:
     """Load ``dataset`` and split it: train / validation / test, and the rows that keep their label.
 
     The dataset's own test split is used when it has one; otherwise
@@ -45,7 +45,7 @@ def prepare_data(dataset: str = "digits", *, data_dir=None, label_column: str | 
     dataset : str, default="digits"
         A name (``digits``, ``mnist``, ``fashion-mnist``, ``kmnist``), a ``.npy``/``.npz``/``.csv`` path or a
         folder of images with one subfolder per class.
-    data_dir, label_column, label_fraction, val_size, test_size, scale, task
+    data_dir, label_column, image_size, label_fraction, val_size, test_size, scale, task
         As the config keys of ``[data]`` (:data:`layerwise.params.table.DATA`).
     random_state : int, default=0
         Seed of every split.
@@ -58,15 +58,20 @@ def prepare_data(dataset: str = "digits", *, data_dir=None, label_column: str | 
         label), ``X_val``, ``y_val``, ``X_test``, ``y_test`` (``None`` when
         absent), ``image_shape``, ``scaling``, ``name``.
     """
-    args = dict(dataset=dataset, data_dir=data_dir, label_column=label_column, label_fraction=label_fraction,
+    args = dict(dataset=dataset, data_dir=data_dir, label_column=label_column, image_size=image_size, label_fraction=label_fraction,
                 val_size=val_size, test_size=test_size, scale=scale, task=task)
     PARAMS.select(*args, "random_state").validate({**args, "random_state": random_state}, "prepare_data")
     is_file = Path(dataset).suffix.lower() in FILE_SUFFIXES
     if not is_file and label_column is not None:
         raise ConfigError(f"data.label_column={label_column!r} applies to data files; the named dataset {dataset!r} comes "
                           "with its own labels. Remove label_column, or set dataset to the path of a .csv/.npy file.")
+    if image_size is not None and not Path(dataset).is_dir():
+        raise ConfigError(f"data.image_size={image_size!r} resizes the images of a folder, but dataset={dataset!r} is not a "
+                          "folder: it would not be used. Set dataset to a folder of images (one subfolder per class), or "
+                          "remove image_size.")
     # values as stored: the scaling is fitted by the model on the training rows alone, and saved with it
-    data = load_dataset(dataset, data_dir=data_dir, **({"label_column": label_column, "scale": None} if is_file else {}))
+    folder = {"image_size": image_size} if image_size is not None else {}
+    data = load_dataset(dataset, data_dir=data_dir, **({"label_column": label_column, "scale": None} if is_file else folder))
     X, y, X_test, y_test = data.X, data.y, data.X_test, data.y_test
     if y is not None and task == "classification":
         _check_class_labels(y, data.name)

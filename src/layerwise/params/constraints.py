@@ -29,7 +29,7 @@ from ..exceptions import ConfigError
 from ..registry import Registry, suggest
 
 __all__ = [
-    "Subject", "Constraint", "Interval", "Options", "Boolean", "NoneValue", "Registered", "InstanceOf", "HasMethods", "Callbacks", "LayerSizes",
+    "Subject", "Constraint", "Interval", "Options", "Boolean", "NoneValue", "Registered", "InstanceOf", "HasMethods", "Callbacks", "LayerSizes", "ImageSize",
     "Device", "COMPUTE_DEVICES", "PathLike", "FolderName", "RandomState", "AnyValue", "RegistryOptions", "type_problem",
 ]
 
@@ -223,6 +223,20 @@ class LayerSizes(Constraint):
 
     def describe(self, values: Mapping[str, Any] | None = None) -> str:
         return "a non-empty sequence of positive integers, e.g. (256, 64)"
+
+
+class ImageSize(Constraint):
+    """A positive int (a square) or a ``(height, width)`` pair of positive ints (a list from a config file too)."""
+
+    type_doc = "int or (int, int)"
+
+    def accepts(self, value: Any) -> bool:
+        if _is_int(value):
+            return value >= 1
+        return isinstance(value, (tuple, list)) and len(value) == 2 and all(_is_int(s) and s >= 1 for s in value)
+
+    def describe(self, values: Mapping[str, Any] | None = None) -> str:
+        return "a positive integer (a square) or (height, width) in pixels, e.g. (28, 28)"
 
 
 #: Device types that hold data and compute; torch also knows ``"meta"`` (shapes without values) and others

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import numbers
+import os
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -31,8 +32,9 @@ from sklearn.utils.validation import check_is_fitted as _sk_check_is_fitted
 from torch import nn
 
 from ..data.arrays import in_unit_interval
+from ..data.stream import NpyFile
 from ..data.tables import TablePreprocessor, is_typed_table, looks_like_table
-from ..exceptions import CheckpointError, DataError, NotFittedError
+from ..exceptions import CheckpointError, ConfigError, DataError, NotFittedError
 from ..io import register_estimator
 from ..params import TRAINER, ParamSet, configurable_init
 from ..registry import LR_SCHEDULERS
@@ -40,7 +42,7 @@ from ..train.callbacks import AnnealLR, CosineLR
 from ..train.execution import resolve_device
 from ..train.inference import predict_in_batches
 from ..train.loop import Trainer, auto_batch_size
-from ._inputs import by_chunks, is_external, read_inputs
+from ._inputs import by_chunks, describe_source, is_external, is_image_folder, read_labeled
 
 __all__ = ["LayerwiseBase", "check_is_fitted"]
 
@@ -94,16 +96,33 @@ class LayerwiseBase(ClassNamePrefixFeaturesOutMixin, BaseEstimator):
         self._parameters.validate(params, type(self).__name__, context=context)
 
     def _fit_input(self, X, y=None, stream: bool = False):
-        """``(X, y)`` to fit on: arrays as given; a ``Dataset``, ``DataLoader``, ``.npy`` file or image folder read
-        by :func:`~layerwise.sklearn._inputs.read_inputs` (labels from the source when ``y`` is None). With
-        ``stream``, a file or an image folder stays on disk as 2-D rows to stream. Remembers the rows' image
-        shape, which a convolutional ``pretrain`` needs (``_input_image_shape``)."""
+        """``(X, y)`` to fit on: arrays as given; a ``Dataset``, ``DataLoader``, ``.npy``/``.npz``/``.csv`` file or image
+        folder read by :func:`~layerwise.sklearn._inputs.read_labeled` (labels from the source when ``y`` is None, from
+        a file when ``y`` is its path, from a CSV's column when ``y`` names it). With ``stream``, a ``.npy`` file or an
+        image folder stays on disk as 2-D rows to stream. Remembers the rows' image shape, which a convolutional
+        ``pretrain`` needs (``_input_image_shape``); ``image_size`` resizes a folder's images, and is refused for other ``X``."""
         self._input_image_shape = None
-        if not is_external(X):
-            return X, y
-        inputs = read_inputs(X, stream=stream, ordered=False)
+        image_size = getattr(self, "image_size", None)
+        if image_size is not None:
+            self._parameters.select("image_size").validate({"image_size": image_size}, type(self).__name__)
+            if not is_image_folder(X):
+                raise ConfigError(f"{type(self).__name__}(image_size={image_size!r}) resizes the images of a folder, but X is "
+                                  f"{describe_source(X)}: it would not be used. Pass X as a folder of images (one subfolder per "
+                                  "class, or an ImageFolder), or leave image_size=None.")
+        inputs = read_labeled(X, y, stream=stream, ordered=False, image_size=image_size)
         self._input_image_shape = inputs.image_shape
-        return inputs.X, (inputs.y if y is None else y)
+        return inputs.X, inputs.y
+
+    def _labeled_input(self, X, y):
+        """``(X, y)`` to score: the labels of the source when ``y`` is None, read from a file or a CSV's column when
+        ``y`` is a path or a column name (:func:`~layerwise.sklearn._inputs.read_labeled`); a ``.npy`` file or an image
+        folder stays on disk, to stream. A ``Dataset`` or ``DataLoader`` is read once, its rows beside their labels (a
+        shuffling one too: the pairs stay together). Nothing fitted changes."""
+        if (y is None and not is_external(X)) or (y is not None and not isinstance(y, (str, os.PathLike))):
+            return X, y
+        stream = isinstance(X, (str, os.PathLike, NpyFile))
+        inputs = read_labeled(X, y, stream=stream, ordered=False, image_size=getattr(self, "image_size", None))
+        return inputs.X, inputs.y
 
     def _streamed_input(self, X) -> None:
         """``fit``'s checks of rows streamed from disk (what ``_validate_X`` does for arrays, without reading them)."""
@@ -343,7 +362,7 @@ class LayerwiseBase(ClassNamePrefixFeaturesOutMixin, BaseEstimator):
     def _encode(self, X) -> np.ndarray:
         """Codes of the stack for raw rows ``X`` (validated and scaled here)."""
         if is_external(X):  # a Dataset, a .npy file, an image folder: a chunk of rows at a time
-            return by_chunks(self._encode, X)
+            return by_chunks(self._encode, X, image_size=getattr(self, "image_size", None))
         check_is_fitted(self)
         return self._codes(self._validate_X(X, reset=False))
 

@@ -22,7 +22,7 @@ from ..objectives import Classification, Regression
 from ..params import PRETRAINED
 from ..train.inference import predict_in_batches
 from ._base import LayerwiseBase, check_is_fitted
-from ._inputs import by_chunks, is_external
+from ._inputs import by_chunks, in_memory, is_external
 from ._reference import check_against_reference, wants_check
 from ._semi import SemiSupervisedMixin
 from ._stack import PretrainedStackMixin, checkpoint_doc, phase_dir, start_over
@@ -145,7 +145,7 @@ class _PretrainedBase(TransformerMixin, PretrainedStackMixin, SemiSupervisedMixi
     def _forward(self, X, method: str | None = None) -> np.ndarray:
         """``module_(X)`` (or ``module_.method(X)``) in eval mode, as a float32 array."""
         if is_external(X):  # a Dataset, a .npy file, an image folder: a chunk of rows at a time
-            return by_chunks(lambda part: self._forward(part, method), X)
+            return by_chunks(lambda part: self._forward(part, method), X, image_size=getattr(self, "image_size", None))
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
         dev = next(self.module_.parameters()).device
@@ -225,13 +225,21 @@ class PretrainedClassifier(ClassifierMixin, _PretrainedBase):
         ----------
         X : array-like of shape (n_samples, n_features), Dataset, DataLoader or path
             Rows; or a ``torch.utils.data.Dataset``/``DataLoader`` of ``(x, y)``
-            items, a ``.npy`` file (path or :class:`~layerwise.data.NpyFile`), or
-            a folder of images with one subfolder per class (labels: the
-            folders' names). Images are flattened into rows; ``pretrain="conv"``
-            gets their shape. Fine-tuning holds the rows in memory.
-        y : array-like of shape (n_samples,), optional
-            Class labels; ``-1`` marks an unlabeled row. Default: the labels of
-            a dataset or image folder.
+            items; or the path of a ``.npy`` file (or a
+            :class:`~layerwise.data.NpyFile`), of an ``.npz`` archive (one
+            array, or the rows under ``X`` and the labels under ``y``), of a
+            ``.csv`` file of numbers (a header line is detected), or of a
+            folder of images with one subfolder per class (labels: the
+            folders' names; ``image_size`` resizes them). Images are flattened
+            into rows; ``pretrain="conv"`` gets their shape. Fine-tuning holds
+            the rows in memory.
+        y : array-like of shape (n_samples,), str or path, optional
+            Class labels; ``-1`` marks an unlabeled row. A path: a ``.npy``,
+            ``.npz`` or one-column ``.csv`` file of labels
+            (``fit("X.npy", "y.npy")``). With ``X`` a ``.csv`` path, a string
+            names its label column (``fit("data.csv", y="label")``), and the
+            other columns are the features. Default: the labels of a dataset,
+            an image folder or an ``.npz`` archive.
         {checkpoint_args}
 
         Returns
@@ -283,20 +291,22 @@ class PretrainedClassifier(ClassifierMixin, _PretrainedBase):
         ``unlabeled``) are left out, so a partly labeled ``y`` (cross-validation, ``GridSearchCV`` on the
         training labels) is scored on what is known, never counting an unlabeled row as a wrong answer.
 
-        ``X`` may be what :meth:`predict` takes; a folder of images is scored with its folders' labels when ``y``
-        is None.
+        ``X`` and ``y`` may be what :meth:`fit` takes: with ``y`` None, a folder of images is scored with its
+        folders' labels (``classes_`` are those names), an ``.npz`` archive with its ``y``; ``y`` may be the path of a
+        file of labels, or name the label column of a ``.csv`` ``X`` (``score("test.csv", y="label")``).
         """
+        X, y = self._labeled_input(X, y)
         if y is None:
-            X, y = self._fit_input(X, None)
-            if y is None:
-                raise DataError(f"{type(self).__name__}.score needs y: pass the labels, or X with labels of its own "
-                                "(a folder of images with one subfolder per class, a Dataset of (x, y)).")
+            raise DataError(f"{type(self).__name__}.score needs y: pass the labels, or X with labels of its own "
+                            "(a folder of images with one subfolder per class, a Dataset of (x, y), an .npz archive with "
+                            "an array 'y'), or name the label column of a .csv X with y='<its name>'.")
         y = np.asarray(y)
         keep = ~_is_unlabeled(y.ravel() if y.ndim > 1 else y, -1 if self.unlabeled == "auto" else self.unlabeled)
         if not keep.any():
             raise DataError(f"Every label of y is unlabeled ({self.unlabeled!r} marks them): no row to score. Score on "
                             "labeled rows.")
         if not keep.all():
+            X = in_memory(X, getattr(self, "image_size", None))  # a file's rows, to leave the unlabeled ones out
             X, y = _safe_indexing(X, np.flatnonzero(keep)), y[keep]
             sample_weight = None if sample_weight is None else np.asarray(sample_weight)[keep]
         return super().score(X, y, sample_weight=sample_weight)
@@ -305,8 +315,10 @@ class PretrainedClassifier(ClassifierMixin, _PretrainedBase):
         """Predicted class labels, ``(n_samples,)``.
 
         ``X``: rows, or what :meth:`fit` takes (a ``Dataset``, a
-        ``DataLoader`` in a fixed order, a ``.npy`` file, a folder of images),
-        read a chunk at a time.
+        ``DataLoader`` in a fixed order, a ``.npy``, ``.npz`` or ``.csv`` file,
+        a folder of images, resized to ``image_size``), read a chunk at a time.
+        A ``.csv`` file gives every column: one that holds labels must be left
+        out of it (or name it to :meth:`score`).
         """
         logits = self._forward(X)
         return self.classes_[logits.argmax(axis=1)]
@@ -354,8 +366,11 @@ class PretrainedRegressor(RegressorMixin, _PretrainedBase):
         ----------
         X : array-like of shape (n_samples, n_features), Dataset, DataLoader or path
             As in :meth:`PretrainedClassifier.fit`.
-        y : array-like of shape (n_samples,) or (n_samples, n_targets), optional
-            ``NaN`` marks an unlabeled row. Default: the targets of a dataset.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets), str or path, optional
+            ``NaN`` marks an unlabeled row. A path or a column name as in
+            :meth:`PretrainedClassifier.fit` (``fit("data.csv", y="price")``;
+            an empty cell is ``NaN``). Default: the targets of a dataset or of
+            an ``.npz`` archive.
         {checkpoint_args}
 
         Returns
@@ -400,6 +415,19 @@ class PretrainedRegressor(RegressorMixin, _PretrainedBase):
             self.y_mean_, self.y_scale_ = np.asarray(t["mean"]), np.asarray(t["std"])
             self.n_outputs_ = len(self.y_mean_)
         super()._restore_modules(state, load_weights)
+
+    def score(self, X, y=None, sample_weight=None) -> float:
+        """:math:`R^2` of :meth:`predict` (scikit-learn's ``RegressorMixin.score``).
+
+        ``X`` and ``y`` may be what :meth:`fit` takes: ``y`` None reads the targets of a dataset or an ``.npz``
+        archive, a path reads a file of targets, a string names the target column of a ``.csv`` ``X``.
+        """
+        X, y = self._labeled_input(X, y)
+        if y is None:
+            raise DataError(f"{type(self).__name__}.score needs y: pass the targets, or X with targets of its own (a Dataset "
+                            "of (x, y), an .npz archive with an array 'y'), or name the target column of a .csv X with "
+                            "y='<its name>'.")
+        return super().score(X, y, sample_weight=sample_weight)
 
     def predict(self, X) -> np.ndarray:
         """Predicted targets, ``(n_samples,)`` or ``(n_samples, n_targets)``."""
