@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-slow bench reproduce install clean docs wheel-check
+.PHONY: demo test test-slow bench reproduce install clean docs wheel-check notebook
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ docs: $(DOCS_STAMP)
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow
+
+# examples/few_labels.ipynb run from top to bottom and saved with its outputs, without Jupyter (tests/test_notebook.py)
+notebook: $(STAMP)
+	$(PY) -m tests.test_notebook
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_loop.py

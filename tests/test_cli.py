@@ -1,6 +1,10 @@
 import json
+import re
 import subprocess
 import sys
+from dataclasses import replace
+
+import pytest
 
 from layerwise.cli import main
 from layerwise.demo import STEPS
@@ -20,6 +24,31 @@ def test_demo_quick_writes_the_run_folder(tmp_path, capsys):
     for png in result["plots"]:
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert f"run folder: {out} (results.json, accuracy.png, curves.png, reconstructions.png)" in table
+
+
+@pytest.fixture
+def tiny_demo(monkeypatch):
+    """The digits demo with every step but a few epochs and small layers: seconds, not minutes."""
+    import layerwise.demo as demo
+
+    monkeypatch.setitem(demo.SETTINGS, "digits", replace(demo.SETTINGS["digits"], hidden_layer_sizes=(16,), pretrain_max_iter=2,
+                                                         max_iter=3, semi_max_iter=2))
+
+
+def test_demo_piped_prints_a_line_per_step_not_per_epoch(tmp_path, capsys, tiny_demo):
+    """stderr is not a terminal here (a pipe, a log file): a line when each step starts and ends, with its time and
+    accuracies, and no line per epoch; `-v` still asks for the epoch lines."""
+    assert main(["demo", "--out", str(tmp_path / "run")]) == 0
+    out, err = capsys.readouterr()
+    lines = err.splitlines()
+    assert not [line for line in lines if " epoch " in line]
+    assert len(lines) <= 2 * len(STEPS) + 5 and len(out.splitlines()) < 20  # a screenful in all
+    assert lines[1] == f"[1/{len(STEPS)}] logistic regression ..."
+    assert re.fullmatch(rf"\[1/{len(STEPS)}\] logistic regression, raw pixels: accuracy 0\.\d{{4}} \(\d+\.\d s\)", lines[2])
+    assert any(re.fullmatch(rf"\[{len(STEPS)}/{len(STEPS)}\] M1\+M2 \(semi-supervised VAE\): accuracy .*", line) for line in lines)
+    assert main(["demo", "--out", str(tmp_path / "run"), "--overwrite", "-v"]) == 0
+    verbose = capsys.readouterr().err.splitlines()
+    assert len([line for line in verbose if re.match(r"\[.+\] epoch 1/\d+  loss ", line)]) >= 6  # each fit's first epoch
 
 
 def test_cli_errors_exit_non_zero(tmp_path, capsys, monkeypatch):

@@ -5,7 +5,7 @@ from dataclasses import replace
 import pytest
 
 import layerwise.viz as viz
-from layerwise.demo import SETTINGS, logistic_regression, pretrain, random_init, run_demo
+from layerwise.demo import SETTINGS, ladder, logistic_regression, pretrain, random_init, run_demo
 
 
 def _label_spreading(run):
@@ -36,6 +36,29 @@ def test_the_reference_is_label_spreading_and_the_curves_share_axes(tmp_path, mo
     histories, kw = drawn["curves"]
     assert list(histories) == ["random init, full"] and (kw["val_prefix"], kw["val_label"]) == ("test_", "test")
     assert [sorted(h) for h in histories["random init, full"]] == [
-        ["accuracy", "epoch", "loss", "seconds", "test_accuracy", "test_loss"]] * 3
+        ["accuracy", "epoch", "loss", "lr", "seconds", "test_accuracy", "test_loss"]] * 3
     assert histories["random init, full"][-1]["test_accuracy"] == pytest.approx(next(
         r["accuracy"] for r in result["rows"] if r["method"] == "random init, full"))  # the table's number (float32)
+
+
+def test_curves_cover_the_semi_supervised_rows_too(tmp_path, monkeypatch):
+    """The ladder (and M1+M2) trained a classifier too: curves.png draws it beside the fine-tuned rows, its loss the
+    cross-entropy of the labeled rows (the semi-supervised fits' "supervised"), as the fine-tuned rows' loss is."""
+    drawn = {}
+    real_curves = viz.plot_training_curves
+
+    def curves(histories, path, **kw):
+        drawn["curves"] = histories, kw
+        return real_curves(histories, path, **kw)
+
+    monkeypatch.setattr(viz, "plot_training_curves", curves)
+    settings = replace(SETTINGS["digits"], hidden_layer_sizes=(16,), pretrain_max_iter=1, max_iter=2, semi_max_iter=2, dbn=False)
+    result = run_demo(out_dir=tmp_path, settings=settings, progress=False, log=lambda m: None,
+                      steps=[pretrain, random_init, ladder])
+    assert "curves.png" in result["plots"]
+    histories, kw = drawn["curves"]
+    assert list(histories) == ["random init, full", "PretrainedClassifier() default: ladder"]
+    assert [r["method"] for r in result["rows"]] == list(histories)  # every trained method, no pretraining stage
+    semi = histories["PretrainedClassifier() default: ladder"]
+    assert len(semi) == 2 and all(h["loss"] == h["supervised"] and "accuracy" in h for h in semi)
+    assert "cross-entropy" in kw["title"]

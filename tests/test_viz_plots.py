@@ -44,9 +44,32 @@ def test_accuracy_bars_sorted_best_on_top_with_labels_and_reference(tmp_path, fi
     assert [t.get_text() for t in ax.get_yticklabels()] == ["random init", "LabelSpreading (reference)", "pretrained"]
     texts = [t.get_text() for t in ax.texts]
     assert texts == ["0.9100 ± 0.0141", "0.9300", "0.9600 ± 0.0141"]
-    assert ax.get_xlabel() == "accuracy (mean ± std over 2 seeds)"
+    assert ax.get_xlabel() == "accuracy (mean ± std over 2 seeds; axis starts at 0.88, not 0)"
     colours = {tuple(p.get_facecolor()) for p in ax.patches}
     assert len(colours) == 2  # the reference stands out
+
+
+def test_accuracy_bars_start_near_the_lowest_bar_and_say_so(tmp_path, figures):
+    """0.90 to 0.99 on a 0-1 axis look alike: the axis starts just below the lowest bar, and its label says where."""
+    scores = {"kNN": 0.8926, "random init": 0.9056, "LabelSpreading": 0.9685, "ladder": 0.9907}
+    viz.plot_accuracy_bars(scores, tmp_path / "bars.png", reference="LabelSpreading")
+    ax = figures[-1].axes[0]
+    left, right = ax.get_xlim()
+    assert left == pytest.approx(0.88) and 0.9907 < right < 1.0
+    assert ax.get_xlabel() == "accuracy (axis starts at 0.88, not 0)"
+    assert len(ax.lines) == 2  # the break marks on the axis
+    viz.plot_accuracy_bars({"a": 0.3, "b": 0.9}, tmp_path / "far.png")  # far apart: a cut would hide little
+    ax = figures[-1].axes[0]
+    assert ax.get_xlim()[0] == 0 and ax.get_xlabel() == "accuracy" and not ax.lines
+    viz.plot_accuracy_bars({"a": 0.95}, tmp_path / "one.png")  # nothing to tell apart
+    assert figures[-1].axes[0].get_xlim()[0] == 0
+
+
+@pytest.mark.parametrize("lows, high, start", [([0.90, 0.95, 0.99], 0.99, 0.89), ([0.65, 0.95], 0.95, 0.6),
+                                               ([0.3, 0.9], 0.9, 0.0), ([0.97, 0.97], 0.97, 0.0), ([-0.2, 0.5], 0.5, -0.2)])
+def test_bar_axis_start(lows, high, start):
+    assert viz._bar_axis_start(lows, high) == pytest.approx(start)
+    assert viz._bar_axis_start(lows, high) <= min(lows)
 
 
 def test_accuracy_bars_refuse_an_unknown_reference(tmp_path):

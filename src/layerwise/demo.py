@@ -20,6 +20,7 @@ compare on the same split and seed:
 from __future__ import annotations
 
 import copy
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -39,6 +40,7 @@ from .objectives import Classification
 from .runs import RunFolder
 from .train.callbacks import Callback
 from .train.inference import predict_in_batches
+from .train.loggers import EpochLogger, _duration
 from .train.loop import Trainer
 
 __all__ = ["DemoSettings", "DemoRun", "SETTINGS", "STEPS", "run_demo", "format_table"]
@@ -96,8 +98,12 @@ class DemoRun:
     extra: dict = field(default_factory=dict)
     stack: Any = None  # the greedy (denoising) stack, set by the pretraining step
     callbacks: list = field(default_factory=list)  # of every trainer: the CLI's epoch lines
+    verbose: bool = field(init=False, default=False)  # the trainers' and estimators' verbose, from progress
 
     def __post_init__(self) -> None:
+        # the trainers' verbose: progress bars on a terminal; elsewhere (a pipe, a log file) verbose would print a line
+        # per epoch of every method, so the demo leaves it off there and prints a line per step instead (run_demo)
+        self.verbose = bool(self.progress) and _is_terminal(sys.stderr)
         d = self.data
         self.X, self.y, self.labeled = d.X_train, d.y_train, np.flatnonzero(d.labeled)
         self.Xt = torch.from_numpy(self.X)
@@ -113,7 +119,7 @@ class DemoRun:
         """The pretraining trainer of the settings (``changes`` for fine-tuning)."""
         s = self.settings
         params = dict(max_iter=s.pretrain_max_iter, batch_size=s.pretrain_batch_size, learning_rate_init=s.learning_rate_init,
-                      random_state=self.seed, device=_DEVICE, verbose=self.progress, precision=s.precision,
+                      random_state=self.seed, device=_DEVICE, verbose=self.verbose, precision=s.precision,
                       callbacks=self.callbacks)
         return Trainer(**{**params, **changes})
 
@@ -182,10 +188,10 @@ def pretrained_full(run: DemoRun) -> None:
     run.tune("pretrained, full", copy.deepcopy(run.stack), "full")
 
 
-def deep_belief_network(run: DemoRun) -> None:
+def deep_belief_network(run: DemoRun) -> str | None:
     """The same layer sizes pretrained as stacked RBMs (contrastive divergence), fine-tuned end to end."""
     if not run.settings.dbn:
-        return
+        return "dbn=False in the settings"
     dbn = run.greedy("logistic", "rbm")
     dbn_stack, t_dbn = _timed(lambda: dbn.fit(run.Xt))
     run.extra["dbn_pretrain_seconds"] = t_dbn
@@ -217,9 +223,12 @@ def _semi_supervised(run: DemoRun, name: str, method: str | None) -> None:
         params["max_iter"] = epochs
         if method == "m1m2":
             params["semi_supervised_params"] = {"m1_epochs": epochs}
-    clf = PretrainedClassifier(random_state=run.seed, verbose=run.progress, precision=run.settings.precision, **params)
+    clf = PretrainedClassifier(random_state=run.seed, verbose=run.verbose, precision=run.settings.precision,
+                               callbacks=run.callbacks, **params)
     clf, t = _timed(lambda: clf.fit(run.X, _partial_labels(run)))
-    run.curves[name] = clf.history_["finetune"]
+    # in curves.png beside the fine-tuned rows: their loss is the cross-entropy of the labeled rows, which the
+    # semi-supervised fits log as "supervised" (their "loss" adds the unsupervised costs, on another scale)
+    run.curves[f"semi-supervised: {name}"] = [{**h, "loss": h.get("supervised", h["loss"])} for h in clf.history_["finetune"]]
     run.add(name, clf.predict(run.data.X_test), t)
 
 
@@ -228,10 +237,11 @@ def ladder(run: DemoRun) -> None:
     _semi_supervised(run, "PretrainedClassifier() default: ladder", None)
 
 
-def m1m2(run: DemoRun) -> None:
+def m1m2(run: DemoRun) -> str | None:
     """M1+M2 (Kingma et al. 2014): a VAE on every row, then the semi-supervised VAE M2 on its codes."""
-    if run.settings.m1m2:
-        _semi_supervised(run, "M1+M2 (semi-supervised VAE)", "m1m2")
+    if not run.settings.m1m2:
+        return "m1m2=False in the settings"
+    _semi_supervised(run, "M1+M2 (semi-supervised VAE)", "m1m2")
 
 
 def label_spreading(run: DemoRun) -> None:
@@ -245,9 +255,10 @@ def label_spreading(run: DemoRun) -> None:
 #: The name of scikit-learn's row, the reference the demo's other rows compare with.
 LABEL_SPREADING = "scikit-learn LabelSpreading (kNN), raw pixels"
 
-#: The demo's steps, in order. Add a method by appending ``step(run)`` that calls ``run.add``.
-STEPS: list[Callable[[DemoRun], None]] = [logistic_regression, pretrain, random_init, pretrained_frozen, pretrained_full,
-                                          deep_belief_network, knn_on_codes, label_spreading, ladder, m1m2]
+#: The demo's steps, in order. Add a method by appending ``step(run)`` that calls ``run.add``; a step that does
+#: nothing in some settings returns why (a string), which the step's line prints.
+STEPS: list[Callable[[DemoRun], str | None]] = [logistic_regression, pretrain, random_init, pretrained_frozen, pretrained_full,
+                                                deep_belief_network, knn_on_codes, label_spreading, ladder, m1m2]
 
 
 def run_demo(dataset: str = "digits", data_dir=None, out_dir="runs/demo", label_fraction: float = 0.1, seed: int = 0,
@@ -262,9 +273,11 @@ def run_demo(dataset: str = "digits", data_dir=None, out_dir="runs/demo", label_
         Where the dataset's files are (MNIST IDX files).
     out_dir : path, default="runs/demo"
         Run folder: ``results.json``, ``accuracy.png`` (every method's test
-        accuracy, LabelSpreading as the reference when it ran),
-        ``curves.png`` (the fine-tuning curves of the network rows on
-        shared axes: training rows solid, test rows dashed) and
+        accuracy, LabelSpreading as the reference when it ran, the axis
+        starting near the lowest bar), ``curves.png`` (the training curves
+        of every network the run trained, fine-tuned or semi-supervised, on
+        shared axes: cross-entropy and accuracy of the labeled rows solid,
+        test rows dashed for the fine-tuned ones) and
         ``reconstructions.png`` (test inputs, their corrupted copies for a
         denoising stack, and the stack's reconstructions).
     label_fraction : float, default=0.1
@@ -275,7 +288,13 @@ def run_demo(dataset: str = "digits", data_dir=None, out_dir="runs/demo", label_
     steps : list of callable, optional
         Default :data:`STEPS`.
     callbacks : list of Callback, optional
-        Given to every trainer (the CLI's per-epoch lines).
+        Given to every trainer (the CLI's per-epoch lines). An
+        ``EpochLogger(when="auto")`` among them (the CLI's default) is left
+        out: where stderr is not a terminal it would print a line per epoch
+        of every method, over a thousand lines. The demo prints instead,
+        through ``log``, a line when each step starts and one when it ends
+        (its rows' accuracies and time); on a terminal ``progress`` shows
+        the progress bars. ``EpochLogger(when="always")`` (``-v``) stays.
 
     Returns
     -------
@@ -287,15 +306,35 @@ def run_demo(dataset: str = "digits", data_dir=None, out_dir="runs/demo", label_
     s = settings or SETTINGS.get(dataset, DemoSettings())
     # the CLI's data preparation: 30% of the rows held out as the test set (unless the dataset has one), no validation rows
     data = prepare_data(dataset, data_dir=data_dir, label_fraction=label_fraction, val_size=0.0, test_size=0.3, random_state=seed)
-    run = DemoRun(data, s, seed, progress, log, callbacks=list(callbacks or []))
+    callbacks = [c for c in callbacks or [] if not (isinstance(c, EpochLogger) and c.when == "auto")]
+    run = DemoRun(data, s, seed, progress, log, callbacks=callbacks)
     log(f"{dataset}: {len(run.X)} training rows ({len(run.labeled)} labeled, {label_fraction:.0%}), {len(data.X_test)} test rows; pixels {data.scaling}")
-    for step in steps if steps is not None else STEPS:
-        step(run)
+    steps = list(steps if steps is not None else STEPS)
+    for i, step in enumerate(steps, start=1):
+        _run_step(run, step, f"[{i}/{len(steps)}]")
     result = {"dataset": dataset, "n_train": len(run.X), "n_labeled": int(len(run.labeled)), "n_test": len(data.X_test),
               "seed": seed, **run.extra, "settings": asdict(s), "rows": run.rows}
     result["plots"] = [p.name for p in _plots(RunFolder(out_dir).path, result, run) if p is not None]
     RunFolder(out_dir).write_json("results.json", result)
     return result
+
+
+def _is_terminal(stream) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty is not None and isatty())
+
+
+def _run_step(run: DemoRun, step: Callable[[DemoRun], Any], counter: str) -> None:
+    """``step(run)`` between two lines: its name when it starts, its rows' accuracies and its time when it ends."""
+    name = getattr(step, "__name__", type(step).__name__).replace("_", " ")
+    run.log(f"{counter} {name} ...")
+    n_rows = len(run.rows)
+    skipped, seconds = _timed(lambda: step(run))
+    if isinstance(skipped, str):
+        run.log(f"{counter} {name}: skipped ({skipped})")
+        return
+    done = ", ".join(f"{r['method']}: accuracy {r['accuracy']:.4f}" for r in run.rows[n_rows:]) or f"{name}: done"
+    run.log(f"{counter} {done} ({seconds:.1f} s)" if seconds < 60 else f"{counter} {done} ({_duration(seconds)})")
 
 
 #: The row drawn as the reference in ``accuracy.png``: scikit-learn's semi-supervised baseline, when it ran.
@@ -311,10 +350,12 @@ def _plots(out, result: dict, run: DemoRun) -> list:
     scores = {r["method"]: r["accuracy"] for r in result["rows"]}
     reference = next((name for name in scores if REFERENCE in name), None)
     written = [plot_accuracy_bars(scores, out / "accuracy.png", title=f"Test accuracy: {title}", reference=reference)]
-    tuned = {name.removeprefix("fine-tune: "): hist for name, hist in run.curves.items() if name.startswith("fine-tune: ")}
-    if tuned:
-        written.append(plot_training_curves(tuned, out / "curves.png", title=f"Fine-tuning: {title}", val_prefix="test_",
-                                            val_label="test"))
+    # every method that trained a classifier, fine-tuned or semi-supervised (pretraining curves are not methods)
+    trained = {name.split(": ", 1)[1]: hist for name, hist in run.curves.items()
+               if name.startswith(("fine-tune: ", "semi-supervised: "))}
+    if trained:
+        written.append(plot_training_curves(trained, out / "curves.png", val_prefix="test_", val_label="test",
+                                            title=f"Training on the labeled rows (loss: their cross-entropy): {title}"))
     if run.stack is not None:
         s, X = run.settings, run.data.X_test[:10]
         noisy = corrupted(s.pretrain, s.pretrain_params, X, run.seed)

@@ -190,6 +190,11 @@ def plot_accuracy_bars(scores: Mapping[str, float | Sequence[float]], path: str 
                        xlabel: str = "accuracy", reference: str | None = None, sort: bool = True) -> Path | None:
     """Horizontal bars of methods' scores, best at the top, each labelled with its value.
 
+    When the scores are close together and far from 0 (accuracies of 0.90 to
+    0.99) the axis starts just below the lowest bar (:func:`_bar_axis_start`),
+    so that their differences show; the axis label then says where it starts
+    ("axis starts at 0.88, not 0") and a break mark is drawn on the axis.
+
     Parameters
     ----------
     scores : mapping of method name -> float or sequence of float
@@ -233,7 +238,7 @@ def plot_accuracy_bars(scores: Mapping[str, float | Sequence[float]], path: str 
     has_std = bool(counts)
     ax.barh(names, means, xerr=errors if has_std else None, color=colours, capsize=3, error_kw={"elinewidth": 1})
     right = max(m + e for m, e in zip(means, errors))
-    left = min(0.0, min(means))
+    left = _bar_axis_start([m - e for m, e in zip(means, errors)], right)
     span = right - left or 1.0
     for i, (_, m, s, n) in enumerate(rows):
         label = f"{m:.4f}" + (f" ± {s:.4f}" if s is not None else "") + (f" (n={n})" if s is not None and len(counts) > 1 else "")
@@ -243,10 +248,55 @@ def plot_accuracy_bars(scores: Mapping[str, float | Sequence[float]], path: str 
             ax.text(m + (s or 0.0) + 0.015 * span, i, label, ha="left", va="center", fontsize=8)
             right = max(right, m + (s or 0.0) + 0.35 * span)
     ax.set_xlim(left, right + 0.02 * span)
-    ax.set_xlabel(xlabel + (f" (mean ± std over {counts.pop()} seeds)" if len(counts) == 1 else ""))
+    notes = [f"mean ± std over {counts.pop()} seeds"] if len(counts) == 1 else []
+    if left > 0:  # said in words and drawn as a break on the axis: the bars' lengths are not proportional to the scores
+        notes.append(f"axis starts at {left:g}, not 0")
+        d = 0.012
+        for x in (0.0, 0.012):
+            ax.plot((x - d, x + d), (-2 * d, 2 * d), transform=ax.transAxes, color="k", linewidth=1, clip_on=False)
+    ax.set_xlabel(xlabel + (f" ({'; '.join(notes)})" if notes else ""))
     fig.suptitle(title, fontsize=10)  # over the whole figure: long method names leave the axes narrow
     ax.grid(axis="x", alpha=0.3)
     return _save(fig, path)
+
+
+def _bar_axis_start(lows: Sequence[float], high: float) -> float:
+    """Where a bar chart's score axis starts: near the lowest bar when the scores are close together and far from 0.
+
+    Accuracies of 0.90 to 0.99 on an axis from 0 look alike; from 0.89 the
+    differences show. The start is the lowest score less a tenth of the
+    scores' range, rounded down to that range's power of ten (0.89 for 0.90 to
+    0.99, 0.6 for 0.65 to 0.95). It stays 0 for one score or equal ones, and
+    when the cut would hide less than a quarter of the best bar (it would gain
+    little); with a negative score it is the lowest score.
+
+    Parameters
+    ----------
+    lows : sequence of float
+        Each bar's lowest point (the score, less its error bar).
+    high : float
+        The highest point of any bar.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> _bar_axis_start([0.90, 0.95, 0.99], 0.99)
+    0.89
+    >>> _bar_axis_start([0.3, 0.9], 0.9)
+    0.0
+    """
+    low = float(min(lows))
+    if low <= 0:
+        return low
+    spread = high - low
+    if len(lows) < 2 or spread <= 0:
+        return 0.0  # one score, or equal ones: nothing to tell apart
+    step = 10.0 ** np.floor(np.log10(spread))
+    start = max(0.0, round(float(np.floor((low - 0.1 * spread) / step + 1e-9) * step), 12))
+    return start if start >= 0.25 * high else 0.0
 
 
 @_skip_without_matplotlib

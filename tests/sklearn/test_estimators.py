@@ -107,6 +107,34 @@ def test_stacked_autoencoder_round_trip(digits):
         sae.inverse_transform(X)
 
 
+def test_inverse_transform_of_a_dataframe_gives_torch_writable_memory_and_no_warning(monkeypatch):
+    """A DataFrame's values are a read-only view (pandas' copy-on-write); torch warns on those (once per process, so
+    the spy below checks every array torch is given, whatever an earlier test triggered)."""
+    import warnings
+
+    import pandas as pd
+    import torch
+
+    rng = np.random.RandomState(0)
+    df = pd.DataFrame(rng.rand(60, 6).astype(np.float32), columns=list("abcdef"))
+    sae = StackedAutoencoder((4,), max_iter=2, random_state=0, device="cpu").set_output(transform="pandas").fit(df)
+    real = torch.from_numpy
+    given = []
+
+    def from_numpy(a):
+        given.append(a.flags.writeable)
+        return real(a)
+
+    monkeypatch.setattr(torch, "from_numpy", from_numpy)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Z = sae.transform(df)
+        assert isinstance(Z, pd.DataFrame)
+        R = sae.inverse_transform(Z)
+        R2 = sae.inverse_transform(pd.DataFrame(np.asarray(Z)))
+    assert R.shape == (60, 6) and np.allclose(R, R2) and given and all(given)
+
+
 def test_pipeline_codes_then_knn(digits):
     X, y = digits
     pipe = Pipeline([("scale", MinMaxScaler()), ("sae", StackedAutoencoder((64, 32), max_iter=10, random_state=0, device="cpu")), ("knn", KNeighborsClassifier(3))])

@@ -217,3 +217,22 @@ def test_a_trainer_that_is_not_verbose_prints_nothing(capsys):
 
     Trainer(max_iter=2, batch_size=10).fit(dense_autoencoder(6, 3, "relu", "identity"), Reconstruction(), (torch.rand(40, 6),))
     assert capsys.readouterr().err == ""
+
+
+def test_callbacks_and_the_history_see_each_epochs_learning_rate(X):
+    """The rate an epoch trained with (after a schedule set it) is ``lr`` in the logs of every callback."""
+    from layerwise.train.callbacks import AnnealLR
+
+    seen = []
+
+    class Watch(Callback):
+        def on_epoch_end(self, trainer, model, logs):
+            seen.append(logs["lr"])
+
+    out = io.StringIO()
+    hist = Trainer(max_iter=4, batch_size=50, learning_rate_init=0.01, random_state=0, desc="ae",
+                   callbacks=[AnnealLR(fraction=0.5), Watch(), EpochLogger(stream=out)]).fit(
+        boring_autoencoder(), Reconstruction("bce"), (X[:100],))
+    assert seen == pytest.approx([0.01, 0.01, 0.01, 0.005]) and [h["lr"] for h in hist] == seen
+    lines = out.getvalue().splitlines()[1:]
+    assert [line.count(" lr ") for line in lines] == [1] * 4 and " lr 0.005  (" in lines[-1]  # once, after the losses

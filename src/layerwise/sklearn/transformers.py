@@ -76,8 +76,9 @@ class StackedAutoencoder(TransformerMixin, PretrainedStackMixin, LayerwiseBase):
             data larger than memory: a ``.npy`` file (its path, or a
             :class:`~layerwise.data.NpyFile`), a folder of images with one
             subfolder per class (flattened; ``pretrain="conv"`` gets their
-            shape), a ``torch.utils.data.Dataset`` or ``DataLoader`` (read into
-            memory below 1 GiB).
+            shape; ``image_size`` resizes them), a ``torch.utils.data.Dataset``
+            or ``DataLoader`` (read into memory below 1 GiB); or the path of an
+            ``.npz`` archive or a ``.csv`` file of numbers, read into memory.
         y : ignored
         {checkpoint_args}
 
@@ -150,6 +151,8 @@ class StackedAutoencoder(TransformerMixin, PretrainedStackMixin, LayerwiseBase):
         except ValueError as e:
             raise DataError(f"{e} inverse_transform expects codes of shape (n_samples, n_codes) with finite numbers, "
                             "e.g. the output of transform.") from e
+        if not Z.flags.writeable:  # a view of a read-only DataFrame (pandas' copy-on-write): torch wants writable memory
+            Z = Z.copy()
         code_shape = self._code_shape()
         width = int(np.prod(code_shape))
         if Z.shape[1] != width:
@@ -171,7 +174,7 @@ class StackedAutoencoder(TransformerMixin, PretrainedStackMixin, LayerwiseBase):
         its ``scale``; the units of ``X`` when ``scale="none"``)."""
         check_is_fitted(self)
         if is_external(X):  # a .npy file, an image folder...: a chunk of rows at a time
-            return by_chunks(self.score_samples, X)
+            return by_chunks(self.score_samples, X, image_size=self.image_size)
         Xs = self._validate_X(X, reset=False)
         codes = self._codes(Xs)
         return -((self._decode(codes, self._code_shape()) - Xs) ** 2).sum(axis=1)

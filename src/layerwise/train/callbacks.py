@@ -20,7 +20,11 @@ class Callback:
     """Base class with a no-op method per event (skorch / minGPT style).
 
     Set ``trainer.should_stop = True`` from any hook to end training after the
-    current epoch.
+    current epoch. The ``logs`` of :meth:`on_epoch_end` (one entry of the
+    history) hold ``epoch``, ``loss``, the objective's own logs, ``seconds``,
+    ``lr`` (the first param group's learning rate during the epoch, after any
+    schedule set it) and ``val_loss`` when there are validation rows; a
+    callback may add keys.
     """
 
     def on_fit_start(self, trainer: Trainer, model: nn.Module) -> None: ...

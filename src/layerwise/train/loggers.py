@@ -111,11 +111,11 @@ class EpochLogger(Callback):
         if not self._active():
             return
         values = _scalars(logs)
-        seconds = values.pop("seconds", None)
+        seconds, lr = values.pop("seconds", None), values.pop("lr", self._lr)
         parts = [f"[{self.phase or trainer.desc}] epoch {logs.get('epoch', '?')}/{trainer.max_iter}"]
         parts += [f"{k} {v:.4g}" for k, v in values.items()]
-        if self._lr is not None:
-            parts.append(f"lr {self._lr:.4g}")
+        if lr is not None:  # last, after the losses
+            parts.append(f"lr {lr:.4g}")
         line = "  ".join(parts) + (f"  ({seconds:.1f} s)" if seconds is not None else "")
         done, left = logs.get("epoch"), None
         if isinstance(done, int) and self._start is not None and self._first_epoch is not None and done > self._first_epoch:
@@ -167,7 +167,7 @@ class _FileLogger(Callback):
 
     def on_epoch_end(self, trainer: Trainer, model: nn.Module, logs: dict[str, Any]) -> None:
         record = {**self._head, **logs}
-        if self._lr is not None:
+        if "lr" not in record and self._lr is not None:  # the trainer's logs carry it; other loops' may not
             record["lr"] = self._lr
         self.records.append(record)
         if not dist_.is_main():
@@ -365,7 +365,7 @@ class TensorBoardLogger(Callback):
         if self._writer is None:
             return
         values = _scalars(logs)
-        if self._lr is not None:
+        if "lr" not in values and self._lr is not None:
             values["lr"] = self._lr
         for key, value in values.items():
             self._writer.add_scalar(f"{self._phase}/{key}", value, self.step)
