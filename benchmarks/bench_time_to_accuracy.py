@@ -8,6 +8,10 @@ start of ``fit`` to its return:
   error after every epoch of the phase that trains the classifier (the clock is stopped while it evaluates),
   so the default is a line: error against seconds. Nothing is chosen from those points; the last one is
   the fitted model's error.
+- ``conv_ladder``: ``PretrainedClassifier(random_state=seed, semi_supervised="conv_ladder")`` given the
+  images' shape (digits 1x8x8, MNIST 1x28x28): the convolutional ladder (Conv-Small, Gamma-model), which
+  ``"auto"`` takes for images on a GPU only; a line like the default's. Not in the default ``--methods``
+  on MNIST (a step costs about 1 s on this CPU).
 - ``labelspreading``: scikit-learn's ``LabelSpreading(kernel="knn")`` (digits: raw pixels, k=7; MNIST:
   on PCA-50 codes fitted on every training row, k=10), a point.
 - ``selftraining``: ``SelfTrainingClassifier(LogisticRegression())`` on the same inputs, a point.
@@ -45,7 +49,9 @@ from layerwise import PretrainedClassifier
 from layerwise.train import Callback, predict_in_batches
 
 RESULTS = Path(__file__).resolve().parent / "results" / "time_to_accuracy.jsonl"
-METHODS = ("default", "labelspreading", "selftraining", "logistic")
+METHODS = ("default", "conv_ladder", "labelspreading", "selftraining", "logistic")
+LINES = ("default", "conv_ladder")  # the methods drawn as error-against-seconds curves
+SHAPES = {"digits": (1, 8, 8), "mnist100": (1, 28, 28), "mnist1000": (1, 28, 28)}
 
 
 def load(data: str, seed: int):
@@ -74,10 +80,11 @@ class ErrorCurve(Callback):
 
     def __init__(self, X_test: np.ndarray, y_test: np.ndarray, n_classes: int, start: float) -> None:
         self.X, self.y, self.n_classes = torch.from_numpy(X_test), torch.from_numpy(y_test), n_classes
-        self.start, self.paused, self.points = start, 0.0, []
+        self.start, self.paused, self.points, self.threads = start, 0.0, [], None
 
     def on_epoch_end(self, trainer, model, logs) -> None:
         t0 = time.perf_counter()
+        self.threads = torch.get_num_threads()  # during the fit (layerwise.train.threads may lower it)
         was_training = model.training
         model.eval()
         with torch.no_grad():
@@ -105,9 +112,10 @@ def run_one(data: str, seed: int, method: str, params: dict) -> dict:
     labeled = y_partial != -1
     curve = None
     start = time.perf_counter()
-    if method == "default":
+    if method in LINES:
         curve = ErrorCurve(X_test, y_test, 10, start)
-        est = PretrainedClassifier(random_state=seed, callbacks=(curve,), **params)
+        conv = {"semi_supervised": "conv_ladder", "semi_supervised_params": {"image_shape": SHAPES[data]}} if method == "conv_ladder" else {}
+        est = PretrainedClassifier(random_state=seed, callbacks=(curve,), **conv, **params)
         est.fit(X, y_partial)
         seconds = time.perf_counter() - start - curve.paused
     else:
@@ -116,7 +124,8 @@ def run_one(data: str, seed: int, method: str, params: dict) -> dict:
         seconds = time.perf_counter() - start
     error = 100.0 * float((est.predict(X_test) != y_test).mean())  # the test rows, read once per fit
     row = {"data": data, "seed": seed, "method": method, "labels": int(labeled.sum()), "test_error": round(error, 3),
-           "seconds": round(seconds, 2), "threads": torch.get_num_threads(), "params": params}
+           "seconds": round(seconds, 2), "threads": (curve.threads if curve else None) or torch.get_num_threads(),
+           "params": params}
     if curve is not None:
         row["curve"] = curve.points
         row["semi_supervised_"] = getattr(est, "semi_supervised_", None)
@@ -128,7 +137,7 @@ def run(args) -> None:
     for data in args.data:
         for seed in args.seeds:
             for method in args.methods:
-                row = run_one(data, seed, method, params if method == "default" else {})
+                row = run_one(data, seed, method, params if method in LINES else {})
                 row.update(date=datetime.date.today().isoformat(), machine=machine(),
                            command="python " + " ".join(sys.argv))
                 print(json.dumps({k: v for k, v in row.items() if k != "curve"}), flush=True)
@@ -144,7 +153,7 @@ def rows(path: Path = RESULTS, params: str = "{}") -> list[dict]:
     if path.exists():
         for line in path.read_text().splitlines():
             r = json.loads(line)
-            if r["method"] != "default" or json.dumps(r["params"], sort_keys=True) == json.dumps(json.loads(params), sort_keys=True):
+            if r["method"] not in LINES or json.dumps(r["params"], sort_keys=True) == json.dumps(json.loads(params), sort_keys=True):
                 latest[(r["data"], r["seed"], r["method"])] = r
     return list(latest.values())
 
@@ -172,11 +181,13 @@ def plot(data: str, recs: list[dict]) -> Path:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    for i, r in enumerate(sorted((r for r in recs if r["method"] == "default"), key=lambda r: r["seed"])):
-        pts = np.array(r.get("curve") or [[r["seconds"], r["test_error"]]])
-        ax.plot(pts[:, 0], pts[:, 1], color="C0", alpha=0.8, label="PretrainedClassifier() (each seed)" if i == 0 else None)
-        ax.plot([r["seconds"]], [r["test_error"]], "o", color="C0")
-    for j, method in enumerate(METHODS[1:], start=1):
+    names = {"default": "PretrainedClassifier() (each seed)", "conv_ladder": "semi_supervised='conv_ladder' (each seed)"}
+    for j, line in enumerate(LINES):
+        for i, r in enumerate(sorted((r for r in recs if r["method"] == line), key=lambda r: r["seed"])):
+            pts = np.array(r.get("curve") or [[r["seconds"], r["test_error"]]])
+            ax.plot(pts[:, 0], pts[:, 1], color=f"C{j}", alpha=0.8, label=names[line] if i == 0 else None)
+            ax.plot([r["seconds"]], [r["test_error"]], "o", color=f"C{j}")
+    for j, method in enumerate(METHODS[len(LINES):], start=len(LINES)):
         rs = [r for r in recs if r["method"] == method]
         if rs:
             e, s = np.array([r["test_error"] for r in rs]), np.array([r["seconds"] for r in rs])

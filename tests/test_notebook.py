@@ -73,15 +73,12 @@ def test_the_saved_notebook_is_an_executed_nbformat_4_notebook():
     assert "ladder: test accuracy 0." in printed and "LabelSpreading (kNN)" in printed
 
 
-def test_the_notebook_runs_without_error_or_warning():  # about 10-20 s on one thread
-    start = time.perf_counter()
+def test_the_notebook_runs_without_error_or_warning():  # about 10-20 s on one idle thread (not asserted: no timed tests)
     nb = execute(_read())
-    seconds = time.perf_counter() - start
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
     assert all(not any(o.get("name") == "stderr" for o in c["outputs"]) for c in code), [
         o["text"] for c in code for o in c["outputs"] if o.get("name") == "stderr"]
     assert sorted(c["id"] for c in code if any("image/png" in o.get("data", {}) for o in c["outputs"])) == sorted(PICTURES)
-    assert seconds < 60
 
 
 if __name__ == "__main__":  # python -m tests.test_notebook: run the notebook, save it with its outputs

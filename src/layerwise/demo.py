@@ -62,7 +62,7 @@ class DemoSettings:
     dbn: bool = True
     m1m2: bool = True
     semi_max_iter: int | None = None  # epochs of the semi-supervised rows (and of M1); None: the estimator's defaults
-    precision: str = "fp32"
+    precision: str = "auto"  # bf16 where the layers are big enough and the CPU has AMX (layerwise.train.precision)
 
 
 SETTINGS = {

@@ -79,7 +79,7 @@ def test_divergence_names_epoch_batch_and_causes(digits_small):
         ({"learning_rate_init": 0}, r"learning_rate_init must be a positive number; got 0"),
         ({"batch_size": -1}, r"batch_size must be 'auto' or a positive integer; got -1"),
         ({"max_iter": 1.5}, r"max_iter must be a positive integer; got 1.5"),
-        ({"precision": "fp16"}, r"precision must be one of \['fp32', 'bf16'\]; got 'fp16'"),
+        ({"precision": "fp16"}, r"precision must be one of \['auto', 'fp32', 'bf16'\]; got 'fp16'"),
         ({"shuffle": "no"}, r"shuffle must be True or False; got 'no'"),
         ({"tol": float("inf")}, r"tol must be a number >= 0; got inf"),
         ({"callbacks": None}, r"callbacks must be a list of Callback objects \(subclasses of .*\); got None"),

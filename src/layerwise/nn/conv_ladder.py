@@ -50,7 +50,7 @@ from torch.nn import functional as F
 
 from ..exceptions import ConfigError, DataError
 from .conv import check_image_shape
-from .ladder import COMBINATORS, LadderPass
+from .ladder import COMBINATORS, LadderPass, run_encoder
 
 __all__ = ["CONV_SMALL", "ConvLadderNetwork"]
 
@@ -257,22 +257,7 @@ class ConvLadderNetwork(nn.Module):
         groups = list(groups) if groups is not None else [x.shape[0]]
         h = self._images(x)
         h = h + noise_std * torch.randn_like(h) if noise_std > 0 else h
-        zs, means, stds = [h], [None], [None]
-        for l in range(1, self.n_layers + 1):
-            pre = self._pre(l, h)
-            parts = [_normalise(p) for p in pre.split(groups)]
-            z = torch.cat([p[0] for p in parts]) if len(parts) > 1 else parts[0][0]
-            mean, std = parts[-1][1], parts[-1][2]
-            if update_running:
-                last = pre[-groups[-1]:]
-                self._update_running(l, mean, std, last.numel() // last.shape[1])
-            if noise_std > 0:
-                z = z + noise_std * torch.randn_like(z)
-            zs.append(z)
-            means.append(mean)
-            stds.append(std)
-            h = self._nonlinearity(l, z)
-        return LadderPass(zs, means, stds, h)
+        return run_encoder(self, h, groups, noise_std, update_running, _normalise)
 
     @torch.no_grad()
     def _update_running(self, l: int, mean: torch.Tensor, std: torch.Tensor, count: int) -> None:

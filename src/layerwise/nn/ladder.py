@@ -57,9 +57,10 @@ class VanillaCombinator(nn.Module):
     def forward(self, z_tilde: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         """``(batch, width), (batch, width) -> (batch, width)``."""
         a = self.a
-        mu = a[0] * torch.sigmoid(a[1] * u + a[2]) + a[3] * u + a[4]
-        v = a[5] * torch.sigmoid(a[6] * u + a[7]) + a[8] * u + a[9]
-        return (z_tilde - mu) * v + mu
+        # addcmul(c, x, y) = c + x * y in one kernel: the combinators are most of a step's elementwise work
+        mu = torch.addcmul(torch.addcmul(a[4], a[3], u), a[0], torch.sigmoid(torch.addcmul(a[2], a[1], u)))
+        v = torch.addcmul(torch.addcmul(a[9], a[8], u), a[5], torch.sigmoid(torch.addcmul(a[7], a[6], u)))
+        return torch.addcmul(mu, z_tilde - mu, v)
 
 
 class AMLPCombinator(nn.Module):
@@ -111,8 +112,11 @@ class LadderPass(NamedTuple):
 def _normalise(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Batch normalisation without scale or shift: ``(z - mean) / std`` over the rows."""
     mean = z.mean(0)
-    std = torch.sqrt(z.var(0, unbiased=False) + _EPS)
-    return (z - mean) / std, mean, std
+    centred = z - mean
+    # the same two-pass variance as torch.var, but 1.5x faster forward and backward on (200, 1000) (torch.var's
+    # column reduction is slow on CPU); it is called about 20 times per ladder step
+    std = torch.sqrt(centred.square().mean(0) + _EPS)
+    return centred / std, mean, std
 
 
 class LadderNetwork(nn.Module):
@@ -234,26 +238,17 @@ class LadderNetwork(nn.Module):
         """
         groups = list(groups) if groups is not None else [x.shape[0]]
         h = x + noise_std * torch.randn_like(x) if noise_std > 0 else x
-        zs, means, stds = [h], [None], [None]
-        for l in range(1, self.n_layers + 1):
-            pre = self.weights[l - 1](h).float()  # (batch, sizes[l]); statistics in fp32 under bf16 autocast
-            parts = [_normalise(p) for p in pre.split(groups)]
-            z = torch.cat([p[0] for p in parts]) if len(parts) > 1 else parts[0][0]
-            mean, std = parts[-1][1], parts[-1][2]
-            if update_running:
-                self._update_running(l, mean, std, parts_rows=groups[-1])
-            if noise_std > 0:
-                z = z + noise_std * torch.randn_like(z)
-            zs.append(z)
-            means.append(mean)
-            stds.append(std)
-            h = self._nonlinearity(l, z)
-        return LadderPass(zs, means, stds, h)
+        return run_encoder(self, h, groups, noise_std, update_running, _normalise)
+
+    def _pre(self, l: int, h: torch.Tensor) -> torch.Tensor:
+        """Layer ``l``'s pre-activation ``(batch, sizes[l])``, in fp32 (batch statistics under bf16 autocast)."""
+        return self.weights[l - 1](h).float()
 
     @torch.no_grad()
-    def _update_running(self, l: int, mean: torch.Tensor, std: torch.Tensor, parts_rows: int) -> None:
+    def _update_running(self, l: int, mean: torch.Tensor, std: torch.Tensor, count: int) -> None:
+        """``count``: the rows the statistics came from."""
         rm, rv = self._running(l)
-        var = (std.detach() ** 2 - _EPS) * (parts_rows / max(parts_rows - 1, 1))  # unbiased, as BatchNorm keeps it
+        var = (std.detach() ** 2 - _EPS) * (count / max(count - 1, 1))  # unbiased, as BatchNorm keeps it
         rm.lerp_(mean.detach(), self.momentum)
         rv.lerp_(var, self.momentum)
 
@@ -297,6 +292,34 @@ class LadderNetwork(nn.Module):
             z_bn = z_hat if clean.mean[l] is None else (z_hat - clean.mean[l]) / clean.std[l]
             out[l] = ((z_bn - target) ** 2).sum(1).mean() / self.sizes[l]
         return out
+
+
+def run_encoder(net: nn.Module, h: torch.Tensor, groups: list[int], noise_std: float, update_running: bool,
+                normalise) -> LadderPass:
+    """The layers of one encoder pass (Rasmus et al. 2015, Algorithm 1), shared by the dense and convolutional ladders.
+
+    ``h`` is the (noisy) input; ``net`` gives each layer's pre-activation (``net._pre(l, h)``), its
+    nonlinearity (``net._nonlinearity(l, z)``) and folds batch statistics into its running ones
+    (``net._update_running(l, mean, std, count)``); ``normalise(pre)`` returns ``(z, mean, std)`` over the
+    rows (and positions, for images). Each group of rows is normalised separately; the statistics kept are
+    the last group's. Noise is added after the normalisation, before the nonlinearity.
+    """
+    zs, means, stds = [h], [None], [None]
+    for l in range(1, net.n_layers + 1):
+        pre = net._pre(l, h)
+        parts = [normalise(p) for p in pre.split(groups)]
+        z = torch.cat([p[0] for p in parts]) if len(parts) > 1 else parts[0][0]
+        mean, std = parts[-1][1], parts[-1][2]
+        if update_running:
+            last = pre[-groups[-1]:]
+            net._update_running(l, mean, std, last.numel() // last.shape[1])  # rows (times positions, for images)
+        if noise_std > 0:
+            z = z + noise_std * torch.randn_like(z)
+        zs.append(z)
+        means.append(mean)
+        stds.append(std)
+        h = net._nonlinearity(l, z)
+    return LadderPass(zs, means, stds, h)
 
 
 def _check_sizes(n_features, hidden, n_classes) -> tuple[int, ...]:

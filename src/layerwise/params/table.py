@@ -28,6 +28,7 @@ from .constraints import (
     Device,
     FolderName,
     HasMethods,
+    ImageSize,
     InstanceOf,
     Interval,
     LayerSizes,
@@ -45,7 +46,7 @@ __all__ = ["PARAMS", "TRAINER", "GREEDY", "PRETRAINED", "STACKED_AUTOENCODER", "
 
 SOLVERS = ("adam", "adamw", "sgd")
 TORCH_SOLVERS = ("Adam", "AdamW", "SGD")  # torch.optim's class names for the same (as lr_schedule takes scheduler names)
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("auto", "fp32", "bf16")
 FINETUNE_MODES = ("frozen", "full")
 LR_SCHEDULES = ("auto", "constant", "cosine", "anneal")
 LOSSES = ("auto", "mse", "bce")
@@ -118,19 +119,25 @@ PARAMS = ParamSet((
     Param("semi_supervised", (NoneValue(), Options("auto"), Registered(SEMI_SUPERVISED)), "auto",
           """How the unlabeled rows (``-1``) train the classifier, a name in ``layerwise.objectives.SEMI_SUPERVISED``
           or None. ``"ladder"``: a ladder network (Rasmus et al. 2015), an encoder with a denoising cost at every
-          layer, trained on labeled and unlabeled rows together; ``"m1m2"``: the semi-supervised VAE M2 on the
-          codes of a VAE M1 (Kingma et al. 2014). Both build their own network from ``hidden_layer_sizes`` and
-          ``activation``. The parameters of a stack (``pretrain``, ``pretrain_params``, ``pretrain_max_iter``,
-          ``finetune``, ``encoder_lr_scale``, ``dropout``, ``input_dropout``, ``loss``, ``tied``) do not apply to
-          them: set away from their defaults, they make ``"auto"`` pretrain and fine-tune a stack, and beside a
-          named method they are refused (never silently dropped); ``semi_supervised_params`` is refused where no
-          method trains. ``None``: the unlabeled rows only pretrain the
-          stack greedily, then it is fine-tuned on the labeled rows. ``"auto"``: ``"ladder"`` when some rows are
-          unlabeled (and ``pretrained`` is not set) and the rows are not a table, else ``None`` -- data with
-          every label trains as without this parameter, and a table is pretrained greedily (``pretrain="auto"``:
-          ``"scarf"``), which measured better than the ladder on three tables and 7-10x faster
-          (``benchmarks/tables_defaults.py``). ``"ladder"`` won on digits with 10% of the labels and on MNIST with 100 (README,
-          "Few labels")."""),
+          layer, trained on labeled and unlabeled rows together; ``"conv_ladder"``: the same paper's convolutional
+          ladder, its Conv-Small network (fixed layers, 32 to 128 channels) with the Gamma-model's cost on the top
+          layer by default, for images of any size and channel count; ``"m1m2"``: the semi-supervised VAE M2 on the
+          codes of a VAE M1 (Kingma et al. 2014). ``"ladder"`` and ``"m1m2"`` build their own network from
+          ``hidden_layer_sizes`` and ``activation``; ``"conv_ladder"`` refuses them set away from their defaults,
+          and needs the images' shape: given by an image folder, a Dataset or a ``.npy`` file of images, else
+          ``semi_supervised_params={"image_shape": (c, h, w)}``. The parameters of a stack (``pretrain``,
+          ``pretrain_params``, ``pretrain_max_iter``, ``finetune``, ``encoder_lr_scale``, ``dropout``,
+          ``input_dropout``, ``loss``, ``tied``) do not apply to them: set away from their defaults, they make
+          ``"auto"`` pretrain and fine-tune a stack, and beside a named method they are refused (never silently
+          dropped); ``semi_supervised_params`` is refused where no method trains. ``None``: the unlabeled rows only
+          pretrain the stack greedily, then it is fine-tuned on the labeled rows. ``"auto"``, when some rows are
+          unlabeled (and ``pretrained`` is not set): ``"conv_ladder"`` when the rows came as images and the fit
+          runs on a GPU (on a CPU a step cost 7x the paper's dense ladder's; with ``hidden_layer_sizes`` or
+          ``activation`` set: ``"ladder"``, which uses them), ``"ladder"`` for other image rows and flat rows
+          that are not a table, else ``None`` -- data with every label trains as without this parameter, and a
+          table is pretrained greedily (``pretrain="auto"``: ``"scarf"``), which measured better than the ladder on
+          three tables and 7-10x faster (``benchmarks/tables_defaults.py``). ``"ladder"`` won on digits with 10% of
+          the labels and on MNIST with 100 (README, "Few labels")."""),
     Param("semi_supervised_params", (NoneValue(), RegistryOptions(SEMI_SUPERVISED, "semi_supervised", {"auto": "ladder"})), None,
           """Options of the semi-supervised method, checked against its signature, e.g. ``{"noise_std": 0.3,
           "denoising_costs": "gamma"}`` for ``"ladder"`` or ``{"alpha": 0.1, "m1_epochs": 50}`` for ``"m1m2"``.""", paths=("semi",)),
@@ -205,7 +212,13 @@ PARAMS = ParamSet((
           "Makes training repeatable; torch's global generator is left untouched by estimators."),
     Param("verbose", (Boolean(), Interval(int, 0)), False, "Progress bars."),
     Param("device", (Device(),), "auto", '``"cpu"``, ``"cuda"``, or ``"auto"`` (CUDA when available).'),
-    Param("precision", (Options(*PRECISIONS),), "fp32", '``"bf16"`` runs forward passes under ``torch.autocast``.'),
+    Param("precision", (Options(*PRECISIONS),), "auto",
+          """``"bf16"`` runs forward passes under ``torch.autocast`` (matmuls in bfloat16; batch statistics, losses and
+          optimizer state stay in fp32); ``"fp32"`` runs them in float32. ``"auto"``: bf16 where the device multiplies
+          bf16 in hardware (a CUDA GPU with bf16, a CPU with AMX-BF16 or AVX512-BF16) and the model has a weight
+          matrix of at least 65,536 entries, else fp32 (:mod:`layerwise.train.precision`: a ladder step on
+          MNIST-sized rows ran 2.5x faster in bf16, one on digits 1.13x slower). The choice made is kept in the
+          trainer's ``precision_``."""),
     Param("callbacks", (Callbacks(),), (),
           "Called at each event of the loop (:class:`~layerwise.train.Callback`)."),
     Param("csv", (Boolean(),), False,
@@ -253,6 +266,12 @@ PARAMS = ParamSet((
           encoding for tables (standardised or quantile-normalised numbers, one-hot categories); ``"auto"``:
           ``"table"`` for rows that look like a table, else min-max only when some training value is outside
           [0, 1]; ``"none"``: values as given."""),
+    Param("image_size", (NoneValue(), ImageSize()), None,
+          """Resize every image of a folder ``X`` to ``(height, width)`` pixels (an int: a square; bilinear, as
+          :class:`~layerwise.data.images.ImageFolder`'s ``size``), so that a folder of mixed sizes is read. It is saved
+          with the model: ``predict``, ``transform`` and ``score`` resize the images of another folder the same way.
+          Only for a folder of images (a path, or an ``ImageFolder`` without a ``size`` of its own): ``fit`` refuses
+          it with other ``X``. ``None``: every image must have the same size."""),
     Param("task", (Options("classification", "regression"),), "classification",
           "What the labels are: it picks ``PretrainedClassifier`` or ``PretrainedRegressor``."),
     Param("name", (FolderName(),), "run", "The run's folder name: the run folder is ``out_dir/name``."),
@@ -275,7 +294,7 @@ TRAINER = PARAMS.select(
     "solver", "learning_rate_init", "momentum", "alpha", "max_iter", "batch_size", "shuffle", "early_stopping",
     "n_iter_no_change", "tol", "random_state", "device", "precision", "grad_clip", "callbacks", "verbose", "desc",
     "checkpoint_dir", "checkpoint_every", "chunk_rows", "distributed",
-    defaults={"max_iter": 10, "batch_size": 256},
+    defaults={"max_iter": 10, "batch_size": 256, "precision": "fp32"},
     docs={"early_stopping": """Stop when ``val_loss`` (``loss`` without validation data) has not improved by ``tol``
           for ``n_iter_no_change`` epochs; the best weights are restored.""",
           "random_state": """Seeds torch's global generator at the start of :meth:`fit` (init of new modules,
@@ -304,7 +323,7 @@ PRETRAINED = PARAMS.select(
     "input_dropout", "loss", "tied", "solver", "learning_rate_init", "lr_schedule", "lr_schedule_params", "alpha",
     "batch_size", "pretrain_max_iter", "max_iter", "early_stopping", "validation_fraction", "n_iter_no_change", "tol",
     "random_state", "verbose", "device", "precision", "unlabeled", "pretrained", "semi_supervised", "semi_supervised_params",
-    "callbacks", "scale", "check_reference", "reference_blend",
+    "callbacks", "scale", "image_size", "check_reference", "reference_blend",
     defaults={"hidden_layer_sizes": (512, 256), "max_iter": "auto", "learning_rate_init": "auto", "scale": "auto",
               "pretrain": "auto"},
     constraints={"learning_rate_init": (Options("auto"), Interval(float, 0, closed="neither")),
@@ -336,7 +355,7 @@ PRETRAINED = PARAMS.select(
 STACKED_AUTOENCODER = PARAMS.select(
     "hidden_layer_sizes", "activation", "pretrain", "pretrain_params", "loss", "tied", "solver", "learning_rate_init",
     "lr_schedule", "lr_schedule_params", "alpha", "batch_size", "max_iter", "unroll_max_iter", "random_state", "verbose",
-    "device", "precision", "callbacks", "scale",
+    "device", "precision", "callbacks", "scale", "image_size",
     defaults={"pretrain": "autoencoder", "max_iter": 20, "scale": "none"},
     constraints={"pretrain": (Registered(OBJECTIVES),)},
     docs={"scale": _SCALE_DOC,
@@ -351,7 +370,7 @@ STACKED_AUTOENCODER = PARAMS.select(
 VARIATIONAL_AUTOENCODER = PARAMS.select(
     "hidden_layer_sizes", "n_components", "activation", "loss", "beta", "kl_warmup", "solver", "learning_rate_init",
     "lr_schedule", "lr_schedule_params", "alpha", "batch_size", "max_iter", "early_stopping", "validation_fraction",
-    "n_iter_no_change", "tol", "random_state", "verbose", "device", "precision", "callbacks", "scale",
+    "n_iter_no_change", "tol", "random_state", "verbose", "device", "precision", "callbacks", "scale", "image_size",
     defaults={"hidden_layer_sizes": (400,), "max_iter": 20, "scale": "none"},
     docs={"scale": _SCALE_DOC,
           "hidden_layer_sizes": """Widths of the encoder's hidden layers; the decoder mirrors them. ``(400,)`` with
@@ -364,7 +383,9 @@ VARIATIONAL_AUTOENCODER = PARAMS.select(
           "callbacks": _ESTIMATOR_CALLBACKS},
 )
 
-DATA = PARAMS.select("dataset", "data_dir", "label_column", "label_fraction", "val_size", "test_size", "scale", "task")
+DATA = PARAMS.select("dataset", "data_dir", "label_column", "image_size", "label_fraction", "val_size", "test_size", "scale", "task",
+                    docs={"image_size": """A folder of images (``dataset``): resize every image to ``(height, width)`` pixels (an
+                          int: a square), so that a folder of mixed sizes is read. Refused for other datasets."""})
 
 RUN = PARAMS.select("name", "out_dir")
 

@@ -169,6 +169,11 @@ class DistributedExecution(LocalExecution):
         ddp = self.ctx.wrap(model, objective)
         try:
             yield dist_.DistributedObjective(ddp, objective)
+            # each rank updated its running statistics (batch norm) from its own rows after DDP's last broadcast:
+            # rank 0's on every rank, so that all ranks predict the same (not in `finally`: a peer may be gone)
+            with torch.no_grad():
+                for b in model.buffers():
+                    b.copy_(self.ctx.broadcast(b))
         finally:
             self.ctx.unwrap(ddp)
 

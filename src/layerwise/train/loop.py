@@ -34,7 +34,9 @@ from .checkpoint import check_resume, checkpoint_dir_problems, has_checkpoint
 from .execution import resolve_device, resolve_execution
 from .fingerprint import fingerprint
 from .inference import BLOCK_ROWS, predict_in_batches
+from .precision import resolve_precision
 from .resume import TrainState, make_checkpointer
+from .threads import ThreadPolicy
 
 __all__ = ["Trainer", "resolve_device", "make_optimizer", "predict_in_batches", "auto_batch_size", "check_tensors"]
 
@@ -166,6 +168,7 @@ class Trainer:
         if params is None:
             params = [p for p in model.parameters() if p.requires_grad]
         opt = make_optimizer(params, self.solver, self.learning_rate_init, self.momentum, self.alpha, self.device)
+        self.precision_ = resolve_precision(self.precision, self.device, model)
         self.optimizer_ = opt  # callbacks (learning-rate schedules) reach the optimizer here
         gen = torch.Generator().manual_seed(execution.batch_seed())
         batches = execution.shard(self._batches(train, gen))
@@ -180,7 +183,7 @@ class Trainer:
         state = checkpoints.start(model, opt, gen, resume)
         self.history, self.should_stop = state.history, state.should_stop
         bar = execution.progress(range(state.epoch, self.max_iter), self.desc, bool(self.verbose))
-        with execution.wrapped(model, objective) as step:
+        with execution.wrapped(model, objective) as step, ThreadPolicy(model):
             for epoch in bar:
                 if self.should_stop:
                     break
@@ -224,6 +227,7 @@ class Trainer:
         """One epoch from batch ``state.batch`` on (0 unless resuming a cut epoch); its logs."""
         model.train()
         self._call("on_epoch_start", model, epoch)
+        lr = float(opt.param_groups[0]["lr"])  # the rate this epoch trains with, once schedules (callbacks) have set it
         epoch_gen = batches.generator.get_state() if batches.generator is not None else None
         start = time.perf_counter()
         first, (total, n, sums) = state.batch, state.partial_sums()  # batch 0 and zeros unless resuming a cut epoch
@@ -258,6 +262,7 @@ class Trainer:
         logs: dict[str, Any] = {"epoch": epoch + 1, "loss": float(total) / n}
         logs.update({k: float(v) / n for k, v in sums.items()})
         logs["seconds"] = time.perf_counter() - start
+        logs["lr"] = lr  # the first param group's: what callbacks, the epoch lines and the history see
         return logs
 
     def _step(self, model, objective, batch):
@@ -323,7 +328,7 @@ class Trainer:
         return {"loss": total / n, **{k: v / n for k, v in sums.items()}}
 
     def _autocast(self):
-        if self.precision == "bf16":
+        if getattr(self, "precision_", self.precision) == "bf16":
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
