@@ -20,7 +20,7 @@ def test_an_explicit_precision_is_kept(given):
 def test_auto_takes_bf16_only_for_big_layers_on_fast_hardware(monkeypatch, fast):
     monkeypatch.setattr(precision_module, "fast_bf16", lambda device: fast)
     assert resolve_precision("auto", CPU, nn.Sequential(nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 64))) == "fp32"
-    big = nn.Linear(784, 256)
+    big = nn.Linear(784, 512)
     assert big.weight.numel() >= MIN_BF16_WEIGHTS
     assert resolve_precision("auto", CPU, big) == ("bf16" if fast else "fp32")
 
@@ -35,7 +35,7 @@ def test_fast_bf16_answers_false_without_the_cpu_checks(monkeypatch):
 def test_the_trainer_records_its_choice(monkeypatch):
     monkeypatch.setattr(precision_module, "fast_bf16", lambda device: True)
     X = torch.rand(64, 784)
-    model = nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 784))
+    model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 784))
     seen = []
 
     def objective(model, batch):
@@ -50,3 +50,9 @@ def test_the_trainer_records_its_choice(monkeypatch):
     small = Trainer(max_iter=1, batch_size=32)  # the Trainer's own default stays fp32
     small.fit(nn.Linear(784, 784), objective, (X,))
     assert small.precision_ == "fp32" and seen[-1] == torch.float32
+
+
+def test_a_convolution_counts_its_positions(monkeypatch):
+    monkeypatch.setattr(precision_module, "fast_bf16", lambda device: True)
+    assert resolve_precision("auto", CPU, nn.Conv2d(64, 128, 3)) == "bf16"  # Conv-Small's largest kernel
+    assert resolve_precision("auto", CPU, nn.Conv2d(1, 16, 3)) == "fp32"

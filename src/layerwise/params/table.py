@@ -216,8 +216,8 @@ PARAMS = ParamSet((
           """``"bf16"`` runs forward passes under ``torch.autocast`` (matmuls in bfloat16; batch statistics, losses and
           optimizer state stay in fp32); ``"fp32"`` runs them in float32. ``"auto"``: bf16 where the device multiplies
           bf16 in hardware (a CUDA GPU with bf16, a CPU with AMX-BF16 or AVX512-BF16) and the model has a weight
-          matrix of at least 65,536 entries, else fp32 (:mod:`layerwise.train.precision`: a ladder step on
-          MNIST-sized rows ran 2.5x faster in bf16, one on digits 1.13x slower). The choice made is kept in the
+          matrix of at least 262,144 entries, else fp32 (:mod:`layerwise.train.precision`: a ladder step on
+          MNIST-sized rows ran 1.09-1.15x faster in bf16, one on digits 0.84-0.95x). The choice made is kept in the
           trainer's ``precision_``."""),
     Param("callbacks", (Callbacks(),), (),
           "Called at each event of the loop (:class:`~layerwise.train.Callback`)."),

@@ -1,18 +1,19 @@
 """``precision="auto"``: bf16 autocast where the hardware multiplies bf16 fast and the layers are big enough to gain.
 
-Measured on the project's machines (2 Xeon cores with AMX-BF16, one ladder step of 100 labeled + 100
-unlabeled rows, one thread, fp32 against bf16 autocast alternated in one process, while other jobs ran;
-``benchmarks/bench_levers.py`` measures it again):
+Measured on the project's machines (2 Xeon cores with AMX-BF16, idle, 2 threads; one ladder step of 100
+labeled + 100 unlabeled rows, fp32 against bf16 autocast alternated in one process, medians of 7 runs;
+``python benchmarks/bench_levers.py``, 2026-12-07):
 
-- 784-256-64-10 (MNIST-sized inputs): bf16 **2.5x** faster (30.9 ms -> 12.2 ms);
-- 784-1000-500-250-250-250-10 (the ladder paper's network): 1.17x faster (63.8 -> 54.3 ms);
-- 64-256-64-10 (digits): bf16 1.13x **slower** (5.4 -> 6.1 ms): with matrices this small the casts around each
-  matmul cost more than the matmul saves.
+- 784-1000-500-250-250-250-10 (the ladder paper's network): bf16 1.15x faster (46.1 -> 40.2 ms);
+- 784-512-256-10 (MNIST-sized rows, the estimators' default layers): 1.09x faster (17.2 -> 15.8 ms);
+- 64-512-256-10 and 64-256-64-10 (digits): bf16 0.95x and 0.84x, i.e. **slower**: with matrices this small
+  the casts around each matmul cost more than the matmul saves.
 
 So ``"auto"`` is bf16 when the device has fast bf16 matmuls (a CUDA GPU that supports bf16; a CPU with
 AMX-BF16 or AVX512-BF16) and the model has a weight matrix of at least :data:`MIN_BF16_WEIGHTS` entries
-(a 64x256 layer has 16,384; 784x256 has 200,704), else fp32. Batch statistics, losses and the
-optimizer's state stay in fp32 either way (autocast only lowers the matmuls).
+(digits' 512x256 layer has 131,072; MNIST's 784x512 401,408), else fp32. Batch statistics, losses and the
+optimizer's state stay in fp32 either way (autocast only lowers the matmuls). The gain is small on these
+CPUs because a ladder step's time is mostly elementwise work, not matmuls.
 """
 
 from __future__ import annotations
@@ -22,9 +23,12 @@ from torch import nn
 
 __all__ = ["MIN_BF16_WEIGHTS", "fast_bf16", "largest_weight", "resolve_precision"]
 
-#: Entries of the largest weight matrix from which ``precision="auto"`` takes bf16 (between the 16,384 of
-#: digits' first layer, where bf16 was slower, and the 200,704 of MNIST's 784x256, where it was 2.5x faster).
-MIN_BF16_WEIGHTS = 65_536
+#: Entries of the largest weight matrix from which ``precision="auto"`` takes bf16 (between the 131,072 of
+#: digits' 512x256 layer, where bf16 was slower, and the 401,408 of MNIST's 784x512, where it was faster).
+MIN_BF16_WEIGHTS = 262_144
+#: A convolution's kernel counts this many times: it is applied at every position of its input (at least a
+#: 4x4 map here), so its arithmetic per row is that many times a dense layer's of as many weights.
+CONV_POSITIONS = 16
 
 
 def fast_bf16(device: torch.device) -> bool:
@@ -42,10 +46,10 @@ def fast_bf16(device: torch.device) -> bool:
 def largest_weight(model: nn.Module) -> int:
     """Entries of the model's largest weight matrix or kernel (``out x in``; ``out x in x kh x kw``).
 
-    A kernel is counted as is, not by its arithmetic (which grows with the image): Conv-Small's 128x64x3x3
-    kernel (73,728) is above :data:`MIN_BF16_WEIGHTS`, and the conv ladder ran 1.9x faster in bf16 (1.9 s ->
-    1.0 s per step of 100 + 100 rows of 28x28, one thread)."""
-    return max((p.numel() for p in model.parameters() if p.dim() >= 2), default=0)
+    A convolution's kernel counts :data:`CONV_POSITIONS` times its entries: Conv-Small's 128x64x3x3 kernel
+    (73,728 entries) counts 1,179,648, above :data:`MIN_BF16_WEIGHTS`, and the conv ladder ran 1.9x faster in
+    bf16 (1.9 s -> 1.0 s per step of 100 + 100 rows of 28x28, one thread, machine busy)."""
+    return max((p.numel() * (CONV_POSITIONS if p.dim() > 2 else 1) for p in model.parameters() if p.dim() >= 2), default=0)
 
 
 def resolve_precision(precision: str, device: torch.device, model: nn.Module) -> str:

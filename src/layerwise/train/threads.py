@@ -1,13 +1,12 @@
 """The thread policy of a fit: one torch thread for small networks, where more threads only wait for each other.
 
-On two cores, two torch threads beat one on an idle machine for the digits ladder (34.6 s against
-46.9 s), but with one other busy process they collapse: each of the thousands of small operations of a
-step waits for the thread that shares a core with the other process (``layerwise demo``'s ladder took
-870 s instead of 27 s). A user's laptop always runs something else. With matrices this small the
-work per operation is too short to split (bf16 does not help either, :mod:`layerwise.train.precision`),
-so a fit whose largest weight matrix has fewer than :data:`MIN_PARALLEL_WEIGHTS` entries runs on one
-thread: 1.35x slower on an idle machine, never 30x slower on a busy one. Larger networks keep torch's
-thread count (one thread was 0.56-0.60x on a 784-1000-500-250-30 autoencoder).
+On two cores, two torch threads beat one on an idle machine (the digits ladder, 64-512-256-10: 10.7 against
+12.7 ms per step, ``benchmarks/bench_levers.py --threads``), but with one other busy process they collapse:
+each of the hundreds of small operations of a step waits for the thread that shares a core with the other
+process (``layerwise demo``'s ladder took 870 s instead of 27 s). A user's laptop always runs something
+else. So a fit whose largest weight matrix has fewer than :data:`MIN_PARALLEL_WEIGHTS` entries runs on one
+thread: 1.19x slower on an idle machine, never 30x slower on a busy one. Larger networks keep torch's thread
+count, where one thread cost more (784-512-256-10: 0.71x; the ladder paper's network 0.70x).
 
 The rule depends on the network only, not on the machine's load, so that a fit with a ``random_state``
 gives the same numbers every time on the same machine (a ladder's results change in the last digits with
@@ -27,8 +26,8 @@ from .precision import largest_weight
 __all__ = ["MIN_PARALLEL_WEIGHTS", "ThreadPolicy"]
 
 #: Entries of the largest weight matrix below which a fit runs on one thread (the same boundary as bf16's:
-#: digits' 64x256 layers, 16,384 entries, are below; MNIST's 784x256, 200,704, above).
-MIN_PARALLEL_WEIGHTS = 65_536
+#: digits' 512x256 layer, 131,072 entries, is below; MNIST's 784x512, 401,408, above).
+MIN_PARALLEL_WEIGHTS = 262_144
 
 
 class ThreadPolicy:
