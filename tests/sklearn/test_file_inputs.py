@@ -87,3 +87,13 @@ def test_a_text_feature_column_points_to_the_dataframe_path(tmp_path):
     with pytest.raises(DataError, match=r"t.csv: feature column\(s\) 'city' \(column 1, line 2: 'Paris'\) are not numeric; .*"
                                         r"pandas\.read_csv\(path\)\) and pass the DataFrame, whose text columns scale='table' encodes"):
         PretrainedClassifier(**FAST).fit(tmp_path / "t.csv", y="label")
+
+
+def test_the_row_index_pandas_writes_is_not_a_feature(tmp_path, rows):
+    pd = pytest.importorskip("pandas")
+    X, y = rows
+    frame = pd.DataFrame(X, columns=[f"px{i}" for i in range(64)]).assign(label=y)
+    frame.to_csv(tmp_path / "d.csv")  # index=True, pandas' default: an unnamed first column of row numbers
+    clf = PretrainedClassifier(**FAST).fit(tmp_path / "d.csv", y="label")
+    assert clf.n_features_in_ == 64
+    assert clf.score(tmp_path / "d.csv", y="label") == PretrainedClassifier(**FAST).fit(X, y).score(X, y)

@@ -221,7 +221,8 @@ def _npz_array(z, key: str, path: Path) -> np.ndarray:
 
 
 def _csv_features(path: Path, label: str | None) -> Bunch:
-    """A CSV given as ``X``: its numeric columns (all but ``label``), with or without a header line."""
+    """A CSV given as ``X``: its numeric columns (all but ``label``), with or without a header line. An unnamed first
+    column under a header is the row index that ``DataFrame.to_csv`` writes by default, and is left out."""
     rows = _csv_rows(path)
     if not rows:
         raise DataError(f"{path} is empty; expected comma-separated rows of numbers, optionally under a header line.")
@@ -232,6 +233,10 @@ def _csv_features(path: Path, label: str | None) -> Bunch:
         raise DataError(f"{path} has a header line and no data row; expected at least one row of numbers.")
     _check_widths(path, body, len(names), first_line=2 if header else 1, what="the header has" if header else "line 1 has")
     columns = np.array(body, dtype=str).T  # (n_columns, n_rows)
+    if header and names[0] == "" and len(names) > 1:
+        # the row index pandas writes with DataFrame.to_csv(path) (index=True, its default) has no name: row
+        # numbers, never a feature (taken as one, it made digits look like a table and cost 30 points)
+        names, columns = names[1:], columns[1:]
     index = None
     if label is not None:
         if not header:
