@@ -50,7 +50,7 @@ from torch.nn import functional as F
 
 from ..exceptions import ConfigError, DataError
 from .conv import check_image_shape
-from .ladder import COMBINATORS, LadderPass, run_encoder
+from .ladder import COMBINATORS, LadderEncoder, LadderPass, run_encoder
 
 __all__ = ["CONV_SMALL", "ConvLadderNetwork"]
 
@@ -93,7 +93,7 @@ def _combine(combinator: nn.Module, z_tilde: torch.Tensor, u: torch.Tensor) -> t
     return combinator(rows(z_tilde), rows(u)).reshape(b, h, w, c).permute(0, 3, 1, 2)
 
 
-class ConvLadderNetwork(nn.Module):
+class ConvLadderNetwork(LadderEncoder):
     """Conv-Small with batch normalisation and noise injection, and its decoder: a convolutional ladder network.
 
     Parameters
@@ -209,16 +209,6 @@ class ConvLadderNetwork(nn.Module):
             return F.relu(z + _per_channel(self.beta[str(l)], z))
         return z
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Clean encoder, ``(batch, c*h*w) -> (batch, n_classes)`` logits."""
-        if self.training:
-            return self.encode(x).logits
-        return self._inference(x, self.n_layers)
-
-    def transform(self, x: torch.Tensor) -> torch.Tensor:
-        """The global mean pool of the clean encoder (running statistics), ``(batch, c*h*w) -> (batch, 10)``."""
-        return self._inference(x, self.n_layers - 1)
-
     def _inference(self, x: torch.Tensor, upto: int) -> torch.Tensor:
         """Layers ``1..upto`` normalised with the running statistics: each row independent of its batch."""
         h = self._images(x)
@@ -227,9 +217,6 @@ class ConvLadderNetwork(nn.Module):
             mean, var = (_per_channel(v, pre) for v in self._running(l))
             h = self._nonlinearity(l, (pre - mean) / torch.sqrt(var + _EPS))
         return h
-
-    def _running(self, l: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return getattr(self, f"running_mean_{l}"), getattr(self, f"running_var_{l}")
 
     def encode(self, x: torch.Tensor, noise_std: float = 0.0, groups: Sequence[int] | None = None,
                update_running: bool = False) -> LadderPass:

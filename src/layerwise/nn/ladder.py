@@ -27,7 +27,7 @@ from torch.nn import functional as F
 from ..exceptions import ConfigError
 from .blocks import ACTIVATIONS, make_activation
 
-__all__ = ["COMBINATORS", "LadderNetwork", "LadderPass", "VanillaCombinator", "AMLPCombinator"]
+__all__ = ["COMBINATORS", "LadderEncoder", "LadderNetwork", "LadderPass", "VanillaCombinator", "AMLPCombinator"]
 
 _EPS = 1e-5
 
@@ -119,7 +119,31 @@ def _normalise(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tenso
     return centred / std, mean, std
 
 
-class LadderNetwork(nn.Module):
+class LadderEncoder(nn.Module):
+    """What the dense and convolutional ladders share: the clean encoder as ``forward`` and ``transform``.
+
+    A subclass defines ``n_layers``, ``encode`` (a pass with batch statistics), ``_inference(x, upto)``
+    (layers ``1..upto`` with the running statistics ``running_mean_<l>``/``running_var_<l>``).
+    """
+
+    n_layers: int
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Clean encoder, ``(batch, d) -> (batch, n_classes)`` logits: batch statistics in training mode, the
+        running ones in eval mode (a row's prediction then does not depend on its batch)."""
+        if self.training:
+            return self.encode(x).logits
+        return self._inference(x, self.n_layers)
+
+    def transform(self, x: torch.Tensor) -> torch.Tensor:
+        """The layer below the top of the clean encoder (running statistics), ``(batch, d) -> (batch, codes)``."""
+        return self._inference(x, self.n_layers - 1)
+
+    def _running(self, l: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return getattr(self, f"running_mean_{l}"), getattr(self, f"running_var_{l}")
+
+
+class LadderNetwork(LadderEncoder):
     """Encoder with batch normalisation and noise injection, decoder with lateral combinators.
 
     Parameters
@@ -190,16 +214,6 @@ class LadderNetwork(nn.Module):
             return self.act(z + self.beta[l - 1])
         return self.act(self.gamma[l - 1] * (z + self.beta[l - 1]))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Clean encoder, ``(batch, d) -> (batch, n_classes)`` logits."""
-        if self.training:
-            return self.encode(x).logits
-        return self._inference(x, self.n_layers)
-
-    def transform(self, x: torch.Tensor) -> torch.Tensor:
-        """The top hidden layer of the clean encoder (running statistics), ``(batch, d) -> (batch, sizes[-2])``."""
-        return self._inference(x, self.n_layers - 1)
-
     def _inference(self, x: torch.Tensor, upto: int) -> torch.Tensor:
         """Layers ``1..upto`` normalised with the running statistics: each row independent of its batch."""
         h = x
@@ -208,9 +222,6 @@ class LadderNetwork(nn.Module):
             z = (self.weights[l - 1](h).float() - mean) / torch.sqrt(var + _EPS)
             h = self._nonlinearity(l, z)
         return h
-
-    def _running(self, l: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return getattr(self, f"running_mean_{l}"), getattr(self, f"running_var_{l}")
 
     def encode(self, x: torch.Tensor, noise_std: float = 0.0, groups: Sequence[int] | None = None,
                update_running: bool = False) -> LadderPass:
