@@ -36,7 +36,6 @@ from torch import nn
 from .data.semi import LabeledUnlabeled
 from .exceptions import DataError
 from .objectives.base import SEMI_SUPERVISED
-from .train.distributed import sync_buffers
 from .train.loop import Trainer
 
 __all__ = ["fit_semi_supervised"]
@@ -120,8 +119,6 @@ def fit_semi_supervised(
     history: dict[str, list[dict[str, Any]]] = {"prepare": [], "train": []}
     if hasattr(method, "prepare"):
         history["prepare"] = method.prepare(model, data, prepare_trainer or Trainer(), resume=resume)
-    trainer = trainer or Trainer()
-    history["train"] = trainer.fit(model, method, data, val, resume=resume)
-    # under torchrun: each rank updated the running statistics from its own rows last; predict alike everywhere
-    sync_buffers(model, trainer.distributed, trainer.device)
+    # (under torchrun the trainer ends with rank 0's running statistics on every rank, so every rank predicts alike)
+    history["train"] = (trainer or Trainer()).fit(model, method, data, val, resume=resume)
     return model.eval(), history
