@@ -208,3 +208,38 @@ def test_the_conv_ladder_on_flat_rows_needs_their_image_shape(partial):
     with pytest.raises(ConfigError, match=r"image_shape=\(3, 8, 8\) has 192 values but the rows have 64"):
         PretrainedClassifier(semi_supervised="conv_ladder", semi_supervised_params={"image_shape": (3, 8, 8)},
                              max_iter=1).fit(X, y_partial)
+
+
+# -- the ladder's settings from the rows' width -------------------------------------------------------
+
+
+def _wide(n=300, d=300, seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.rand(n, d).astype(np.float32)
+    y = (X[:, 0] > 0.5).astype(int)
+    y_partial = np.where(np.arange(n) < 40, y, -1)
+    return X, y_partial
+
+
+def test_wide_rows_get_the_papers_network_noise_and_rate_unless_set(tmp_path):
+    X, y_partial = _wide()
+    clf = PretrainedClassifier(max_iter=1, random_state=0, check_reference=False).fit(X, y_partial)
+    assert clf.semi_supervised_ == "ladder"
+    assert clf.module_.sizes == (300, 1000, 500, 250, 250, 250, 2)
+    assert clf._stack_recipe["hidden_layer_sizes"] == [1000, 500, 250, 250, 250]
+    layerwise.save(clf, tmp_path / "m")
+    np.testing.assert_array_equal(layerwise.load(tmp_path / "m").predict_proba(X), clf.predict_proba(X))
+    method, sizes = clf._semi_method_for("ladder", 300)
+    assert (method.noise_std, method.learning_rate, sizes) == (0.3, 0.002, (1000, 500, 250, 250, 250))
+    mine = PretrainedClassifier((64,), semi_supervised_params={"noise_std": 0.1}, learning_rate_init=0.01)
+    method, sizes = mine._semi_method_for("ladder", 300)
+    assert (method.noise_std, sizes) == (0.1, (64,))
+    method, sizes = PretrainedClassifier()._semi_method_for("ladder", 64)  # narrow rows (digits): the class's own
+    assert (method.noise_std, method.learning_rate, sizes) == (0.2, 0.005, (512, 256))
+
+
+@pytest.mark.parametrize("n, epochs", [(1257, 231), (60000, 20), (30000, 40), (600000, 2)])
+def test_auto_epochs_give_at_least_min_steps_and_at_most_about_max_steps(n, epochs):
+    from layerwise.objectives import Ladder
+
+    assert PretrainedClassifier()._semi_epochs(Ladder(), n) == epochs

@@ -81,6 +81,11 @@ class ConvLadder(Ladder):
         super().__init__(noise_std, denoising_costs, combinator)
         self.image_shape = None if image_shape is None else check_image_shape(image_shape)
 
+    @classmethod
+    def auto_settings(cls, n_features: int) -> dict:
+        """None: Conv-Small's layers are fixed, and its noise and rate are the paper's already."""
+        return {}
+
     def build_model(self, n_features: int, hidden_layer_sizes: Sequence[int], n_classes: int,
                     activation: str = "relu") -> ConvLadderNetwork:
         """The :class:`~layerwise.nn.conv_ladder.ConvLadderNetwork` this objective trains.

@@ -124,7 +124,7 @@ class SemiSupervisedMixin:
     def _fit_semi(self, name: str, X: np.ndarray, targets: torch.Tensor, labeled: np.ndarray, n_out: int, stratify,
                   checkpoint_dir, resume: bool):
         """Train the method ``name`` on every row of ``X``, with the labels of the ``labeled`` rows."""
-        method = SEMI_SUPERVISED.build(name, _with_image_shape(name, self.semi_supervised_params, self._image_shape()))
+        method, sizes = self._semi_method_for(name, X.shape[1])
         if X.size and getattr(self, "preprocessor_", None) is None and not in_unit_interval(X):
             # (a table's columns, standardised or one-hot by preprocessor_, are on the scale of that noise: no warning)
             # the ladder's noise_std and M1's decoder are in the units of [0, 1] pixels (both papers' MNIST): on
@@ -146,9 +146,9 @@ class SemiSupervisedMixin:
                                     early_stopping=self.early_stopping and val is not None, method=method)
             prepare = self._trainer(n, 1, f"{name}: prepare", seed, phase_dir(checkpoint_dir, "prepare"), method=method)
             model, history = fit_semi_supervised(
-                method, Xt[idx], targets[idx], Xt, check_layer_sizes(self.hidden_layer_sizes), n_out, self.activation,
+                method, Xt[idx], targets[idx], Xt, sizes, n_out, self.activation,
                 trainer=trainer, prepare_trainer=prepare, val=val, resume=resume)
-        self._stack_recipe = {"kind": "semi", "method": name}
+        self._stack_recipe = {"kind": "semi", "method": name, "hidden_layer_sizes": list(sizes)}
         if getattr(method, "image_shape", None) is not None:  # what load needs to rebuild the network
             self._stack_recipe["image_shape"] = list(method.image_shape)
         self.semi_supervised_ = name
@@ -158,19 +158,41 @@ class SemiSupervisedMixin:
         self._set_curves(history["train"])
         return self
 
+    def _semi_method_for(self, name: str, n_features: int):
+        """The method ``name`` built for rows of ``n_features``, and the layers it trains.
+
+        What the user left at its default follows the method's :meth:`auto_settings` for that width (the ladder on
+        wide rows: the paper's MNIST network, noise and rate); what the user set is used as given.
+        """
+        params = _with_image_shape(name, self.semi_supervised_params, self._image_shape())
+        cls = SEMI_SUPERVISED.get(name)
+        auto = cls.auto_settings(n_features) if hasattr(cls, "auto_settings") else {}
+        if "noise_std" in auto and "noise_std" not in (params or {}):
+            params = {**(params or {}), "noise_std": auto["noise_std"]}
+        method = SEMI_SUPERVISED.build(name, params)
+        if "learning_rate" in auto:
+            method.learning_rate = auto["learning_rate"]  # what learning_rate_init="auto" reads
+        sizes = self.hidden_layer_sizes
+        if "hidden_layer_sizes" in auto and _same(sizes, self._parameters["hidden_layer_sizes"].default):
+            sizes = auto["hidden_layer_sizes"]
+        return method, check_layer_sizes(sizes)
+
     def _semi_epochs(self, method, n: int) -> int:
-        """``max_iter``, or for ``"auto"``: 100 epochs, more on small data so the method gets ``min_steps`` steps."""
+        """``max_iter``, or for ``"auto"``: enough epochs for the method's ``min_steps`` steps, else up to 100 epochs
+        within its ``max_steps`` steps (large data sets get fewer epochs)."""
         if self.max_iter != "auto":
             return self.max_iter
         batch = auto_batch_size(method.batch_size if self.batch_size == "auto" else self.batch_size, n)
         steps_per_epoch = -(-n // batch)
-        return max(100, -(-getattr(method, "min_steps", 0) // steps_per_epoch))
+        at_most = -(-getattr(method, "max_steps", 100 * steps_per_epoch) // steps_per_epoch)
+        return max(-(-getattr(method, "min_steps", 0) // steps_per_epoch), min(100, at_most))
 
     def _build_semi(self, recipe: dict, n_in: int, n_out: int) -> torch.nn.Module:
         """The untrained network of the method in ``recipe``, to load saved weights into."""
         method = SEMI_SUPERVISED.build(recipe["method"], _with_image_shape(recipe["method"], self.semi_supervised_params,
                                                                           recipe.get("image_shape")))
-        return method.build_model(n_in, check_layer_sizes(self.hidden_layer_sizes), n_out, self.activation)
+        sizes = recipe.get("hidden_layer_sizes", self.hidden_layer_sizes)  # models saved before the recipe held them
+        return method.build_model(n_in, check_layer_sizes(sizes), n_out, self.activation)
 
 
 def _with_image_shape(name: str, params: dict | None, image_shape) -> dict | None:
