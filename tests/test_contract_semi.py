@@ -101,6 +101,31 @@ def test_every_method_learns_from_the_unlabeled_rows(name, digits):
     assert not torch.allclose(grad(X[100:164]), grad(X[300:364]))
 
 
+@pytest.mark.parametrize("name", SEMI_SUPERVISED.names())
+def test_every_method_weighs_its_labeled_rows(name, digits):
+    """Batches (x_labeled, y, x_unlabeled, w_labeled): weights of 1 change nothing, a row of weight 0 has no label to
+    count (changing it leaves the cost as it was), and other weights change the cost."""
+    _, X, y = _data(digits)
+    torch.manual_seed(0)
+    objective = SEMI_SUPERVISED.build(name, SMALL[name])
+    model = objective.build_model(64, (32, 16), 10)
+    x_l, y_l, x_u = X[:32], y[:32], X[100:164]
+
+    def loss(labels, *weights):
+        torch.manual_seed(1)  # the same noise draws for every call
+        return objective(model, (x_l, labels, x_u, *weights)).loss
+
+    plain = loss(y_l)
+    torch.testing.assert_close(loss(y_l, torch.ones(32)), plain)
+    w = torch.ones(32)
+    w[:8] = 0.0
+    relabeled = y_l.clone()
+    relabeled[:8] = (y_l[:8] + 1) % 10  # other labels on the rows of weight 0 only
+    torch.testing.assert_close(loss(relabeled, w), loss(y_l, w))
+    assert not torch.allclose(loss(relabeled, torch.ones(32)), plain)  # the same change counts at weight 1
+    assert not torch.allclose(loss(y_l, w), plain)
+
+
 def test_the_ladder_denoising_costs_fall_on_a_small_set(digits):
     data = _data(digits)[0]
     _, history = _fit("ladder", data, epochs=15)

@@ -59,7 +59,12 @@ def finetune(
         ``objective(model, (x, y)) -> StepOutput``, e.g.
         :class:`~layerwise.objectives.Classification`.
     train, val : tuple of Tensor
-        ``(X, y)`` with ``X`` in the stack's input space.
+        ``(X, y)`` with ``X`` in the stack's input space. ``train`` may be
+        ``(X, y, w)`` with row weights ``w`` of shape ``(n,)``, which
+        :class:`~layerwise.objectives.Classification` and
+        :class:`~layerwise.objectives.Regression` weigh (the weighted mean of
+        each batch's losses), in both modes; ``val`` is not weighted (early
+        stopping watches the plain mean).
     mode : {"frozen", "full"}, default="full"
     encoder_lr_scale : float, default=1.0
         ``"full"`` only: the stack's learning rate is the trainer's times this.
@@ -90,7 +95,7 @@ def finetune(
         # trains on them alone.
         codes = trainer.predict(stack, train[0].to(trainer.device))
         val_codes = (trainer.predict(stack, val[0].to(trainer.device)), val[1]) if val is not None else None
-        history = trainer.fit(head, objective, (codes, train[1]), val_codes, resume=resume)
+        history = trainer.fit(head, objective, (codes, *train[1:]), val_codes, resume=resume)  # labels (and weights)
         _check_fitted(objective, head, (codes, train[1]))
         return model, history
     # what pretraining froze learns now; what the user froze (load_pretrained(freeze=True), freeze()) stays frozen

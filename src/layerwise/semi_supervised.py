@@ -55,6 +55,7 @@ def fit_semi_supervised(
     val: tuple[torch.Tensor, torch.Tensor] | None = None,
     labeled_batch_size: int | None = None,
     resume: bool = False,
+    sample_weight: torch.Tensor | None = None,
 ) -> tuple[nn.Module, dict[str, list[dict[str, Any]]]]:
     """Build and train a semi-supervised method on labeled and unlabeled rows.
 
@@ -88,6 +89,13 @@ def fit_semi_supervised(
         Labeled rows per step; default: as many as unlabeled rows (at most all).
     resume : bool, default=False
         Continue from the trainers' checkpoints.
+    sample_weight : Tensor, shape (n_labeled,), optional
+        Weights of the labeled rows (finite, >= 0): the method's supervised
+        cost becomes their weighted mean over each batch,
+        ``sum(w_i * l_i) / sum(w_i)`` (as scikit-learn's losses weigh
+        ``sample_weight``); its unsupervised cost and the preparation (M1,
+        VIME-self) are not weighted, nor is the validation loss. None: every
+        labeled row weighs the same, and training is exactly as without it.
 
     Returns
     -------
@@ -114,7 +122,9 @@ def fit_semi_supervised(
     if y.numel() and (int(y.min()) < 0 or int(y.max()) >= n_classes):
         raise DataError(f"y must hold class indices in [0, {n_classes}); got values in [{int(y.min())}, {int(y.max())}]. "
                         "Encode labels with sklearn.preprocessing.LabelEncoder.")
-    data = LabeledUnlabeled(X_labeled, y, X_unlabeled, labeled_batch_size)
+    if sample_weight is not None:
+        sample_weight = torch.as_tensor(sample_weight, dtype=torch.float32)
+    data = LabeledUnlabeled(X_labeled, y, X_unlabeled, labeled_batch_size, sample_weight)
     model = method.build_model(int(X_labeled.shape[1]), tuple(hidden_layer_sizes), n_classes, activation)
     history: dict[str, list[dict[str, Any]]] = {"prepare": [], "train": []}
     if hasattr(method, "prepare"):

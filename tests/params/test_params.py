@@ -22,10 +22,11 @@ from layerwise.objectives import SEMI_SUPERVISED
 from layerwise.params import GREEDY, PARAMS, PRETRAINED, STACKED_AUTOENCODER, TRAINER, VARIATIONAL_AUTOENCODER, Param, ParamSet
 from layerwise.params.constraints import Options, RegistryOptions, Subject, type_problem
 from layerwise.params.core import REQUIRED
+from layerwise.params.table import PRETRAINED_CLASSIFIER
 
-ESTIMATORS = [(PretrainedClassifier, PRETRAINED), (PretrainedRegressor, PRETRAINED), (StackedAutoencoder, STACKED_AUTOENCODER),
+ESTIMATORS = [(PretrainedClassifier, PRETRAINED_CLASSIFIER), (PretrainedRegressor, PRETRAINED), (StackedAutoencoder, STACKED_AUTOENCODER),
               (VariationalAutoencoder, VARIATIONAL_AUTOENCODER)]
-OWNERS = {"Trainer": TRAINER, "GreedyLayerwise": GREEDY, "PretrainedClassifier": PRETRAINED,
+OWNERS = {"Trainer": TRAINER, "GreedyLayerwise": GREEDY, "PretrainedClassifier": PRETRAINED_CLASSIFIER, "PretrainedRegressor": PRETRAINED,
           "StackedAutoencoder": STACKED_AUTOENCODER, "VariationalAutoencoder": VARIATIONAL_AUTOENCODER}
 
 

@@ -20,6 +20,7 @@ from torch.nn import functional as F
 from ..exceptions import ConfigError, DataError
 from ..nn.ladder import COMBINATORS, LadderNetwork
 from .base import SEMI_SUPERVISED, StepOutput
+from .supervised import batch_weights, cross_entropy
 
 __all__ = ["Ladder", "paper_denoising_costs"]
 
@@ -59,6 +60,10 @@ class Ladder:
     corrupted pass on the labeled rows) and ``denoising_<l>`` for each decoded
     layer (``C_l`` unweighted, so the curves compare across settings). A batch
     ``(x, y)`` in eval mode (validation) gets the clean encoder's cross-entropy.
+    A batch ``(x_labeled, y, x_unlabeled, w_labeled)`` weighs the labeled rows'
+    cross-entropy (their weighted mean,
+    :func:`~layerwise.objectives.supervised.weighted_mean`); the denoising costs
+    of the unlabeled rows are not weighted.
 
     Examples
     --------
@@ -142,17 +147,18 @@ class Ladder:
             logits = model(batch[0])
             y = batch[1]
             return StepOutput(F.cross_entropy(logits, y), {"accuracy": (logits.argmax(1) == y).float().mean()})
-        if len(batch) != 3:
-            raise DataError(f"Ladder trains on batches (x_labeled, y, x_unlabeled); got {len(batch)} tensors. Pass the "
-                            "training data as layerwise.data.LabeledUnlabeled(X_labeled, y, X_unlabeled).")
-        x_l, y, x_u = batch
+        if len(batch) not in (3, 4):
+            raise DataError(f"Ladder trains on batches (x_labeled, y, x_unlabeled), or with the labeled rows' weights "
+                            f"(x_labeled, y, x_unlabeled, w_labeled); got {len(batch)} tensors. Pass the training data as "
+                            "layerwise.data.LabeledUnlabeled(X_labeled, y, X_unlabeled, weights=...).")
+        x_l, y, x_u = batch[:3]
         lambdas = self.costs(model.n_layers)
         n_l, n_u = x_l.shape[0], x_u.shape[0]
         # clean pass of the unlabeled rows: the targets z_l and the statistics that normalise z_hat_l (eq. 3)
         clean = model.encode(x_u, update_running=True)
         corrupted = model.encode(torch.cat([x_l, x_u]), self.noise_std, groups=[n_l, n_u])
         logits = corrupted.logits[:n_l]
-        supervised = F.cross_entropy(logits, y)
+        supervised = cross_entropy(logits, y, batch_weights(batch, 3))  # weighted mean with row weights
         per_layer = model.decode(corrupted, clean, lambdas, rows=n_u)
         loss = supervised
         logs = {"supervised": supervised.detach(), "accuracy": (logits.detach().argmax(1) == y).float().mean()}

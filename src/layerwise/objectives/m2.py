@@ -32,12 +32,13 @@ from ..exceptions import ConfigError, DataError
 from ..nn.m2 import M1M2, M2
 from ..nn.vae import dense_vae
 from .base import SEMI_SUPERVISED, StepOutput
+from .supervised import batch_weights, cross_entropy, weighted_mean
 
 __all__ = ["M2Objective", "m2_step"]
 
 
 def m2_step(m2: M2, x_l: torch.Tensor, y: torch.Tensor, x_u: torch.Tensor, classification_weight: float,
-            labeled_weight: float = 1.0) -> StepOutput:
+            labeled_weight: float = 1.0, weights: torch.Tensor | None = None) -> StepOutput:
     """The M2 cost of one labeled and one unlabeled batch (eq. 9, per-row means).
 
     Parameters
@@ -50,9 +51,12 @@ def m2_step(m2: M2, x_l: torch.Tensor, y: torch.Tensor, x_u: torch.Tensor, class
         Weight of the labeled rows' mean cross-entropy (``alpha * N_labeled``).
     labeled_weight : float, default=1.0
         Weight of the labeled rows' mean bound against the unlabeled rows' (``N_labeled / N``).
+    weights : Tensor, shape (n_l,), optional
+        Row weights of the labeled rows: their bound and their cross-entropy become weighted means
+        (:func:`~layerwise.objectives.supervised.weighted_mean`); the unlabeled rows' bound is not weighted.
     """
     K, n_u = m2.n_classes, x_u.shape[0]
-    labeled = m2.neg_elbo(x_l, y).mean()
+    labeled = weighted_mean(m2.neg_elbo(x_l, y), weights)
     logits_u = m2(x_u).float()  # (n_u, K)
     q = F.softmax(logits_u, dim=1)
     # L(x, y) for every class y of every unlabeled row: (K * n_u,) -> (n_u, K)
@@ -60,7 +64,7 @@ def m2_step(m2: M2, x_l: torch.Tensor, y: torch.Tensor, x_u: torch.Tensor, class
     entropy = -(q * F.log_softmax(logits_u, dim=1)).sum(1)
     unlabeled = ((q * every).sum(1) - entropy).mean()  # U(x), eq. 7
     logits_l = m2(x_l).float()
-    ce = F.cross_entropy(logits_l, y)
+    ce = cross_entropy(logits_l, y, weights)
     loss = labeled_weight * labeled + unlabeled + classification_weight * ce
     return StepOutput(loss, {"labeled_bound": labeled.detach(), "unlabeled_bound": unlabeled.detach(),
                              "supervised": ce.detach(), "accuracy": (logits_l.detach().argmax(1) == y).float().mean()})
@@ -91,7 +95,9 @@ class M2Objective:
     :meth:`prepare` trains M1 with the ELBO on every row (labels unused);
     M2 then trains on draws from ``q(z1|x)``, a new draw each step, as in the
     paper. Inference classifies M1's latent mean. Logs: ``labeled_bound``,
-    ``unlabeled_bound`` (nats per row), ``supervised``, ``accuracy``.
+    ``unlabeled_bound`` (nats per row), ``supervised``, ``accuracy``. Batches
+    ``(x_labeled, y, x_unlabeled, w_labeled)`` weigh the labeled rows' bound and
+    cross-entropy (:func:`m2_step`).
     """
 
     #: The learning rate ``learning_rate_init="auto"`` gives the estimators (Adam).
@@ -156,9 +162,10 @@ class M2Objective:
         if len(batch) == 2 or not model.training:  # validation: the classifier at M1's latent mean, as at inference
             logits = model(batch[0])
             return StepOutput(F.cross_entropy(logits, batch[1]), {"accuracy": (logits.argmax(1) == batch[1]).float().mean()})
-        if len(batch) != 3:
-            raise DataError(f"m1m2 trains on batches (x_labeled, y, x_unlabeled); got {len(batch)} tensors. Pass the "
-                            "training data as layerwise.data.LabeledUnlabeled(X_labeled, y, X_unlabeled).")
-        x_l, y, x_u = batch
+        if len(batch) not in (3, 4):
+            raise DataError(f"m1m2 trains on batches (x_labeled, y, x_unlabeled), or with the labeled rows' weights "
+                            f"(x_labeled, y, x_unlabeled, w_labeled); got {len(batch)} tensors. Pass the training data as "
+                            "layerwise.data.LabeledUnlabeled(X_labeled, y, X_unlabeled, weights=...).")
+        x_l, y, x_u = batch[:3]
         return m2_step(model.m2, model.codes(x_l, sample=True), y, model.codes(x_u, sample=True), self.classification_weight,
-                       self.labeled_weight)
+                       self.labeled_weight, batch_weights(batch, 3))

@@ -1,4 +1,12 @@
-"""Supervised objectives for fine-tuning heads."""
+"""Supervised objectives for fine-tuning heads, and the weighted mean that every supervised cost here uses.
+
+A batch may carry per-row weights (``class_weight`` and ``sample_weight`` of the estimators): the cost is then
+the weighted mean over the batch's rows, ``sum(w_i * l_i) / sum(w_i)`` (:func:`weighted_mean`), what
+scikit-learn's losses compute with ``sample_weight`` (``np.average(loss, weights=sample_weight)`` in
+``sklearn._loss``, and per batch in ``MLPClassifier``), so a weight means the same here as there: only its
+ratio to the other rows' weights counts, and a row of weight 0 has no influence. Without weights the cost
+is the plain mean, computed as before (bitwise the same).
+"""
 
 from __future__ import annotations
 
@@ -9,11 +17,51 @@ from torch.nn import functional as F
 from ..exceptions import DataError
 from .base import StepOutput
 
-__all__ = ["Classification", "Regression"]
+__all__ = ["Classification", "Regression", "batch_weights", "cross_entropy", "weighted_mean"]
+
+
+def weighted_mean(values: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """``sum(w_i * v_i) / sum(w_i)`` over the rows, or ``values.mean()`` without weights.
+
+    Parameters
+    ----------
+    values : Tensor, shape (batch,)
+        One loss per row.
+    weights : Tensor, shape (batch,), optional
+        Non-negative row weights. A batch whose weights are all 0 has nothing to learn from: its mean is 0
+        (not 0/0), so the step changes nothing through this term.
+
+    Examples
+    --------
+    >>> weighted_mean(torch.tensor([1.0, 3.0]), torch.tensor([3.0, 1.0]))
+    tensor(1.5000)
+    >>> weighted_mean(torch.tensor([1.0, 3.0, 100.0]), torch.tensor([3.0, 1.0, 0.0]))  # a row of weight 0 adds nothing
+    tensor(1.5000)
+    """
+    if weights is None:
+        return values.mean()
+    weights = weights.to(values.dtype)
+    return (weights * values).sum() / weights.sum().clamp_min(torch.finfo(values.dtype).tiny)
+
+
+def cross_entropy(logits: torch.Tensor, y: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """``F.cross_entropy(logits, y)``, the :func:`weighted_mean` of the rows' cross-entropies when ``weights`` is given."""
+    if weights is None:
+        return F.cross_entropy(logits, y)
+    return weighted_mean(F.cross_entropy(logits, y, reduction="none"), weights)
+
+
+def batch_weights(batch: tuple[torch.Tensor, ...], index: int) -> torch.Tensor | None:
+    """The row weights at ``batch[index]``, or None for a batch without them (shorter)."""
+    return batch[index] if len(batch) > index else None
 
 
 class Classification:
-    """Softmax cross-entropy on ``model(x)`` logits, with accuracy in the logs."""
+    """Softmax cross-entropy on ``model(x)`` logits, with accuracy in the logs.
+
+    Batches are ``(x, y)``, or ``(x, y, w)`` with row weights ``w`` of shape ``(batch,)``: the cost is then
+    their weighted mean (:func:`weighted_mean`); the logged accuracy stays unweighted.
+    """
 
     @staticmethod
     def check_targets(y: torch.Tensor, n_outputs: int, name: str = "y") -> None:
@@ -33,7 +81,7 @@ class Classification:
     def __call__(self, model: nn.Module, batch: tuple[torch.Tensor, ...]) -> StepOutput:
         x, y = batch[0], batch[1]
         logits = model(x)  # (batch, n_classes)
-        loss = F.cross_entropy(logits, y)
+        loss = cross_entropy(logits, y, batch_weights(batch, 2))
         acc = (logits.detach().argmax(dim=1) == y).float().mean()
         return StepOutput(loss, {"accuracy": acc})
 
@@ -47,7 +95,11 @@ class Classification:
 
 
 class Regression:
-    """Mean squared error of ``model(x)`` against ``y``, ``(batch, n_outputs)``."""
+    """Mean squared error of ``model(x)`` against ``y``, ``(batch, n_outputs)``.
+
+    Batches are ``(x, y)``, or ``(x, y, w)`` with row weights ``w`` of shape ``(batch,)``: the cost is then
+    the weighted mean over the rows of each row's mean squared error over the outputs (:func:`weighted_mean`).
+    """
 
     @staticmethod
     def check_targets(y: torch.Tensor, n_outputs: int, name: str = "y") -> None:
@@ -64,4 +116,8 @@ class Regression:
 
     def __call__(self, model: nn.Module, batch: tuple[torch.Tensor, ...]) -> StepOutput:
         x, y = batch[0], batch[1]
-        return StepOutput(F.mse_loss(model(x), y), {})
+        weights = batch_weights(batch, 2)
+        if weights is None:
+            return StepOutput(F.mse_loss(model(x), y), {})
+        per_row = F.mse_loss(model(x), y, reduction="none").flatten(1).mean(1)  # (batch,)
+        return StepOutput(weighted_mean(per_row, weights), {})

@@ -40,6 +40,7 @@ from ..losses import RECONSTRUCTION_LOSSES, reconstruction_loss
 from ..nn.tabular import VIMEAutoEncoder, VIMENet, vime_autoencoder
 from .base import OBJECTIVES, SEMI_SUPERVISED, StepOutput
 from .reconstruction import Reconstruction
+from .supervised import batch_weights, cross_entropy
 
 __all__ = ["VIMESelf", "VIMESemi", "vime_self_loss", "vime_consistency"]
 
@@ -266,7 +267,9 @@ class VIMESemi:
     (the authors' code keeps it frozen; fine-tuning it lets the labels shape
     the codes, as the other methods here do). Inference is
     ``predictor(encoder(x))``, clean. Logs: ``supervised``, ``consistency``,
-    ``accuracy``.
+    ``accuracy``. Batches ``(x_labeled, y, x_unlabeled, w_labeled)`` weigh the
+    labeled rows' cross-entropy (their weighted mean); the consistency cost is
+    not weighted.
 
     Examples
     --------
@@ -334,12 +337,13 @@ class VIMESemi:
         if len(batch) == 2 or not model.training:  # validation: the clean predictor, as at inference
             logits = model(batch[0]).float()
             return StepOutput(F.cross_entropy(logits, batch[1]), {"accuracy": (logits.argmax(1) == batch[1]).float().mean()})
-        if len(batch) != 3:
-            raise DataError(f"vime trains on batches (x_labeled, y, x_unlabeled); got {len(batch)} tensors. Pass the "
-                            "training data as layerwise.data.LabeledUnlabeled(X_labeled, y, X_unlabeled).")
-        x_l, y, x_u = batch
+        if len(batch) not in (3, 4):
+            raise DataError(f"vime trains on batches (x_labeled, y, x_unlabeled), or with the labeled rows' weights "
+                            f"(x_labeled, y, x_unlabeled, w_labeled); got {len(batch)} tensors. Pass the training data as "
+                            "layerwise.data.LabeledUnlabeled(X_labeled, y, X_unlabeled, weights=...).")
+        x_l, y, x_u = batch[:3]
         logits = model(x_l).float()
-        supervised = F.cross_entropy(logits, y)  # L_s, eq. 6
+        supervised = cross_entropy(logits, y, batch_weights(batch, 3))  # L_s, eq. 6 (a weighted mean with row weights)
         logs = {"supervised": supervised.detach(), "accuracy": (logits.detach().argmax(1) == y).float().mean()}
         if self.beta == 0.0:
             return StepOutput(supervised, logs)

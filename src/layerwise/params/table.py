@@ -8,7 +8,7 @@ its meaning there is narrower (``max_iter`` is epochs per layer for a
 
 - :data:`TRAINER` -- :class:`~layerwise.train.Trainer`;
 - :data:`GREEDY` -- :class:`~layerwise.greedy.GreedyLayerwise`;
-- :data:`PRETRAINED` -- ``PretrainedClassifier`` and ``PretrainedRegressor``;
+- :data:`PRETRAINED` -- ``PretrainedRegressor``, and with ``class_weight`` :data:`PRETRAINED_CLASSIFIER`;
 - :data:`STACKED_AUTOENCODER`, :data:`VARIATIONAL_AUTOENCODER`;
 - :data:`DATA`, :data:`RUN` -- the config keys that prepare data and name the run folder.
 
@@ -41,7 +41,7 @@ from .constraints import (
 )
 from .core import REQUIRED, Deprecated, Param, ParamSet
 
-__all__ = ["PARAMS", "TRAINER", "GREEDY", "PRETRAINED", "STACKED_AUTOENCODER", "VARIATIONAL_AUTOENCODER", "DATA", "RUN", "LOGGING",
+__all__ = ["PARAMS", "TRAINER", "GREEDY", "PRETRAINED", "PRETRAINED_CLASSIFIER", "STACKED_AUTOENCODER", "VARIATIONAL_AUTOENCODER", "DATA", "RUN", "LOGGING",
            "SOLVERS", "PRECISIONS", "FINETUNE_MODES", "LR_SCHEDULES", "LOSSES"]
 
 SOLVERS = ("adam", "adamw", "sgd")
@@ -167,6 +167,17 @@ PARAMS = ParamSet((
           ``sklearn.semi_supervised`` convention) and ``NaN`` for the regressor (where ``NaN`` always marks
           one). ``None`` treats every row as labeled: use it when -1 is a real class (labels in {-1, 1}).""",
           type_doc='"auto", int, float, str or None'),
+    Param("class_weight", (NoneValue(), Options("balanced"), InstanceOf(dict, "a dict of class label -> weight", "dict")), None,
+          """Weights of the classes in the supervised cost, for imbalanced labels (scikit-learn's meaning): a row of
+          class ``c`` weighs ``class_weight[c]`` (times its ``sample_weight``), and the cost of each batch is the
+          weighted mean of its labeled rows' cross-entropies. ``"balanced"``: ``n_labeled / (n_classes *
+          count(c))`` from the *labeled* rows (``-1`` is not a class; counts weighted by ``sample_weight`` as in
+          scikit-learn >= 1.7), so every class weighs the same in total. A dict: label -> weight (a finite number >=
+          0), classes it leaves out weigh 1; a key that is not a class of the labeled rows is refused. Applies to every
+          path: fine-tuning (``"frozen"`` or ``"full"``) and the semi-supervised methods' supervised cost (the
+          ladder's, M2's classifier and labeled bound, VIME's); the unsupervised costs and the early-stopping
+          validation loss are not weighted. ``None``: every class weighs 1.""",
+          type_doc='"balanced", dict or None'),
     # -- optimisation ------------------------------------------------------------------------------
     Param("solver", (Options(*SOLVERS, *TORCH_SOLVERS),), "adam",
           """``"sgd"`` uses Nesterov momentum (``momentum``). torch's class names (``"Adam"``, ``"AdamW"``,
@@ -357,6 +368,10 @@ PRETRAINED = PARAMS.select(
           loss stops improving; the best weights are kept.""",
           "callbacks": _ESTIMATOR_CALLBACKS},
 )
+
+#: ``PretrainedClassifier``: the shared set and ``class_weight`` (a regressor has no classes to weigh, so it does not
+#: take the parameter at all).
+PRETRAINED_CLASSIFIER = ParamSet(PRETRAINED.params + (PARAMS["class_weight"],), PRETRAINED.deprecated)
 
 STACKED_AUTOENCODER = PARAMS.select(
     "hidden_layer_sizes", "activation", "pretrain", "pretrain_params", "loss", "tied", "solver", "learning_rate_init",

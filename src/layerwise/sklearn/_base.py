@@ -46,6 +46,7 @@ from ._inputs import by_chunks, describe_source, is_external, is_image_folder, r
 
 __all__ = ["LayerwiseBase", "check_is_fitted"]
 
+_CLASS_WEIGHT_PAIRS = "__pairs__"  # how a model file holds a class_weight dict: [[label, weight], ...]
 _SCHEDULES = {"cosine": CosineLR, "anneal": AnnealLR}  # the rest of LR_SCHEDULES: "constant" (and "auto", resolved)
 
 
@@ -322,6 +323,8 @@ class LayerwiseBase(ClassNamePrefixFeaturesOutMixin, BaseEstimator):
         except _SklearnNotFitted as e:
             raise NotFittedError(f"This {type(self).__name__} is not fitted yet; call fit before layerwise.save.") from e
         params = self.get_params(deep=False)
+        if isinstance(params.get("class_weight"), dict):  # JSON keys are text: the labels (numbers too) kept as pairs
+            params["class_weight"] = {_CLASS_WEIGHT_PAIRS: [[k, v] for k, v in params["class_weight"].items()]}
         if params.get("callbacks"):  # objects, and a run-time concern like verbose: the saved estimator has none
             params["callbacks"] = ()
         if params.get("random_state") is not None and not isinstance(params["random_state"], numbers.Integral):
@@ -344,6 +347,8 @@ class LayerwiseBase(ClassNamePrefixFeaturesOutMixin, BaseEstimator):
         Parameters saved under an old name are read under the new one; removed ones are dropped.
         """
         params, _ = cls._parameters.translate(params, cls.__name__, warn=False)
+        if isinstance(params.get("class_weight"), dict) and _CLASS_WEIGHT_PAIRS in params["class_weight"]:
+            params["class_weight"] = {k: v for k, v in params["class_weight"][_CLASS_WEIGHT_PAIRS]}
         est = cls(**params)
         for name, value in state["attributes"].items():
             if not (name.endswith("_") and not name.startswith("_")):
@@ -506,3 +511,66 @@ def _is_numpy_dtype(d) -> bool:
     except TypeError:
         return False
     return True
+
+
+# -- row weights (sample_weight, class_weight) ---------------------------------------------------------
+def fit_arguments(owner: str, sample_weight, checkpoint_dir, resume) -> tuple[Any, Any, Any]:
+    """``fit``'s ``(sample_weight, checkpoint_dir, resume)``, reading calls written before ``sample_weight`` became
+    its third parameter (scikit-learn's place for it): ``fit(X, y, "ckpt")`` and ``fit(X, y, "ckpt", True)`` passed
+    the checkpoint folder (and ``resume``) by position. A path there is that folder, with a ``FutureWarning``:
+    weights are never a path."""
+    if not isinstance(sample_weight, (str, os.PathLike)):
+        return sample_weight, checkpoint_dir, resume
+    if checkpoint_dir is not None and not isinstance(checkpoint_dir, bool):
+        raise TypeError(f"{owner}.fit got the path {os.fspath(sample_weight)!r} as sample_weight and checkpoint_dir="
+                        f"{checkpoint_dir!r}; sample_weight takes one weight per row. Pass checkpoint_dir=... by name.")
+    warnings.warn(f"{owner}.fit's third parameter is now sample_weight (scikit-learn's order); the path "
+                  f"{os.fspath(sample_weight)!r} given there is read as checkpoint_dir, which will stop working in 0.3. "
+                  "Pass checkpoint_dir=... (and resume=...) by name.", FutureWarning, stacklevel=3)
+    return None, sample_weight, checkpoint_dir if isinstance(checkpoint_dir, bool) else resume
+
+
+def check_sample_weight(sample_weight, n_rows: int) -> np.ndarray | None:
+    """``sample_weight`` as ``n_rows`` finite float64 weights >= 0 (a number: the same for every row), else
+    :class:`DataError`; None stays None."""
+    if sample_weight is None:
+        return None
+    try:
+        w = np.asarray(sample_weight, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise DataError(f"sample_weight must hold numbers, one weight per row of X; could not convert it: {e}.") from e
+    if w.ndim == 0:
+        w = np.full(n_rows, float(w))
+    if w.shape != (n_rows,):
+        raise DataError(f"sample_weight has shape {w.shape} but X has {n_rows} rows; expected one weight per row of X, "
+                        f"shape ({n_rows},), or a single number.")
+    bad = np.flatnonzero(~np.isfinite(w) | (w < 0))
+    if len(bad):
+        raise DataError(f"sample_weight holds {_shown(w[bad])} at row(s) {_shown(bad)}; expected finite numbers >= 0 "
+                        "(a weight scales the row's share of the supervised cost; 0 leaves its label out).")
+    return w
+
+
+def labeled_row_weights(weights: np.ndarray, labeled: np.ndarray) -> np.ndarray | None:
+    """The training weights of the ``labeled`` rows as float32 (0 on the others, which have no label to weigh), or
+    None when every labeled row weighs the same: the cost is a weighted mean, which equal weights leave the plain
+    mean, and without weights the fit is bitwise the one without the arguments.
+
+    Raises
+    ------
+    DataError
+        Every labeled row weighs 0: no label would train the network.
+    """
+    w = weights[labeled]
+    if not (w > 0).any():
+        raise DataError(f"The weight (sample_weight times class_weight) is zero on every one of the {len(w)} labeled rows: no "
+                        "label would train the network. Give some labeled rows a positive weight.")
+    if (w == w[0]).all():
+        return None
+    # relative to the largest (a weighted mean does not change), so that float32 holds any finite weights
+    return np.where(labeled, weights / w.max(), 0.0).astype(np.float32)
+
+
+def _shown(values: np.ndarray, k: int = 5) -> str:
+    """The first ``k`` of ``values``, as a list (``...`` when there are more)."""
+    return "[" + ", ".join(str(v) for v in values[:k].tolist()) + (", ..." if len(values) > k else "") + "]"

@@ -16,6 +16,11 @@ know. :func:`check_against_reference` makes it for them:
 
 The model ``fit`` returns is still the one trained on every label: no label is lost to the check, at the
 price of a second training run.
+
+With row weights (``sample_weight``, ``class_weight``) the second fit and the references are trained with
+them (scikit-learn's ``sample_weight`` of each candidate's last step), so the comparison is between models
+that learned the same weighted cost; the scores on the audit rows (accuracy, R^2), the 3-fold choice of the
+reference and the blend's shares are unweighted.
 """
 
 from __future__ import annotations
@@ -51,7 +56,7 @@ def wants_check(est, is_table: bool) -> bool:
 
 
 def check_against_reference(est, X: np.ndarray, targets: torch.Tensor, labeled: np.ndarray, n_out: int, objective,
-                            stratify, task: str) -> None:
+                            stratify, task: str, weights: np.ndarray | None = None) -> None:
     """Score a second fit of ``est``'s network on held-out labeled rows next to a reference and the constant answer;
     with ``est.reference_blend``, blend the reference into ``est.module_``.
 
@@ -71,6 +76,8 @@ def check_against_reference(est, X: np.ndarray, targets: torch.Tensor, labeled: 
     n_out, objective, stratify
         As ``est._fit_network`` takes them.
     task : {"classification", "regression"}
+    weights : ndarray of shape (n_samples,), optional
+        The rows' training weights (0 on unlabeled rows), given to the second fit and to the references.
     """
     for name in ("reference_score_", "holdout_score_", "baseline_score_", "reference_name_", "blend_weight_", "blend_score_",
                  "blend_shares_"):
@@ -84,9 +91,11 @@ def check_against_reference(est, X: np.ndarray, targets: torch.Tensor, labeled: 
     strat = y[idx] if classification else None
     n_audit = max(int(round(AUDIT_FRACTION * len(idx))), n_out if classification else 2)
     train_idx, audit_idx = train_test_split(idx, test_size=n_audit, random_state=seed, stratify=strat)
+    if weights is not None and not (weights[train_idx] > 0).any():
+        return  # every row left to train on weighs 0: nothing to compare
 
-    network = _refit_without(est, X, targets, labeled, audit_idx, n_out, objective, stratify)
-    name, fitted = _references(X[train_idx], y[train_idx], classification, seed)
+    network = _refit_without(est, X, targets, labeled, audit_idx, n_out, objective, stratify, weights)
+    name, fitted = _references(X[train_idx], y[train_idx], classification, seed, _part(weights, train_idx))
     y_audit = y[audit_idx]
     with threadpool_limits(1, user_api="openmp"):
         outs = {k: _outputs(m, X[audit_idx], classification).reshape(len(audit_idx), -1) for k, m in fitted.items()}
@@ -104,7 +113,7 @@ def check_against_reference(est, X: np.ndarray, targets: torch.Tensor, labeled: 
     est.reference_score_, est.holdout_score_, est.baseline_score_, est.reference_name_ = ref, score, baseline, name
     if getattr(est, "reference_blend", False):
         shares, est.blend_score_ = _blend_weights([net_out, *outs.values()], y_audit, classification)
-        _blend_into(est, X[idx], y[idx], classification, seed, dict(zip(outs, shares[1:])), shares[0])
+        _blend_into(est, X[idx], y[idx], classification, seed, dict(zip(outs, shares[1:])), shares[0], _part(weights, idx))
     if score < max(ref, baseline) - slack + 1e-12:
         warnings.warn(_message(est, score, ref, baseline, name, len(audit_idx), len(train_idx), classification),
                       ReferenceWarning, stacklevel=4)
@@ -138,9 +147,9 @@ def _blend_weights(outputs: list[np.ndarray], y: np.ndarray, classification: boo
 
 
 def _blend_into(est, X: np.ndarray, y: np.ndarray, classification: bool, seed: int, shares: dict[str, float],
-                weight: float) -> None:
+                weight: float, weights: np.ndarray | None = None) -> None:
     """``est.module_`` becomes the network (share ``weight``) blended with the references of nonzero ``shares``,
-    each refitted on every labeled row."""
+    each refitted on every labeled row (with the rows' ``weights``, if any)."""
     from ..nn.blend import ReferenceBlend
     from ..nn.reference import reference_module
 
@@ -152,7 +161,7 @@ def _blend_into(est, X: np.ndarray, y: np.ndarray, classification: bool, seed: i
     y_fit = y if classification or y.ndim == 1 or y.shape[1] > 1 else y.ravel()
     with warnings.catch_warnings(), threadpool_limits(1, user_api="openmp"):
         warnings.simplefilter("ignore")
-        refs = [reference_module(clone(_candidates(classification, seed)[k]).fit(X, y_fit)) for k in used]
+        refs = [reference_module(_fit(clone(_candidates(classification, seed)[k]), X, y_fit, weights)) for k in used]
     dev = next(est.module_.parameters()).device
     task = "classification" if classification else "regression"
     est.module_ = ReferenceBlend(est.module_, [r.to(dev) for r in refs], weight, list(used.values()), task).eval()
@@ -168,7 +177,7 @@ def _accuracy(proba: np.ndarray, y: np.ndarray) -> float:
     return float((proba.argmax(axis=1) == y).mean())
 
 
-def _refit_without(est, X, targets, labeled, audit_idx, n_out, objective, stratify) -> np.ndarray:
+def _refit_without(est, X, targets, labeled, audit_idx, n_out, objective, stratify, weights=None) -> np.ndarray:
     """Outputs on the audit rows of ``est``'s network trained again without their labels."""
     twin = clone(est).set_params(check_reference=False, verbose=False, callbacks=())
     for name in ("_input_image_shape", "n_features_in_", "preprocessor_", "_rows_are_table"):  # what the network's construction reads from the fit
@@ -178,7 +187,7 @@ def _refit_without(est, X, targets, labeled, audit_idx, n_out, objective, strati
     hidden[audit_idx] = False
     with warnings.catch_warnings():  # the user was told what the main fit had to say; this fit repeats it
         warnings.simplefilter("ignore")
-        twin._fit_network(X, targets, hidden, n_out, objective, stratify, None, False)
+        twin._fit_network(X, targets, hidden, n_out, objective, stratify, None, False, weights)
     dev = next(twin.module_.parameters()).device
     out = predict_in_batches(twin.module_, torch.from_numpy(X[audit_idx]).to(dev))
     return out.float().cpu().numpy()
@@ -192,9 +201,10 @@ def _candidates(classification: bool, seed: int) -> dict[str, Any]:
             "HistGradientBoostingRegressor": HistGradientBoostingRegressor(random_state=seed)}
 
 
-def _references(X: np.ndarray, y: np.ndarray, classification: bool, seed: int) -> tuple[str, dict[str, Any]]:
+def _references(X: np.ndarray, y: np.ndarray, classification: bool, seed: int,
+                weights: np.ndarray | None = None) -> tuple[str, dict[str, Any]]:
     """The name of the better candidate by 3-fold CV on ``(X, y)`` (the reference of the verdict), and every
-    candidate fitted on all of ``(X, y)`` (the blend may use each)."""
+    candidate fitted on all of ``(X, y)`` (the blend may use each); each fit weighs the rows by ``weights``, if given."""
     if classification:
         folds = min(3, int(np.bincount(y).min()))
         cv = StratifiedKFold(folds, shuffle=True, random_state=seed) if folds >= 2 else KFold(3, shuffle=True, random_state=seed)
@@ -209,11 +219,27 @@ def _references(X: np.ndarray, y: np.ndarray, classification: bool, seed: int) -
         for name, model in _candidates(classification, seed).items():
             if not classification and y_fit.ndim == 2 and name.startswith("Hist"):
                 continue  # one output only
-            score = float(np.mean(cross_val_score(model, X, y_fit, cv=cv)))
+            score = float(np.mean(cross_val_score(model, X, y_fit, cv=cv, params=_fit_params(model, weights) or None)))
             if score > best_score:
                 best, best_score = name, score
-            fitted[name] = clone(model).fit(X, y_fit)
+            fitted[name] = _fit(clone(model), X, y_fit, weights)
     return best, fitted
+
+
+def _part(weights: np.ndarray | None, idx: np.ndarray) -> np.ndarray | None:
+    return None if weights is None else weights[idx]
+
+
+def _fit_params(model, weights: np.ndarray | None) -> dict[str, np.ndarray]:
+    """``fit``'s keyword for row weights: a pipeline's last step takes them (``logisticregression__sample_weight``)."""
+    if weights is None:
+        return {}
+    steps = getattr(model, "steps", None)
+    return {f"{steps[-1][0]}__sample_weight" if steps else "sample_weight": weights}
+
+
+def _fit(model, X: np.ndarray, y: np.ndarray, weights: np.ndarray | None):
+    return model.fit(X, y, **_fit_params(model, weights))
 
 
 def _message(est, score, ref, baseline, name, n_audit, n_train, classification) -> str:

@@ -122,8 +122,9 @@ class SemiSupervisedMixin:
         return "the rows are a table"
 
     def _fit_semi(self, name: str, X: np.ndarray, targets: torch.Tensor, labeled: np.ndarray, n_out: int, stratify,
-                  checkpoint_dir, resume: bool):
-        """Train the method ``name`` on every row of ``X``, with the labels of the ``labeled`` rows."""
+                  checkpoint_dir, resume: bool, weights: np.ndarray | None = None):
+        """Train the method ``name`` on every row of ``X``, with the labels of the ``labeled`` rows (weighted by
+        ``weights`` in the method's supervised cost, when given)."""
         method, sizes = self._semi_method_for(name, X.shape[1])
         if X.size and getattr(self, "preprocessor_", None) is None and not in_unit_interval(X):
             # (a table's columns, standardised or one-hot by preprocessor_, are on the scale of that noise: no warning)
@@ -147,7 +148,8 @@ class SemiSupervisedMixin:
             prepare = self._trainer(n, 1, f"{name}: prepare", seed, phase_dir(checkpoint_dir, "prepare"), method=method)
             model, history = fit_semi_supervised(
                 method, Xt[idx], targets[idx], Xt, sizes, n_out, self.activation,
-                trainer=trainer, prepare_trainer=prepare, val=val, resume=resume)
+                trainer=trainer, prepare_trainer=prepare, val=val, resume=resume,
+                sample_weight=None if weights is None else torch.from_numpy(weights[idx]))
         self._stack_recipe = {"kind": "semi", "method": name, "hidden_layer_sizes": list(sizes)}
         if getattr(method, "image_shape", None) is not None:  # what load needs to rebuild the network
             self._stack_recipe["image_shape"] = list(method.image_shape)

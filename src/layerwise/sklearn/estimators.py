@@ -6,6 +6,8 @@ or a ``NaN`` target (regressor) marks a row used for pretraining only.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import torch
 from sklearn.base import ClassifierMixin, RegressorMixin, TransformerMixin
@@ -14,14 +16,15 @@ from sklearn.utils import _safe_indexing, assert_all_finite, column_or_1d
 from sklearn.utils.multiclass import check_classification_targets
 
 from ..data.tables import looks_like_table
-from ..exceptions import DataError
+from ..exceptions import ConfigError, DataError
 from ..finetune import finetune, stack_with_head
 from ..nn.heads import ClassifierHead, RegressorHead
 from ..nn.stack import freeze_trained, unfreeze
 from ..objectives import Classification, Regression
 from ..params import PRETRAINED
+from ..params.table import PRETRAINED_CLASSIFIER
 from ..train.inference import predict_in_batches
-from ._base import LayerwiseBase, check_is_fitted
+from ._base import LayerwiseBase, check_is_fitted, check_sample_weight, fit_arguments, labeled_row_weights
 from ._inputs import by_chunks, in_memory, is_external
 from ._reference import check_against_reference, wants_check
 from ._semi import SemiSupervisedMixin
@@ -39,30 +42,36 @@ class _PretrainedBase(TransformerMixin, PretrainedStackMixin, SemiSupervisedMixi
     def _pretrain_max_iter(self) -> int:
         return self.pretrain_max_iter
 
-    def _fit(self, X, y_targets: torch.Tensor, labeled: np.ndarray, n_out: int, objective, stratify, checkpoint_dir, resume: bool):
+    def _fit(self, X, y_targets: torch.Tensor, labeled: np.ndarray, n_out: int, objective, stratify, checkpoint_dir, resume: bool,
+             weights: np.ndarray | None = None):
         """Train the network (:meth:`_fit_network`), then check it against a supervised reference
-        (``check_reference``; :func:`~layerwise.sklearn._reference.check_against_reference`)."""
+        (``check_reference``; :func:`~layerwise.sklearn._reference.check_against_reference`).
+
+        ``weights``: the rows' weights in the supervised cost (:func:`~layerwise.sklearn._base.labeled_row_weights`),
+        or None for none."""
         # X as the network sees it: encoded tables stay tables, except one of categories only (0/1 columns)
         self._rows_are_table = getattr(self, "preprocessor_", None) is not None or looks_like_table(X)
-        self._fit_network(X, y_targets, labeled, n_out, objective, stratify, checkpoint_dir, resume)
+        self._fit_network(X, y_targets, labeled, n_out, objective, stratify, checkpoint_dir, resume, weights)
         self._blend_recipe = None
         for name in ("reference_score_", "holdout_score_", "baseline_score_", "reference_name_", "blend_weight_", "blend_score_",
                      "blend_shares_"):
             setattr(self, name, None)
         if wants_check(self, self._rows_are_table):
-            check_against_reference(self, X, y_targets, labeled, n_out, objective, stratify, self._task)
+            check_against_reference(self, X, y_targets, labeled, n_out, objective, stratify, self._task, weights)
         return self
 
-    def _fit_network(self, X, y_targets: torch.Tensor, labeled: np.ndarray, n_out: int, objective, stratify, checkpoint_dir, resume: bool):
+    def _fit_network(self, X, y_targets: torch.Tensor, labeled: np.ndarray, n_out: int, objective, stratify, checkpoint_dir, resume: bool,
+                     weights: np.ndarray | None = None):
         """Pretrain on every row of ``X``, fine-tune on the ``labeled`` ones; checkpoints under ``checkpoint_dir``.
 
-        With a semi-supervised method (``semi_supervised``), train it on every row instead.
+        With a semi-supervised method (``semi_supervised``), train it on every row instead. ``weights``: of the
+        rows in the supervised cost, or None (batches without a weight column: the fit as it was without them).
         """
         self._check_params(X.shape[0])
         start_over(checkpoint_dir, ("finetune", "semi", "prepare"), resume)
         method = self._semi_method(labeled, self._task)
         if method is not None:
-            return self._fit_semi(method, X, y_targets, labeled, n_out, stratify, checkpoint_dir, resume)
+            return self._fit_semi(method, X, y_targets, labeled, n_out, stratify, checkpoint_dir, resume, weights)
         self.semi_supervised_ = None
         ctx, seed = self._seed_context()
         with ctx:
@@ -77,7 +86,8 @@ class _PretrainedBase(TransformerMixin, PretrainedStackMixin, SemiSupervisedMixi
             max_iter = _FINETUNE_EPOCHS if self.max_iter == "auto" else self.max_iter
             trainer = self._trainer(len(idx), max_iter, "fine-tune", seed + 1000, phase_dir(checkpoint_dir, "finetune"),
                                     early_stopping=self.early_stopping and val is not None)
-            model, history = finetune(stack, head, objective, (Xt[idx], y_targets[idx]), val, mode=self.finetune,
+            train = (Xt[idx], y_targets[idx]) + (() if weights is None else (torch.from_numpy(weights[idx]),))
+            model, history = finetune(stack, head, objective, train, val, mode=self.finetune,
                                       encoder_lr_scale=self.encoder_lr_scale, trainer=trainer, resume=resume)
         self.stack_, self.module_ = stack, model.eval()
         self.history_ = {"pretrain": self.pretrain_history_, "finetune": history}
@@ -215,10 +225,11 @@ class PretrainedClassifier(ClassifierMixin, _PretrainedBase):
     True
     """
 
+    _parameters = PRETRAINED_CLASSIFIER
     _head = ClassifierHead
 
     @checkpoint_doc
-    def fit(self, X, y=None, checkpoint_dir=None, resume=False):
+    def fit(self, X, y=None, sample_weight=None, checkpoint_dir=None, resume=False):
         """Pretrain on all rows, fine-tune on the labeled ones (``y != -1``).
 
         Parameters
@@ -240,17 +251,30 @@ class PretrainedClassifier(ClassifierMixin, _PretrainedBase):
             names its label column (``fit("data.csv", y="label")``), and the
             other columns are the features. Default: the labels of a dataset,
             an image folder or an ``.npz`` archive.
+        sample_weight : array-like of shape (n_samples,) or float, optional
+            Weights of the rows in the supervised cost (finite numbers >= 0), multiplied by
+            ``class_weight`` as scikit-learn multiplies them: each batch's cost is the weighted
+            mean of its labeled rows' losses, ``sum(w_i * l_i) / sum(w_i)``, which is what
+            scikit-learn's losses compute with ``sample_weight``. Only their ratios count (equal
+            weights train bitwise as none), and the label of a row of weight 0 adds nothing (the
+            row itself still pretrains, as every row does). Unlabeled rows' weights are checked
+            but not used: they have no label to weigh, and every row pretrains (or trains the
+            semi-supervised method's unsupervised cost) alike. The early-stopping validation loss
+            is not weighted. With ``check_reference`` the second fit and the references are
+            trained with the same weights; the check's scores are unweighted accuracies.
         {checkpoint_args}
 
         Returns
         -------
         self
         """
+        sample_weight, checkpoint_dir, resume = fit_arguments(type(self).__name__, sample_weight, checkpoint_dir, resume)
         X, y = self._fit_input(X, y)
         X = self._validate_X(X, reset=True)
         if y is None:
             raise DataError(f"{type(self).__name__} requires y to be passed, but the target y is None. Pass class labels (-1 for unlabeled rows).")
         y = _labels_1d(y, X.shape[0])
+        sample_weight = check_sample_weight(sample_weight, X.shape[0])
         marker = -1 if self.unlabeled == "auto" else self.unlabeled
         labeled = ~_is_unlabeled(y, marker)
         if not labeled.any():
@@ -271,8 +295,18 @@ class PretrainedClassifier(ClassifierMixin, _PretrainedBase):
             )
         targets = np.zeros(len(y), dtype=np.int64)
         targets[labeled] = codes
+        weights = self._row_weights(sample_weight, targets, labeled)
         return self._fit(X, torch.from_numpy(targets), labeled, len(self.classes_), Classification(),
-                         lambda i: targets[i] if np.bincount(targets[i]).min() >= 2 else None, checkpoint_dir, resume)
+                         lambda i: targets[i] if np.bincount(targets[i]).min() >= 2 else None, checkpoint_dir, resume, weights)
+
+    def _row_weights(self, sample_weight: np.ndarray | None, targets: np.ndarray, labeled: np.ndarray) -> np.ndarray | None:
+        """``sample_weight_i * class_weight[y_i]`` of the labeled rows (scikit-learn's product), or None when they are all equal."""
+        self._parameters.select("class_weight").validate({"class_weight": self.class_weight}, type(self).__name__)
+        if self.class_weight is None and sample_weight is None:
+            return None
+        per_class = _class_weights(self.class_weight, self.classes_, targets[labeled],
+                                   None if sample_weight is None else sample_weight[labeled])
+        return labeled_row_weights(per_class[targets] * (1.0 if sample_weight is None else sample_weight), labeled)
 
     def _n_outputs(self) -> int:
         return len(self.classes_)
@@ -359,7 +393,7 @@ class PretrainedRegressor(RegressorMixin, _PretrainedBase):
     _task = "regression"
 
     @checkpoint_doc
-    def fit(self, X, y=None, checkpoint_dir=None, resume=False):
+    def fit(self, X, y=None, sample_weight=None, checkpoint_dir=None, resume=False):
         """Pretrain on all rows, fine-tune on the rows with a finite target.
 
         Parameters
@@ -371,12 +405,18 @@ class PretrainedRegressor(RegressorMixin, _PretrainedBase):
             :meth:`PretrainedClassifier.fit` (``fit("data.csv", y="price")``;
             an empty cell is ``NaN``). Default: the targets of a dataset or of
             an ``.npz`` archive.
+        sample_weight : array-like of shape (n_samples,) or float, optional
+            Weights of the rows in the fine-tuning cost (finite numbers >= 0), as in
+            :meth:`PretrainedClassifier.fit`: each batch's cost is the weighted mean of its
+            labeled rows' squared errors. Rows with a ``NaN`` target have none to weigh: their
+            weights are checked but not used.
         {checkpoint_args}
 
         Returns
         -------
         self
         """
+        sample_weight, checkpoint_dir, resume = fit_arguments(type(self).__name__, sample_weight, checkpoint_dir, resume)
         X, y = self._fit_input(X, y)
         X = self._validate_X(X, reset=True)
         if y is None:
@@ -400,7 +440,10 @@ class PretrainedRegressor(RegressorMixin, _PretrainedBase):
         self.y_scale_ = y2[labeled].std(axis=0)
         self.y_scale_[self.y_scale_ == 0] = 1.0
         targets = np.where(labeled[:, None], (y2 - self.y_mean_) / self.y_scale_, 0.0).astype(np.float32)
-        return self._fit(X, torch.from_numpy(targets), labeled, y2.shape[1], Regression(), lambda i: None, checkpoint_dir, resume)
+        sample_weight = check_sample_weight(sample_weight, X.shape[0])
+        weights = None if sample_weight is None else labeled_row_weights(sample_weight, labeled)
+        return self._fit(X, torch.from_numpy(targets), labeled, y2.shape[1], Regression(), lambda i: None, checkpoint_dir, resume,
+                         weights)
 
     def _n_outputs(self) -> int:
         return len(self.y_mean_)
@@ -501,3 +544,30 @@ def _spells(text: str, number: float) -> bool:
         return float(text.strip()) == number
     except ValueError:
         return False
+
+
+def _class_weights(class_weight, classes: np.ndarray, codes: np.ndarray, sample_weight: np.ndarray | None) -> np.ndarray:
+    """The weight of each class, in ``classes`` order, that ``class_weight`` gives (``"balanced"``: from the labeled
+    rows' class indices ``codes``, counted with their ``sample_weight`` as scikit-learn >= 1.7 counts them).
+
+    ``"balanced"`` is ``sklearn.utils.class_weight.compute_class_weight``'s ``n / (n_classes * count(c))``, written
+    out so that the weighted counts do not depend on the installed scikit-learn; a class whose rows all weigh 0
+    gets 0 (those rows add nothing either way) rather than an infinite weight.
+    """
+    n = len(classes)
+    if class_weight is None:
+        return np.ones(n)
+    if isinstance(class_weight, str):  # "balanced" (validated by the caller)
+        counts = np.bincount(codes, weights=sample_weight, minlength=n).astype(np.float64)
+        return np.divide(counts.sum(), n * counts, out=np.zeros(n), where=counts > 0)
+    known = classes.tolist()
+    unknown = [k for k in class_weight if k not in known]
+    if unknown:
+        raise ConfigError(f"class_weight has key(s) {unknown} that are not classes of the labeled rows; the classes are "
+                          f"{known} (rows marked unlabeled are no class). Weigh only those labels, or check the labels' type "
+                          "(1 and '1' differ).")
+    bad = {k: v for k, v in class_weight.items()
+           if isinstance(v, bool) or not isinstance(v, numbers.Real) or not (0 <= float(v) < float("inf"))}
+    if bad:
+        raise ConfigError(f"class_weight must map labels to finite numbers >= 0; got {bad}.")
+    return np.array([float(class_weight.get(c, 1.0)) for c in known])

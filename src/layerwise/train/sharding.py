@@ -77,6 +77,18 @@ class ShardedBatches:
     rank gathers only its rows; labeled rows as :func:`labeled_share` says);
     other batch sources (file chunks) are read whole and sliced.
 
+    Row weights travel with their rows. Semi-supervised batches with weights
+    (``(x_labeled, y, x_unlabeled, w_labeled)``) give every rank with unlabeled
+    rows *all* of the labeled rows and their weights: a weighted mean is
+    normalised by its own rows' weights, so the weighted means of shares do
+    not average to the global one, while the whole batch's does on every rank
+    (the exact case of :func:`labeled_share`, at the price of computing the
+    labeled rows on every rank). Plain batches with a weight column (a
+    weighted fine-tuning, ``(x, y, w)``) are split like any other: each
+    rank's cost is the weighted mean of its share, whose average is the global
+    batch's weighted mean when the shares' weight sums are in proportion to
+    their rows (equal weights), and close to it otherwise, not exact.
+
     Parameters
     ----------
     batches : TensorBatches, SemiSupervisedBatches or ChunkedBatches
@@ -105,13 +117,20 @@ class ShardedBatches:
             d = self.batches.data
             for il, iu in self.batches.iter_indices(first_batch):
                 local_u, rows, scale = self._share(iu)
-                local_l = il[slice(*labeled_share(il.shape[0], iu.shape[0], self.rank, self.world_size))]
+                local_l = il[slice(*self._labeled_bounds(il.shape[0], iu.shape[0], rows, d.weights is not None))]
                 batch = (d.X_labeled.index_select(0, local_l), d.y.index_select(0, local_l), d.X_unlabeled.index_select(0, local_u))
-                yield batch, rows, scale
+                yield (batch if d.weights is None else (*batch, d.weights.index_select(0, local_l))), rows, scale
         else:
             for batch in self.batches.iter_from(first_batch):
                 local, rows, scale = self._share(torch.arange(batch[0].shape[0], device=batch[0].device))
                 yield tuple(t.index_select(0, local) for t in batch), rows, scale
+
+    def _labeled_bounds(self, n_labeled: int, n_unlabeled: int, rows: int, weighted: bool) -> tuple[int, int]:
+        """This rank's labeled rows of a batch: :func:`labeled_share`, or every one of them for weighted rows (a rank
+        without unlabeled rows, ``rows == 0``, still gets one, which adds nothing)."""
+        if weighted and rows:
+            return 0, n_labeled
+        return labeled_share(n_labeled, n_unlabeled, self.rank, self.world_size)
 
     def _share(self, idx: torch.Tensor) -> tuple[torch.Tensor, int, float]:
         m = int(idx.shape[0])
