@@ -6,8 +6,6 @@ or a ``NaN`` target (regressor) marks a row used for pretraining only.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 import torch
 from sklearn.base import ClassifierMixin, RegressorMixin, TransformerMixin
@@ -16,7 +14,7 @@ from sklearn.utils import _safe_indexing, assert_all_finite, column_or_1d
 from sklearn.utils.multiclass import check_classification_targets
 
 from ..data.tables import looks_like_table
-from ..exceptions import ConfigError, DataError
+from ..exceptions import DataError
 from ..finetune import finetune, stack_with_head
 from ..nn.heads import ClassifierHead, RegressorHead
 from ..nn.stack import freeze_trained, unfreeze
@@ -24,11 +22,12 @@ from ..objectives import Classification, Regression
 from ..params import PRETRAINED
 from ..params.table import PRETRAINED_CLASSIFIER
 from ..train.inference import predict_in_batches
-from ._base import LayerwiseBase, check_is_fitted, check_sample_weight, fit_arguments, labeled_row_weights
+from ._base import LayerwiseBase, check_is_fitted
 from ._inputs import by_chunks, in_memory, is_external
 from ._reference import check_against_reference, wants_check
 from ._semi import SemiSupervisedMixin
 from ._stack import PretrainedStackMixin, checkpoint_doc, phase_dir, start_over
+from ._weights import check_sample_weight, class_weights, fit_arguments, labeled_row_weights
 
 __all__ = ["PretrainedClassifier", "PretrainedRegressor"]
 
@@ -47,7 +46,7 @@ class _PretrainedBase(TransformerMixin, PretrainedStackMixin, SemiSupervisedMixi
         """Train the network (:meth:`_fit_network`), then check it against a supervised reference
         (``check_reference``; :func:`~layerwise.sklearn._reference.check_against_reference`).
 
-        ``weights``: the rows' weights in the supervised cost (:func:`~layerwise.sklearn._base.labeled_row_weights`),
+        ``weights``: the rows' weights in the supervised cost (:func:`~layerwise.sklearn._weights.labeled_row_weights`),
         or None for none."""
         # X as the network sees it: encoded tables stay tables, except one of categories only (0/1 columns)
         self._rows_are_table = getattr(self, "preprocessor_", None) is not None or looks_like_table(X)
@@ -304,7 +303,7 @@ class PretrainedClassifier(ClassifierMixin, _PretrainedBase):
         self._parameters.select("class_weight").validate({"class_weight": self.class_weight}, type(self).__name__)
         if self.class_weight is None and sample_weight is None:
             return None
-        per_class = _class_weights(self.class_weight, self.classes_, targets[labeled],
+        per_class = class_weights(self.class_weight, self.classes_, targets[labeled],
                                    None if sample_weight is None else sample_weight[labeled])
         return labeled_row_weights(per_class[targets] * (1.0 if sample_weight is None else sample_weight), labeled)
 
@@ -544,30 +543,3 @@ def _spells(text: str, number: float) -> bool:
         return float(text.strip()) == number
     except ValueError:
         return False
-
-
-def _class_weights(class_weight, classes: np.ndarray, codes: np.ndarray, sample_weight: np.ndarray | None) -> np.ndarray:
-    """The weight of each class, in ``classes`` order, that ``class_weight`` gives (``"balanced"``: from the labeled
-    rows' class indices ``codes``, counted with their ``sample_weight`` as scikit-learn >= 1.7 counts them).
-
-    ``"balanced"`` is ``sklearn.utils.class_weight.compute_class_weight``'s ``n / (n_classes * count(c))``, written
-    out so that the weighted counts do not depend on the installed scikit-learn; a class whose rows all weigh 0
-    gets 0 (those rows add nothing either way) rather than an infinite weight.
-    """
-    n = len(classes)
-    if class_weight is None:
-        return np.ones(n)
-    if isinstance(class_weight, str):  # "balanced" (validated by the caller)
-        counts = np.bincount(codes, weights=sample_weight, minlength=n).astype(np.float64)
-        return np.divide(counts.sum(), n * counts, out=np.zeros(n), where=counts > 0)
-    known = classes.tolist()
-    unknown = [k for k in class_weight if k not in known]
-    if unknown:
-        raise ConfigError(f"class_weight has key(s) {unknown} that are not classes of the labeled rows; the classes are "
-                          f"{known} (rows marked unlabeled are no class). Weigh only those labels, or check the labels' type "
-                          "(1 and '1' differ).")
-    bad = {k: v for k, v in class_weight.items()
-           if isinstance(v, bool) or not isinstance(v, numbers.Real) or not (0 <= float(v) < float("inf"))}
-    if bad:
-        raise ConfigError(f"class_weight must map labels to finite numbers >= 0; got {bad}.")
-    return np.array([float(class_weight.get(c, 1.0)) for c in known])
