@@ -11,7 +11,7 @@ from sklearn.preprocessing import MinMaxScaler
 
 import layerwise.sklearn._stack as stack_mod
 import layerwise.sklearn.estimators as est_mod
-from layerwise import ConfigError, DataError, PretrainedClassifier, PretrainedRegressor, StackedAutoencoder
+from layerwise import ConfigError, DataError, PretrainedClassifier, PretrainedRegressor, StackedAutoencoder, VariationalAutoencoder
 
 FAST = dict(hidden_layer_sizes=(16,), pretrain_max_iter=2, max_iter=5, random_state=0, device="cpu")
 
@@ -107,7 +107,11 @@ def test_stacked_autoencoder_round_trip(digits):
         sae.inverse_transform(X)
 
 
-def test_inverse_transform_of_a_dataframe_gives_torch_writable_memory_and_no_warning(monkeypatch):
+@pytest.mark.filterwarnings("ignore::layerwise.TrainingWarning")  # 2 epochs on noise: a collapsed VAE, as expected
+@pytest.mark.parametrize("make", [lambda: StackedAutoencoder((4,), max_iter=2, random_state=0, device="cpu"),
+                                  lambda: VariationalAutoencoder(n_components=4, max_iter=2, random_state=0, device="cpu")],
+                         ids=["StackedAutoencoder", "VariationalAutoencoder"])
+def test_inverse_transform_of_a_dataframe_gives_torch_writable_memory_and_no_warning(monkeypatch, make):
     """A DataFrame's values are a read-only view (pandas' copy-on-write); torch warns on those (once per process, so
     the spy below checks every array torch is given, whatever an earlier test triggered)."""
     import warnings
@@ -117,7 +121,7 @@ def test_inverse_transform_of_a_dataframe_gives_torch_writable_memory_and_no_war
 
     rng = np.random.RandomState(0)
     df = pd.DataFrame(rng.rand(60, 6).astype(np.float32), columns=list("abcdef"))
-    sae = StackedAutoencoder((4,), max_iter=2, random_state=0, device="cpu").set_output(transform="pandas").fit(df)
+    sae = make().set_output(transform="pandas").fit(df)
     real = torch.from_numpy
     given = []
 

@@ -137,6 +137,8 @@ class VariationalAutoencoder(TransformerMixin, LayerwiseBase):
         """
         check_is_fitted(self)
         Z = check_array(X, dtype=np.float32)
+        if not Z.flags.writeable:  # a view of a read-only DataFrame (pandas' copy-on-write): torch wants writable memory
+            Z = Z.copy()
         if Z.shape[1] != self.module_.latent_dim:
             raise DataError(
                 f"inverse_transform expects codes with {self.module_.latent_dim} columns (n_components); got {Z.shape[1]}. "
