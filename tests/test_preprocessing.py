@@ -88,3 +88,30 @@ def test_the_cli_predicts_with_the_training_scaling(tmp_path, shifted, capsys):
     assert main(["inspect", str(tmp_path / "r" / "model")]) == 0
     out = capsys.readouterr().out
     assert "input scaling: min-max per feature to [0, 1]" in out and "data_min_: [" in out
+    # a file that still holds the label column the run trained with: read as training read it, the labels apart
+    _write_csv(tmp_path / "labeled.csv", X[1500:1520], y[1500:1520])
+    assert main(["predict", str(tmp_path / "r" / "model"), "--input", str(tmp_path / "labeled.csv"), "-o", str(tmp_path / "q.csv")]) == 0
+    assert np.array_equal(np.loadtxt(tmp_path / "q.csv", delimiter=",", skiprows=1), predicted)
+    assert main(["evaluate", str(tmp_path / "r" / "model"), "--input", str(tmp_path / "labeled.csv"), "-o", str(tmp_path / "e")]) == 0
+    assert sum(map(sum, json.loads(capsys.readouterr().out)["confusion_matrix"])) == 20
+
+
+def test_a_config_weighs_classes_by_label_text(tmp_path, shifted, capsys):
+    """TOML keys are text: ``"3" = 5.0`` weighs the class 3 of numeric labels; a regression run refuses weights."""
+    X, y = shifted
+    _write_csv(tmp_path / "train.csv", X[:600], y[:600])
+    base = (f'name = "r"\nout_dir = "{tmp_path}"\n[data]\ndataset = "{tmp_path / "train.csv"}"\nlabel_column = "label"\n'
+            "[model]\nhidden_layer_sizes = [16]\n[pretrain]\nmax_iter = 1\n[finetune]\nmax_iter = 2\n")
+    (tmp_path / "w.toml").write_text(base + '[finetune.class_weight]\n"3" = 5.0\n')
+    assert main(["pretrain", "-c", str(tmp_path / "w.toml"), "--no-progress"]) == 0
+    assert main(["finetune", "-c", str(tmp_path / "w.toml"), "--no-progress"]) == 0
+    assert layerwise.load(tmp_path / "r" / "model").class_weight == {3: 5.0}
+    pretrained = ["--pretrained", str(tmp_path / "r" / "pretrained")]
+    (tmp_path / "b.toml").write_text(base.replace('name = "r"', 'name = "b"') + 'class_weight = "balanced"\n')
+    assert main(["finetune", "-c", str(tmp_path / "b.toml"), "--no-progress", *pretrained]) == 0
+    assert layerwise.load(tmp_path / "b" / "model").class_weight == "balanced"
+    (tmp_path / "g.toml").write_text(base.replace('name = "r"', 'name = "g"').replace("[data]\n", '[data]\ntask = "regression"\n')
+                                     + 'class_weight = "balanced"\n')
+    assert main(["finetune", "-c", str(tmp_path / "g.toml"), "--no-progress", *pretrained]) == 2
+    assert "finetune.class_weight='balanced' weighs classes, but data.task is 'regression'" in capsys.readouterr().err
+    assert not (tmp_path / "g").exists()

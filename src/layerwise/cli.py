@@ -79,6 +79,19 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _image_size(text: str) -> tuple[int, int]:
+    """``--image-size``: ``HxW`` or ``S`` (a square) in pixels."""
+    parts = text.lower().split("x")
+    try:
+        size = tuple(int(p) for p in parts)
+    except ValueError:
+        size = ()
+    if len(size) not in (1, 2) or min(size) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size; write HEIGHTxWIDTH in pixels, e.g. 28x28, or one number "
+                                         "for a square")
+    return (size[0], size[-1])
+
+
 def _verbosity_flags(default) -> argparse.ArgumentParser:
     """``-q``/``-v``, accepted before the command (``layerwise -q pretrain``) and after it; ``default`` is
     ``argparse.SUPPRESS`` after it, so that a flag given before the command is not reset."""
@@ -135,7 +148,11 @@ def _add_run_commands(sub, parents: list) -> None:
         p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key")
         p.add_argument("--input", help="rows to use: a .npy file (read a chunk at a time), a .npz or .csv file, or a folder "
                                        "of images with one subfolder per class")
-        p.add_argument("--label-column", help="CSV label column of --input")
+        p.add_argument("--label-column", help="CSV label column of --input (default: the one the model was trained with, "
+                                              "when the file has it)")
+        p.add_argument("--image-size", type=_image_size, metavar="HxW",
+                       help="resize the images of an --input folder, e.g. 28x28 or 28 (default: the model's image_size, or "
+                            "the [data] image_size of the run that trained it)")
         p.add_argument("--dataset", help="use the test split of this named dataset: its own (mnist), or for digits the 20%% "
                                          "that prepare_data holds out with random_state=0 (a default [data] section)")
         p.add_argument("--data-dir", help="folder with the dataset files")

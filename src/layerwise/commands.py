@@ -159,7 +159,7 @@ def _pretrain_run(cfg: RunConfig, args: argparse.Namespace, resume: bool) -> int
     run = records.write()
     X_eval = data.X_test if data.X_test is not None else data.X_train
     metrics = {"reconstruction_error": float(-sae.score(X_eval)), "pretrain_seconds": seconds}
-    io.save(sae, run.path / "pretrained", metrics=metrics, meta=_model_meta(sae, data))
+    io.save(sae, run.path / "pretrained", metrics=metrics, meta=_model_meta(sae, data, cfg))
     plots = pretrain_plots(run.path, sae, data, cfg.model.pretrain, cfg.random_state)
     run.write_json("pretrain_metrics.json", metrics)
     run.write_state("pretrain", done=True)
@@ -168,9 +168,15 @@ def _pretrain_run(cfg: RunConfig, args: argparse.Namespace, resume: bool) -> int
     return 0
 
 
-def _model_meta(est, data) -> dict:
-    """``meta.json`` entries of a model the CLI saves: the dataset and every step between its values and the model."""
-    return {"dataset": data.name, "preprocessing": f"{data.scaling}; then, in the model: {est._scaling_description()}"}
+def _model_meta(est, data, cfg: RunConfig) -> dict:
+    """``meta.json`` entries of a model the CLI saves: the dataset and every step between its values and the model,
+    and the ``[data]`` keys that ``evaluate``/``predict`` need to read new files as the training rows were read (the
+    images' ``image_size``, a CSV's ``label_column``)."""
+    meta = {"dataset": data.name, "preprocessing": f"{data.scaling}; then, in the model: {est._scaling_description()}"}
+    for key in ("image_size", "label_column"):
+        if getattr(cfg.data, key) is not None:
+            meta[key] = getattr(cfg.data, key)
+    return meta
 
 
 def finetune(args: argparse.Namespace) -> int:
@@ -183,6 +189,22 @@ def finetune(args: argparse.Namespace) -> int:
     cfg = _config(args)
     with claim_run_folder(cfg.run_dir, "finetune", getattr(args, "overwrite", False)):
         return _finetune_run(cfg, args.pretrained, args, resume=False)
+
+
+def _class_weight(params: dict, classification: bool, y) -> dict:
+    """``params`` with ``class_weight`` as the estimator takes it: gone for a regression (which has no classes: set
+    there, it is refused), and a config table's text keys (TOML's keys are always text) turned into the labels they
+    name when the labels are numbers (``"3"`` -> ``3``)."""
+    weights = params.pop("class_weight", None)
+    if not classification:
+        if weights is not None:
+            raise ConfigError(f"finetune.class_weight={weights!r} weighs classes, but data.task is 'regression'. Remove "
+                              "class_weight (or set data.task = 'classification' if the targets are class labels).")
+        return params
+    if isinstance(weights, dict):
+        by_text = {str(c): c for c in np.unique(np.asarray(y)).tolist()}
+        weights = {by_text.get(k, k) if isinstance(k, str) else k: v for k, v in weights.items()}
+    return {**params, "class_weight": weights}
 
 
 def _finetune_run(cfg: RunConfig, pretrained: str | None, args: argparse.Namespace, resume: bool) -> int:
@@ -200,7 +222,8 @@ def _finetune_run(cfg: RunConfig, pretrained: str | None, args: argparse.Namespa
     cls = PretrainedClassifier if classification else PretrainedRegressor
     records = _RunRecords(cfg, "finetune", resume, pretrained=saved)
     callbacks = _callbacks(args, cfg, "finetune", resume)
-    est = cls(**_phase_params(cfg, "finetune", data), verbose=progress_bars(args), pretrained=saved, callbacks=callbacks)
+    params = _class_weight(_phase_params(cfg, "finetune", data), classification, data.y_train)
+    est = cls(**params, verbose=progress_bars(args), pretrained=saved, callbacks=callbacks)
     est._run_callbacks = [records]
     est.fit(data.X_train, data.y_partial, checkpoint_dir=cfg.run_dir / "checkpoints", resume=resume)
     if not distributed.is_main():  # every rank trained; rank 0 alone evaluates and writes the run folder
@@ -208,7 +231,7 @@ def _finetune_run(cfg: RunConfig, pretrained: str | None, args: argparse.Namespa
     run = records.write()
     X_test, y_test = (data.X_test, data.y_test) if data.X_test is not None else (data.X_val, data.y_val)
     report = (classification_report if classification else regression_report)(y_test, est.predict(X_test))
-    io.save(est, run.path / "model", metrics=report, meta=_model_meta(est, data))
+    io.save(est, run.path / "model", metrics=report, meta=_model_meta(est, data, cfg))
     run.write_json("metrics.json", report)
     plots = finetune_plots(run.path, est.history_["finetune"], report, title=f"{cfg.name} ({data.name})")
     if getattr(est, "semi_supervised_", None) is not None:  # the per-layer costs and the accuracy over epochs

@@ -16,7 +16,9 @@ same declaration (:mod:`layerwise.params.table`):
   ``PretrainedRegressor``) that ``layerwise finetune`` fits from the run's
   ``pretrained/`` model. Pretraining and fine-tuning are separate fits, so each
   has its own ``max_iter``, ``batch_size``, ``learning_rate_init``,
-  ``lr_schedule``...;
+  ``lr_schedule``...; ``class_weight = "balanced"`` or a table of class label
+  -> weight (``[finetune.class_weight]``, keys written as text: ``"3" = 2.0``
+  weighs the class ``3``) applies to classification;
 - ``[logging]``: what the run folder gets besides ``metrics.jsonl`` (written
   every epoch): ``csv = true`` for CSV files, ``tensorboard = true`` for
   TensorBoard event files.
@@ -41,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from .exceptions import ConfigError
-from .params import DATA, LOGGING, PARAMS, PRETRAINED, RUN, STACKED_AUTOENCODER, ParamSet
+from .params import DATA, LOGGING, PARAMS, PRETRAINED, PRETRAINED_CLASSIFIER, RUN, STACKED_AUTOENCODER, ParamSet
 from .params.constraints import Subject
 
 __all__ = ["RunConfig", "SECTIONS", "OLD_KEYS", "load_config", "apply_overrides", "config_from_dict", "config_to_dict",
@@ -69,7 +71,8 @@ SECTIONS: dict[str, ParamSet] = {
     "model": PRETRAINED.select(*_MODEL, defaults={"pretrain": "denoising"},
                                constraints={"pretrain": PARAMS["pretrain"].constraints}),
     "pretrain": _rest(STACKED_AUTOENCODER, _MODEL, _SHARED, _FROM_CLI, _OBJECTS, _FROM_DATA, _IN_DATA),
-    "finetune": _rest(PRETRAINED, _MODEL, _SHARED, _FROM_CLI, _PRETRAINING, _OBJECTS, _FROM_DATA, _IN_DATA),
+    # the classifier's set (class_weight too); a regression run refuses class_weight (layerwise.commands)
+    "finetune": _rest(PRETRAINED_CLASSIFIER, _MODEL, _SHARED, _FROM_CLI, _PRETRAINING, _OBJECTS, _FROM_DATA, _IN_DATA),
     "logging": LOGGING,
 }
 

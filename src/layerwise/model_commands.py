@@ -44,17 +44,20 @@ def _features(args: argparse.Namespace, model) -> tuple:
 
     if getattr(args, "input", None):
         path = Path(args.input)
+        meta = _meta(args.model)
         if path.is_dir():
             from .data.images import ImageFolder
 
-            folder = ImageFolder(path)
-            return str(path), np.asarray(folder.classes)[np.asarray(folder.targets)]
+            folder = ImageFolder(path, size=_image_size(args, model, meta))
+            return folder, np.asarray(folder.classes)[np.asarray(folder.targets)]
         if path.suffix.lower() == ".npy":
             from .data.stream import NpyFile
 
             return NpyFile(path), None
-        d = load_dataset(args.input, label_column=getattr(args, "label_column", None), scale=None)
-        _check_width(args, d.X, model)
+        label_column = getattr(args, "label_column", None) or _saved_label_column(path, meta)
+        d = load_dataset(args.input, label_column=label_column, scale=None)
+        if label_column is None:
+            _check_width(args, d.X, model)
         return d.X, d.y
     if getattr(args, "config", None):
         data = _data(load_config(args.config, args.set or []))
@@ -64,6 +67,40 @@ def _features(args: argparse.Namespace, model) -> tuple:
         raise ConfigError("Say which data to use: --input FILE (.npy/.npz/.csv) or FOLDER (images), -c CONFIG (its test "
                           "split) or --dataset NAME.")
     return (data.X_test, data.y_test) if data.X_test is not None else (data.X_val, data.y_val)
+
+
+def _meta(model: str) -> dict:
+    """The model folder's ``meta.json`` (``{}`` when it has none or it is unreadable: it only informs defaults)."""
+    try:
+        return json.loads((Path(model) / "meta.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _image_size(args: argparse.Namespace, model, meta: dict):
+    """The size to resize a folder's images to: ``--image-size``, else the model's own ``image_size``, else the
+    ``[data] image_size`` of the run that trained it (``meta.json``), else none (the images' own size)."""
+    given = getattr(args, "image_size", None)
+    own = getattr(model, "image_size", None)
+    if given is not None and own is not None and tuple(np.broadcast_to(own, 2)) != tuple(given):
+        raise ConfigError(f"--image-size {given[0]}x{given[1]} differs from the image_size={own!r} the model was fitted "
+                          "with, which it applies to every folder. Drop --image-size.")
+    if own is not None:
+        return own  # what the estimator resizes every folder to
+    return given if given is not None else meta.get("image_size")
+
+
+def _saved_label_column(path: Path, meta: dict) -> str | None:
+    """The label column the model was trained with (``meta.json``), when the CSV ``path`` still holds it: predict and
+    evaluate then read the file as training did, the labels apart."""
+    name = meta.get("label_column")
+    if name is None or path.suffix.lower() != ".csv":
+        return None
+    import csv
+
+    with path.open(newline="") as f:
+        header = next(csv.reader(f), [])
+    return name if name in header else None
 
 
 def _check_width(args: argparse.Namespace, X: np.ndarray, model) -> None:
@@ -140,8 +177,9 @@ def _labeled_rows(model, X: np.ndarray, y, args) -> tuple[np.ndarray, np.ndarray
         unlabeled = ~np.isfinite(np.asarray(y, dtype=np.float64).reshape(len(y), -1)).all(axis=1)
     if unlabeled.all():
         raise DataError(f"None of the {len(y)} rows to evaluate has a label (all are marked unlabeled); evaluate needs labels.")
-    if unlabeled.any():
-        _say(f"evaluating the {int((~unlabeled).sum())} labeled rows; {int(unlabeled.sum())} unlabeled rows are left out")
+    if not unlabeled.any():
+        return X, y  # as given: a folder or a .npy file stays a source the model reads a chunk at a time
+    _say(f"evaluating the {int((~unlabeled).sum())} labeled rows; {int(unlabeled.sum())} unlabeled rows are left out")
     return X[~unlabeled], y[~unlabeled]
 
 

@@ -76,8 +76,10 @@ def pretrain_plots(folder: Path, sae, data: Bunch, objective: str, seed: int = 0
         written.append(plot_image_grid(W, shape, folder / "filters.png", title="First-layer filters (50 units)"))
     Z = sae.transform(X_eval[:10])
     t = np.linspace(0, 1, 10)[:, None]
-    strips = np.concatenate([sae.inverse_transform((1 - t) * Z[2 * i] + t * Z[2 * i + 1]) for i in range(5)])
-    written.append(plot_image_grid(show(strips), shape, folder / "interpolation.png", title="Interpolations between codes of held-out rows"))
+    if len(Z) >= 2:  # a strip between each pair of rows (up to 5 pairs); a one-row evaluation split has none
+        strips = np.concatenate([sae.inverse_transform((1 - t) * Z[2 * i] + t * Z[2 * i + 1]) for i in range(min(5, len(Z) // 2))])
+        written.append(plot_image_grid(show(strips), shape, folder / "interpolation.png",
+                                       title="Interpolations between codes of held-out rows"))
     samples = estimator_samples(sae, objective, X_eval.shape[1], seed)
     if samples is not None:
         written.append(plot_image_grid(np.clip(show(samples), 0, 1), shape, folder / "samples.png", title=f"Samples ({objective})"))

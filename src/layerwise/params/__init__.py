@@ -14,6 +14,7 @@ from .table import (
     LOGGING,
     PARAMS,
     PRETRAINED,
+    PRETRAINED_CLASSIFIER,
     RUN,
     STACKED_AUTOENCODER,
     TRAINER,
@@ -21,4 +22,4 @@ from .table import (
 )
 
 __all__ = ["REQUIRED", "Constraint", "Deprecated", "Param", "ParamSet", "RegistryOptions", "configurable_init", "PARAMS",
-           "TRAINER", "GREEDY", "PRETRAINED", "STACKED_AUTOENCODER", "VARIATIONAL_AUTOENCODER", "DATA", "RUN", "LOGGING"]
+           "TRAINER", "GREEDY", "PRETRAINED", "PRETRAINED_CLASSIFIER", "STACKED_AUTOENCODER", "VARIATIONAL_AUTOENCODER", "DATA", "RUN", "LOGGING"]
