@@ -73,7 +73,16 @@ if not _LIGHT:
     )
     from .objectives import ELBO, OBJECTIVES, ContrastiveDivergence, KLWarmup, Reconstruction, iwae_log_likelihood
     from .sampling import dae_chain
-    from .sklearn import PretrainedClassifier, PretrainedRegressor, StackedAutoencoder, VariationalAutoencoder
+    from .sklearn import (
+        LabeledScorer,
+        PretrainedClassifier,
+        PretrainedRegressor,
+        SemiSupervisedKFold,
+        StackedAutoencoder,
+        VariationalAutoencoder,
+        labeled_scorer,
+        make_labeled_scorer,
+    )
     from .train import Callback, CSVLogger, EpochLogger, JSONLinesLogger, LRScheduler, TensorBoardLogger, Trainer
     from .transfer import TransferReport, load_pretrained
 
@@ -112,10 +121,12 @@ __all__ = [
     "NpyFile",
     "TrainingWarning",
     "ReferenceWarning",
+    "LabeledScorer",
     "PretrainedClassifier",
     "PretrainedRegressor",
     "Reconstruction",
     "RegressorHead",
+    "SemiSupervisedKFold",
     "StackedAutoencoder",
     "TensorBoardLogger",
     "Trainer",
@@ -125,8 +136,10 @@ __all__ = [
     "dense_block",
     "encode_to_npy",
     "finetune",
+    "labeled_scorer",
     "load_dataset",
     "load_image_folder",
+    "make_labeled_scorer",
     "regression_report",
     "write_npy",
 ]
