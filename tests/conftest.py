@@ -49,3 +49,20 @@ def boring_autoencoder(n_in: int = 64, n_hidden: int = 16, output: str = "logist
     from layerwise.nn import dense_autoencoder
 
     return dense_autoencoder(n_in, n_hidden, activation="relu", output=output)
+
+
+@pytest.fixture
+def figures(monkeypatch):
+    """Every matplotlib figure :mod:`layerwise.viz` saves (the PNG is still written), to check what it shows:
+    its axes, the lines, bars, points and images drawn, the titles, labels and legends."""
+    from layerwise import viz
+
+    saved = []
+    real = viz._save
+
+    def keep(fig, path):
+        saved.append(fig)
+        return real(fig, path)
+
+    monkeypatch.setattr(viz, "_save", keep)
+    return saved

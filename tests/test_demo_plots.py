@@ -13,7 +13,7 @@ def _label_spreading(run):
     run.add("scikit-learn LabelSpreading (kNN), raw pixels", run.data.y_test, 0.0)
 
 
-def test_the_reference_is_label_spreading_and_the_curves_share_axes(tmp_path, monkeypatch):
+def test_the_reference_is_label_spreading_and_the_curves_share_axes(tmp_path, monkeypatch, figures):
     drawn = {}
     real_bars, real_curves = viz.plot_accuracy_bars, viz.plot_training_curves
 
@@ -39,6 +39,18 @@ def test_the_reference_is_label_spreading_and_the_curves_share_axes(tmp_path, mo
         ["accuracy", "epoch", "loss", "lr", "seconds", "test_accuracy", "test_loss"]] * 3
     assert histories["random init, full"][-1]["test_accuracy"] == pytest.approx(next(
         r["accuracy"] for r in result["rows"] if r["method"] == "random init, full"))  # the table's number (float32)
+    # what the pictures show: a bar per row of the table, as long as its accuracy; the histories' curves; digits
+    accuracy, curves, reconstructions = figures
+    ax = accuracy.axes[0]
+    rows = sorted(result["rows"], key=lambda r: r["accuracy"])
+    assert [t.get_text() for t in ax.get_yticklabels()] == [r["method"] + (" (reference)" if "LabelSpreading" in r["method"] else "")
+                                                            for r in rows]
+    assert [p.get_width() for p in ax.patches] == pytest.approx([r["accuracy"] for r in rows])
+    loss_ax, acc_ax = curves.axes
+    test_line = next(line for line in acc_ax.lines if line.get_label() == "random init, full (test)")
+    assert list(test_line.get_ydata()) == pytest.approx([h["test_accuracy"] for h in histories["random init, full"]])
+    assert len(reconstructions.axes) == 30  # 10 test rows, corrupted as the denoising stack was trained, reconstructed
+    assert [ax.get_ylabel() for ax in reconstructions.axes[::10]] == ["input", "corrupted", "reconstruction"]
 
 
 def test_curves_cover_the_semi_supervised_rows_too(tmp_path, monkeypatch):

@@ -12,20 +12,6 @@ from layerwise import viz
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.fixture
-def figures(monkeypatch):
-    """Every figure saved by viz, to inspect what was drawn (the PNG is still written)."""
-    saved = []
-    real = viz._save
-
-    def keep(fig, path):
-        saved.append(fig)
-        return real(fig, path)
-
-    monkeypatch.setattr(viz, "_save", keep)
-    return saved
-
-
 def _is_png(path, min_bytes=2000):
     return path.read_bytes()[:8] == PNG and path.stat().st_size > min_bytes
 

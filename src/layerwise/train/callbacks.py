@@ -6,14 +6,12 @@ import copy
 import math
 from typing import TYPE_CHECKING, Any
 
-from ..exceptions import ConfigError
-
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
 
     from .loop import Trainer
 
-__all__ = ["Callback", "EarlyStopping", "CosineLR", "AnnealLR"]
+__all__ = ["Callback", "EarlyStopping"]  # CosineLR and AnnealLR: see __getattr__ below
 
 
 class Callback:
@@ -109,74 +107,11 @@ class EarlyStopping(Callback):
         self.best_state = best or None
 
 
-class CosineLR(Callback):
-    """Cosine decay of every param group's learning rate, once per epoch.
+def __getattr__(name: str):
+    """``CosineLR`` and ``AnnealLR``, importable from here as before: torch schedules defined in
+    :mod:`layerwise.train.schedules` (which builds on :class:`Callback`, so it cannot be imported above)."""
+    if name in ("CosineLR", "AnnealLR"):
+        from . import schedules
 
-    Epoch ``e`` of ``T = trainer.max_iter`` runs at
-    ``lr_0 * (floor + (1 - floor) * (1 + cos(pi * e / T)) / 2)``, from each
-    group's initial rate ``lr_0`` (so ``encoder_lr_scale`` ratios are kept)
-    down to ``floor * lr_0`` (Loshchilov & Hutter 2017, SGDR without restarts).
-    A constant Adam rate makes the last epochs' test error jump by a few
-    tenths of a point on MNIST; decaying it settles the weights.
-
-    Parameters
-    ----------
-    floor : float, default=0.0
-        Final rate as a fraction of the initial one, in [0, 1].
-    """
-
-    def __init__(self, floor: float = 0.0) -> None:
-        if not 0.0 <= float(floor) <= 1.0:
-            raise ConfigError(f"floor must be in [0, 1]; got {floor!r}.")
-        self.floor = float(floor)
-
-    def fingerprint(self) -> dict[str, Any]:
-        return {"lr_schedule": "CosineLR", "lr_schedule.floor": self.floor}
-
-    def on_fit_start(self, trainer: Trainer, model: nn.Module) -> None:
-        # the rates the optimizer was built with; a resumed fit rebuilds it the same way
-        self._base = [g["lr"] for g in trainer.optimizer_.param_groups]
-
-    def on_epoch_start(self, trainer: Trainer, model: nn.Module, epoch: int) -> None:
-        t = epoch / max(trainer.max_iter, 1)
-        factor = self.floor + (1.0 - self.floor) * 0.5 * (1.0 + math.cos(math.pi * t))
-        for group, base in zip(trainer.optimizer_.param_groups, self._base):
-            group["lr"] = base * factor
-
-
-class AnnealLR(Callback):
-    """A constant rate, then a linear decay to 0 over the last ``fraction`` of the epochs.
-
-    The ladder network's schedule (Rasmus et al. 2015, section 4.1: 100 epochs
-    at the initial rate, then 50 with the rate "decreased linearly to zero").
-    Epoch ``e`` of ``T`` runs at ``lr_0`` while ``e < T - round(fraction * T)``,
-    then at ``lr_0 * (T - e) / round(fraction * T)``.
-
-    Parameters
-    ----------
-    fraction : float, default=1/3
-        Share of the epochs in the annealing phase, in (0, 1].
-
-    Examples
-    --------
-    >>> AnnealLR().fraction
-    0.3333333333333333
-    """
-
-    def __init__(self, fraction: float = 1 / 3) -> None:
-        if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0.0 < fraction <= 1.0:
-            raise ConfigError(f"fraction must be a number in (0, 1]; got {fraction!r}.")
-        self.fraction = float(fraction)
-
-    def fingerprint(self) -> dict[str, Any]:
-        return {"lr_schedule": "AnnealLR", "lr_schedule.fraction": self.fraction}
-
-    def on_fit_start(self, trainer: Trainer, model: nn.Module) -> None:
-        self._base = [g["lr"] for g in trainer.optimizer_.param_groups]
-
-    def on_epoch_start(self, trainer: Trainer, model: nn.Module, epoch: int) -> None:
-        total = max(trainer.max_iter, 1)
-        annealing = max(1, int(round(self.fraction * total)))
-        factor = min(1.0, (total - epoch) / annealing)
-        for group, base in zip(trainer.optimizer_.param_groups, self._base):
-            group["lr"] = base * factor
+        return getattr(schedules, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -9,7 +9,7 @@ from layerwise.nn import ClassifierHead, dense_autoencoder
 from layerwise.objectives import OBJECTIVES, Classification, Reconstruction, make_objective
 from layerwise.train import Trainer
 
-from .conftest import boring_autoencoder
+from ..conftest import boring_autoencoder
 
 # Options some objectives need on flat digits rows (8x8 images).
 EXTRA = {"conv": {"image_shape": (1, 8, 8)}}
