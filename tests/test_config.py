@@ -217,3 +217,63 @@ def test_data_image_size_is_a_data_key_that_resizes_a_folder_and_is_refused_else
     with pytest.raises(ConfigError, match=r"data.image_size=16 resizes the images of a folder, but dataset='digits' is not a folder: "
                                           r"it would not be used"):
         prepare_data("digits", image_size=16)
+
+
+# -- a key in the wrong section; None in TOML ("Trust", item 8) ------------------------------------------
+
+
+@pytest.mark.parametrize("raw, message", [
+    ({"finetune": {"hidden_layer_sizes": [32]}},
+     r"unknown key 'finetune\.hidden_layer_sizes'\. It belongs in \[model\], which pretraining and fine-tuning share: "
+     r"model\.hidden_layer_sizes\. Valid keys here"),
+    ({"pretrain": {"class_weight": "balanced"}}, r"unknown key 'pretrain\.class_weight'\. It belongs in \[finetune\]: "
+                                                 r"finetune\.class_weight\."),
+    ({"finetune": {"image_size": [8, 8]}}, r"unknown key 'finetune\.image_size'\. It belongs in \[data\], which reads the data "
+                                           r"for both phases: data\.image_size\."),
+    ({"finetune": {"scale": "minmax"}}, r"unknown key 'finetune\.scale'\. It belongs in \[data\]"),
+    ({"model": {"max_iter": 3}}, r"unknown key 'model\.max_iter'\. It belongs in \[pretrain\] and \[finetune\] \(each phase has "
+                                 r"its own\): pretrain\.max_iter, finetune\.max_iter\."),
+    ({"max_iter": 3}, r"unknown key 'max_iter'\. It belongs in \[pretrain\] and \[finetune\]"),
+    ({"finetune": {"random_state": 1}}, r"unknown key 'finetune\.random_state'\. It belongs at the top level of the config, "
+                                        r"before any \[section\]: random_state = \.\.\."),
+    ({"finetune": {"loss": "mse"}}, r"unknown key 'finetune\.loss'\. It belongs in \[pretrain\]: pretrain\.loss\."),
+    ({"finetune": {"pretrain_max_iter": 3}}, r"unknown key 'finetune\.pretrain_max_iter'\. It belongs in \[pretrain\] as "
+                                             r"pretrain\.max_iter\."),
+    ({"data": {"hidden_layer_sizes": [3]}}, r"unknown key 'data\.hidden_layer_sizes'\. It belongs in \[model\]"),
+    ({"pretrain": {"pretrained": "runs/x/pretrained"}}, r"unknown key 'pretrain\.pretrained'\. It is not a config key: the "
+                                                        r"command line sets it \(--pretrained PATH"),
+])
+def test_a_key_in_the_wrong_section_names_the_section_it_belongs_in(raw, message):
+    with pytest.raises(ConfigError, match=message):
+        config_from_dict(raw)
+
+
+def test_a_misspelt_key_still_gets_the_nearest_key_of_its_section():
+    with pytest.raises(ConfigError, match=r"unknown key 'finetune\.max_iters'\. Did you mean 'finetune\.max_iter'\?"):
+        config_from_dict({"finetune": {"max_iters": 3}})
+
+
+def test_none_is_written_none_in_toml_where_a_key_takes_none(tmp_path):
+    """TOML has no null: "none" (any case, or "null") is None wherever the key takes None and not that text."""
+    p = tmp_path / "run.toml"
+    p.write_text('[model]\npretrain = "none"\n[finetune]\nsemi_supervised = "none"\nclass_weight = "None"\n'
+                 '[data]\nlabel_column = "none"\n')
+    cfg = load_config(p)
+    assert cfg.model.pretrain is None and cfg.finetune.semi_supervised is None and cfg.finetune.class_weight is None
+    assert cfg.data.label_column == "none"  # a column may be named so: the text is a valid value, kept
+    params = estimator_params(cfg, "finetune")
+    assert params["semi_supervised"] is None and params["pretrain"] is None
+    assert PretrainedClassifier(**{k: v for k, v in params.items() if k in PretrainedClassifier().get_params()}).semi_supervised is None
+    assert load_config(p, ["finetune.semi_supervised=NULL"]).finetune.semi_supervised is None  # --set, a bare word
+    assert load_config(p, ["finetune.semi_supervised=ladder"]).finetune.semi_supervised == "ladder"
+    assert config_from_dict(config_to_dict(cfg)) == cfg  # the run folder's config.json (JSON null) reads back the same
+    with pytest.raises(ConfigError, match=r"finetune\.lr_schedule must be one of .*; got 'none'"):  # takes no None: refused
+        config_from_dict({"finetune": {"lr_schedule": "none"}})
+
+
+def test_the_config_module_documents_none():
+    import layerwise.config
+
+    assert 'semi_supervised = "none"' in layerwise.config.__doc__ and "TOML has no null" in layerwise.config.__doc__
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert 'semi_supervised = "none"' in readme

@@ -24,8 +24,19 @@ same declaration (:mod:`layerwise.params.table`):
   TensorBoard event files.
 
 A parameter added to an estimator's set in the table is a config key at once.
-Unknown keys fail with their dotted path and the nearest valid key; every
-problem is reported at once. The old keys (``pretrain.epochs``, ``finetune.lr``,
+Unknown keys fail with their dotted path and the nearest valid key, or the
+section the key belongs in (``[finetune] hidden_layer_sizes``: "It belongs in
+[model]"); every problem is reported at once.
+
+None: TOML has no null, so a key that takes Python's ``None`` is written
+``"none"`` (or ``"null"``, any case): ``semi_supervised = "none"`` in
+``[finetune]`` is ``semi_supervised=None`` (fine-tune the run's pretrained
+stack, no semi-supervised method), ``class_weight = "none"`` is
+``class_weight=None``, ``[model] pretrain = "none"`` is ``pretrain=None``. The
+text is read as None only where the key takes None and not that text (a
+``[data] label_column = "none"`` stays a column's name); a key left out takes
+its default, and YAML's ``null`` is None as it is. ``--set
+finetune.semi_supervised=none`` works the same way. The old keys (``pretrain.epochs``, ``finetune.lr``,
 ``seed``...) still work for one release, with a ``FutureWarning`` naming the
 new key. ``--set a.b=value`` overrides use minGPT's grammar, values parsed as
 TOML literals.
@@ -46,7 +57,7 @@ from .exceptions import ConfigError
 from .params import DATA, LOGGING, PARAMS, PRETRAINED, PRETRAINED_CLASSIFIER, RUN, STACKED_AUTOENCODER, ParamSet
 from .params.constraints import Subject
 
-__all__ = ["RunConfig", "SECTIONS", "OLD_KEYS", "load_config", "apply_overrides", "config_from_dict", "config_to_dict",
+__all__ = ["RunConfig", "SECTIONS", "OLD_KEYS", "NONE_WORDS", "load_config", "apply_overrides", "config_from_dict", "config_to_dict",
            "estimator_params"]
 
 _SHARED = ("random_state", "device", "precision")  # top level: both estimators (and the data split: random_state)
@@ -55,6 +66,7 @@ _FROM_CLI = ("verbose", "pretrained", "unlabeled")  # --no-progress, the run's p
 _OBJECTS = ("callbacks",)  # Python objects, not config values: the run's loggers come from [logging]
 _FROM_DATA = ("scale",)  # [data] scale: both estimators fit it on the training rows (preprocessing is part of the model)
 _PRETRAINING = ("pretrain_max_iter", "loss", "tied")  # fine-tuning starts from pretrained/: these are [pretrain]'s
+_FRESH = ("warm_start",)  # a run fits a new estimator; `layerwise resume` continues a run
 _IN_DATA = ("image_size",)  # [data] image_size: prepare_data resizes the folder's images; the estimators get their rows
 
 
@@ -72,7 +84,7 @@ SECTIONS: dict[str, ParamSet] = {
                                constraints={"pretrain": PARAMS["pretrain"].constraints}),
     "pretrain": _rest(STACKED_AUTOENCODER, _MODEL, _SHARED, _FROM_CLI, _OBJECTS, _FROM_DATA, _IN_DATA),
     # the classifier's set (class_weight too); a regression run refuses class_weight (layerwise.commands)
-    "finetune": _rest(PRETRAINED_CLASSIFIER, _MODEL, _SHARED, _FROM_CLI, _PRETRAINING, _OBJECTS, _FROM_DATA, _IN_DATA),
+    "finetune": _rest(PRETRAINED_CLASSIFIER, _MODEL, _SHARED, _FROM_CLI, _PRETRAINING, _OBJECTS, _FROM_DATA, _IN_DATA, _FRESH),
     "logging": LOGGING,
 }
 
@@ -268,6 +280,7 @@ def _section(raw: dict, name: str, problems: list[str]) -> dict[str, Any]:
             continue
         if isinstance(value, list) and isinstance(params[key].default, tuple):
             value = tuple(value)  # TOML and JSON have lists; the estimators' defaults are tuples
+        value = _none(value, params[key], context, Subject(prefix + key))
         found = params[key].problems(value, context, Subject(prefix + key))
         if found:
             problems += found
@@ -276,8 +289,56 @@ def _section(raw: dict, name: str, problems: list[str]) -> dict[str, Any]:
     return values
 
 
+#: The words a config may write for Python's None, which TOML cannot express (``semi_supervised = "none"``).
+NONE_WORDS = ("none", "null")
+
+
+def _none(value: Any, param, context: dict, subject: Subject) -> Any:
+    """None for the text ``"none"`` (or ``"null"``, any case) where the parameter takes None and not that text: TOML
+    has no null, so ``semi_supervised = "none"`` and ``pretrain = "none"`` say None (YAML's ``null`` is None already)."""
+    if (isinstance(value, str) and value.strip().lower() in NONE_WORDS and param.problems(value, context, subject)
+            and not param.problems(None, context, subject)):
+        return None
+    return value
+
+
+#: Keys the estimators take that a section leaves to another place on purpose: the section (or "" for the top level,
+#: None for the command line) and the key there.
+_MOVED = {
+    "pretrain_max_iter": ("pretrain", "max_iter"),  # the epochs of pretraining are [pretrain]'s own max_iter
+    "verbose": (None, "-q/--no-progress"),
+    "pretrained": (None, "--pretrained PATH (default: the run's pretrained/ folder)"),
+    "callbacks": ("logging", None),
+}
+
+
+def _home(section: str, key: str) -> str:
+    """`` It belongs in [model] (model.hidden_layer_sizes): ...``: where a key put in the wrong section goes."""
+    if key in _MOVED:
+        where, name = _MOVED[key]
+        if where is None:
+            return f" It is not a config key: the command line sets it ({name})."
+        if name is None:
+            return f" It is not a config key: [{where}] says what the run records."
+        if where != section:
+            return f" It belongs in [{where}] as {where}.{name}."
+    homes = [s for s, params in SECTIONS.items() if s != section and key in params]
+    if not homes:
+        return ""
+    if homes == [""]:
+        return f" It belongs at the top level of the config, before any [section]: {key} = ..."
+    shown = " and ".join(f"[{h}]" if h else "the top level" for h in homes)
+    why = {"model": ", which pretraining and fine-tuning share", "data": ", which reads the data for both phases"}
+    each = " (each phase has its own)" if set(homes) == {"pretrain", "finetune"} else why.get(homes[0], "") if len(homes) == 1 else ""
+    return f" It belongs in {shown}{each}: " + ", ".join(f"{h}.{key}" if h else key for h in homes) + "."
+
+
 def _unknown(prefix: str, key: str, names: list[str]) -> str:
-    """``unknown key 'pretrain.epoch'. Did you mean 'pretrain.epochs'? ...``: close old keys say what they are now."""
+    """``unknown key 'pretrain.epoch'. Did you mean 'pretrain.epochs'? ...``: close old keys say what they are now; a
+    key of another section says which (``finetune.hidden_layer_sizes``: it belongs in [model])."""
+    home = _home(prefix.rstrip("."), key)
+    if home:
+        return f"unknown key {prefix + key!r}.{home} Valid keys here: {names}."
     olds = {k.rpartition(".")[2]: v for k, v in OLD_KEYS.items() if k.rpartition(".")[0] == prefix.rstrip(".")}
     match = difflib.get_close_matches(key, names + list(olds), n=1, cutoff=0.5)
     hint = ""

@@ -18,7 +18,7 @@ from .commands import _data, _say
 from .config import load_config
 from .exceptions import ConfigError, DataError
 
-__all__ = ["evaluate", "predict", "sample", "inspect"]
+__all__ = ["evaluate", "predict", "sample", "inspect", "describe_training"]
 
 
 def _load(path: str):
@@ -267,6 +267,10 @@ def sample(args: argparse.Namespace) -> int:
         _refuse_default_names(out.parent, [out.with_suffix(".npy").name, out.with_suffix(".png").name], "sample",
                               getattr(args, "overwrite", False), "another name with -o NAME")
     model = _load(args.model)
+    if hasattr(model, "predict") and not hasattr(model, "sample"):  # a classifier or regressor: no generative model
+        raise ConfigError(f"{args.model} holds a {type(model).__name__} ({describe_training(model)}), which has no generative "
+                          "model: it cannot sample. Sampling needs a VariationalAutoencoder, or a StackedAutoencoder pretrained "
+                          "with 'vae' or 'denoising' (a run's pretrained/ folder).")
     X = draw_samples(model, args.n, args.seed)
     _write_atomically(out.with_suffix(".npy"), lambda f: np.save(f, X), binary=True)
     side = int(round(np.sqrt(X.shape[1])))
@@ -288,6 +292,9 @@ def inspect(args: argparse.Namespace) -> int:
     print(module)
     n_params = sum(p.numel() for p in module.parameters()) if hasattr(module, "parameters") else 0
     print(f"parameters: {n_params:,}")
+    training = describe_training(model)
+    if training:
+        print(f"training: {training}")
     if hasattr(model, "_scaling_description"):
         print(f"input scaling: {model._scaling_description()}")
         if getattr(model, "data_min_", None) is not None:
@@ -295,3 +302,25 @@ def inspect(args: argparse.Namespace) -> int:
                 print(f"  data_min_: {model.data_min_}\n  data_max_: {model.data_max_}")
     print(json.dumps(meta, indent=2))
     return 0
+
+
+def describe_training(model) -> str | None:
+    """How a fitted estimator's network was trained, in words (``layerwise inspect``): the semi-supervised method
+    that trained it (a ladder is not "pretrained with 'denoising'", whatever its unused ``pretrain`` says), or the
+    pretraining objective it really used (``"auto"`` resolved) and the fine-tuning; None for what is not an estimator."""
+    method = getattr(model, "semi_supervised_", None)
+    if method is not None:
+        return (f"semi_supervised={method!r}: one network trained on the labeled and unlabeled rows together, without "
+                "greedy pretraining or fine-tuning (pretrain and finetune were not used)")
+    recipe = getattr(model, "_stack_recipe", None)
+    if not isinstance(recipe, dict):
+        return "a variational autoencoder trained on every row (ELBO)" if hasattr(model, "sample") else None
+    if recipe.get("kind") == "random":
+        how = "no pretraining: the layers start from random initialisation (pretrain=None)"
+    elif getattr(model, "pretrained", None) is not None:
+        how = f"layers transferred from {model.pretrained} (pretrained with {recipe.get('objective', model.pretrain)!r})"
+    else:
+        how = f"pretrained layer by layer with {recipe.get('objective', getattr(model, 'pretrain', None))!r}"
+    if hasattr(model, "predict") and hasattr(model, "finetune"):
+        how += f", then fine-tuned on the labeled rows (finetune={model.finetune!r})"
+    return how

@@ -35,6 +35,9 @@ def paper_denoising_costs(n_layers: int) -> tuple[float, ...]:
     return tuple([1000.0, 10.0] + [0.1] * (n_layers - 1))[: n_layers + 1]
 
 
+_NOISE_TOO_LARGE = 10.0  # noise_std above this, on inputs scaled to [0, 1] or standardised, is the first suspect
+
+
 @SEMI_SUPERVISED.register("ladder")
 class Ladder:
     """Ladder-network training: ``objective(model, (x_labeled, y, x_unlabeled)) -> StepOutput``.
@@ -124,6 +127,17 @@ class Ladder:
             raise ConfigError("Ladder: " + " ".join(problems))
         self.noise_std, self.combinator = float(noise_std), combinator
         self.denoising_costs = denoising_costs if isinstance(denoising_costs, str) else tuple(float(c) for c in denoising_costs)
+
+    def divergence_cause(self) -> str | None:
+        """The likely cause of a diverging fit that this objective's settings show, for the trainer's
+        :class:`~layerwise.exceptions.DivergenceError`: a noise far above the inputs' scale, whose denoising costs
+        grow with its square whatever the learning rate."""
+        if self.noise_std > _NOISE_TOO_LARGE:
+            return (f"noise_std={self.noise_std:g}: the ladder adds Gaussian noise of that standard deviation to every "
+                    "layer, so its denoising costs grow with its square whatever the learning rate; expected noise of "
+                    "the inputs' scale (0.2-0.3 on data in [0, 1], the paper's 0.3). Lower "
+                    "semi_supervised_params['noise_std']")
+        return None
 
     def costs(self, n_layers: int) -> tuple[float, ...]:
         """``lambda_l`` for a network of ``n_layers`` weight layers (``n_layers + 1`` values)."""

@@ -162,6 +162,33 @@ PARAMS = ParamSet((
           Armon 2022); the blend makes the default no worse than the labeled rows alone. The reference is saved
           with the model as torch buffers (:mod:`layerwise.nn.reference`), never pickled. ``False``: the network
           alone, whatever the check finds."""),
+    Param("warm_start", (Boolean(),), False,
+          """When ``True`` and the estimator is fitted, ``fit`` continues training the fitted network for ``max_iter``
+          more epochs instead of starting over (scikit-learn's meaning, as in ``MLPClassifier``). Pretraining then
+          fine-tuning continues the fine-tuning only: the stack is not pretrained again (``finetune="frozen"``:
+          the head continues on the same codes). A semi-supervised method (``"ladder"``, ``"conv_ladder"``,
+          ``"m1m2"``, ``"vime"``) continues its training; what it prepared (M1, VIME's self-supervised encoder)
+          stays as trained. A fit with ``warm_start=True`` keeps the state of its last epoch in memory, as a
+          checkpoint holds it (optimizer moments, RNG streams, batch order, early stopping's counter; not saved
+          in model files), so that ``max_iter=a`` then a warm fit with ``max_iter=b`` on the same rows trains as
+          one fit of ``a + b`` epochs, bitwise on CPU with the constant schedule. A schedule over the epochs
+          (``"anneal"``, the semi-supervised methods' ``"auto"``, ``"cosine"``) is laid over the ``a + b``
+          epochs at the warm fit, so the first fit's decay is not the longer fit's. With early stopping, the
+          warm fit starts from the last epoch's weights (not the best, which the model returned), as the longer
+          fit would, and trains again after early stopping ended the first. ``n_iter_``, ``loss_curve_`` and
+          ``history_`` count every fit. A model fitted with ``warm_start=False``, or loaded from a model file,
+          continues from its weights with a new optimizer state. The rows may be new, with the fitted features
+          (and, for a classifier, labels among ``classes_``); the input scaling, the classes and the target
+          scaling stay the first fit's. A change to a parameter that defines the network, its pretraining or
+          its input (``hidden_layer_sizes``, ``activation``, ``pretrain``, ``pretrain_params``, ``loss``,
+          ``tied``, ``pretrain_max_iter``, ``pretrained``, ``finetune``, ``semi_supervised``,
+          ``semi_supervised_params``, ``scale``, ``image_size``; ``semi_supervised="auto"`` keeps the path it
+          chose, and naming that method is no change), or to one the kept state holds (``solver``,
+          ``lr_schedule``, ``lr_schedule_params``, ``random_state``; ``learning_rate_init`` and
+          ``encoder_lr_scale`` under a schedule other than constant), is refused with the list of what changed;
+          so are ``resume=True`` and ``check_reference`` (which trains a second network from scratch).
+          ``learning_rate_init``, ``alpha``, ``batch_size``, ``dropout``, early stopping and the other settings
+          may change. ``False``: every ``fit`` starts over."""),
     Param("unlabeled", (Options("auto"), NoneValue(), InstanceOf((numbers.Real, str), "a label (a number or a string)", "int")), "auto",
           """The label that marks an unlabeled row: ``"auto"`` is ``-1`` for the classifier (the
           ``sklearn.semi_supervised`` convention) and ``NaN`` for the regressor (where ``NaN`` always marks
@@ -334,7 +361,7 @@ PRETRAINED = PARAMS.select(
     "input_dropout", "loss", "tied", "solver", "learning_rate_init", "lr_schedule", "lr_schedule_params", "alpha",
     "batch_size", "pretrain_max_iter", "max_iter", "early_stopping", "validation_fraction", "n_iter_no_change", "tol",
     "random_state", "verbose", "device", "precision", "unlabeled", "pretrained", "semi_supervised", "semi_supervised_params",
-    "callbacks", "scale", "image_size", "check_reference", "reference_blend",
+    "callbacks", "scale", "image_size", "check_reference", "reference_blend", "warm_start",
     defaults={"hidden_layer_sizes": (512, 256), "max_iter": "auto", "learning_rate_init": "auto", "scale": "auto",
               "pretrain": "auto"},
     constraints={"learning_rate_init": (Options("auto"), Interval(float, 0, closed="neither")),

@@ -17,6 +17,7 @@ import contextlib
 import json
 import numbers
 import os
+import random
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -42,6 +43,7 @@ from ..train.callbacks import AnnealLR, CosineLR
 from ..train.execution import resolve_device
 from ..train.inference import predict_in_batches
 from ..train.loop import Trainer, auto_batch_size
+from ..train.resume import Continuation
 from ._inputs import by_chunks, describe_source, is_external, is_image_folder, read_labeled
 
 __all__ = ["LayerwiseBase", "check_is_fitted"]
@@ -236,6 +238,10 @@ class LayerwiseBase(ClassNamePrefixFeaturesOutMixin, BaseEstimator):
         """``data_min_`` and ``data_max_`` of the training rows when ``scale`` asks for min-max scaling, else None."""
         self.data_min_ = self.data_max_ = None
         saved = _saved_scaling(getattr(self, "pretrained", None))
+        if saved is not None and len(saved[0]) != X.shape[1]:
+            raise DataError(f"The pretrained model {str(self.pretrained)!r} scales {len(saved[0])} input columns (its data_min_ and "
+                            f"data_max_, applied to every X), but X has {X.shape[1]} columns; expected rows of the width it was "
+                            "trained on. Pass the columns the pretrained model was fitted on, in the same order.")
         if saved is not None:  # the saved layers expect inputs scaled as they were trained
             self.data_min_, self.data_max_ = saved
             return
@@ -247,7 +253,9 @@ class LayerwiseBase(ClassNamePrefixFeaturesOutMixin, BaseEstimator):
         """``X`` in the model's input space: ``(X - data_min_) / (data_max_ - data_min_)``; constant features give 0."""
         if getattr(self, "data_min_", None) is None:
             return X
-        return ((X - self.data_min_) / _ranges(self.data_min_, self.data_max_)).astype(np.float32)
+        # in halves: a range of +-3e38 overflows float32 as a difference; halving by 2 is exact, so the result is the same
+        half = np.float32(0.5)
+        return ((X * half - self.data_min_ * half) / _half_ranges(self.data_min_, self.data_max_)).astype(np.float32)
 
     def _unscale(self, X: np.ndarray) -> np.ndarray:
         """Inverse of :meth:`_scale`: rows of the model's input space back in the units of the training data.
@@ -260,7 +268,8 @@ class LayerwiseBase(ClassNamePrefixFeaturesOutMixin, BaseEstimator):
                             "transform are; fit with scale='minmax' or 'none' on numeric columns to decode.")
         if getattr(self, "data_min_", None) is None:
             return X
-        return (X * _ranges(self.data_min_, self.data_max_) + self.data_min_).astype(np.float32)
+        half = np.float32(0.5)  # in halves, as _scale
+        return ((X * _half_ranges(self.data_min_, self.data_max_) + self.data_min_ * half) * np.float32(2)).astype(np.float32)
 
     def _scaling_description(self) -> str:
         """What the model does to ``X`` before its first layer, in words (``meta.json``, ``layerwise inspect``)."""
@@ -274,11 +283,13 @@ class LayerwiseBase(ClassNamePrefixFeaturesOutMixin, BaseEstimator):
 
     # -- training -----------------------------------------------------------------------
     def _trainer(self, n: int, max_iter: int, desc: str, seed: int, checkpoint_dir: str | None = None,
-                 early_stopping: bool = False, callbacks: list | None = None, method=None) -> Trainer:
+                 early_stopping: bool = False, callbacks: list | None = None, method=None,
+                 continuation: Continuation | None = None) -> Trainer:
         """The :class:`Trainer` of one phase, from this estimator's parameters (the same names).
 
         ``method``: the semi-supervised method this phase trains, whose recommended learning
-        rate, batch size and schedule ``"auto"`` stands for.
+        rate, batch size and schedule ``"auto"`` stands for. ``continuation``: the
+        :class:`~layerwise.train.resume.Continuation` the phase starts from and keeps its state in (``warm_start``).
         """
         # the schedule first (the loggers after it see the rate it set), then the phase's own, then the user's
         # _run_callbacks: set by the command line to write a run's records once training starts (not a parameter)
@@ -296,7 +307,7 @@ class LayerwiseBase(ClassNamePrefixFeaturesOutMixin, BaseEstimator):
         batch_size = self.batch_size
         if batch_size == "auto" and getattr(method, "batch_size", None) is not None:
             batch_size = method.batch_size
-        return Trainer(
+        trainer = Trainer(
             solver=self.solver, learning_rate_init=lr, alpha=self.alpha, max_iter=max_iter,
             batch_size=auto_batch_size(batch_size, n), early_stopping=early_stopping,
             n_iter_no_change=getattr(self, "n_iter_no_change", TRAINER["n_iter_no_change"].default),
@@ -304,12 +315,21 @@ class LayerwiseBase(ClassNamePrefixFeaturesOutMixin, BaseEstimator):
             random_state=seed, device=self.device, precision=self.precision, verbose=bool(self.verbose), desc=desc,
             callbacks=callbacks, checkpoint_dir=checkpoint_dir,
         )
+        trainer.continuation = continuation
+        return trainer
 
-    def _seed_context(self):
-        """Seed torch inside a forked RNG so ``fit`` leaves the global state alone."""
-        seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
-        dev = resolve_device(self.device)
+    def _seed_context(self, seed: int | None = None):
+        """Seed torch inside a forked RNG so ``fit`` leaves the global state alone.
+
+        ``seed``: the seed of the fit a warm fit continues (its validation split), else one drawn from
+        ``random_state``. A warm fit restores every RNG state its continuation kept, NumPy's and Python's
+        global generators included (as a resumed checkpoint does), so those are put back afterwards too."""
         stack = contextlib.ExitStack()
+        if seed is None:
+            seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
+        else:
+            stack.enter_context(_global_generators_kept())
+        dev = resolve_device(self.device)
         stack.enter_context(torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []))
         torch.manual_seed(seed)
         return stack, seed
@@ -406,6 +426,17 @@ _TOO_LARGE = 1e15  # squared and summed over a row, larger training values overf
 _MAX_LAYER_WEIGHTS = 10**9  # 4 GB of float32 in one weight matrix: far beyond what a layer-wise network here needs
 
 
+@contextlib.contextmanager
+def _global_generators_kept():
+    """NumPy's and Python's global generators as they were before the block."""
+    numpy_state, python_state = np.random.get_state(), random.getstate()
+    try:
+        yield
+    finally:
+        np.random.set_state(numpy_state)
+        random.setstate(python_state)
+
+
 def _is_int(v) -> bool:
     return isinstance(v, numbers.Integral) and not isinstance(v, bool)
 
@@ -424,10 +455,12 @@ def _too_large(sizes, n_features: int | None) -> list[str]:
             "memory, e.g. (512, 256). Check the widths for a typo."]
 
 
-def _ranges(low: np.ndarray, high: np.ndarray) -> np.ndarray:
-    """``high - low``, 1 where a feature was constant (scikit-learn's MinMaxScaler does the same)."""
-    span = (np.asarray(high) - np.asarray(low)).astype(np.float32)
-    return np.where(span > 0, span, np.float32(1.0))
+def _half_ranges(low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """``(high - low) / 2`` computed without overflow, 1/2 where a feature was constant (a range of 1, as
+    scikit-learn's MinMaxScaler takes it)."""
+    half = np.float32(0.5)
+    span = np.asarray(high, np.float32) * half - np.asarray(low, np.float32) * half
+    return np.where(span > 0, span, half)
 
 
 def _saved_attributes(path) -> dict | None:

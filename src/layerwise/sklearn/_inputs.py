@@ -32,7 +32,7 @@ from ..data.stream import NpyFile
 from ..exceptions import ConfigError, DataError
 
 __all__ = ["Inputs", "is_external", "is_image_folder", "read_inputs", "read_labeled", "in_memory", "by_chunks", "describe_source",
-           "image_size_pair"]
+           "image_size_pair", "numbers_as_numbers"]
 
 
 @dataclass
@@ -145,8 +145,24 @@ def read_labeled(X, y, stream: bool, ordered: bool, image_size=None) -> Inputs:
     if isinstance(y, (str, os.PathLike)) and column is None:
         inputs.y = read_labels(y, n_rows=_n_rows(inputs.X))
     elif column is None and y is not None:
-        inputs.y = y
+        inputs.y = numbers_as_numbers(y)
     return inputs
+
+
+def numbers_as_numbers(y):
+    """A 1-D column of Python objects that are all real numbers (``[1, 2.0, np.int32(3)]``, a pandas ``object``
+    column) as numbers: int64 when every value is whole, else float64. scikit-learn calls the type of such a column
+    "unknown" and its message speaks of "continuous values", which whole numbers are not. Bools, text, ``None`` and
+    anything else are left as they are (the estimators read them)."""
+    if getattr(y, "dtype", None) is None or y.dtype.kind != "O" or getattr(y, "ndim", 1) != 1:
+        return y
+    values = np.asarray(y)
+    if not len(values) or not all(isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) for v in values):
+        return y
+    as_float = values.astype(np.float64)
+    if np.isfinite(as_float).all() and (as_float == np.round(as_float)).all():
+        return as_float.astype(np.int64)
+    return as_float
 
 
 def in_memory(X, image_size=None) -> np.ndarray:

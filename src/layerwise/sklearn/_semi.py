@@ -21,6 +21,7 @@ import torch
 from sklearn.model_selection import train_test_split
 
 from ..data.arrays import in_unit_interval
+from ..data.semi import LabeledUnlabeled
 from ..exceptions import ConfigError, TrainingWarning
 from ..greedy import check_layer_sizes
 from ..registry import SEMI_SUPERVISED
@@ -122,10 +123,15 @@ class SemiSupervisedMixin:
         return "the rows are a table"
 
     def _fit_semi(self, name: str, X: np.ndarray, targets: torch.Tensor, labeled: np.ndarray, n_out: int, stratify,
-                  checkpoint_dir, resume: bool, weights: np.ndarray | None = None):
+                  checkpoint_dir, resume: bool, weights: np.ndarray | None = None, warm=None):
         """Train the method ``name`` on every row of ``X``, with the labels of the ``labeled`` rows (weighted by
-        ``weights`` in the method's supervised cost, when given)."""
-        method, sizes = self._semi_method_for(name, X.shape[1])
+        ``weights`` in the method's supervised cost, when given).
+
+        ``warm``: the :class:`~layerwise.sklearn._warm.WarmFit` of a warm fit, which continues the fitted network's
+        training (:func:`_continue_training`) instead of building and preparing a new one."""
+        # a warm fit's convolutional method takes the fitted images' shape (its rows may come as a flat array)
+        image_shape = (getattr(self, "_stack_recipe", None) or {}).get("image_shape") if warm is not None else None
+        method, sizes = self._semi_method_for(name, X.shape[1], image_shape)
         if X.size and getattr(self, "preprocessor_", None) is None and not in_unit_interval(X):
             # (a table's columns, standardised or one-hot by preprocessor_, are on the scale of that noise: no warning)
             # the ladder's noise_std and M1's decoder are in the units of [0, 1] pixels (both papers' MNIST): on
@@ -134,7 +140,7 @@ class SemiSupervisedMixin:
                           f"those units), but X ranges over [{float(X.min()):.4g}, {float(X.max()):.4g}] after "
                           f"scale={getattr(self, 'scale', 'none')!r}: its accuracy can be far below what it should be. "
                           "Pass scale='minmax' (or 'auto'), or rescale X to [0, 1] first.", TrainingWarning, stacklevel=3)
-        ctx, seed = self._seed_context()
+        ctx, seed = self._seed_context(None if warm is None else warm.seed)
         with ctx:
             Xt = torch.from_numpy(X)
             idx = np.flatnonzero(labeled)
@@ -143,13 +149,20 @@ class SemiSupervisedMixin:
                 idx, vidx = train_test_split(idx, test_size=self.validation_fraction, random_state=seed, stratify=stratify(idx))
                 val = (Xt[vidx], targets[vidx])
             n = X.shape[0]
-            trainer = self._trainer(n, self._semi_epochs(method, n), name, seed + 1000, phase_dir(checkpoint_dir, "semi"),
-                                    early_stopping=self.early_stopping and val is not None, method=method)
-            prepare = self._trainer(n, 1, f"{name}: prepare", seed, phase_dir(checkpoint_dir, "prepare"), method=method)
-            model, history = fit_semi_supervised(
-                method, Xt[idx], targets[idx], Xt, sizes, n_out, self.activation,
-                trainer=trainer, prepare_trainer=prepare, val=val, resume=resume,
-                sample_weight=None if weights is None else torch.from_numpy(weights[idx]))
+            continuation = self._continuation_for(warm)
+            epochs = self._semi_epochs(method, n) + (0 if warm is None else continuation.epochs_done)
+            trainer = self._trainer(n, epochs, name, seed + 1000, phase_dir(checkpoint_dir, "semi"),
+                                    early_stopping=self.early_stopping and val is not None, method=method,
+                                    continuation=continuation)
+            sample_weight = None if weights is None else torch.from_numpy(weights[idx])
+            if warm is None:
+                prepare = self._trainer(n, 1, f"{name}: prepare", seed, phase_dir(checkpoint_dir, "prepare"), method=method)
+                model, history = fit_semi_supervised(
+                    method, Xt[idx], targets[idx], Xt, sizes, n_out, self.activation,
+                    trainer=trainer, prepare_trainer=prepare, val=val, resume=resume, sample_weight=sample_weight)
+            else:
+                model, train = _continue_training(method, warm.network, Xt[idx], targets[idx], Xt, trainer, val, sample_weight)
+                history = {"prepare": getattr(self, "pretrain_history_", []), "train": train}
         self._stack_recipe = {"kind": "semi", "method": name, "hidden_layer_sizes": list(sizes)}
         if getattr(method, "image_shape", None) is not None:  # what load needs to rebuild the network
             self._stack_recipe["image_shape"] = list(method.image_shape)
@@ -158,15 +171,17 @@ class SemiSupervisedMixin:
         self.pretrain_history_ = history["prepare"]
         self.history_ = {"pretrain": history["prepare"], "finetune": history["train"]}
         self._set_curves(history["train"])
+        self._keep_for_warm_start(seed, continuation)
         return self
 
-    def _semi_method_for(self, name: str, n_features: int):
+    def _semi_method_for(self, name: str, n_features: int, image_shape=None):
         """The method ``name`` built for rows of ``n_features``, and the layers it trains.
 
         What the user left at its default follows the method's :meth:`auto_settings` for that width (the ladder on
-        wide rows: the paper's MNIST network, noise and rate); what the user set is used as given.
+        wide rows: the paper's MNIST network, noise and rate); what the user set is used as given. ``image_shape``:
+        the images' shape a convolutional method takes (a warm fit's, from the fitted recipe), else the fit's rows'.
         """
-        params = _with_image_shape(name, self.semi_supervised_params, self._image_shape())
+        params = _with_image_shape(name, self.semi_supervised_params, image_shape if image_shape is not None else self._image_shape())
         cls = SEMI_SUPERVISED.get(name)
         auto = cls.auto_settings(n_features) if hasattr(cls, "auto_settings") else {}
         if "noise_std" in auto and "noise_std" not in (params or {}):
@@ -195,6 +210,33 @@ class SemiSupervisedMixin:
                                                                           recipe.get("image_shape")))
         sizes = recipe.get("hidden_layer_sizes", self.hidden_layer_sizes)  # models saved before the recipe held them
         return method.build_model(n_in, check_layer_sizes(sizes), n_out, self.activation)
+
+
+def _continue_training(method, model: torch.nn.Module, X_labeled: torch.Tensor, y: torch.Tensor, X_unlabeled: torch.Tensor,
+                       trainer, val, sample_weight: torch.Tensor | None) -> tuple[torch.nn.Module, list[dict]]:
+    """A warm fit of a semi-supervised method: :func:`~layerwise.semi_supervised.fit_semi_supervised`'s training
+    of the fitted ``model`` (``trainer`` holds the continuation), without building a new one or preparing it again.
+
+    The method's ``prepare`` still runs, with a trainer that trains nothing: what it sets from the data (M2's
+    weights of eq. 9, from the numbers of labeled and unlabeled rows) follows these rows, and what it trains (M1,
+    VIME's self-supervised encoder) stays as the first fit trained and froze it.
+    """
+    if sample_weight is not None:
+        sample_weight = torch.as_tensor(sample_weight, dtype=torch.float32)  # as fit_semi_supervised takes it
+    data = LabeledUnlabeled(X_labeled, y, X_unlabeled, None, sample_weight)
+    if hasattr(method, "prepare"):
+        method.prepare(model, data, _TrainsNothing())
+    history = trainer.fit(model, method, data, val)
+    return model.eval(), history
+
+
+class _TrainsNothing:
+    """A stand-in for the trainer of a method's ``prepare`` in a warm fit: what it prepared is trained already."""
+
+    max_iter = 0
+
+    def fit(self, *args, **kwargs) -> list[dict]:
+        return []
 
 
 def _with_image_shape(name: str, params: dict | None, image_shape) -> dict | None:

@@ -27,6 +27,7 @@ from ._inputs import by_chunks, in_memory, is_external
 from ._reference import check_against_reference, wants_check
 from ._semi import SemiSupervisedMixin
 from ._stack import PretrainedStackMixin, checkpoint_doc, phase_dir, start_over
+from ._warm import WarmStartMixin
 from ._weights import check_sample_weight, class_weights, fit_arguments, labeled_row_weights
 
 __all__ = ["PretrainedClassifier", "PretrainedRegressor"]
@@ -34,7 +35,7 @@ __all__ = ["PretrainedClassifier", "PretrainedRegressor"]
 _FINETUNE_EPOCHS = 100  # max_iter="auto" when fine-tuning a pretrained stack
 
 
-class _PretrainedBase(TransformerMixin, PretrainedStackMixin, SemiSupervisedMixin, LayerwiseBase):
+class _PretrainedBase(TransformerMixin, PretrainedStackMixin, SemiSupervisedMixin, WarmStartMixin, LayerwiseBase):
     _parameters = PRETRAINED
     _task = "classification"
 
@@ -65,32 +66,42 @@ class _PretrainedBase(TransformerMixin, PretrainedStackMixin, SemiSupervisedMixi
 
         With a semi-supervised method (``semi_supervised``), train it on every row instead. ``weights``: of the
         rows in the supervised cost, or None (batches without a weight column: the fit as it was without them).
+
+        A warm fit (``warm_start``, :meth:`_warm_fit`) continues the fitted network's last phase: the
+        fine-tuning of the fitted stack and head (no pretraining), or the fitted method's training.
         """
         self._check_params(X.shape[0])
         start_over(checkpoint_dir, ("finetune", "semi", "prepare"), resume)
-        method = self._semi_method(labeled, self._task)
+        warm = self._warm_fit(resume)
+        method = self._semi_method(labeled, self._task) if warm is None else getattr(self, "semi_supervised_", None)
         if method is not None:
-            return self._fit_semi(method, X, y_targets, labeled, n_out, stratify, checkpoint_dir, resume, weights)
+            return self._fit_semi(method, X, y_targets, labeled, n_out, stratify, checkpoint_dir, resume, weights, warm)
         self.semi_supervised_ = None
-        ctx, seed = self._seed_context()
+        ctx, seed = self._seed_context(None if warm is None else warm.seed)
         with ctx:
             Xt = torch.from_numpy(X)
-            stack = self._finetuning_stack(self._pretrain(Xt, seed, checkpoint_dir, resume))
+            if warm is None:
+                stack = self._finetuning_stack(self._pretrain(Xt, seed, checkpoint_dir, resume))
+            else:  # the fitted stack and head (the modules of module_), with this fit's dropout
+                stack = self._finetuning_stack(warm.network.stack)
             idx = np.flatnonzero(labeled)
             val = None
             if self.early_stopping and len(idx) >= 4:
                 idx, vidx = train_test_split(idx, test_size=self.validation_fraction, random_state=seed, stratify=stratify(idx))
                 val = (Xt[vidx], y_targets[vidx])
-            head = self._head(code_width(stack, Xt), n_out)
+            head = self._head(code_width(stack, Xt), n_out) if warm is None else warm.network.head
             max_iter = _FINETUNE_EPOCHS if self.max_iter == "auto" else self.max_iter
-            trainer = self._trainer(len(idx), max_iter, "fine-tune", seed + 1000, phase_dir(checkpoint_dir, "finetune"),
-                                    early_stopping=self.early_stopping and val is not None)
+            continuation = self._continuation_for(warm)
+            trainer = self._trainer(len(idx), max_iter + (0 if warm is None else continuation.epochs_done), "fine-tune",
+                                    seed + 1000, phase_dir(checkpoint_dir, "finetune"),
+                                    early_stopping=self.early_stopping and val is not None, continuation=continuation)
             train = (Xt[idx], y_targets[idx]) + (() if weights is None else (torch.from_numpy(weights[idx]),))
             model, history = finetune(stack, head, objective, train, val, mode=self.finetune,
                                       encoder_lr_scale=self.encoder_lr_scale, trainer=trainer, resume=resume)
         self.stack_, self.module_ = stack, model.eval()
-        self.history_ = {"pretrain": self.pretrain_history_, "finetune": history}
+        self.history_ = {"pretrain": getattr(self, "pretrain_history_", []), "finetune": history}
         self._set_curves(history)
+        self._keep_for_warm_start(seed, continuation)
         return self
 
     def _finetuning_stack(self, stack):
@@ -124,6 +135,8 @@ class _PretrainedBase(TransformerMixin, PretrainedStackMixin, SemiSupervisedMixi
         """Rebuild stack and head from the parameters and the recipe, then load the weights."""
         self._stack_recipe = state["stack"]
         self._blend_recipe = state.get("blend")
+        self._warm_state = None  # a model file holds no optimizer state: a warm fit continues from the weights alone
+        self._record_fitted_params()
         if self._stack_recipe["kind"] == "semi":
             model = self._with_blend(self._build_semi(self._stack_recipe, self._n_inputs(), self._n_outputs()))
             load_weights(model)
@@ -198,13 +211,13 @@ class PretrainedClassifier(ClassifierMixin, _PretrainedBase):
     history_ : dict
         ``{"pretrain": [stage histories], "finetune": history}``.
     loss_curve_ : list of float
-        Fine-tuning loss of each epoch.
+        Fine-tuning loss of each epoch (with ``warm_start``, of every fit's epochs).
     validation_scores_ : list of float or None
         With ``early_stopping``: the negated loss of the validation rows at
         each epoch (higher is better, as scikit-learn's scores); else None.
     best_validation_score_ : float or None
     n_iter_ : int
-        Fine-tuning epochs run.
+        Fine-tuning epochs run (with ``warm_start``, over every fit, as scikit-learn's MLP counts them).
     n_features_in_ : int
         Input columns (scikit-learn's meaning); ``feature_names_in_`` holds their names for a DataFrame.
     preprocessor_ : TablePreprocessor or None
@@ -268,8 +281,9 @@ class PretrainedClassifier(ClassifierMixin, _PretrainedBase):
         self
         """
         sample_weight, checkpoint_dir, resume = fit_arguments(type(self).__name__, sample_weight, checkpoint_dir, resume)
+        warm = self._continues()  # warm_start: the fitted network, with its input scaling and classes
         X, y = self._fit_input(X, y)
-        X = self._validate_X(X, reset=True)
+        X = self._warm_rows(X) if warm else self._validate_X(X, reset=True)
         if y is None:
             raise DataError(f"{type(self).__name__} requires y to be passed, but the target y is None. Pass class labels (-1 for unlabeled rows).")
         y = _labels_1d(y, X.shape[0])
@@ -281,12 +295,15 @@ class PretrainedClassifier(ClassifierMixin, _PretrainedBase):
                             "Use StackedAutoencoder for unlabeled data.")
         try:
             check_classification_targets(y[labeled])
-            self.classes_, codes = np.unique(y[labeled], return_inverse=True)
+            if warm:  # the head's outputs are the fitted classes: a warm fit's labels may be some of them, never others
+                codes = self._warm_codes(y[labeled])
+            else:
+                self.classes_, codes = np.unique(y[labeled], return_inverse=True)
         except TypeError as e:  # e.g. ["a", 1, ...]: strings and numbers cannot be sorted together
             kinds = sorted({type(v).__name__ for v in y[labeled]})
             raise DataError(f"The labels mix types ({', '.join(kinds)}); expected labels of one type, all numbers or all "
                             "strings. Convert them, e.g. y.astype(str).") from e
-        if len(self.classes_) < 2:
+        if len(self.classes_) < 2:  # (a warm fit's classes_ are the fitted ones: at least 2)
             raise DataError(
                 f"The labeled rows hold only one class ({self.classes_[0].item() if hasattr(self.classes_[0], 'item') else self.classes_[0]!r}); "
                 f"a classifier needs at least 2 classes. Note that {marker!r} marks unlabeled rows: "
@@ -416,8 +433,9 @@ class PretrainedRegressor(RegressorMixin, _PretrainedBase):
         self
         """
         sample_weight, checkpoint_dir, resume = fit_arguments(type(self).__name__, sample_weight, checkpoint_dir, resume)
+        warm = self._continues()  # warm_start: the fitted network, with its input and target scaling
         X, y = self._fit_input(X, y)
-        X = self._validate_X(X, reset=True)
+        X = self._warm_rows(X) if warm else self._validate_X(X, reset=True)
         if y is None:
             raise DataError(f"{type(self).__name__} requires y to be passed, but the target y is None. Pass targets (NaN for unlabeled rows).")
         try:
@@ -434,10 +452,16 @@ class PretrainedRegressor(RegressorMixin, _PretrainedBase):
             labeled &= ~_is_unlabeled(y2.ravel(), self.unlabeled).reshape(y2.shape).any(axis=1)
         if not labeled.any():
             raise DataError("Input y contains NaN in every row: no row is labeled. At least one finite target is needed to fine-tune.")
+        if warm and y2.shape[1] != self.n_outputs_:
+            raise DataError(f"y has {y2.shape[1]} target(s) per row, but this {type(self).__name__} was fitted on "
+                            f"{self.n_outputs_}, and warm_start=True continues that network, whose head has one output per "
+                            f"target. Pass {self.n_outputs_} target(s) per row, or set warm_start=False to start over on "
+                            "the new ones.")
         self.y_ndim_, self.n_outputs_ = y.ndim, y2.shape[1]
-        self.y_mean_ = y2[labeled].mean(axis=0)
-        self.y_scale_ = y2[labeled].std(axis=0)
-        self.y_scale_[self.y_scale_ == 0] = 1.0
+        if not warm:  # a warm fit keeps the scaling the head learned its outputs in
+            self.y_mean_ = y2[labeled].mean(axis=0)
+            self.y_scale_ = y2[labeled].std(axis=0)
+            self.y_scale_[self.y_scale_ == 0] = 1.0
         targets = np.where(labeled[:, None], (y2 - self.y_mean_) / self.y_scale_, 0.0).astype(np.float32)
         sample_weight = check_sample_weight(sample_weight, X.shape[0])
         weights = None if sample_weight is None else labeled_row_weights(sample_weight, labeled)

@@ -18,6 +18,7 @@ from ..params.constraints import Interval
 from ..train.callbacks import EarlyStopping
 from ..train.inference import predict_in_batches
 from ._base import LayerwiseBase, check_is_fitted
+from ._inputs import by_chunks, is_external
 
 __all__ = ["VariationalAutoencoder"]
 
@@ -172,6 +173,8 @@ class VariationalAutoencoder(TransformerMixin, LayerwiseBase):
         :func:`~layerwise.objectives.elbo.iwae_log_likelihood` on ``module_``.
         """
         check_is_fitted(self)
+        if is_external(X):  # a path, a folder, a Dataset: read a chunk at a time, as transform reads it
+            return by_chunks(self.score_samples, X, image_size=getattr(self, "image_size", None))
         X = self._validate_X(X, reset=False)
         gen = torch.Generator().manual_seed(_SCORE_SEED)
         scores = elbo_per_sample(self.module_, torch.from_numpy(X), n_draws=_SCORE_DRAWS, generator=gen)

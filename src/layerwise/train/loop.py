@@ -41,6 +41,7 @@ from .threads import ThreadPolicy
 __all__ = ["Trainer", "resolve_device", "make_optimizer", "predict_in_batches", "auto_batch_size", "check_tensors"]
 
 OPTIMIZERS = SOLVERS  # the old names of the choices, kept for imports from here
+_HUGE_INPUT = 1e15  # squared and summed over a row, larger inputs overflow float32 (as the estimators' check)
 _EXPLODED = 1e4  # a batch loss this many times the first batch's (or 1) is a divergence, even while finite
 
 
@@ -102,6 +103,9 @@ class Trainer:
         self.history: list[dict[str, Any]] = []
         self.should_stop = False
         self._first_batch, self._active = True, []
+        # not an argument: a Continuation (train/resume.py) the estimators' warm_start sets, which this fit starts
+        # from and keeps its state in; None: nothing kept (clone() gives a copy without it)
+        self.continuation = None
 
     def get_params(self) -> dict[str, Any]:
         """The arguments of this trainer (``device`` resolved), e.g. to build a variant with :meth:`clone`."""
@@ -176,7 +180,8 @@ class Trainer:
                                             if self.early_stopping else []), *self._epoch_lines()]
         self.steps_per_epoch = _length(batches)
         checkpoints = make_checkpointer(self.checkpoint_dir, execution, self._active, self.device, self.checkpoint_every,
-                                        self._check_finite, lambda: fingerprint(self, model, objective, opt, train, val, self._active))
+                                        self._check_finite, lambda: fingerprint(self, model, objective, opt, train, val, self._active),
+                                        self.continuation)
         self.history, self.should_stop = [], False
         checkpoints.fingerprint()  # now, before callbacks change learning rates or objective weights
         self._call("on_fit_start", model)
@@ -237,11 +242,11 @@ class Trainer:
             loss = out.loss
             value = loss.detach().item()  # the finiteness check reads the loss anyway: this costs no extra synchronisation
             if not math.isfinite(value):
-                raise DivergenceError(self._diverged("loss", value, epoch, i, opt))
+                raise DivergenceError(self._diverged("loss", value, epoch, i, opt, data=batch))
             if self._first_loss is None:
                 self._first_loss = abs(value)
             elif abs(value) > _EXPLODED * max(self._first_loss, 1.0):
-                raise DivergenceError(self._diverged("loss", value, epoch, i, opt, exploded=self._first_loss))
+                raise DivergenceError(self._diverged("loss", value, epoch, i, opt, exploded=self._first_loss, data=batch))
             opt.zero_grad(set_to_none=True)
             # DDP averages gradients over ranks; weighting each rank's mean loss by its share of the
             # global batch makes that average the gradient of the global batch's mean, even for uneven splits
@@ -296,16 +301,26 @@ class Trainer:
             raise DivergenceError(self._diverged(f"weights of {bad[:3]}", float("nan"), max(state.epoch - (state.batch == 0), 0),
                                                  max(state.batch - 1, 0)))
 
-    def _diverged(self, what: str, value: float, epoch: int, batch: int, opt=None, exploded: float | None = None) -> str:
-        """The message of a :class:`DivergenceError`: where, likely causes, the last good checkpoint."""
+    def _diverged(self, what: str, value: float, epoch: int, batch: int, opt=None, exploded: float | None = None,
+                  data=None) -> str:
+        """The message of a :class:`DivergenceError`: where, likely causes, the last good checkpoint.
+
+        A cause the data or the objective shows comes first: inputs too large to square in float32, or a setting
+        of the objective (its ``divergence_cause()``, e.g. a ladder's huge ``noise_std``)."""
         rates = sorted({g["lr"] for g in opt.param_groups}) if opt is not None else [self.learning_rate_init]
         rate = f"now {rates[0]}" if len(rates) == 1 else f"now {rates[0]} to {rates[-1]} by parameter group (encoder_lr_scale?)"
         happened = (f"The {what} exploded to {value:.3g} at epoch {epoch + 1}, batch {batch + 1}: over {_EXPLODED:g} times the first "
                     f"batch's ({exploded:.3g}), so training diverged." if exploded is not None else
                     f"The {what} became {value} at epoch {epoch + 1}, batch {batch + 1}.")
-        return (f"{happened} Likely causes: a learning rate too high ({rate}; try 10x smaller), inputs not scaled (the "
-                "'bce' loss needs data in [0, 1]; standardise real-valued data), or NaN in the data; grad_clip=1.0 "
-                "can also help." + (f" The last good checkpoint is in {self.checkpoint_dir}." if has_checkpoint(self.checkpoint_dir) else ""))
+        first = [c for c in (_huge_inputs(data), _objective_cause(getattr(self, "_objective", None))) if c]
+        if first:
+            causes = "; ".join(first) + (f". Other causes: a learning rate too high ({rate}; try 10x smaller); grad_clip=1.0 "
+                                         "can also help.")
+        else:
+            causes = (f"Likely causes: a learning rate too high ({rate}; try 10x smaller), inputs not scaled (the 'bce' loss "
+                      "needs data in [0, 1]; standardise real-valued data), or NaN in the data; grad_clip=1.0 can also help.")
+        return (f"{happened} {causes}"
+                + (f" The last good checkpoint is in {self.checkpoint_dir}." if has_checkpoint(self.checkpoint_dir) else ""))
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module, objective, data: Sequence[torch.Tensor], batch_size: int = 4096) -> dict[str, float]:
@@ -335,6 +350,27 @@ class Trainer:
     def _call(self, hook: str, model: nn.Module, *args) -> None:
         for cb in self._active:
             getattr(cb, hook)(self, model, *args)
+
+
+def _huge_inputs(batch) -> str | None:
+    """``"The inputs hold values up to 1e+30 ..."`` when a float tensor of the diverging batch holds finite values too
+    large to square in float32 (what the estimators refuse before training), else None."""
+    try:
+        tensors = [t for t in batch if isinstance(t, torch.Tensor) and t.is_floating_point() and t.numel()]
+    except TypeError:
+        return None
+    largest = max((float(t.detach().abs().nan_to_num(nan=0.0, posinf=0.0, neginf=0.0).max()) for t in tensors), default=0.0)
+    if largest <= _HUGE_INPUT:
+        return None
+    return (f"The inputs hold values up to {largest:.3g}, finite but so large that their squares overflow float32 "
+            "(about 3.4e38), so no loss can be computed: rescale the data (e.g. sklearn's StandardScaler or MinMaxScaler, "
+            "or scale='minmax' in the estimators)")
+
+
+def _objective_cause(objective) -> str | None:
+    """What the objective's own settings say about a divergence (``divergence_cause()``), else None."""
+    cause = getattr(objective, "divergence_cause", None)
+    return cause() if callable(cause) else None
 
 
 def _dataset_tuple(data) -> tuple:

@@ -8,13 +8,17 @@ every RNG state and the callbacks' states (atomically, by rank 0 alone under
 distributed training), and gives it back on resume. Without a
 ``checkpoint_dir`` the loop gets a :class:`NoCheckpoints`, whose methods do
 nothing: the loop has no "is there a checkpoint folder" branch.
+
+A :class:`Continuation` (a trainer's ``continuation``, which the estimators' ``warm_start`` sets) keeps the same
+state in memory at the end of every epoch, and a later fit starts from it: the next fit continues the first
+as a resumed one does, without a folder.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
@@ -35,7 +39,7 @@ from .fingerprint import fingerprint_differences
 
 log = logging.getLogger("layerwise.train.loop")  # the trainer's logger: "resumed from ..." stays where users look
 
-__all__ = ["TrainState", "Checkpointer", "NoCheckpoints", "make_checkpointer"]
+__all__ = ["TrainState", "Checkpointer", "NoCheckpoints", "Continuation", "make_checkpointer"]
 
 
 @dataclass
@@ -158,11 +162,22 @@ class Checkpointer(NoCheckpoints):
             cb_tensors, cb_state = cb.state_dict()
             tensors.update({f"callback/{name}/{k}": v for k, v in cb_tensors.items()})
             meta["callbacks"][name] = cb_state
+        self._write(tensors, meta)
+
+    def _write(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
         self.execution.write(lambda: save_checkpoint(self.folder, tensors, meta), self.folder)
 
-    def _restore(self, model: nn.Module, opt, gen: torch.Generator) -> TrainState:
-        tensors, meta = load_checkpoint(self.folder)
-        self._check_fingerprint(meta.get("fingerprint"))
+    def _restore(self, model: nn.Module, opt, gen: torch.Generator, kept: tuple[dict, dict] | None = None) -> TrainState:
+        """The state of the folder's checkpoint, or of ``kept`` (``(tensors, meta)`` held in memory by a
+        :class:`Continuation`), loaded into ``model``, ``opt``, ``gen``, the RNGs and the callbacks.
+
+        A kept state's fingerprint is not compared: a warm fit may bring new rows, and the estimator checks
+        what may change between its fits."""
+        if kept is None:
+            tensors, meta = load_checkpoint(self.folder)
+            self._check_fingerprint(meta.get("fingerprint"))
+        else:
+            tensors, meta = kept
         try:
             model.load_state_dict({k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")})
         except RuntimeError as e:  # another architecture (a checkpoint without a fingerprint, from before 0.2)
@@ -182,7 +197,8 @@ class Checkpointer(NoCheckpoints):
             sums = {k[len("acc/logs/"):]: v for k, v in tensors.items() if k.startswith("acc/logs/")}
             acc = self.execution.own_acc((tensors["acc/total"], meta["acc_n"], sums))
         if self.execution.is_main:
-            log.info("resumed from %s at epoch %d, batch %d", self.folder, meta["epoch"] + 1, meta["batch"])
+            log.info("resumed from %s at epoch %d, batch %d", self.folder if kept is None else "the state kept in memory",
+                     meta["epoch"] + 1, meta["batch"])
         return TrainState(meta["epoch"], meta["batch"], meta["history"], meta["should_stop"], acc)
 
     def _check_fingerprint(self, saved: dict | None) -> None:
@@ -210,8 +226,92 @@ _START_OVER = ("To continue that run, resume with the data and settings it was s
                "without resume=True (which replaces these checkpoints), or delete {folder}.")
 
 
-def make_checkpointer(folder, execution, callbacks, device, every, check, fingerprint=None) -> NoCheckpoints:
-    """A :class:`Checkpointer` for ``folder``, or :class:`NoCheckpoints` when ``folder`` is None.
+class Continuation:
+    """Where a fit ends, kept in memory for the next fit to continue (the estimators' ``warm_start``).
+
+    Set it as a :class:`~layerwise.train.Trainer`'s ``continuation``: the trainer's fit starts from
+    ``checkpoint`` when there is one, else from ``start``, else from scratch; and at the end of every epoch
+    ``checkpoint`` becomes that epoch's state. Give the next fit's trainer the same object (with
+    ``max_iter`` the epochs done plus the new ones) and it continues as a fit resumed from a checkpoint
+    does: on one process, bitwise as one longer fit (learning-rate schedules over the epochs excepted: they
+    follow each fit's ``max_iter``).
+
+    Parameters
+    ----------
+    checkpoint : tuple of (dict, dict), optional
+        ``(tensors, meta)`` as :class:`Checkpointer` writes them: weights, optimizer state, every RNG state, the
+        batch-order generator, the callbacks' states, epochs done and history.
+    start : TrainState, optional
+        Without ``checkpoint``: the epochs done and their history, to continue from the weights as the model
+        holds them, with a new optimizer state and RNG stream (a model fitted without a continuation, or loaded
+        from a model file).
+    fresh : tuple of str, default=()
+        Settings of the parameter groups (``"lr"``, ``"weight_decay"``) taken from the new fit's optimizer after
+        ``checkpoint`` is restored, rather than from it: rates the user changed between the fits apply, while the
+        optimizer's moments continue.
+
+    Notes
+    -----
+    The state of an epoch is copied (about three times the weights with Adam), so that what happens after
+    it (early stopping restoring its best weights, the next fit's steps) never changes what is kept. A fit
+    that early stopping ended trains again when continued: ``should_stop`` is not restored, and early
+    stopping, its counter restored, stops it again once its patience is spent (scikit-learn's MLP does the same).
+    """
+
+    def __init__(self, checkpoint: tuple[dict, dict] | None = None, start: TrainState | None = None,
+                 fresh: tuple[str, ...] = ()) -> None:
+        self.checkpoint, self.start, self.fresh = checkpoint, start, tuple(fresh)
+
+    @property
+    def epochs_done(self) -> int:
+        """Epochs the continued fit has run (0: none to continue)."""
+        if self.checkpoint is not None:
+            return int(self.checkpoint[1]["epoch"])
+        return self.start.epoch if self.start is not None else 0
+
+
+class _Continuing(Checkpointer):
+    """A :class:`Checkpointer` that starts from a :class:`Continuation` and keeps every state it saves there
+    (and in ``folder`` too, when one is given)."""
+
+    def __init__(self, folder, execution, callbacks, device, every, check, fingerprint, continuation: Continuation) -> None:
+        super().__init__(folder, execution, callbacks, device, every, check, fingerprint)
+        self.continuation = continuation
+
+    def start(self, model: nn.Module, opt, gen: torch.Generator, resume: bool) -> TrainState:
+        kept, start = self.continuation.checkpoint, self.continuation.start
+        if resume or (kept is None and start is None):
+            return super().start(model, opt, gen, resume)
+        if self.folder is not None and self.execution.is_main:
+            clear_checkpoint(self.folder)  # an earlier run's: resuming this fit later must never pick it up
+        if kept is None:
+            return replace(start, history=list(start.history), should_stop=False)
+        fresh = [{k: g[k] for k in self.continuation.fresh if k in g} for g in opt.param_groups]
+        # copies: the optimizer would step the kept tensors in place, and a failed fit must leave them as they were
+        tensors, meta = kept
+        state = self._restore(model, opt, gen, ({k: v.clone() for k, v in tensors.items()},
+                                                {**meta, "history": list(meta["history"])}))
+        for group, settings in zip(opt.param_groups, fresh):
+            group.update(settings)
+        state.should_stop = False
+        return state
+
+    def _write(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+        if self.folder is not None:
+            super()._write(tensors, meta)
+        # copies: the weights are the model's own tensors, which training (or early stopping's restore) changes
+        self.continuation.checkpoint = ({k: v.detach().clone() for k, v in tensors.items()},
+                                        {**meta, "history": list(meta["history"])})
+
+
+def make_checkpointer(folder, execution, callbacks, device, every, check, fingerprint=None,
+                      continuation: Continuation | None = None) -> NoCheckpoints:
+    """A :class:`Checkpointer` for ``folder``, or :class:`NoCheckpoints` when ``folder`` is None; with a
+    ``continuation``, one that starts from it and keeps every state it saves there (in ``folder`` too, if any).
 
     ``fingerprint()`` returns what the checkpoints record of the fit's data and settings."""
+    if continuation is not None:
+        # the fingerprint (a digest of the data) is only for checkpoints on disk
+        return _Continuing(folder, execution, callbacks, device, every, check, fingerprint if folder is not None else None,
+                           continuation)
     return NoCheckpoints() if folder is None else Checkpointer(folder, execution, callbacks, device, every, check, fingerprint)
