@@ -124,7 +124,7 @@ PARAMS = ParamSet((
           layer by default, for images of any size and channel count; ``"m1m2"``: the semi-supervised VAE M2 on the
           codes of a VAE M1 (Kingma et al. 2014). ``"ladder"`` and ``"m1m2"`` build their own network from
           ``hidden_layer_sizes`` and ``activation``; ``"conv_ladder"`` refuses them set away from their defaults,
-          and needs the images' shape: given by an image folder, a Dataset or a ``.npy`` file of images, else
+          and needs the images' shape: given by an image folder, a Dataset, a ``.npy`` file of images or an array of images ``(n, c, h, w)``, else
           ``semi_supervised_params={"image_shape": (c, h, w)}``. The parameters of a stack (``pretrain``,
           ``pretrain_params``, ``pretrain_max_iter``, ``finetune``, ``encoder_lr_scale``, ``dropout``,
           ``input_dropout``, ``loss``, ``tied``) do not apply to them: set away from their defaults, they make

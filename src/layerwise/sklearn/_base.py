@@ -44,7 +44,7 @@ from ..train.execution import resolve_device
 from ..train.inference import predict_in_batches
 from ..train.loop import Trainer, auto_batch_size
 from ..train.resume import Continuation
-from ._inputs import by_chunks, describe_source, is_external, is_image_folder, read_labeled
+from ._inputs import by_chunks, describe_source, image_rows, is_external, is_image_folder, read_labeled
 
 __all__ = ["LayerwiseBase", "check_is_fitted"]
 
@@ -112,6 +112,10 @@ class LayerwiseBase(ClassNamePrefixFeaturesOutMixin, BaseEstimator):
                 raise ConfigError(f"{type(self).__name__}(image_size={image_size!r}) resizes the images of a folder, but X is "
                                   f"{describe_source(X)}: it would not be used. Pass X as a folder of images (one subfolder per "
                                   "class, or an ImageFolder), or leave image_size=None.")
+        images = image_rows(X)
+        if images is not None:  # (n, c, h, w), (n, h, w) or (n, h, w, c) arrays: flat rows that know their shape
+            self._input_image_shape = images[1]
+            return images[0], y
         inputs = read_labeled(X, y, stream=stream, ordered=False, image_size=image_size)
         self._input_image_shape = inputs.image_shape
         return inputs.X, inputs.y
@@ -158,6 +162,9 @@ class LayerwiseBase(ClassNamePrefixFeaturesOutMixin, BaseEstimator):
             raise DataError(f"Expected 2D array, got 1D array of shape {tuple(X.shape)} instead: {name} expects X of shape "
                             "(n_samples, n_features). Reshape your data either using array.reshape(-1, 1) if your data "
                             "has a single feature or array.reshape(1, -1) if it contains a single sample.")
+        images = image_rows(X)
+        if images is not None:  # an array of images: its rows flattened, as fit flattened them
+            X = images[0]
         scale = getattr(self, "scale", "none")
         if reset:
             self.preprocessor_ = _saved_table(getattr(self, "pretrained", None))
@@ -186,7 +193,9 @@ class LayerwiseBase(ClassNamePrefixFeaturesOutMixin, BaseEstimator):
                                        if n_nan and not n_inf and scale != "table" else ".")
                 )
         if reset:
-            if not table and scale == "auto" and _saved_scaling(getattr(self, "pretrained", None)) is None:
+            # rows that came as images (a folder, a Dataset, an array of images) are never a table, whatever their width
+            if (not table and scale == "auto" and _saved_scaling(getattr(self, "pretrained", None)) is None
+                    and getattr(self, "_input_image_shape", None) is None):
                 table = looks_like_table(X)
             if table:
                 self.data_min_ = self.data_max_ = None

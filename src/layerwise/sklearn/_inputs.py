@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from ..data.adapters import DatasetRows, as_training_data, is_torch_data, materialize
 from ..data.files import FILE_SUFFIXES, read_features, read_labels
@@ -244,6 +245,25 @@ def _in_memory(X: np.ndarray, y: np.ndarray | None = None) -> Inputs:
     if X.ndim <= 2:
         return Inputs(X, y)
     return Inputs(X.reshape(len(X), -1), y, _image_shape(X.shape[1:]))
+
+
+def image_rows(X) -> tuple[np.ndarray, tuple[int, int, int]] | None:
+    """``(rows, (channels, height, width))`` of an array (NumPy or torch) of images, else None.
+
+    ``(n, h, w)`` is one channel; ``(n, c, h, w)`` is PyTorch's layout, and ``(n, h, w, c)`` (Pillow's and
+    matplotlib's) is taken for channels-last when its last axis has at most 4 entries and its second more. The
+    rows are the images flattened channel by channel (``(n, c * h * w)``), as an image folder's are, so that a
+    model fitted on one kind of source predicts on the others.
+    """
+    if isinstance(X, torch.Tensor):
+        X = X.detach().cpu().numpy()
+    if not isinstance(X, np.ndarray) or X.ndim not in (3, 4) or X.shape[0] == 0:
+        return None
+    if X.ndim == 3:
+        X = X[:, None]
+    elif X.shape[3] <= 4 < X.shape[1]:
+        X = np.moveaxis(X, 3, 1)
+    return np.ascontiguousarray(X).reshape(len(X), -1), tuple(int(d) for d in X.shape[1:])
 
 
 def _image_shape(item_shape: tuple[int, ...]) -> tuple[int, ...] | None:

@@ -52,7 +52,7 @@ class SemiSupervisedMixin:
             images = self._image_shape() is not None
             method = None
             if ladder and images and self._on_gpu() and not self._set_away(SEMI_SUPERVISED.get("conv_ladder").unused_params):
-                method = "conv_ladder"  # images (a folder, a Dataset, a .npy file of them): Conv-Small, using their shape
+                method = "conv_ladder"  # images (a folder, a Dataset, a .npy file or an array of them): Conv-Small, using their shape
             elif ladder and (images or not getattr(self, "_rows_are_table", False)):
                 method = "ladder"  # flat pixels; or images with hidden_layer_sizes or activation, which it uses
         elif name is not None and task != "classification":

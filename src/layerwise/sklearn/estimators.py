@@ -50,7 +50,8 @@ class _PretrainedBase(TransformerMixin, PretrainedStackMixin, SemiSupervisedMixi
         ``weights``: the rows' weights in the supervised cost (:func:`~layerwise.sklearn._weights.labeled_row_weights`),
         or None for none."""
         # X as the network sees it: encoded tables stay tables, except one of categories only (0/1 columns)
-        self._rows_are_table = getattr(self, "preprocessor_", None) is not None or looks_like_table(X)
+        self._rows_are_table = getattr(self, "preprocessor_", None) is not None or (
+            getattr(self, "_input_image_shape", None) is None and looks_like_table(X))
         self._fit_network(X, y_targets, labeled, n_out, objective, stratify, checkpoint_dir, resume, weights)
         self._blend_recipe = None
         for name in ("reference_score_", "holdout_score_", "baseline_score_", "reference_name_", "blend_weight_", "blend_score_",
