@@ -290,10 +290,11 @@ def test_stacked_autoencoder_fits_or_raises_a_layerwise_error(X):
     if sae is None:  # a valid X of two rows or more must not be refused
         assert not (_expected_ok(X) and len(X) >= 2), error
         return
-    assert X.ndim == 2 and len(X) >= 2 and X.shape[1] >= 1
+    # 2-D rows, or an array of images ((n, h, w), (n, c, h, w)), which the estimators flatten
+    assert (X.ndim == 2 and X.shape[1] >= 1 or X.ndim in (3, 4)) and len(X) >= 2
     codes = sae.transform(X)
     assert codes.shape == (len(X), 4) and codes.dtype == np.float32 and np.isfinite(codes).all()
-    assert sae.inverse_transform(codes).shape == X.shape
+    assert sae.inverse_transform(codes).shape == X.reshape(len(X), -1).shape
 
 
 @pytest.mark.parametrize("y", [

@@ -160,7 +160,8 @@ def test_grid_search_over_pretraining(digits_small):
         (lambda X: np.where(X > 0.5, np.nan, X), None, DataError, r"Input X contains NaN or infinity \(\d+ NaN, 0 inf values in an array of shape \(300, 64\)\); PretrainedClassifier expects finite numbers\. Impute"),
         (lambda X: np.where(X > 0.5, np.inf, X), None, DataError, r"Input X contains NaN or infinity \(0 NaN, \d+ inf values"),
         (lambda X: X[:, 0], None, DataError, r"Expected a 2-dimensional container|Expected 2D array, got 1D array"),
-        (lambda X: X.reshape(len(X), 8, 8), None, DataError, r"Found array with dim 3(\. PretrainedClassifier expected <= 2|, while dim <= 2 is required by PretrainedClassifier)\. "  # scikit-learn 1.6 | >= 1.7
+        # (n, 8, 8) and (n, 1, 8, 8) are arrays of images (test_image_arrays.py); five axes are nothing we read
+        (lambda X: X.reshape(len(X), 1, 1, 8, 8), None, DataError, r"Found array with dim 5(\. PretrainedClassifier expected <= 2|, while dim <= 2 is required by PretrainedClassifier)\. "  # scikit-learn 1.6 | >= 1.7
          r"PretrainedClassifier expects X of shape \(n_samples, n_features\)"),
         (None, lambda y: y[:-5], DataError, r"y has 295 rows but X has 300; expected one label per row of X"),
         (None, lambda y: y + 0.5, ValueError, r"Unknown label type"),

@@ -44,9 +44,8 @@ def test_semi_supervised_params_without_a_method_are_refused(partly_labeled, dig
     with pytest.raises(ConfigError, match=r"semi_supervised_params=\{'noise_std': 0\.3\} is set, but semi_supervised='auto' "
                                           r"trains no semi-supervised method here \(dropout=0\.3 chose the stack path\)"):
         PretrainedClassifier(**FAST, dropout=0.3, semi_supervised_params={"noise_std": 0.3}).fit(X, y)
-    X_all, y_all = digits_small
-    with pytest.raises(ConfigError, match=r"\(every row is labeled\), so it would not be used"):
-        PretrainedClassifier(**FAST, semi_supervised_params={"noise_std": 0.3}).fit(X_all, y_all)
+    X_all, y_all = digits_small  # every row labeled: "auto" trains the ladder too, which uses them
+    assert PretrainedClassifier(**FAST, semi_supervised_params={"noise_std": 0.3}).fit(X_all, y_all).semi_supervised_ == "ladder"
 
 
 def test_the_regressor_refuses_semi_supervised_params():

@@ -1,7 +1,7 @@
 """The semi-supervised path of ``PretrainedClassifier``: a registered method trained on labeled and unlabeled rows.
 
 With ``semi_supervised="ladder"`` (or ``"conv_ladder"``, ``"m1m2"``, ``"vime"``, or
-``"auto"`` when some rows are unlabeled) the classifier is not a pretrained stack fine-tuned on the
+``"auto"`` for a classifier of rows that are not a table, labeled or not) the classifier is not a pretrained stack fine-tuned on the
 labeled rows: it is the method's own network, trained by
 :func:`layerwise.semi_supervised.fit_semi_supervised` on every row at every
 step. ``"auto"`` trains the convolutional ladder (Conv-Small) on rows that came as
@@ -48,7 +48,9 @@ class SemiSupervisedMixin:
         stack_only, semi_only = self._set_only_for("stack"), self._set_only_for("semi")
         method = name
         if name == "auto":  # tables: greedy column-corruption pretraining measured better and 7-10x faster (#25)
-            ladder = task == "classification" and not labeled.all() and self.pretrained is None and not stack_only
+            # every row labeled too: the ladder's denoising costs regularise the classifier (digits, all labels: 0.86%
+            # test error against 2.10% greedy; MNIST, all 60,000: 0.72% against the greedy path's 1.45%; #21)
+            ladder = task == "classification" and self.pretrained is None and not stack_only
             images = self._image_shape() is not None
             method = None
             if ladder and images and self._on_gpu() and not self._set_away(SEMI_SUPERVISED.get("conv_ladder").unused_params):
@@ -114,8 +116,6 @@ class SemiSupervisedMixin:
     def _why_no_method(self, labeled: np.ndarray, task: str, stack_only: list[str]) -> str:
         if task != "classification":
             return "a regressor has none"
-        if labeled.all():
-            return "every row is labeled"
         if self.pretrained is not None:
             return "pretrained is set"
         if stack_only:
