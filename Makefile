@@ -62,15 +62,15 @@ bench: $(STAMP)
 SEEDS ?= 0 1 2
 reproduce: $(STAMP)
 	cd benchmarks && for s in $(SEEDS); do \
-	  ../$(PY) reproduce_sdae.py --pretrain denoising --seed $$s --save-stack results/sdae_stack_$$s && \
-	  ../$(PY) reproduce_sdae.py --pretrain none --seed $$s && \
-	  ../$(PY) reproduce_sdae.py --pretrain rbm --seed $$s && \
-	  ../$(PY) reproduce_deep_ae.py --epochs 40 --seed $$s && \
-	  ../$(PY) reproduce_deep_ae.py --epochs 80 --seed $$s && \
-	  ../$(PY) reproduce_vae.py --epochs 50 --seed $$s && \
-	  ../$(PY) reproduce_vae.py --epochs 200 --seed $$s && \
-	  ../$(PY) reproduce_sklearn_rbm.py --seed $$s && \
-	  ../$(PY) reproduce_sdae.py --pretrain denoising --seed $$s --load-stack results/sdae_stack_$$s --precision bf16 || exit 1; \
+	  ../$(PY) reproduce_sdae.py --pretrain denoising --random-state $$s --save-stack results/sdae_stack_$$s && \
+	  ../$(PY) reproduce_sdae.py --pretrain none --random-state $$s && \
+	  ../$(PY) reproduce_sdae.py --pretrain rbm --random-state $$s && \
+	  ../$(PY) reproduce_deep_ae.py --max-iter 40 --random-state $$s && \
+	  ../$(PY) reproduce_deep_ae.py --max-iter 80 --random-state $$s && \
+	  ../$(PY) reproduce_vae.py --max-iter 50 --random-state $$s && \
+	  ../$(PY) reproduce_vae.py --max-iter 200 --random-state $$s && \
+	  ../$(PY) reproduce_sklearn_rbm.py --random-state $$s && \
+	  ../$(PY) reproduce_sdae.py --pretrain denoising --random-state $$s --load-stack results/sdae_stack_$$s --precision bf16 || exit 1; \
 	done
 	cd benchmarks && ../$(PY) reproduce_few_labels.py --stack results/sdae_stack_0
 	cd benchmarks && ../$(PY) few_labels_digits.py --seeds $(SEEDS)

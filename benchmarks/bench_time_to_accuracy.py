@@ -12,6 +12,10 @@ start of ``fit`` to its return:
   images' shape (digits 1x8x8, MNIST 1x28x28): the convolutional ladder (Conv-Small, Gamma-model), which
   ``"auto"`` takes for images on a GPU only; a line like the default's. Not in the default ``--methods``
   on MNIST (a step costs about 1 s on this CPU).
+- ``greedy`` / ``ladder``: ``semi_supervised=None`` (greedy pretraining, then fine-tuning) and
+  ``semi_supervised="ladder"``, lines like the default's: what ``"auto"`` chooses between, side by side
+  (with every row labeled, issue #21).
+- ``mlp``: scikit-learn's ``MLPClassifier()`` with its defaults on the labeled rows, a point.
 - ``labelspreading``: scikit-learn's ``LabelSpreading(kernel="knn")`` (digits: raw pixels, k=7; MNIST:
   on PCA-50 codes fitted on every training row, k=10), a point.
 - ``selftraining``: ``SelfTrainingClassifier(LogisticRegression())`` on the same inputs, a point.
@@ -19,8 +23,9 @@ start of ``fit`` to its return:
 
 Data sets: ``digits`` (the demo's split: 30% test, 10% of the training rows labeled), ``mnist100`` and
 ``mnist1000`` (the 60,000 MNIST training images with 10 / 100 labels per class drawn per seed; the 10,000
-test images). Records go to ``results/time_to_accuracy.jsonl``; ``report`` prints the table and draws
-``results/time_to_accuracy_<data>.png`` (log x)::
+test images); ``digitsall`` and ``mnistall``: the same rows with every training label. Records go to
+``results/time_to_accuracy.jsonl``; ``report`` prints the table and draws ``results/time_to_accuracy_<data>.png``
+(log x)::
 
     python benchmarks/bench_time_to_accuracy.py run --data digits --seeds 0 1 2
     python benchmarks/bench_time_to_accuracy.py run --data mnist100 mnist1000 --seeds 0 1 2   # hours today
@@ -41,6 +46,7 @@ import torch
 from _common import machine
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
+from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.semi_supervised import LabelSpreading, SelfTrainingClassifier
 
@@ -49,21 +55,28 @@ from layerwise import PretrainedClassifier
 from layerwise.train import Callback, predict_in_batches
 
 RESULTS = Path(__file__).resolve().parent / "results" / "time_to_accuracy.jsonl"
-METHODS = ("default", "conv_ladder", "labelspreading", "selftraining", "logistic")
-LINES = ("default", "conv_ladder")  # the methods drawn as error-against-seconds curves
-SHAPES = {"digits": (1, 8, 8), "mnist100": (1, 28, 28), "mnist1000": (1, 28, 28)}
+METHODS = ("default", "conv_ladder", "greedy", "ladder", "labelspreading", "selftraining", "logistic", "mlp")
+LINES = ("default", "conv_ladder", "greedy", "ladder")  # the methods drawn as error-against-seconds curves
+# the estimator's parameters of each line beside the default (conv_ladder's image shape is added per data set)
+LINE_PARAMS = {"default": {}, "conv_ladder": {"semi_supervised": "conv_ladder"}, "greedy": {"semi_supervised": None},
+               "ladder": {"semi_supervised": "ladder"}}
+DATA = ("digits", "digitsall", "mnist100", "mnist1000", "mnistall")
+SHAPES = {"digits": (1, 8, 8), "digitsall": (1, 8, 8), "mnist100": (1, 28, 28), "mnist1000": (1, 28, 28),
+          "mnistall": (1, 28, 28)}
 
 
 def load(data: str, seed: int):
     """``(X_train, y_partial, X_test, y_test)``: float32 rows in [0, 1], -1 for the unlabeled training rows."""
-    if data == "digits":
+    if data.startswith("digits"):
         import few_labels_digits
 
-        X, y_partial, _, X_test, y_test, _ = few_labels_digits.split(seed)
-        return X, y_partial, X_test, y_test
+        X, y_partial, _, X_test, y_test, y = few_labels_digits.split(seed)
+        return X, (y if data == "digitsall" else y_partial), X_test, y_test
     from _reproduce import mnist
 
     X, y, X_test, y_test = (t.numpy() for t in mnist())
+    if data == "mnistall":
+        return X, y, X_test, y_test
     per_class = {"mnist100": 10, "mnist1000": 100}[data]
     rng = np.random.RandomState(seed)
     keep = np.concatenate([rng.choice(np.flatnonzero(y == c), per_class, replace=False) for c in range(10)])
@@ -87,6 +100,10 @@ class ErrorCurve(Callback):
         self.threads = torch.get_num_threads()  # during the fit (layerwise.train.threads may lower it)
         was_training = model.training
         model.eval()
+        first = next((m for m in model.modules() if isinstance(m, torch.nn.Linear)), None)
+        if first is not None and first.in_features != self.X.shape[1]:  # a deeper greedy stage: it reads codes, not rows
+            self.paused += time.perf_counter() - t0
+            return
         with torch.no_grad():
             out = predict_in_batches(model, self.X.to(next(model.parameters()).device))
         model.train(was_training)
@@ -104,6 +121,7 @@ def peers(data: str, seed: int) -> dict:
         "labelspreading": (make_pipeline(*pca, LabelSpreading(kernel="knn", n_neighbors=k, max_iter=100)), False),
         "selftraining": (make_pipeline(*pca, SelfTrainingClassifier(LogisticRegression(max_iter=1000))), False),
         "logistic": (LogisticRegression(max_iter=2000), True),
+        "mlp": (MLPClassifier(random_state=seed), True),  # scikit-learn's defaults: (100,), adam, up to 200 epochs
     }
 
 
@@ -114,8 +132,10 @@ def run_one(data: str, seed: int, method: str, params: dict) -> dict:
     start = time.perf_counter()
     if method in LINES:
         curve = ErrorCurve(X_test, y_test, 10, start)
-        conv = {"semi_supervised": "conv_ladder", "semi_supervised_params": {"image_shape": SHAPES[data]}} if method == "conv_ladder" else {}
-        est = PretrainedClassifier(random_state=seed, callbacks=(curve,), **conv, **params)
+        line = dict(LINE_PARAMS[method])
+        if method == "conv_ladder":
+            line["semi_supervised_params"] = {"image_shape": SHAPES[data]}
+        est = PretrainedClassifier(random_state=seed, callbacks=(curve,), **line, **params)
         est.fit(X, y_partial)
         seconds = time.perf_counter() - start - curve.paused
     else:
@@ -181,7 +201,8 @@ def plot(data: str, recs: list[dict]) -> Path:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    names = {"default": "PretrainedClassifier() (each seed)", "conv_ladder": "semi_supervised='conv_ladder' (each seed)"}
+    names = {"default": "PretrainedClassifier() (each seed)", "conv_ladder": "semi_supervised='conv_ladder' (each seed)",
+             "greedy": "semi_supervised=None: greedy + fine-tune (each seed)", "ladder": "semi_supervised='ladder' (each seed)"}
     for j, line in enumerate(LINES):
         for i, r in enumerate(sorted((r for r in recs if r["method"] == line), key=lambda r: r["seed"])):
             pts = np.array(r.get("curve") or [[r["seconds"], r["test_error"]]])
@@ -211,7 +232,7 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run")
-    r.add_argument("--data", nargs="+", default=["digits"], choices=["digits", "mnist100", "mnist1000"])
+    r.add_argument("--data", nargs="+", default=["digits"], choices=DATA)
     r.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     r.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     r.add_argument("--params", default="{}", help="JSON parameters of the default (levers; not the reported figure)")

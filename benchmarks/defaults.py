@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--labels", type=int, nargs="+", default=[60000, 1000])
     p.add_argument("--variant", action="append", default=None, help="JSON of parameters to change (repeatable)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--random-state", type=int, default=0)
     args = p.parse_args(argv)
     variants = [{}] + [json.loads(v) for v in (args.variant or ['{"lr_schedule": "constant"}'])]
     X, y, X_test, y_test = mnist()
@@ -34,10 +34,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
     for n in args.labels:
         y_partial = y.copy()
         if n < len(y):
-            keep = np.random.default_rng(args.seed).choice(len(y), n, replace=False)
+            keep = np.random.default_rng(args.random_state).choice(len(y), n, replace=False)
             y_partial[np.setdiff1d(np.arange(len(y)), keep)] = -1
         for params in variants:
-            clf = PretrainedClassifier(random_state=args.seed, **params)
+            clf = PretrainedClassifier(random_state=args.random_state, **params)
             start = time.perf_counter()
             clf.fit(X, y_partial)
             seconds = time.perf_counter() - start

@@ -33,7 +33,7 @@ def main() -> None:
     acc: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as out:
         for seed in range(args.seeds):
-            r = run_demo(args.dataset, args.data_dir, f"{out}/{seed}", seed=seed, settings=settings, progress=False, log=lambda m: None)
+            r = run_demo(args.dataset, args.data_dir, f"{out}/{seed}", random_state=seed, settings=settings, verbose=False, log=lambda m: None)
             for row in r["rows"]:
                 acc.setdefault(row["method"], []).append(row["accuracy"])
             print(json.dumps({"seed": seed, **{row["method"]: row["accuracy"] for row in r["rows"]}}), flush=True)

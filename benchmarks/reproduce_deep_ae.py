@@ -10,7 +10,7 @@ fine-tuned end to end with the Bernoulli cross-entropy (Hinton & Salakhutdinov f
 cross-entropy too). The error is ``sum over the 784 pixels of (reconstruction - pixel)^2``,
 averaged over the 10,000 test images, pixels in [0, 1].
 
-    python benchmarks/reproduce_deep_ae.py [--epochs 50] [--pretrain-epochs 10]
+    python benchmarks/reproduce_deep_ae.py [--max-iter 50] [--pretrain-max-iter 10]
 """
 
 from __future__ import annotations
@@ -46,29 +46,30 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--code", type=int, default=30)
     p.add_argument("--activation", default="relu")
     p.add_argument("--pretrain", default="denoising")
-    p.add_argument("--pretrain-epochs", type=int, default=10)
-    p.add_argument("--epochs", type=int, default=50)
-    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--pretrain-max-iter", type=int, default=10)
+    p.add_argument("--max-iter", type=int, default=50)
+    p.add_argument("--learning-rate-init", type=float, default=1e-3)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--random-state", type=int, default=0)
     args = p.parse_args(argv)
     X, _, X_test, _ = mnist()
     clock = Clock()
     with clock("pca"):
         pca = pca_error(X.numpy(), X_test.numpy(), args.code)
-    common = {"batch_size": args.batch_size, "random_state": args.seed, "precision": args.precision, "verbose": True}
+    common = {"batch_size": args.batch_size, "random_state": args.random_state, "precision": args.precision, "verbose": True}
     params = {"noise": "masking", "level": 0.2} if args.pretrain == "denoising" else {}
     with clock("pretrain"):
         body = GreedyLayerwise(args.hidden, activation=args.activation, objective=args.pretrain, objective_params=params, loss="bce",
-                               trainer=Trainer(**common, max_iter=args.pretrain_epochs)).fit(X)
+                               trainer=Trainer(**common, max_iter=args.pretrain_max_iter)).fit(X)
         # the 30-unit code layer is linear (Hinton & Salakhutdinov 2006), trained on the frozen codes
         top = GreedyLayerwise((args.code,), activation="identity", objective="autoencoder",
-                              trainer=Trainer(**{**common, "random_state": args.seed + 10}, max_iter=args.pretrain_epochs)).fit(predict_in_batches(body, X))
+                              trainer=Trainer(**{**common, "random_state": args.random_state + 10}, max_iter=args.pretrain_max_iter)
+                              ).fit(predict_in_batches(body, X))
         stack = EncoderStack([*body.layers, *top.layers], [*body.decoders, *top.decoders], output=body.output)
     pretrained_error = squared_error(stack.unroll(), X_test)
     deep = stack.unroll()  # trainable copy: encoder, then the mirrored greedy decoders
-    trainer = Trainer(**{**common, "random_state": args.seed + 100}, max_iter=args.epochs, learning_rate_init=args.lr,
+    trainer = Trainer(**{**common, "random_state": args.random_state + 100}, max_iter=args.max_iter, learning_rate_init=args.learning_rate_init,
                       callbacks=[CosineLR()], desc="fine-tune deep AE")
     with clock("finetune"):
         history = trainer.fit(deep, Reconstruction(loss="bce"), (X,))

@@ -57,7 +57,7 @@ def run(stack, X_l, y_l, X_all, X_test, y_test, args, seed: int, semi: bool) -> 
     if semi:
         objective = SemiSupervised(objective, X_all, weight=args.semi_weight, corruption=make_corruption("masking", 0.25),
                                    batch_size=args.unlabeled_batch)
-    trainer = Trainer(max_iter=epochs, batch_size=batch, learning_rate_init=args.lr, random_state=seed, callbacks=[CosineLR()])
+    trainer = Trainer(max_iter=epochs, batch_size=batch, learning_rate_init=args.learning_rate_init, random_state=seed, callbacks=[CosineLR()])
     model, _ = finetune(net, head, objective, (X_l, y_l), mode="full", trainer=trainer)
     return test_error(model, X_test, y_test)
 
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     p.add_argument("--methods", nargs="+", default=["random", "pretrained", "semi"])
     p.add_argument("--steps", type=int, default=1000, help="optimizer steps per fine-tuning")
     p.add_argument("--batch-size", type=int, default=100)
-    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--learning-rate-init", type=float, default=1e-3)
     p.add_argument("--dropout", type=float, default=0.5)
     p.add_argument("--input-dropout", type=float, default=0.2)
     p.add_argument("--semi-weight", type=float, default=1.0)

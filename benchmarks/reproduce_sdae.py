@@ -35,44 +35,45 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--pretrain", choices=["denoising", "autoencoder", "rbm", "none"], default="denoising")
     p.add_argument("--hidden", type=int, nargs="+", default=[1000, 1000, 1000])
     p.add_argument("--activation", default=None, help="default: relu (logistic for rbm, whose units are binary)")
-    p.add_argument("--pretrain-epochs", type=int, default=15)
-    p.add_argument("--pretrain-lr", type=float, default=1e-3)
-    p.add_argument("--epochs", type=int, default=50)
-    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--pretrain-max-iter", type=int, default=15)
+    p.add_argument("--pretrain-learning-rate-init", type=float, default=1e-3)
+    p.add_argument("--max-iter", type=int, default=50)
+    p.add_argument("--learning-rate-init", type=float, default=1e-3)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--dropout", type=float, default=0.5)
     p.add_argument("--input-dropout", type=float, default=0.2)
     p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--random-state", type=int, default=0)
     p.add_argument("--save-stack", default=None)
     p.add_argument("--load-stack", default=None, help="skip pretraining: fine-tune this saved stack (e.g. in bf16, to compare)")
     args = p.parse_args(argv)
     activation = args.activation or ("logistic" if args.pretrain == "rbm" else "relu")
     X, y, X_test, y_test = mnist()
     clock = Clock()
-    common = {"batch_size": args.batch_size, "random_state": args.seed, "precision": args.precision, "verbose": True}
+    common = {"batch_size": args.batch_size, "random_state": args.random_state, "precision": args.precision, "verbose": True}
     with clock("pretrain"):
         if args.load_stack:
             stack = layerwise.load(args.load_stack)
         elif args.pretrain == "none":
-            torch.manual_seed(args.seed)
+            torch.manual_seed(args.random_state)
             stack = random_stack(X.shape[1], args.hidden, activation)
         else:
             greedy = GreedyLayerwise(args.hidden, activation=activation, objective=args.pretrain, objective_params=DEFAULT_PARAMS.get(args.pretrain, {}),
-                                     trainer=Trainer(**common, max_iter=args.pretrain_epochs, learning_rate_init=args.pretrain_lr))
+                                     trainer=Trainer(**common, max_iter=args.pretrain_max_iter, learning_rate_init=args.pretrain_learning_rate_init))
             stack = greedy.fit(X)
     if args.save_stack:
         layerwise.save(stack, args.save_stack)
-    torch.manual_seed(args.seed + 1)
+    torch.manual_seed(args.random_state + 1)
     head = ClassifierHead(args.hidden[-1], 10)
     net = with_dropout(stack, args.dropout, args.input_dropout)
-    trainer = Trainer(**{**common, "random_state": args.seed + 1}, max_iter=args.epochs, learning_rate_init=args.lr, callbacks=[CosineLR()], desc="fine-tune")
+    trainer = Trainer(**{**common, "random_state": args.random_state + 1}, max_iter=args.max_iter, learning_rate_init=args.learning_rate_init,
+                      callbacks=[CosineLR()], desc="fine-tune")
     with clock("finetune"):
         model, history = finetune(net, head, Classification(), (X, y), mode="full", trainer=trainer)
     err = test_error(model, X_test, y_test)
     published = {"denoising": 1.28, "autoencoder": 1.40, "rbm": 1.24, "none": 1.6}[args.pretrain]
     return record("sdae", {"pretrain": args.pretrain, "loaded_stack": args.load_stack, "hidden": args.hidden, "activation": activation,
-                           "precision": args.precision, "seed": args.seed, "test_error_pct": round(err, 3),
+                           "precision": args.precision, "seed": args.random_state, "test_error_pct": round(err, 3),
                            "published_pct": published, "train_loss": round(history[-1]["loss"], 4),
                            "wall_minutes": clock.minutes, "settings": vars(args)}, argv)
 

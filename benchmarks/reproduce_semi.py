@@ -55,8 +55,8 @@ def label_spreading(X: np.ndarray, y: np.ndarray, idx: np.ndarray, X_test: np.nd
 
 def classifier(args, seed: int) -> PretrainedClassifier:
     """The estimator of the method, with the papers' settings."""
-    common = dict(max_iter=args.epochs, batch_size=100, learning_rate_init=args.lr, lr_schedule="anneal",
-                  precision=args.precision, random_state=seed, verbose=args.progress)
+    common = dict(max_iter=args.max_iter, batch_size=100, learning_rate_init=args.learning_rate_init, lr_schedule="anneal",
+                  precision=args.precision, random_state=seed, verbose=args.verbose)
     if args.method == "ladder":
         return PretrainedClassifier(LADDER_HIDDEN, semi_supervised="ladder", **common,
                                     semi_supervised_params={"noise_std": args.noise, "denoising_costs": "paper"})
@@ -69,18 +69,18 @@ def main(argv: list[str] | None = None) -> list[dict]:
     p.add_argument("--method", choices=("ladder", "m1m2"), required=True)
     p.add_argument("--labels", type=int, nargs="+", default=[100])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--epochs", type=int, default=None, help="default: 100 (ladder), 60 (m1m2)")
-    p.add_argument("--lr", type=float, default=None, help="default: 0.002 (ladder), 0.001 (m1m2)")
+    p.add_argument("--max-iter", type=int, default=None, help="default: 100 (ladder), 60 (m1m2)")
+    p.add_argument("--learning-rate-init", type=float, default=None, help="default: 0.002 (ladder), 0.001 (m1m2)")
     p.add_argument("--noise", type=float, default=0.3)
     p.add_argument("--alpha", type=float, default=0.1)
     p.add_argument("--m1-epochs", type=int, default=50)
     p.add_argument("--precision", choices=("fp32", "bf16"), default="bf16")
     p.add_argument("--neighbors", type=int, nargs="+", default=[7, 10, 20],
                    help="LabelSpreading's k: each is reported (the best one on the test set flatters the peer, not us)")
-    p.add_argument("--progress", action="store_true")
+    p.add_argument("--verbose", action="store_true")
     args = p.parse_args(argv)
-    args.epochs = args.epochs or (100 if args.method == "ladder" else 60)
-    args.lr = args.lr or (2e-3 if args.method == "ladder" else 1e-3)
+    args.max_iter = args.max_iter or (100 if args.method == "ladder" else 60)
+    args.learning_rate_init = args.learning_rate_init or (2e-3 if args.method == "ladder" else 1e-3)
     X, y, X_test, y_test = mnist()
     pca = PCA(50, random_state=0).fit(X.numpy())
     rows = []

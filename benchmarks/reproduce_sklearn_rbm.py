@@ -66,7 +66,7 @@ def nudge_dataset(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--random-state", type=int, default=0)
     p.add_argument("--only", nargs="*", default=None, help="run only the models whose name contains one of these words")
     args = p.parse_args(argv)
     X, y = datasets.load_digits(return_X_y=True)
@@ -77,12 +77,12 @@ def main(argv: list[str] | None = None) -> dict:
     raw = clone(logistic).set_params(C=100.0)
     models = {
         "logistic on raw pixels (C=100)": raw,
-        "sklearn BernoulliRBM + logistic": Pipeline([("rbm", BernoulliRBM(n_components=100, learning_rate=0.06, n_iter=10, random_state=args.seed)),
+        "sklearn BernoulliRBM + logistic": Pipeline([("rbm", BernoulliRBM(n_components=100, learning_rate=0.06, n_iter=10, random_state=args.random_state)),
                                                      ("logistic", clone(logistic))]),
-        "layerwise RBM (PCD, same settings) + logistic": Pipeline([("rbm", RBMFeatures(args.seed)), ("logistic", clone(logistic))]),
-        "PretrainedClassifier() defaults": PretrainedClassifier(random_state=args.seed),
+        "layerwise RBM (PCD, same settings) + logistic": Pipeline([("rbm", RBMFeatures(args.random_state)), ("logistic", clone(logistic))]),
+        "PretrainedClassifier() defaults": PretrainedClassifier(random_state=args.random_state),
         "PretrainedClassifier(pretrain='rbm', (100,), full fine-tuning)": PretrainedClassifier(
-            (100,), activation="logistic", pretrain="rbm", pretrain_params={"persistent": True}, random_state=args.seed),
+            (100,), activation="logistic", pretrain="rbm", pretrain_params={"persistent": True}, random_state=args.random_state),
     }
     rows = {}
     for name, model in models.items():

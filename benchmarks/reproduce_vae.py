@@ -10,7 +10,7 @@ Bernoulli(pixel intensity) at every step; the test images are binarized once the
 a fixed seed (stochastic binarization, as Burda et al.). The NLL is ``-iwae_log_likelihood``
 with k = 5000, averaged over the 10,000 test images.
 
-    python benchmarks/reproduce_vae.py [--epochs 100] [--k 5000]
+    python benchmarks/reproduce_vae.py [--max-iter 100] [--k 5000]
 """
 
 from __future__ import annotations
@@ -39,20 +39,20 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--hidden", type=int, nargs="+", default=[200, 200])
     p.add_argument("--latent", type=int, default=50)
     p.add_argument("--activation", default="tanh")
-    p.add_argument("--epochs", type=int, default=100)
-    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--max-iter", type=int, default=100)
+    p.add_argument("--learning-rate-init", type=float, default=1e-3)
     p.add_argument("--batch-size", type=int, default=100)
     p.add_argument("--k", type=int, default=5000)
     p.add_argument("--test-rows", type=int, default=10000)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--random-state", type=int, default=0)
     args = p.parse_args(argv)
     X, _, X_test, _ = mnist()
     X_test_bin = torch.bernoulli(X_test[: args.test_rows], generator=torch.Generator().manual_seed(12345))
     clock = Clock()
-    torch.manual_seed(args.seed)
+    torch.manual_seed(args.random_state)
     vae = dense_vae(784, args.hidden, args.latent, activation=args.activation, output="logistic")
-    trainer = Trainer(max_iter=args.epochs, batch_size=args.batch_size, learning_rate_init=args.lr, random_state=args.seed, verbose=True,
-                      desc="VAE", callbacks=[CosineLR(floor=0.1)])
+    trainer = Trainer(max_iter=args.max_iter, batch_size=args.batch_size, learning_rate_init=args.learning_rate_init,
+                      random_state=args.random_state, verbose=True, desc="VAE", callbacks=[CosineLR(floor=0.1)])
     with clock("train"):
         history = trainer.fit(vae, DynamicBinarization(ELBO(loss="bce")), (X,))
     vae.eval()

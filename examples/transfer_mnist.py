@@ -44,7 +44,7 @@ def main() -> None:
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--labels-per-class", type=int, default=20)
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--pretrain-epochs", type=int, default=30)
+    parser.add_argument("--pretrain-max-iter", type=int, default=30)
     args = parser.parse_args()
     d = layerwise.load_dataset("mnist", data_dir=args.data_dir)
     source = torch.from_numpy(d.X[d.y < 5])  # unlabeled digits 0-4
@@ -54,7 +54,7 @@ def main() -> None:
 
     start = time.perf_counter()
     stack = GreedyLayerwise(SIZES, activation="relu", objective="denoising", trainer=Trainer(
-        max_iter=args.pretrain_epochs, batch_size=128, random_state=0, verbose=True)).fit(source)
+        max_iter=args.pretrain_max_iter, batch_size=128, random_state=0, verbose=True)).fit(source)
     print(f"pretrained {SIZES} on {len(source)} unlabeled images of digits 0-4 in {time.perf_counter() - start:.0f} s")
 
     results = {"random init, full": [], "pretrained on 0-4, frozen": [], "pretrained on 0-4, full": []}

@@ -9,7 +9,7 @@ log-likelihood (Burda et al. 2016), and writes four PNG files:
 - ``traversals.png``: one latent dimension varied at a time, the others held at a digit's code;
 - ``latent_2d.png``: latent means of the test set coloured by label (PCA if Z > 2).
 
-    python examples/vae_mnist.py --data-dir ../shared/data/mnist --epochs 10 --out runs/vae-mnist
+    python examples/vae_mnist.py --data-dir ../shared/data/mnist --max-iter 10 --out runs/vae-mnist
 """
 
 from __future__ import annotations
@@ -54,9 +54,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", default=None, help="folder with the MNIST IDX .gz files")
     parser.add_argument("--latent-dim", type=int, default=2)
-    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--max-iter", type=int, default=10)
     parser.add_argument("--iwae-k", type=int, default=100)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--random-state", type=int, default=0)
     parser.add_argument("--out", default="runs/vae-mnist")
     args = parser.parse_args()
     data = layerwise.load_dataset("mnist", data_dir=args.data_dir)
@@ -64,13 +64,13 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    vae, elbo, trainer, history = train(X, args.latent_dim, args.epochs, args.seed)
-    print(f"trained {args.epochs} epochs in {time.perf_counter() - start:.0f} s")
+    vae, elbo, trainer, history = train(X, args.latent_dim, args.max_iter, args.random_state)
+    print(f"trained {args.max_iter} epochs in {time.perf_counter() - start:.0f} s")
     print(f"test negative ELBO: {trainer.evaluate(vae, elbo, (X_test,))['loss']:.2f} nats")
     nll = -iwae_log_likelihood(vae, X_test[:1000], k=args.iwae_k, generator=torch.Generator().manual_seed(0)).mean()
     print(f"test NLL, IWAE bound with k={args.iwae_k} (first 1000 test images, grey levels as Bernoulli means): {nll:.2f} nats")
     plot_loss_curves({"VAE (negative ELBO)": history}, out / "loss_curves.png")
-    pictures(vae, X_test, y_test, out, args.seed)
+    pictures(vae, X_test, y_test, out, args.random_state)
     print(f"wrote {out}/samples.png, interpolation.png, traversals.png, latent_2d.png, loss_curves.png")
 
 

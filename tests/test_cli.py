@@ -12,7 +12,7 @@ from layerwise.demo import STEPS
 
 def test_demo_quick_writes_the_run_folder(tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["demo", "--quick", "--out", str(out), "--no-progress"]) == 0
+    assert main(["demo", "--quick", "--out", str(out), "--no-progress", "--random-state", "3"]) == 0
     table = capsys.readouterr().out
     for method in ["logistic regression, raw pixels", "random init, full", "pretrained, frozen", "pretrained, full",
                    "DBN (stacked RBMs), full", "kNN (k=5), pretrained codes", "LabelSpreading"]:
@@ -20,6 +20,7 @@ def test_demo_quick_writes_the_run_folder(tmp_path, capsys):
     assert "accuracy" in table and "precision" in table and "recall" in table and "seconds" in table
     result = json.loads((out / "results.json").read_text())
     assert len(result["rows"]) == len(STEPS) - 1 and result["n_labeled"] == 125  # every step but pretrain adds a row
+    assert result["random_state"] == 3
     assert result["plots"] == ["accuracy.png", "curves.png", "reconstructions.png"]
     for png in result["plots"]:
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

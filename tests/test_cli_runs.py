@@ -121,7 +121,7 @@ def test_run_command_errors(tmp_path, capsys):
     bad = tmp_path / "bad.toml"
     bad.write_text('[pretrain]\nepoch = 3\n')
     assert main(["pretrain", "-c", str(bad)]) == 2
-    assert "unknown key 'pretrain.epoch'. Did you mean 'pretrain.epochs'?" in capsys.readouterr().err
+    assert "unknown key 'pretrain.epoch'. Did you mean 'pretrain.max_iter' (called 'pretrain.epochs' before)?" in capsys.readouterr().err
     good = tmp_path / "good.toml"
     good.write_text(f'out_dir = "{tmp_path}"\n')
     assert main(["finetune", "-c", str(good)]) == 2
@@ -135,7 +135,7 @@ def test_run_command_errors(tmp_path, capsys):
 
 def test_sample_from_a_denoising_run_and_refusal(run, tmp_path, capsys):
     folder, _ = run
-    assert main(["sample", str(folder / "pretrained"), "-n", "12", "-o", str(tmp_path / "s")]) == 0
+    assert main(["sample", str(folder / "pretrained"), "-n", "12", "-o", str(tmp_path / "s"), "--random-state", "1"]) == 0
     X = np.load(tmp_path / "s.npy")
     assert X.shape == (12, 64) and (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
     assert main(["sample", str(folder / "model"), "-o", str(tmp_path / "t")]) == 2
@@ -157,7 +157,7 @@ def test_layerwise_resume_after_sigkill_gives_the_same_model(tmp_path):
 
     cfg = tmp_path / "run.toml"
     cfg.write_text('name = "ref"\n[data]\ndataset = "digits"\n[model]\nhidden_layer_sizes = [64, 32]\n'
-                   '[pretrain]\nepochs = 40\nbatch_size = 32\n')
+                   '[pretrain]\nmax_iter = 40\nbatch_size = 32\n')
     common = ["-c", str(cfg), "--set", f'out_dir="{tmp_path}"', "--no-progress"]
     ref = _cli("pretrain", *common)
     assert ref.wait(timeout=600) == 0, ref.stderr.read().decode()[-2000:]

@@ -7,7 +7,7 @@ import pytest
 
 from layerwise import PretrainedClassifier, PretrainedRegressor, StackedAutoencoder
 from layerwise.config import (
-    OLD_KEYS,
+    RENAMED_KEYS,
     SECTIONS,
     RunConfig,
     apply_overrides,
@@ -49,8 +49,8 @@ def test_yaml_file(tmp_path):
 @pytest.mark.parametrize(
     "raw, message",
     [
-        ({"pretrain": {"epoch": 5}}, r"unknown key 'pretrain.epoch'\. Did you mean 'pretrain.epochs'\? \('pretrain.epochs' is the old name of "
-                                     r"'pretrain.max_iter'\.\) Valid keys here: \['loss'"),
+        ({"pretrain": {"epoch": 5}}, r"unknown key 'pretrain.epoch'\. Did you mean 'pretrain.max_iter' \(called 'pretrain.epochs' before\)\? "
+                                     r"Valid keys here: \['loss'"),
         ({"pretrain": {"max_iters": 5}}, r"unknown key 'pretrain.max_iters'\. Did you mean 'pretrain.max_iter'\?"),
         ({"pretrian": {}}, r"unknown key 'pretrian'\. Did you mean 'pretrain'\?"),
         ({"pretrain": {"learning_rate_init": "fast"}}, r"pretrain.learning_rate_init must be a positive number; got 'fast'"),
@@ -102,24 +102,22 @@ OLD_CONFIG = {"seed": 3, "pretrain": {"objective": "sparse", "params": {"weight"
               "finetune": {"mode": "frozen", "epochs": 4, "lr": 0.02, "optimizer": "adamw", "patience": 3, "task": "regression"}}
 
 
-def test_old_keys_keep_working_for_one_release_with_a_warning():
-    with pytest.warns(FutureWarning, match=r"The config key '[\w.]+' is now '[\w.]+' \(the name of the parameter it sets\)") as record:
-        cfg = config_from_dict(OLD_CONFIG)
-    assert "The config key 'pretrain.epochs' is now 'pretrain.max_iter'" in "\n".join(str(w.message) for w in record)
-    assert (cfg.random_state, cfg.model.pretrain, cfg.model.pretrain_params) == (3, "sparse", {"weight": 0.01})
-    assert (cfg.pretrain.max_iter, cfg.pretrain.learning_rate_init, cfg.pretrain.solver) == (2, 0.01, "sgd")
-    assert (cfg.finetune.finetune, cfg.finetune.max_iter, cfg.finetune.learning_rate_init, cfg.finetune.solver) == ("frozen", 4, 0.02, "adamw")
-    assert cfg.finetune.n_iter_no_change == 3 and cfg.data.task == "regression"
-    assert set(OLD_KEYS) == {"seed", *(f"{s}.{k}" for s in ("pretrain", "finetune") for k in OLD_CONFIG[s])}
+def test_old_keys_are_refused_with_their_names_now():
+    """No key of an earlier release is moved: each is an unknown key, and the message names the key now."""
+    assert set(RENAMED_KEYS) == {"seed", *(f"{s}.{k}" for s in ("pretrain", "finetune") for k in OLD_CONFIG[s])}
+    with pytest.raises(ConfigError, match=rf"The config has {len(RENAMED_KEYS)} problem\(s\)") as e:
+        config_from_dict(OLD_CONFIG)
+    for old, new in RENAMED_KEYS.items():
+        assert f"unknown key {old!r}: it is now {new!r} (the name of the parameter it sets)." in str(e.value)
 
 
-def test_an_old_key_and_its_new_name_together_are_refused_but_an_old_override_wins(tmp_path):
-    with pytest.raises(ConfigError, match=r"The config sets both 'pretrain.epochs' \(the old name\) and 'pretrain.max_iter'"):
-        config_from_dict({"pretrain": {"epochs": 2, "max_iter": 3}})
+def test_an_old_key_in_an_override_is_refused_with_its_name_now(tmp_path):
     p = tmp_path / "run.toml"
     p.write_text("[pretrain]\nmax_iter = 5\n")
-    with pytest.warns(FutureWarning, match="pretrain.epochs"):
-        assert load_config(p, ["pretrain.epochs=2"]).pretrain.max_iter == 2
+    with pytest.raises(ConfigError, match=r"unknown key 'pretrain.epochs': it is now 'pretrain.max_iter'"):
+        load_config(p, ["pretrain.epochs=2"])
+    with pytest.raises(ConfigError, match=r"unknown key 'seed': it is now 'random_state'"):
+        load_config(p, ["seed=2"])
 
 
 # -- every config key is the parameter it configures, under the same name ------------------------------
@@ -155,7 +153,7 @@ def _misnamed(raw: dict) -> list[str]:
 def test_every_key_of_an_example_config_is_the_parameter_it_sets(path):
     raw = tomllib.loads(path.read_text())
     assert _misnamed(raw) == []
-    cfg = load_config(path)  # no FutureWarning: the examples use the names of today (pytest -W error::FutureWarning)
+    cfg = load_config(path)  # the examples use the names of today: an old one is refused
     for phase, cls in (("pretrain", StackedAutoencoder), ("finetune", PretrainedClassifier)):
         est = cls(**estimator_params(cfg, phase))
         for section in ("model", phase):

@@ -28,7 +28,7 @@ def test_the_reference_is_label_spreading_and_the_curves_share_axes(tmp_path, mo
     monkeypatch.setattr(viz, "plot_accuracy_bars", bars)
     monkeypatch.setattr(viz, "plot_training_curves", curves)
     settings = replace(SETTINGS["digits"], hidden_layer_sizes=(16,), pretrain_max_iter=1, max_iter=3, dbn=False)
-    result = run_demo(out_dir=tmp_path, settings=settings, progress=False, log=lambda m: None,
+    result = run_demo(out_dir=tmp_path, settings=settings, verbose=False, log=lambda m: None,
                       steps=[logistic_regression, pretrain, random_init, _label_spreading])
     assert result["plots"] == ["accuracy.png", "curves.png", "reconstructions.png"]
     scores, kw = drawn["bars"]
@@ -65,7 +65,7 @@ def test_curves_cover_the_semi_supervised_rows_too(tmp_path, monkeypatch):
 
     monkeypatch.setattr(viz, "plot_training_curves", curves)
     settings = replace(SETTINGS["digits"], hidden_layer_sizes=(16,), pretrain_max_iter=1, max_iter=2, semi_max_iter=2, dbn=False)
-    result = run_demo(out_dir=tmp_path, settings=settings, progress=False, log=lambda m: None,
+    result = run_demo(out_dir=tmp_path, settings=settings, verbose=False, log=lambda m: None,
                       steps=[pretrain, random_init, ladder])
     assert "curves.png" in result["plots"]
     histories, kw = drawn["curves"]

@@ -430,6 +430,8 @@ def cli(tmp_path, monkeypatch, capsys):
     (["pretrain"], r"layerwise pretrain: error: the following arguments are required: -c/--config"),
     (["demo", "--label-fraction", "abc"], r"layerwise demo: error: argument --label-fraction: invalid float value: 'abc'"),
     (["demo", "--dataset", "cifar"], r"argument --dataset: invalid choice: 'cifar' \(choose from 'digits', 'fashion-mnist', 'kmnist', 'mnist'\)"),
+    (["demo", "--seed", "3"], r"layerwise: error: unrecognized arguments: --seed 3 \(--seed is now --random-state\)"),
+    (["sample", "m", "--seed=3"], r"unrecognized arguments: --seed=3 \(--seed is now --random-state\)"),
 ])
 def test_cli_usage_errors_exit_2(cli, argv, message):
     code, err = cli(*argv)
@@ -446,7 +448,7 @@ def _write(name, text):
 @pytest.mark.parametrize("setup, argv, message", [
     (None, ["pretrain", "-c", "nope.toml"], r"Config file nope\.toml does not exist in .*, and no example that ships with layerwise has that name \(digits_few_labels\.toml.*\)\. Pass the path of a \.toml or \.yaml file"),
     (_write("typo.toml", "[pretrain]\nepoch = 5\n"), ["pretrain", "-c", "typo.toml"],
-     r"The config has 1 problem\(s\):\n- unknown key 'pretrain\.epoch'\. Did you mean 'pretrain\.epochs'\?"),
+     r"The config has 1 problem\(s\):\n- unknown key 'pretrain\.epoch'\. Did you mean 'pretrain\.max_iter' \(called 'pretrain\.epochs' before\)\?"),
     (_write("type.toml", '[pretrain]\nmax_iter = "five"\n'), ["pretrain", "-c", "type.toml"], r"pretrain\.max_iter must be a positive integer; got 'five'\."),
     (_write("bad.toml", "[pretrain\n"), ["pretrain", "-c", "bad.toml"], r"Config file bad\.toml is not valid TOML: Expected ']'"),
     (None, ["pretrain", "-c", "tiny.toml", "--set", "max_iter"], r"Override 'max_iter' is not of the form key\.path=value, e\.g\. --set pretrain\.max_iter=5\."),

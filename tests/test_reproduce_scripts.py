@@ -28,19 +28,19 @@ def _run(tmp_path, script, *args):
 
 def test_sdae_then_few_labels(tmp_path, mnist_dir):
     stack = tmp_path / "stack"
-    (rec,) = _run(tmp_path, "reproduce_sdae.py", "--hidden", "32", "16", "--pretrain-epochs", "1", "--epochs", "1", "--save-stack", str(stack))
+    (rec,) = _run(tmp_path, "reproduce_sdae.py", "--hidden", "32", "16", "--pretrain-max-iter", "1", "--max-iter", "1", "--save-stack", str(stack))
     assert rec["experiment"] == "sdae" and 0 < rec["test_error_pct"] < 50
     recs = _run(tmp_path, "reproduce_few_labels.py", "--stack", str(stack), "--labels", "100", "--seeds", "1", "--steps", "5")
     assert set(recs[-1]["test_error_pct"]) == {"random", "pretrained", "semi"}
 
 
 def test_deep_ae(tmp_path, mnist_dir):
-    (rec,) = _run(tmp_path, "reproduce_deep_ae.py", "--hidden", "32", "16", "--code", "4", "--pretrain-epochs", "1", "--epochs", "1")
+    (rec,) = _run(tmp_path, "reproduce_deep_ae.py", "--hidden", "32", "16", "--code", "4", "--pretrain-max-iter", "1", "--max-iter", "1")
     assert rec["test_squared_error"] > 0 and rec["pca_squared_error"] > 0
 
 
 def test_vae(tmp_path, mnist_dir):
-    (rec,) = _run(tmp_path, "reproduce_vae.py", "--hidden", "32", "--latent", "4", "--epochs", "1", "--k", "4", "--test-rows", "50")
+    (rec,) = _run(tmp_path, "reproduce_vae.py", "--hidden", "32", "--latent", "4", "--max-iter", "1", "--k", "4", "--test-rows", "50")
     assert rec["test_nll_nats"] > 0
 
 

@@ -8,11 +8,27 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import warnings
 from collections.abc import Sequence
 
 __all__ = ["main"]
+
+
+#: Flags of earlier releases -> their names now. Only the usage error reads it: an old flag is refused like any
+#: unknown one, never translated.
+RENAMED_FLAGS = {"--seed": "--random-state"}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, whose "unrecognized arguments" error names the flag now of an old flag it lists."""
+
+    def error(self, message: str):
+        if message.startswith("unrecognized arguments"):
+            message += "".join(f" ({old} is now {new})" for old, new in RENAMED_FLAGS.items()
+                               if re.search(rf"(?<![\w-]){re.escape(old)}(?![\w-])", message))
+        super().error(message)
 
 
 class _LazyCommands:
@@ -71,8 +87,8 @@ def _demo(args: argparse.Namespace) -> int:
     out = args.out or f"runs/demo-{args.dataset}"
     # a new folder, or an earlier demo's with --overwrite; locked while the demo runs
     with claim_run_folder(out, "demo", args.overwrite, how="another folder with --out DIR"):
-        result = run_demo(args.dataset, args.data_dir, out, args.label_fraction, args.seed, settings,
-                          progress=progress_bars(args), log=lambda m: print(m, file=sys.stderr), callbacks=epoch_lines(args))
+        result = run_demo(args.dataset, args.data_dir, out, args.label_fraction, args.random_state, settings,
+                          verbose=progress_bars(args), log=lambda m: print(m, file=sys.stderr), callbacks=epoch_lines(args))
     print(format_table(result))
     written = ", ".join(["results.json", *result.get("plots", [])])
     print(f"\nrun folder: {out} ({written})")
@@ -108,8 +124,8 @@ def _verbosity_flags(default) -> argparse.ArgumentParser:
 def build_parser() -> argparse.ArgumentParser:
     from ._version import __version__
 
-    parser = argparse.ArgumentParser(prog="layerwise", description="Unsupervised layer-wise pretraining, then fine-tuning.",
-                                     parents=[_verbosity_flags(False)])
+    parser = _Parser(prog="layerwise", description="Unsupervised layer-wise pretraining, then fine-tuning.",
+                     parents=[_verbosity_flags(False)])
     parser.add_argument("--version", action="version", version=f"layerwise {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     parents = [_verbosity_flags(argparse.SUPPRESS)]
@@ -121,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--data-dir", help="folder with the dataset files (MNIST: the four IDX .gz files)")
     demo.add_argument("--out", help="run folder (default: runs/demo-DATASET)")
     demo.add_argument("--label-fraction", type=float, default=0.1, help="fraction of training rows that keep their label (default 0.1)")
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--random-state", type=int, default=0, metavar="N", help="seed of the data split and of every method (default 0)")
     demo.add_argument("--quick", action="store_true", help="a tenth of the epochs, for a smoke test")
     demo.add_argument("--no-progress", action="store_true", help="no progress bars")
     demo.add_argument("--overwrite", action="store_true", help="replace the results of an earlier demo in the run folder "
@@ -192,7 +208,7 @@ def _add_run_commands(sub, parents: list) -> None:
     p = add_parser("sample", help="draw samples from a saved generative model", description="Draw samples into OUT.png and OUT.npy.")
     p.add_argument("model", help="saved model folder")
     p.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--random-state", type=int, default=0, metavar="N", help="seed of the draws (default 0)")
     p.add_argument("-o", "--out", help="output path without suffix (default: samples); a folder: FOLDER/samples")
     p.add_argument("--overwrite", action="store_true", help="replace samples.npy and samples.png (the default names) if "
                                                             "they exist (by default sample refuses to)")
@@ -267,22 +283,23 @@ def main(argv: list[str] | None = None) -> int:
     _import_library()
     from . import commands
     from .exceptions import LayerwiseError
-    from .train import distributed
+    from .train.execution import shutdown, this_process
 
     commands.resumable_run = None  # set once a command has written a run folder's records
     shown = warnings.showwarning
     warnings.showwarning = _warning_line
+    process = this_process()
     try:
-        if distributed.launched() and args.command not in DISTRIBUTED_COMMANDS:
+        if process.launched and args.command not in DISTRIBUTED_COMMANDS:
             from .exceptions import ConfigError
 
             raise ConfigError(f"`layerwise {args.command}` runs on one process; only {', '.join(DISTRIBUTED_COMMANDS)} "
                               "train on several. Run it without torchrun.")
-        _packaged_config(args, say=distributed.is_main())
+        _packaged_config(args, say=process.writes)
         return args.func(args)
     except LayerwiseError as e:
         # every rank reports its own error (they may differ: a file missing on one machine); rank 0 unprefixed
-        who = "" if distributed.is_main() else f" (rank {distributed.rank()})"
+        who = f" ({process.who})" if process.who else ""
         print(f"layerwise: error{who}: {e}", file=sys.stderr)
         return 2
     except OSError as e:  # a file or folder the user named cannot be read or written: not a bug of layerwise
@@ -291,14 +308,13 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        if distributed.is_main():
-            run = commands.resumable_run
-            hint = f"; continue with `layerwise resume {run}`" if run is not None else ""
-            print(f"layerwise: interrupted{hint}", file=sys.stderr)
+        run = commands.resumable_run
+        hint = f"; continue with `layerwise resume {run}`" if run is not None else ""
+        process.once(print, f"layerwise: interrupted{hint}", file=sys.stderr)
         return 130
     finally:
         warnings.showwarning = shown
-        distributed.shutdown()
+        shutdown()
 
 
 def _import_library() -> None:

@@ -13,15 +13,14 @@ import numpy as np
 
 from .config import RunConfig, config_to_dict, estimator_params, load_config
 from .exceptions import CheckpointError, ConfigError, DataError
-from .train import distributed
 from .train.callbacks import Callback
+from .train.execution import this_process
 
 __all__ = ["pretrain", "finetune", "resume"]  # the commands that use a saved model: layerwise.model_commands
 
 
 def _say(msg: str) -> None:
-    if distributed.is_main():  # under torchrun only rank 0 talks
-        print(msg, file=sys.stderr)
+    this_process().once(print, msg, file=sys.stderr)  # under torchrun only rank 0 talks
 
 
 def _config(args: argparse.Namespace) -> RunConfig:
@@ -154,7 +153,7 @@ def _pretrain_run(cfg: RunConfig, args: argparse.Namespace, resume: bool) -> int
     start = time.perf_counter()
     sae.fit(data.X_train, checkpoint_dir=cfg.run_dir / "checkpoints", resume=resume)
     seconds = time.perf_counter() - start
-    if not distributed.is_main():  # every rank trained; rank 0 alone evaluates and writes the run folder
+    if not this_process().writes:  # every rank trained; rank 0 alone evaluates and writes the run folder
         return 0
     run = records.write()
     X_eval = data.X_test if data.X_test is not None else data.X_train
@@ -226,7 +225,7 @@ def _finetune_run(cfg: RunConfig, pretrained: str | None, args: argparse.Namespa
     est = cls(**params, verbose=progress_bars(args), pretrained=saved, callbacks=callbacks)
     est._run_callbacks = [records]
     est.fit(data.X_train, data.y_partial, checkpoint_dir=cfg.run_dir / "checkpoints", resume=resume)
-    if not distributed.is_main():  # every rank trained; rank 0 alone evaluates and writes the run folder
+    if not this_process().writes:  # every rank trained; rank 0 alone evaluates and writes the run folder
         return 0
     run = records.write()
     X_test, y_test = (data.X_test, data.y_test) if data.X_test is not None else (data.X_val, data.y_val)

@@ -36,10 +36,10 @@ stack, no semi-supervised method), ``class_weight = "none"`` is
 text is read as None only where the key takes None and not that text (a
 ``[data] label_column = "none"`` stays a column's name); a key left out takes
 its default, and YAML's ``null`` is None as it is. ``--set
-finetune.semi_supervised=none`` works the same way. The old keys (``pretrain.epochs``, ``finetune.lr``,
-``seed``...) still work for one release, with a ``FutureWarning`` naming the
-new key. ``--set a.b=value`` overrides use minGPT's grammar, values parsed as
-TOML literals.
+finetune.semi_supervised=none`` works the same way. A key of an earlier release
+(``pretrain.epochs``, ``finetune.lr``, ``seed``...) is an unknown key whose
+message names the key now (:data:`RENAMED_KEYS`). ``--set a.b=value`` overrides
+use minGPT's grammar, values parsed as TOML literals.
 """
 
 from __future__ import annotations
@@ -48,7 +48,6 @@ import dataclasses
 import difflib
 import json
 import tomllib
-import warnings
 from dataclasses import field, make_dataclass
 from pathlib import Path
 from typing import Any
@@ -57,7 +56,7 @@ from .exceptions import ConfigError
 from .params import DATA, LOGGING, PARAMS, PRETRAINED, PRETRAINED_CLASSIFIER, RUN, STACKED_AUTOENCODER, ParamSet
 from .params.constraints import Subject
 
-__all__ = ["RunConfig", "SECTIONS", "OLD_KEYS", "NONE_WORDS", "load_config", "apply_overrides", "config_from_dict", "config_to_dict",
+__all__ = ["RunConfig", "SECTIONS", "RENAMED_KEYS", "NONE_WORDS", "load_config", "apply_overrides", "config_from_dict", "config_to_dict",
            "estimator_params"]
 
 _SHARED = ("random_state", "device", "precision")  # top level: both estimators (and the data split: random_state)
@@ -88,8 +87,9 @@ SECTIONS: dict[str, ParamSet] = {
     "logging": LOGGING,
 }
 
-#: Keys of earlier releases -> their names now (the estimator parameter they set).
-OLD_KEYS = {
+#: Keys of earlier releases -> their names now (the estimator parameter they set). Only the unknown-key message reads
+#: it: an old key is refused like any unknown key, never moved.
+RENAMED_KEYS = {
     "seed": "random_state",
     "pretrain.objective": "model.pretrain",
     "pretrain.params": "model.pretrain_params",
@@ -158,7 +158,7 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConf
         if isinstance(e, ConfigError):
             raise
         raise ConfigError(f"Config file {path} is not valid {path.suffix[1:].upper()}: {e}") from e
-    return config_from_dict(apply_overrides(_renamed(raw), overrides or []))
+    return config_from_dict(apply_overrides(raw, overrides or []))
 
 
 def _load_yaml(text: str, path: Path) -> dict:
@@ -192,7 +192,7 @@ def _unique_keys_loader(yaml):
 
 
 def apply_overrides(raw: dict, overrides: list[str]) -> dict:
-    """Apply ``a.b=value`` overrides to a nested dict (values read as TOML literals; old keys renamed).
+    """Apply ``a.b=value`` overrides to a nested dict (values read as TOML literals).
 
     Examples
     --------
@@ -208,7 +208,7 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
             value = tomllib.loads(f"v = {text}")["v"]
         except tomllib.TOMLDecodeError:
             value = text  # a bare word: a string
-        key = _new_key(key.strip())
+        key = key.strip()
         node = raw
         parts = key.split(".")
         for p in parts[:-1]:
@@ -219,38 +219,9 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
     return raw
 
 
-def _new_key(key: str) -> str:
-    if key in OLD_KEYS:
-        warnings.warn(f"The config key {key!r} is now {OLD_KEYS[key]!r} (the name of the parameter it sets); the old key "
-                      "will stop working in 0.3.", FutureWarning, stacklevel=3)
-        return OLD_KEYS[key]
-    return key
-
-
-def _renamed(raw: Any) -> Any:
-    """``raw`` with old keys moved to their new place (a ``FutureWarning`` each); both given is an error."""
-    if not isinstance(raw, dict):
-        return raw
-    out = json.loads(json.dumps(raw))
-    for old, new in OLD_KEYS.items():
-        osec, _, okey = old.rpartition(".")
-        src = out.get(osec) if osec else out
-        if not isinstance(src, dict) or okey not in src:
-            continue
-        nsec, _, nkey = new.rpartition(".")
-        dst = out.setdefault(nsec, {}) if nsec else out
-        if not isinstance(dst, dict):
-            continue  # reported as a section that is not a table
-        if nkey in dst:
-            raise ConfigError(f"The config sets both {old!r} (the old name) and {new!r}; keep only {new!r}.")
-        dst[nkey] = src.pop(okey)
-        _new_key(old)
-    return out
-
-
 def config_from_dict(raw: dict) -> RunConfig:
     """Build and validate a :class:`RunConfig`; every problem is reported at once."""
-    raw = _renamed(raw or {})
+    raw = raw or {}
     problems: list[str] = []
     if not isinstance(raw, dict):
         raise ConfigError(f"The config must be a table of keys; got {type(raw).__name__}.")
@@ -334,17 +305,20 @@ def _home(section: str, key: str) -> str:
 
 
 def _unknown(prefix: str, key: str, names: list[str]) -> str:
-    """``unknown key 'pretrain.epoch'. Did you mean 'pretrain.epochs'? ...``: close old keys say what they are now; a
-    key of another section says which (``finetune.hidden_layer_sizes``: it belongs in [model])."""
+    """``unknown key 'pretrain.epoch'. Did you mean 'pretrain.max_iter'? ...``: a key of an earlier release (or one
+    spelt close to it) says its name now; a key of another section says which (``finetune.hidden_layer_sizes``: it
+    belongs in [model])."""
+    if prefix + key in RENAMED_KEYS:
+        return f"unknown key {prefix + key!r}: it is now {RENAMED_KEYS[prefix + key]!r} (the name of the parameter it sets)."
     home = _home(prefix.rstrip("."), key)
     if home:
         return f"unknown key {prefix + key!r}.{home} Valid keys here: {names}."
-    olds = {k.rpartition(".")[2]: v for k, v in OLD_KEYS.items() if k.rpartition(".")[0] == prefix.rstrip(".")}
+    olds = {k.rpartition(".")[2]: v for k, v in RENAMED_KEYS.items() if k.rpartition(".")[0] == prefix.rstrip(".")}
     match = difflib.get_close_matches(key, names + list(olds), n=1, cutoff=0.5)
     hint = ""
     if match:
         m = match[0]
-        hint = f" Did you mean {prefix + m!r}?" + (f" ({prefix + m!r} is the old name of {olds[m]!r}.)" if m in olds else "")
+        hint = f" Did you mean {olds[m]!r} (called {prefix + m!r} before)?" if m in olds else f" Did you mean {prefix + m!r}?"
     return f"unknown key {prefix + key!r}.{hint} Valid keys here: {names}."
 
 

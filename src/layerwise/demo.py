@@ -90,20 +90,20 @@ class DemoRun:
 
     data: Any
     settings: DemoSettings
-    seed: int
-    progress: bool
+    random_state: int
+    verbose: bool
     log: Callable[[str], None]
     rows: list = field(default_factory=list)
     curves: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict)
     stack: Any = None  # the greedy (denoising) stack, set by the pretraining step
     callbacks: list = field(default_factory=list)  # of every trainer: the CLI's epoch lines
-    verbose: bool = field(init=False, default=False)  # the trainers' and estimators' verbose, from progress
+    bars: bool = field(init=False, default=False)  # the trainers' and estimators' verbose, from verbose
 
     def __post_init__(self) -> None:
         # the trainers' verbose: progress bars on a terminal; elsewhere (a pipe, a log file) verbose would print a line
         # per epoch of every method, so the demo leaves it off there and prints a line per step instead (run_demo)
-        self.verbose = bool(self.progress) and _is_terminal(sys.stderr)
+        self.bars = bool(self.verbose) and _is_terminal(sys.stderr)
         d = self.data
         self.X, self.y, self.labeled = d.X_train, d.y_train, np.flatnonzero(d.labeled)
         self.Xt = torch.from_numpy(self.X)
@@ -119,7 +119,7 @@ class DemoRun:
         """The pretraining trainer of the settings (``changes`` for fine-tuning)."""
         s = self.settings
         params = dict(max_iter=s.pretrain_max_iter, batch_size=s.pretrain_batch_size, learning_rate_init=s.learning_rate_init,
-                      random_state=self.seed, device=_DEVICE, verbose=self.verbose, precision=s.precision,
+                      random_state=self.random_state, device=_DEVICE, verbose=self.bars, precision=s.precision,
                       callbacks=self.callbacks)
         return Trainer(**{**params, **changes})
 
@@ -134,7 +134,7 @@ class DemoRun:
         # frozen: the trainer trains the head alone, on the codes of the (unchanging) stack
         test_scores = _TestScores(predict_in_batches(stack, X_test) if mode == "frozen" else X_test,
                                   torch.from_numpy(self.data.y_test))
-        trainer = self.trainer(max_iter=s.max_iter, batch_size=s.batch_size, random_state=self.seed + 1, desc=name,
+        trainer = self.trainer(max_iter=s.max_iter, batch_size=s.batch_size, random_state=self.random_state + 1, desc=name,
                                callbacks=[*self.callbacks, test_scores])
         head = ClassifierHead(s.hidden_layer_sizes[-1], int(self.y.max()) + 1)
         (model, hist), t = _timed(lambda: finetune(stack, head, Classification(), (self.Xl, self.yl), mode=mode, trainer=trainer))
@@ -166,7 +166,7 @@ def logistic_regression(run: DemoRun) -> None:
 def pretrain(run: DemoRun) -> None:
     """Greedy pretraining on every training row (labels unused): the stack the next rows start from."""
     s = run.settings
-    torch.manual_seed(run.seed)
+    torch.manual_seed(run.random_state)
     greedy = run.greedy(s.activation, s.pretrain, s.pretrain_params)
     run.stack, t_pre = _timed(lambda: greedy.fit(run.Xt))
     run.extra["pretrain_seconds"] = t_pre
@@ -176,7 +176,7 @@ def pretrain(run: DemoRun) -> None:
 
 
 def random_init(run: DemoRun) -> None:
-    torch.manual_seed(run.seed)
+    torch.manual_seed(run.random_state)
     run.tune("random init, full", random_stack(run.X.shape[1], run.settings.hidden_layer_sizes, run.settings.activation), "full")
 
 
@@ -223,7 +223,7 @@ def _semi_supervised(run: DemoRun, name: str, method: str | None) -> None:
         params["max_iter"] = epochs
         if method == "m1m2":
             params["semi_supervised_params"] = {"m1_epochs": epochs}
-    clf = PretrainedClassifier(random_state=run.seed, verbose=run.verbose, precision=run.settings.precision,
+    clf = PretrainedClassifier(random_state=run.random_state, verbose=run.bars, precision=run.settings.precision,
                                callbacks=run.callbacks, **params)
     clf, t = _timed(lambda: clf.fit(run.X, _partial_labels(run)))
     # in curves.png beside the fine-tuned rows: their loss is the cross-entropy of the labeled rows, which the
@@ -261,8 +261,8 @@ STEPS: list[Callable[[DemoRun], str | None]] = [logistic_regression, pretrain, r
                                                 deep_belief_network, knn_on_codes, label_spreading, ladder, m1m2]
 
 
-def run_demo(dataset: str = "digits", data_dir=None, out_dir="runs/demo", label_fraction: float = 0.1, seed: int = 0,
-             settings: DemoSettings | None = None, progress: bool = True, log=print, steps=None,
+def run_demo(dataset: str = "digits", data_dir=None, out_dir="runs/demo", label_fraction: float = 0.1, random_state: int = 0,
+             settings: DemoSettings | None = None, verbose: bool = True, log=print, steps=None,
              callbacks: list | None = None) -> dict:
     """Run the comparison, write the run folder, return the results.
 
@@ -282,7 +282,8 @@ def run_demo(dataset: str = "digits", data_dir=None, out_dir="runs/demo", label_
         denoising stack, and the stack's reconstructions).
     label_fraction : float, default=0.1
         Fraction of the training rows that keep their label, in (0, 1].
-    seed : int, default=0
+    random_state : int, default=0
+        Seeds the data split and every method.
     settings : DemoSettings, optional
         Defaults to the dataset's preset in :data:`SETTINGS`.
     steps : list of callable, optional
@@ -293,7 +294,7 @@ def run_demo(dataset: str = "digits", data_dir=None, out_dir="runs/demo", label_
         out: where stderr is not a terminal it would print a line per epoch
         of every method, over a thousand lines. The demo prints instead,
         through ``log``, a line when each step starts and one when it ends
-        (its rows' accuracies and time); on a terminal ``progress`` shows
+        (its rows' accuracies and time); on a terminal ``verbose`` shows
         the progress bars. ``EpochLogger(when="always")`` (``-v``) stays.
 
     Returns
@@ -305,15 +306,15 @@ def run_demo(dataset: str = "digits", data_dir=None, out_dir="runs/demo", label_
     """
     s = settings or SETTINGS.get(dataset, DemoSettings())
     # the CLI's data preparation: 30% of the rows held out as the test set (unless the dataset has one), no validation rows
-    data = prepare_data(dataset, data_dir=data_dir, label_fraction=label_fraction, val_size=0.0, test_size=0.3, random_state=seed)
+    data = prepare_data(dataset, data_dir=data_dir, label_fraction=label_fraction, val_size=0.0, test_size=0.3, random_state=random_state)
     callbacks = [c for c in callbacks or [] if not (isinstance(c, EpochLogger) and c.when == "auto")]
-    run = DemoRun(data, s, seed, progress, log, callbacks=callbacks)
+    run = DemoRun(data, s, random_state, verbose, log, callbacks=callbacks)
     log(f"{dataset}: {len(run.X)} training rows ({len(run.labeled)} labeled, {label_fraction:.0%}), {len(data.X_test)} test rows; pixels {data.scaling}")
     steps = list(steps if steps is not None else STEPS)
     for i, step in enumerate(steps, start=1):
         _run_step(run, step, f"[{i}/{len(steps)}]")
     result = {"dataset": dataset, "n_train": len(run.X), "n_labeled": int(len(run.labeled)), "n_test": len(data.X_test),
-              "seed": seed, **run.extra, "settings": asdict(s), "rows": run.rows}
+              "random_state": random_state, **run.extra, "settings": asdict(s), "rows": run.rows}
     result["plots"] = [p.name for p in _plots(RunFolder(out_dir).path, result, run) if p is not None]
     RunFolder(out_dir).write_json("results.json", result)
     return result
@@ -358,7 +359,7 @@ def _plots(out, result: dict, run: DemoRun) -> list:
                                             title=f"Training on the labeled rows (loss: their cross-entropy): {title}"))
     if run.stack is not None:
         s, X = run.settings, run.data.X_test[:10]
-        noisy = corrupted(s.pretrain, s.pretrain_params, X, run.seed)
+        noisy = corrupted(s.pretrain, s.pretrain_params, X, run.random_state)
         X_hat = predict_in_batches(run.stack.unroll(), torch.from_numpy(noisy if noisy is not None else X)).numpy()
         written.append(plot_reconstructions(X, X_hat, run.data.image_shape, out / "reconstructions.png", X_corrupted=noisy))
     return written

@@ -43,7 +43,7 @@ from .nn.autoencoder import dense_autoencoder
 from .nn.blocks import activation_name, dense_block
 from .nn.stack import EncoderStack, freeze_trained
 from .objectives import make_objective
-from .params import GREEDY, TRAINER, Deprecated, configurable_init
+from .params import GREEDY, TRAINER, configurable_init
 from .train.checkpoint import check_resume, checkpoint_dir_problems
 from .train.execution import resolve_execution
 from .train.loop import Trainer
@@ -145,14 +145,8 @@ def random_stack(n_in: int, sizes: Sequence[int], activation: str = "relu", drop
     return EncoderStack([dense_block(a, b, activation, dropout) for a, b in zip(widths[:-1], widths[1:])])
 
 
-_GREEDY = GREEDY.with_deprecated(Deprecated(
-    "trainer_params", "trainer", translate=lambda p: {"trainer": Trainer(**(p or {}))},
-    note="Pass trainer=Trainer(...) with the same arguments, as to finetune().",
-))
-
-
 class GreedyLayerwise:
-    __doc__ = _GREEDY.document("""Train a stack of layers one at a time, each on the frozen codes of the last.
+    __doc__ = GREEDY.document("""Train a stack of layers one at a time, each on the frozen codes of the last.
 
     Each layer is a dense autoencoder, or the model the objective builds
     (``build_model``): an RBM for ``"rbm"`` (a deep belief network), a VAE for
@@ -180,9 +174,9 @@ class GreedyLayerwise:
     torch.Size([64, 3])
     """)
 
-    __init__ = configurable_init(_GREEDY, n_positional=1)
+    __init__ = configurable_init(GREEDY, n_positional=1)
 
-    def __post_init__(self, typed: dict[str, str]) -> None:
+    def __post_init__(self) -> None:
         problems = []
         options = self.objective_params if isinstance(self.objective_params, dict) else {}
         if self.objective == "sparse" and options.get("penalty") == "kl" and self.activation != "logistic":
@@ -193,7 +187,7 @@ class GreedyLayerwise:
         if getattr(self.trainer, "checkpoint_dir", None) is not None:
             problems.append(f"trainer has checkpoint_dir={str(self.trainer.checkpoint_dir)!r}; set "
                             "GreedyLayerwise(checkpoint_dir=...) instead: each stage checkpoints in its own stage_<k> folder.")
-        _GREEDY.validate({k: getattr(self, k) for k in _GREEDY}, "GreedyLayerwise", context=problems, typed=typed)
+        GREEDY.validate({k: getattr(self, k) for k in GREEDY}, "GreedyLayerwise", context=problems)
         self.hidden_layer_sizes = check_layer_sizes(self.hidden_layer_sizes)
 
     def fit(self, X: torch.Tensor, X_val: torch.Tensor | None = None, resume: bool = False) -> EncoderStack:
@@ -275,8 +269,8 @@ class GreedyLayerwise:
         chunk_rows = trainer.chunk_rows or 65536
         execution = resolve_execution(trainer.distributed, trainer.device)
         execution.write(lambda: encode_to_npy(encoder, rows, path, chunk_rows=chunk_rows, device=trainer.device), folder)
-        if isinstance(rows, NpyFile) and rows.path.parent == folder and execution.is_main:
-            rows.path.unlink(missing_ok=True)  # the previous layer's codes: trained on, no longer needed
+        if isinstance(rows, NpyFile) and rows.path.parent == folder:
+            execution.once(rows.path.unlink, missing_ok=True)  # the previous layer's codes: trained on, no longer needed
         return NpyFile(path)
 
     @contextlib.contextmanager
@@ -291,17 +285,11 @@ class GreedyLayerwise:
             folder = Path(self.checkpoint_dir) / "codes"
         else:  # rank 0's name on every rank; uuid: torch's generators are the training's, never drawn from here
             folder = Path(tempfile.gettempdir()) / f"layerwise-codes-{execution.same_on_all_ranks(uuid.uuid4().int % 2**62)}"
-        if execution.is_main:
-            folder.mkdir(parents=True, exist_ok=True)
+        execution.once(folder.mkdir, parents=True, exist_ok=True)
         try:
             yield folder
         finally:
-            if execution.is_main:
-                for f in folder.glob("codes_layer_*.npy"):
-                    f.unlink(missing_ok=True)
-                if self.checkpoint_dir is None:
-                    with contextlib.suppress(OSError):
-                        folder.rmdir()
+            execution.once(_remove_codes, folder, remove_folder=self.checkpoint_dir is None)
 
     def _check_stage(self, model, objective, inputs: torch.Tensor, codes: torch.Tensor, k: int, solver: str) -> None:
         """Dead units in the codes of layer ``k`` (:func:`~layerwise.diagnostics.check_codes`), and the objective's
@@ -317,11 +305,11 @@ class GreedyLayerwise:
         """A fit that does not resume removes the stage checkpoints of an earlier run first: resuming this
         run later must never restore a stage that an earlier run (another seed, other data) finished."""
         from .train.checkpoint import clear_checkpoint
-        from .train.distributed import is_main
+        from .train.execution import this_process
 
-        if self.checkpoint_dir is not None and Path(self.checkpoint_dir).is_dir() and is_main():
+        if self.checkpoint_dir is not None and Path(self.checkpoint_dir).is_dir():
             for stage in Path(self.checkpoint_dir).glob("stage_*"):
-                clear_checkpoint(stage)
+                this_process().once(clear_checkpoint, stage)
 
     def build(self, in_shape: Sequence[int], first_loss: str = "mse") -> EncoderStack:
         """The untrained stack that :meth:`fit` would train, e.g. to load saved weights into.
@@ -393,6 +381,15 @@ class GreedyLayerwise:
         if lr_scale < 1.0:
             changes["learning_rate_init"] = template.learning_rate_init * lr_scale
         return template.clone(**changes)
+
+
+def _remove_codes(folder: Path, remove_folder: bool) -> None:
+    """Delete the codes files of a fit in ``folder`` (and the folder, when the fit made it)."""
+    for f in folder.glob("codes_layer_*.npy"):
+        f.unlink(missing_ok=True)
+    if remove_folder:
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 def _sample_codes(encoder: nn.Module, inputs: torch.Tensor, device) -> torch.Tensor:

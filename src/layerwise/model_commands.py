@@ -271,7 +271,7 @@ def sample(args: argparse.Namespace) -> int:
         raise ConfigError(f"{args.model} holds a {type(model).__name__} ({describe_training(model)}), which has no generative "
                           "model: it cannot sample. Sampling needs a VariationalAutoencoder, or a StackedAutoencoder pretrained "
                           "with 'vae' or 'denoising' (a run's pretrained/ folder).")
-    X = draw_samples(model, args.n, args.seed)
+    X = draw_samples(model, args.n, args.random_state)
     _write_atomically(out.with_suffix(".npy"), lambda f: np.save(f, X), binary=True)
     side = int(round(np.sqrt(X.shape[1])))
     png = None  # rows that are not square images, or no matplotlib: no picture

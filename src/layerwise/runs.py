@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from .train.callbacks import Callback
-from .train.distributed import is_main
+from .train.execution import this_process
 from .train.loggers import CSVLogger, JSONLinesLogger, TensorBoardLogger
 
 __all__ = ["RunFolder", "RunMetrics", "RunLock", "run_loggers", "run_folder_problem", "claim_run_folder", "LOCK"]
@@ -117,7 +117,7 @@ class RunFolder:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.writes = is_main()
+        self.writes = this_process().writes
         if self.writes:
             self.path.mkdir(parents=True, exist_ok=True)
 
@@ -283,7 +283,7 @@ def claim_run_folder(path: str | Path, command: str, overwrite: bool = False, ho
     problem = run_folder_problem(path, command, overwrite, how)
     if problem:
         raise ConfigError(problem)
-    if not is_main():
+    if not this_process().writes:
         yield path
         return
     created = not path.exists()
@@ -307,7 +307,7 @@ def claim_run_folder(path: str | Path, command: str, overwrite: bool = False, ho
 @contextlib.contextmanager
 def lock_run_folder(path: str | Path, command: str) -> Iterator[Path]:
     """Hold the lock of an existing run folder while the block runs (``layerwise resume``); rank 0 only."""
-    if not is_main():
+    if not this_process().writes:
         yield Path(path)
         return
     lock = RunLock(path).acquire(command)

@@ -179,7 +179,7 @@ def _sample_shape(model: nn.Module, shape) -> tuple[int, ...]:
     )
 
 
-def draw_samples(model, n: int, seed: int = 0) -> np.ndarray:
+def draw_samples(model, n: int, random_state: int = 0) -> np.ndarray:
     """``n`` samples from a saved generative model, ``(n, n_features)``.
 
     A :class:`~layerwise.VariationalAutoencoder` samples its prior; a
@@ -188,10 +188,10 @@ def draw_samples(model, n: int, seed: int = 0) -> np.ndarray:
     DAE Markov chains (Bengio et al. 2013).
     """
     if hasattr(model, "sample"):
-        return np.asarray(model.sample(n, random_state=seed))
+        return np.asarray(model.sample(n, random_state=random_state))
     objective = getattr(model, "pretrain", None)
     width = model._n_inputs() if hasattr(model, "_n_inputs") else model.n_features_in_  # the network's input width
-    out = estimator_samples(model, objective, width, seed, n) if hasattr(model, "autoencoder_") else None
+    out = estimator_samples(model, objective, width, random_state, n) if hasattr(model, "autoencoder_") else None
     if out is None:
         raise ConfigError(f"A {type(model).__name__} pretrained with {objective!r} cannot sample. Sampling needs a "
                           "VariationalAutoencoder, or a StackedAutoencoder pretrained with 'vae' or 'denoising'.")

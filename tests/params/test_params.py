@@ -1,4 +1,5 @@
-"""The parameter table: one declaration drives signatures, docs, validation, nested options and old names."""
+"""The parameter table: one declaration drives signatures, docs, validation, nested options and the messages that
+point an old name to its name now."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 
 from layerwise import (
     OBJECTIVES,
+    CheckpointError,
     ConfigError,
     GreedyLayerwise,
     PretrainedClassifier,
@@ -127,13 +129,12 @@ def test_nested_options_work_for_any_registry():
     params.validate({"semi_supervised": "ladder", "semi_supervised_params": {"denoising_costs": [1.0, 0.1, 0.1]}}, "Demo")
 
 
-def test_stacked_autoencoder_accepts_its_removed_parameters_for_one_release(digits_small):
-    with pytest.warns(FutureWarning, match=r"The 'tol' parameter of StackedAutoencoder has no effect and is deprecated"):
-        sae = StackedAutoencoder((4,), max_iter=1, tol=1e-3)
-    assert "tol" not in sae.get_params()
+def test_stacked_autoencoder_refuses_the_parameters_it_never_used():
+    with pytest.raises(TypeError, match=r"StackedAutoencoder\(\) got unexpected keyword argument\(s\) \['tol'\]\."):
+        StackedAutoencoder((4,), max_iter=1, tol=1e-3)
 
 
-def test_a_model_saved_with_old_parameter_names_loads(digits_small, tmp_path):
+def test_a_model_saved_with_parameters_of_an_earlier_release_is_refused_with_their_names(digits_small, tmp_path):
     import json
 
     from layerwise import load, save
@@ -143,7 +144,9 @@ def test_a_model_saved_with_old_parameter_names_loads(digits_small, tmp_path):
     config = json.loads((folder / "config.json").read_text())
     config["params"].update(tol=1e-4, n_iter_no_change=10, validation_fraction=0.1)  # what 0.1 wrote
     (folder / "config.json").write_text(json.dumps(config))
-    assert load(folder).transform(X[:2]).shape == (2, 4)
+    with pytest.raises(CheckpointError, match=r"does not describe a valid StackedAutoencoder \(TypeError: StackedAutoencoder\(\) got "
+                                              r"unexpected keyword argument\(s\) \['tol', 'n_iter_no_change', 'validation_fraction'\]"):
+        load(folder)
 
 
 def test_trainer_and_greedy_validate_at_construction():
@@ -155,16 +158,16 @@ def test_trainer_and_greedy_validate_at_construction():
         GreedyLayerwise()
 
 
-def test_greedy_takes_a_trainer_and_old_trainer_params_still_work(digits_small):
+def test_greedy_takes_a_trainer_and_refuses_the_old_trainer_params(digits_small):
     import torch
 
     X = torch.from_numpy(digits_small[0])
-    new = GreedyLayerwise((8,), trainer=Trainer(max_iter=2, batch_size=50, random_state=3)).fit(X)
-    with pytest.warns(FutureWarning, match=r"The 'trainer_params' parameter of GreedyLayerwise was renamed 'trainer'"):
-        greedy = GreedyLayerwise((8,), trainer_params={"max_iter": 2, "batch_size": 50, "random_state": 3})
-    old = greedy.fit(X)
-    assert all(torch.equal(a, b) for a, b in zip(new.state_dict().values(), old.state_dict().values()))
+    greedy = GreedyLayerwise((8,), trainer=Trainer(max_iter=2, batch_size=50, random_state=3))
+    greedy.fit(X)
     assert [h["epoch"] for h in greedy.history_[0]] == [1, 2]
+    with pytest.raises(TypeError, match=r"GreedyLayerwise\(\) got unexpected keyword argument\(s\) \['trainer_params'\]\. 'trainer_params' "
+                                        r"is now 'trainer'; pass trainer=Trainer\(\.\.\.\) with the same arguments\."):
+        GreedyLayerwise((8,), trainer_params={"max_iter": 2})
 
 
 def test_regressor_fitted_state_is_public(digits_small):

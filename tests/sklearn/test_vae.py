@@ -95,7 +95,7 @@ def test_kl_warmup_and_early_stopping(digits_small):
 
 
 def test_early_stopping_ignores_the_warm_up_epochs():
-    stop = _StopAfterWarmup(warmup=3, patience=1, tol=0.0)
+    stop = _StopAfterWarmup(warmup=3, n_iter_no_change=1, tol=0.0)
     trainer = Trainer()
     stop.on_fit_start(trainer, None)
     for epoch, val in enumerate([1.0, 2.0, 3.0, 10.0, 9.0], start=1):  # warm-up losses rise with beta

@@ -183,14 +183,15 @@ def test_a_dict_of_class_weights_round_trips_through_a_model_file(balanced, tmp_
     np.testing.assert_array_equal(back.predict_proba(X), clf.predict_proba(X))
 
 
-def test_checkpoint_dir_given_by_position_still_works_with_a_warning(balanced, tmp_path):
+@pytest.mark.parametrize("args", [lambda p: (str(p),), lambda p: (p, True)])
+def test_a_checkpoint_folder_given_by_position_is_refused_as_sample_weight(balanced, tmp_path, args):
+    """``fit(X, y, "ckpt")`` passed the checkpoint folder in earlier releases; the third parameter is sample_weight."""
     X, y = balanced
-    with pytest.warns(FutureWarning, match=r"fit's third parameter is now sample_weight .* read as checkpoint_dir, which "
-                                           r"will stop working in 0\.3\. Pass checkpoint_dir=\.\.\. \(and resume=\.\.\.\) by name"):
-        PretrainedClassifier(**PATHS["full"]).fit(X[:200], y[:200], str(tmp_path))
-    assert (tmp_path / "finetune").is_dir()
-    with pytest.warns(FutureWarning):
-        PretrainedClassifier(**PATHS["full"]).fit(X[:200], y[:200], tmp_path, True)  # and resume, by position
+    with pytest.raises(DataError, match=r"sample_weight is the path '.+'; it takes one weight per row of X\. fit's third "
+                                        r"parameter is sample_weight .* pass the checkpoint folder by name, "
+                                        r"fit\(X, y, checkpoint_dir=\.\.\., resume=\.\.\.\)"):
+        PretrainedClassifier(**PATHS["full"]).fit(X[:200], y[:200], *args(tmp_path))
+    assert not (tmp_path / "finetune").exists()
 
 
 @pytest.mark.parametrize("kwargs, fit_kwargs, error, match", [

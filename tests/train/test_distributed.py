@@ -258,7 +258,7 @@ def test_cli_pretrain_under_torchrun_writes_one_run_folder(tmp_path):
     cfg = tmp_path / "digits.toml"
     shutil.copy(ROOT / "examples" / "digits_quick.toml", cfg)
     r, _ = _torchrun(["-m", "layerwise", "pretrain", "-c", str(cfg), "--set", f'out_dir="{tmp_path}"',
-                      "--set", "pretrain.epochs=2", "--no-progress"], cwd=tmp_path)
+                      "--set", "pretrain.max_iter=2", "--no-progress"], cwd=tmp_path)
     assert r.returncode == 0, f"{r.stdout[-3000:]}\n{r.stderr[-6000:]}"
     folder = tmp_path / "digits-quick"
     assert sorted(p.name for p in (folder / "pretrained").iterdir()) == ["config.json", "meta.json", "model.safetensors"]

@@ -221,7 +221,7 @@ def test_a_trainer_that_is_not_verbose_prints_nothing(capsys):
 
 def test_callbacks_and_the_history_see_each_epochs_learning_rate(X):
     """The rate an epoch trained with (after a schedule set it) is ``lr`` in the logs of every callback."""
-    from layerwise.train.callbacks import AnnealLR
+    from layerwise.train.schedules import AnnealLR
 
     seen = []
 

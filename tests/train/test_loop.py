@@ -100,27 +100,23 @@ def test_trainer_reports_every_bad_setting_at_once_and_suggests_names():
         Trainer("adam")
 
 
-@pytest.mark.parametrize("old, new, value", [("optimizer", "solver", "sgd"), ("lr", "learning_rate_init", 0.1),
-                                             ("weight_decay", "alpha", 0.01), ("max_epochs", "max_iter", 3),
-                                             ("seed", "random_state", 7), ("progress", "verbose", True)])
-def test_old_trainer_names_work_for_one_release_with_a_warning(old, new, value):
-    with pytest.warns(FutureWarning, match=rf"The '{old}' parameter of Trainer was renamed '{new}'"):
-        trainer = Trainer(**{old: value})
-    assert getattr(trainer, new) == value
-    with pytest.warns(FutureWarning, match=rf"Trainer.{old} was renamed Trainer.{new}"):
-        assert getattr(trainer, old) == value
-    with pytest.raises(TypeError, match=rf"got both '{old}' \(deprecated\) and '{new}'"), pytest.warns(FutureWarning):
-        Trainer(**{old: value, new: value})
+@pytest.mark.parametrize("old, new", [("optimizer", "solver"), ("lr", "learning_rate_init"), ("weight_decay", "alpha"),
+                                      ("max_epochs", "max_iter"), ("seed", "random_state"), ("progress", "verbose"),
+                                      ("patience", "n_iter_no_change")])
+def test_old_trainer_names_are_refused_with_their_names_now(old, new):
+    """No name of an earlier release is translated: each is an unknown keyword, and the message names the new one."""
+    from layerwise import PretrainedClassifier
+
+    with pytest.raises(TypeError, match=rf"Trainer\(\) got unexpected keyword argument\(s\) \['{old}'\]\. '{old}' is now '{new}'"):
+        Trainer(**{old: 1})
+    assert not hasattr(Trainer(), old)  # nor an attribute of that name
+    with pytest.raises(TypeError, match=rf"'{old}' is now '{new}'"):  # the estimators say the same
+        PretrainedClassifier(**{old: 1})
 
 
-def test_old_patience_means_early_stopping():
-    with pytest.warns(FutureWarning, match="patience=N is early_stopping=True, n_iter_no_change=N"):
-        trainer = Trainer(patience=4)
-    assert trainer.early_stopping is True and trainer.n_iter_no_change == 4
-    with pytest.warns(FutureWarning):
-        assert Trainer(patience=None).early_stopping is False
-    with pytest.raises(ConfigError, match=r"patience \(renamed 'n_iter_no_change'\) must be a positive integer; got 0"), pytest.warns(FutureWarning):
-        Trainer(patience=0)
+def test_old_patience_says_how_to_write_it_now():
+    with pytest.raises(TypeError, match=r"'patience' is now 'n_iter_no_change'; patience=N was early_stopping=True, n_iter_no_change=N\."):
+        Trainer(patience=4)
 
 
 def test_bf16_training_converges(digits_small):

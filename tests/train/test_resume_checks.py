@@ -11,8 +11,8 @@ from layerwise import GreedyLayerwise, PretrainedClassifier, Trainer
 from layerwise.exceptions import CheckpointError
 from layerwise.objectives import Reconstruction
 from layerwise.train import Callback
-from layerwise.train.callbacks import AnnealLR, CosineLR, EarlyStopping
-from layerwise.train.schedules import LRScheduler
+from layerwise.train.callbacks import EarlyStopping
+from layerwise.train.schedules import AnnealLR, CosineLR, LRScheduler
 
 from ..conftest import boring_autoencoder
 
@@ -138,7 +138,7 @@ def _fit(tmp_path, X, callbacks, resume=False):
     ([AnnealLR(0.5)], [AnnealLR(0.25)], r"\n- lr_schedule\.fraction: 0\.5 in the checkpoint, 0\.25 now\n"),
     ([LRScheduler("StepLR", step_size=1)], [LRScheduler("StepLR", step_size=1, interval="batch")],
      r"\n- lr_schedule\.interval: 'epoch' in the checkpoint, 'batch' now\n"),
-    ([EarlyStopping(patience=5)], [EarlyStopping(patience=2)], r"\n- early_stopping\.patience: 5 in the checkpoint, 2 now\n"),
+    ([EarlyStopping(n_iter_no_change=5)], [EarlyStopping(n_iter_no_change=2)], r"\n- early_stopping\.n_iter_no_change: 5 in the checkpoint, 2 now\n"),
 ])
 def test_a_changed_schedule_is_refused_not_ignored(tmp_path, digits_small, before, after, line):
     X = torch.from_numpy(digits_small[0])

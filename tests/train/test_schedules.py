@@ -207,9 +207,9 @@ def test_cosine_and_anneal_are_torch_schedulers_with_their_own_names():
     assert cosine.fingerprint() == {"lr_schedule": "CosineLR", "lr_schedule.floor": 0.2}
     assert anneal.fingerprint() == {"lr_schedule": "AnnealLR", "lr_schedule.fraction": 0.5}
     assert repr(cosine) == "CosineLR(floor=0.2)" and repr(anneal) == "AnnealLR(fraction=0.5)"
-    from layerwise.train import callbacks
+    from layerwise import train
 
-    assert callbacks.CosineLR is CosineLR and callbacks.AnnealLR is AnnealLR  # still importable from there
+    assert train.CosineLR is CosineLR and train.AnnealLR is AnnealLR
     with pytest.raises(ConfigError, match=r"fraction must be a number in \(0, 1\]; got 0"):
         AnnealLR(fraction=0)
 

@@ -2,12 +2,13 @@
 
 One declaration per parameter gives the estimators' and the ``Trainer``'s
 validation (collect-then-raise, one message template, "did you mean"), their
-signatures and docstrings, the run config's schema, deprecated names, and the
-check of nested options against a registry entry's signature.
+signatures and docstrings, the run config's schema, the messages that point an
+old name to its name now, and the check of nested options against a registry
+entry's signature.
 """
 
 from .constraints import Constraint, RegistryOptions
-from .core import REQUIRED, Deprecated, Param, ParamSet, configurable_init
+from .core import REQUIRED, Param, ParamSet, Renamed, configurable_init
 from .table import (
     DATA,
     GREEDY,
@@ -21,5 +22,5 @@ from .table import (
     VARIATIONAL_AUTOENCODER,
 )
 
-__all__ = ["REQUIRED", "Constraint", "Deprecated", "Param", "ParamSet", "RegistryOptions", "configurable_init", "PARAMS",
+__all__ = ["REQUIRED", "Constraint", "Param", "ParamSet", "Renamed", "RegistryOptions", "configurable_init", "PARAMS",
            "TRAINER", "GREEDY", "PRETRAINED", "PRETRAINED_CLASSIFIER", "STACKED_AUTOENCODER", "VARIATIONAL_AUTOENCODER", "DATA", "RUN", "LOGGING"]

@@ -36,13 +36,13 @@ __all__ = [
 
 class Subject:
     """How a message names a parameter: as the caller typed it (``batch_size``, ``pretrain.max_iter`` in a
-    config, ``optimizer (renamed 'solver')`` for an old name); the owner is named by the message's header."""
+    config); the owner is named by the message's header."""
 
-    def __init__(self, name: str, typed: str | None = None) -> None:
-        self.name, self.typed = name, typed
+    def __init__(self, name: str) -> None:
+        self.name = name
 
     def __str__(self) -> str:
-        return f"{self.typed} (renamed {self.name!r})" if self.typed else self.name
+        return self.name
 
     def option(self, key: str) -> str:
         """``pretrain_params['level']``: a key inside this parameter's dict."""

@@ -1,4 +1,4 @@
-"""Parameters declared once: validation, deprecated names, signatures and docstrings from one declaration.
+"""Parameters declared once: validation, signatures and docstrings from one declaration.
 
 A :class:`Param` holds a name, its constraints, its default and its doc. A
 :class:`ParamSet` is what one owner takes (an estimator, the ``Trainer``, a
@@ -11,17 +11,17 @@ is expected, what was received, and the closest valid value if any)::
     - batch_size must be 'auto' or a positive integer; got 0.
     - solver must be one of ['adam', 'adamw', 'sgd', 'Adam', 'AdamW', 'SGD']; got str 'sgdd'. Did you mean 'sgd'?
 
-It also translates deprecated names (with a ``FutureWarning``), builds the
-``__init__`` signature of its owner (keyword-only after the first parameter, as
-scikit-learn's estimators) and renders the numpydoc ``Parameters`` lines.
+It also builds the ``__init__`` signature of its owner (keyword-only after the
+first parameter, as scikit-learn's estimators) and renders the numpydoc
+``Parameters`` lines. A name of an earlier release is an unknown name like any
+other; the message says what it is called now (:attr:`ParamSet.renamed`).
 """
 
 from __future__ import annotations
 
 import inspect
 import textwrap
-import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -29,7 +29,7 @@ from ..exceptions import ConfigError
 from ..registry import suggest
 from .constraints import Constraint, Subject, _show
 
-__all__ = ["REQUIRED", "Param", "Deprecated", "ParamSet", "configurable_init"]
+__all__ = ["REQUIRED", "Param", "Renamed", "ParamSet", "configurable_init"]
 
 
 class _Required:
@@ -91,44 +91,30 @@ class Param:
 
 
 @dataclass(frozen=True)
-class Deprecated:
-    """An old name that keeps working for one release, with a ``FutureWarning``.
+class Renamed:
+    """A parameter name of an earlier release, which the unknown-name message points to its name now.
+
+    Only messages read it: the old name is refused like any unknown name, never translated.
 
     Parameters
     ----------
     old : str
-    new : str or None
-        The name to use instead; ``None`` when the parameter is removed (its
-        value is then ignored).
-    translate : callable, optional
-        ``old value -> {new name: value, ...}`` when the meaning changed shape
-        (``patience=5`` is ``early_stopping=True, n_iter_no_change=5``).
+    new : str
     note : str
-        Appended to the warning.
+        Appended to the hint, when the new name alone does not say how to write the old value.
     """
 
     old: str
-    new: str | None
-    translate: Callable[[Any], dict[str, Any]] | None = None
+    new: str
     note: str = ""
-    removed_in: str = "0.3"
 
-    def message(self, owner: str) -> str:
-        if self.new is None:
-            return (f"The {self.old!r} parameter of {owner} has no effect and is deprecated; it will be removed in "
-                    f"{self.removed_in}. Remove it.{' ' + self.note if self.note else ''}")
-        return (f"The {self.old!r} parameter of {owner} was renamed {self.new!r}; the old name will stop working in "
-                f"{self.removed_in}.{' ' + self.note if self.note else ''}")
-
-    def new_values(self, value: Any) -> dict[str, Any]:
-        if self.translate is not None:
-            return self.translate(value)
-        return {} if self.new is None else {self.new: value}
+    def hint(self) -> str:
+        return f" {self.old!r} is now {self.new!r}{'; ' + self.note if self.note else ''}."
 
 
 @dataclass(frozen=True)
 class ParamSet(Mapping):
-    """The parameters one owner takes, in signature order, and its deprecated names.
+    """The parameters one owner takes, in signature order, and the old names its messages point to the new ones.
 
     Examples
     --------
@@ -142,7 +128,8 @@ class ParamSet(Mapping):
     """
 
     params: tuple[Param, ...]
-    deprecated: tuple[Deprecated, ...] = field(default=())
+    #: names of earlier releases, for the unknown-name message only (:meth:`unknown_hint`)
+    renamed: tuple[Renamed, ...] = field(default=())
 
     def __getitem__(self, name: str) -> Param:
         for p in self.params:
@@ -158,8 +145,9 @@ class ParamSet(Mapping):
 
     # -- deriving one owner's set from the shared table ---------------------------------
     def select(self, *names: str, defaults: Mapping[str, Any] | None = None, docs: Mapping[str, str] | None = None,
-               constraints: Mapping[str, tuple[Constraint, ...]] | None = None, deprecated: Iterable[Deprecated] = ()) -> ParamSet:
-        """The parameters ``names``, in that order, with owner-specific defaults, docs or constraints."""
+               constraints: Mapping[str, tuple[Constraint, ...]] | None = None) -> ParamSet:
+        """The parameters ``names``, in that order, with owner-specific defaults, docs or constraints (and the old
+        names of those parameters)."""
         defaults, docs, constraints = dict(defaults or {}), dict(docs or {}), dict(constraints or {})
         unknown = [n for n in (*names, *defaults, *docs, *constraints) if n not in self]
         if unknown:
@@ -169,11 +157,7 @@ class ParamSet(Mapping):
             p = self[n]
             params.append(replace(p, default=defaults.get(n, p.default), doc=docs.get(n, p.doc),
                                   constraints=constraints.get(n, p.constraints)))
-        return ParamSet(tuple(params), tuple(deprecated))
-
-    def with_deprecated(self, *deprecated: Deprecated) -> ParamSet:
-        """The same parameters, with more deprecated names."""
-        return ParamSet(self.params, self.deprecated + tuple(deprecated))
+        return ParamSet(tuple(params), tuple(r for r in self.renamed if r.new in names))
 
     def defaults(self) -> dict[str, Any]:
         return {p.name: p.default for p in self.params if p.default is not REQUIRED}
@@ -190,48 +174,20 @@ class ParamSet(Mapping):
         return found
 
     def unknown_message(self, name: str, what: str) -> str:
-        """``unknown key 'x'. Did you mean 'y'? ...``, pointing old names to their new ones."""
-        names = list(self)
-        old = {d.old: d for d in self.deprecated}
-        close = suggest(str(name), names + list(old))
-        for d in old.values():  # a misspelt *old* name: say what it is now
-            if close == f" Did you mean {d.old!r}?":
-                close += f" ({d.old!r} is the deprecated name of {d.new!r}.)" if d.new else ""
-        return f"unknown {what} {name!r}.{close} Valid {what}s: {names}."
+        """``unknown key 'x'. Did you mean 'y'? ...``; an old name says its name now."""
+        return f"unknown {what} {name!r}.{self.unknown_hint(name)} Valid {what}s: {list(self)}."
 
-    def validate(self, values: Mapping[str, Any], owner: str, context: list[str] | None = None,
-                 typed: Mapping[str, str] | None = None) -> None:
-        """Raise one :class:`ConfigError` listing every problem of ``values`` (and of ``context``).
+    def unknown_hint(self, name: str) -> str:
+        """``" 'lr' is now 'learning_rate_init'."`` for a name of an earlier release, else the closest name
+        (``" Did you mean 'max_iter'?"``), else ``""``."""
+        old = next((r for r in self.renamed if r.old == name), None)
+        return old.hint() if old is not None else suggest(str(name), list(self))
 
-        ``typed`` maps a parameter to the deprecated name the caller used for it, which the message quotes.
-        """
-        typed = typed or {}
-        found = list(context or []) + self.problems(values, lambda n: Subject(n, typed.get(n)))
+    def validate(self, values: Mapping[str, Any], owner: str, context: list[str] | None = None) -> None:
+        """Raise one :class:`ConfigError` listing every problem of ``values`` (and of ``context``)."""
+        found = list(context or []) + self.problems(values, Subject)
         if found:
             raise ConfigError(f"{owner} has {len(found)} invalid parameter(s):\n- " + "\n- ".join(found))
-
-    # -- old names ------------------------------------------------------------------------------
-    def translate(self, kwargs: Mapping[str, Any], owner: str, warn: bool = True) -> tuple[dict[str, Any], dict[str, str]]:
-        """``kwargs`` with deprecated names replaced by the new ones (a ``FutureWarning`` for each), and
-        ``{new name: old name}`` for the names the caller typed, so messages can quote them.
-
-        Raises
-        ------
-        TypeError
-            An old name and its new name are both given.
-        """
-        out, typed = dict(kwargs), {}
-        for d in self.deprecated:
-            if d.old not in out:
-                continue
-            value = out.pop(d.old)
-            if warn:
-                warnings.warn(d.message(owner), FutureWarning, stacklevel=3)
-            for new, v in d.new_values(value).items():
-                if new in kwargs:
-                    raise TypeError(f"{owner} got both {d.old!r} (deprecated) and {new!r}; pass only {new!r}.")
-                out[new], typed[new] = v, d.old
-        return out, typed
 
     # -- signature and docs -----------------------------------------------------------------------
     def signature(self, n_positional: int = 1) -> inspect.Signature:
@@ -259,18 +215,17 @@ def configurable_init(params: ParamSet, n_positional: int = 1) -> Callable[..., 
 
     Its signature (what ``inspect.signature`` and scikit-learn's ``get_params``
     see) is :meth:`ParamSet.signature`: keyword-only after the first
-    ``n_positional`` parameters. Deprecated names are translated with a
-    ``FutureWarning``; an unknown keyword raises ``TypeError`` with the closest
-    name. Values are not checked here (scikit-learn checks them in ``fit``).
+    ``n_positional`` parameters. An unknown keyword raises ``TypeError`` with
+    the closest name, or for a name of an earlier release its name now. Values
+    are not checked here (scikit-learn checks them in ``fit``).
     """
     sig = params.signature(n_positional)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         owner = type(self).__name__
-        kwargs, typed = params.translate(kwargs, owner)
         unknown = [k for k in kwargs if k not in params]
         if unknown:
-            hints = "".join(suggest(k, list(params)) for k in unknown)
+            hints = "".join(params.unknown_hint(k) for k in unknown)
             raise TypeError(f"{owner}() got unexpected keyword argument(s) {unknown}.{hints} It takes {list(params)}.")
         try:
             bound = sig.bind(self, *args, **kwargs)
@@ -282,7 +237,7 @@ def configurable_init(params: ParamSet, n_positional: int = 1) -> Callable[..., 
             setattr(self, name, value)
         post_init = getattr(self, "__post_init__", None)
         if post_init is not None:  # owners that check and derive at once (the Trainer), as torch modules do
-            post_init(typed)
+            post_init()
 
     __init__.__signature__ = sig  # type: ignore[attr-defined]
     return __init__

@@ -39,11 +39,11 @@ from ..exceptions import CheckpointError, ConfigError, DataError, NotFittedError
 from ..io import register_estimator
 from ..params import TRAINER, ParamSet, configurable_init
 from ..registry import LR_SCHEDULERS
-from ..train.callbacks import AnnealLR, CosineLR
 from ..train.execution import resolve_device
 from ..train.inference import predict_in_batches
 from ..train.loop import Trainer, auto_batch_size
 from ..train.resume import Continuation
+from ..train.schedules import AnnealLR, CosineLR
 from ._inputs import by_chunks, describe_source, image_rows, is_external, is_image_folder, read_labeled
 
 __all__ = ["LayerwiseBase", "check_is_fitted"]
@@ -372,10 +372,8 @@ class LayerwiseBase(ClassNamePrefixFeaturesOutMixin, BaseEstimator):
     def _layerwise_restore(cls, params: dict[str, Any], state: dict[str, Any], load_weights: Callable[[nn.Module], None]):
         """Inverse of :meth:`_layerwise_state`: the estimator with its fitted attributes, its
         modules rebuilt from the parameters and the state, and ``load_weights`` loaded into them (strict).
-
-        Parameters saved under an old name are read under the new one; removed ones are dropped.
         """
-        params, _ = cls._parameters.translate(params, cls.__name__, warn=False)
+        params = dict(params)
         if isinstance(params.get("class_weight"), dict) and _CLASS_WEIGHT_PAIRS in params["class_weight"]:
             params["class_weight"] = {k: v for k, v in params["class_weight"][_CLASS_WEIGHT_PAIRS]}
         est = cls(**params)

@@ -48,15 +48,15 @@ def start_over(checkpoint_dir, phases: tuple[str, ...], resume: bool) -> None:
     their own: :class:`~layerwise.greedy.GreedyLayerwise`.)"""
     from ..exceptions import ConfigError
     from ..train.checkpoint import check_resume, checkpoint_dir_problems, clear_checkpoint
-    from ..train.distributed import is_main
+    from ..train.execution import this_process
 
     check_resume(resume, checkpoint_dir, "fit")
     for problem in checkpoint_dir_problems(checkpoint_dir):
         raise ConfigError(problem)
-    if resume or checkpoint_dir is None or not is_main():
+    if resume or checkpoint_dir is None:
         return
     for phase in phases:
-        clear_checkpoint(phase_dir(checkpoint_dir, phase))
+        this_process().once(clear_checkpoint, phase_dir(checkpoint_dir, phase))
 
 
 class PretrainedStackMixin:

@@ -1,44 +1,33 @@
 """Row weights of the estimators' supervised cost: ``sample_weight`` and ``class_weight``, as scikit-learn combines them.
 
-Split from the estimators: checking the weights, reading ``fit``'s older positional calls, the weight of each
-class, and the weights of the labeled rows that training receives.
+Split from the estimators: checking the weights, the weight of each class, and the weights of the labeled rows
+that training receives.
 """
 
 from __future__ import annotations
 
 import numbers
 import os
-import warnings
-from typing import Any
 
 import numpy as np
 
 from ..exceptions import ConfigError, DataError
 
-__all__ = ["check_sample_weight", "class_weights", "fit_arguments", "labeled_row_weights"]
-
-
-def fit_arguments(owner: str, sample_weight, checkpoint_dir, resume) -> tuple[Any, Any, Any]:
-    """``fit``'s ``(sample_weight, checkpoint_dir, resume)``, reading calls written before ``sample_weight`` became
-    its third parameter (scikit-learn's place for it): ``fit(X, y, "ckpt")`` and ``fit(X, y, "ckpt", True)`` passed
-    the checkpoint folder (and ``resume``) by position. A path there is that folder, with a ``FutureWarning``:
-    weights are never a path."""
-    if not isinstance(sample_weight, (str, os.PathLike)):
-        return sample_weight, checkpoint_dir, resume
-    if checkpoint_dir is not None and not isinstance(checkpoint_dir, bool):
-        raise TypeError(f"{owner}.fit got the path {os.fspath(sample_weight)!r} as sample_weight and checkpoint_dir="
-                        f"{checkpoint_dir!r}; sample_weight takes one weight per row. Pass checkpoint_dir=... by name.")
-    warnings.warn(f"{owner}.fit's third parameter is now sample_weight (scikit-learn's order); the path "
-                  f"{os.fspath(sample_weight)!r} given there is read as checkpoint_dir, which will stop working in 0.3. "
-                  "Pass checkpoint_dir=... (and resume=...) by name.", FutureWarning, stacklevel=3)
-    return None, sample_weight, checkpoint_dir if isinstance(checkpoint_dir, bool) else resume
+__all__ = ["check_sample_weight", "class_weights", "labeled_row_weights"]
 
 
 def check_sample_weight(sample_weight, n_rows: int) -> np.ndarray | None:
     """``sample_weight`` as ``n_rows`` finite float64 weights >= 0 (a number: the same for every row), else
-    :class:`DataError`; None stays None."""
+    :class:`DataError`; None stays None.
+
+    A path is refused with what it was in earlier releases: ``fit(X, y, "ckpt")`` passed the checkpoint folder by
+    position, where ``fit``'s third parameter is now ``sample_weight`` (scikit-learn's place for it)."""
     if sample_weight is None:
         return None
+    if isinstance(sample_weight, (str, bytes, os.PathLike)):
+        raise DataError(f"sample_weight is the path {os.fsdecode(sample_weight)!r}; it takes one weight per row of X. fit's "
+                        "third parameter is sample_weight (scikit-learn's order): pass the checkpoint folder by name, "
+                        "fit(X, y, checkpoint_dir=..., resume=...).")
     try:
         w = np.asarray(sample_weight, dtype=np.float64)
     except (TypeError, ValueError) as e:

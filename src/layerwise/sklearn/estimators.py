@@ -28,7 +28,7 @@ from ._reference import check_against_reference, wants_check
 from ._semi import SemiSupervisedMixin
 from ._stack import PretrainedStackMixin, checkpoint_doc, phase_dir, start_over
 from ._warm import WarmStartMixin
-from ._weights import check_sample_weight, class_weights, fit_arguments, labeled_row_weights
+from ._weights import check_sample_weight, class_weights, labeled_row_weights
 
 __all__ = ["PretrainedClassifier", "PretrainedRegressor"]
 
@@ -281,7 +281,6 @@ class PretrainedClassifier(ClassifierMixin, _PretrainedBase):
         -------
         self
         """
-        sample_weight, checkpoint_dir, resume = fit_arguments(type(self).__name__, sample_weight, checkpoint_dir, resume)
         warm = self._continues()  # warm_start: the fitted network, with its input scaling and classes
         X, y = self._fit_input(X, y)
         X = self._warm_rows(X) if warm else self._validate_X(X, reset=True)
@@ -433,7 +432,6 @@ class PretrainedRegressor(RegressorMixin, _PretrainedBase):
         -------
         self
         """
-        sample_weight, checkpoint_dir, resume = fit_arguments(type(self).__name__, sample_weight, checkpoint_dir, resume)
         warm = self._continues()  # warm_start: the fitted network, with its input and target scaling
         X, y = self._fit_input(X, y)
         X = self._warm_rows(X) if warm else self._validate_X(X, reset=True)

@@ -104,7 +104,7 @@ class VariationalAutoencoder(TransformerMixin, LayerwiseBase):
                 train, val = (Xt[idx],), (Xt[vidx],)
             callbacks = [KLWarmup(objective, int(self.kl_warmup))]
             if val is not None:
-                callbacks.append(_StopAfterWarmup(int(self.kl_warmup), patience=self.n_iter_no_change, tol=self.tol))
+                callbacks.append(_StopAfterWarmup(int(self.kl_warmup), n_iter_no_change=self.n_iter_no_change, tol=self.tol))
             trainer = self._trainer(len(train[0]), self.max_iter, "vae", seed, callbacks=callbacks)
             history = trainer.fit(model, objective, train, val)
             objective.check_trained(model, train[0], type(self).__name__)
@@ -199,8 +199,8 @@ class _StopAfterWarmup(EarlyStopping):
     """Early stopping on ``val_loss`` that ignores the warm-up epochs, whose smaller
     KL weight makes their loss look better than any later one."""
 
-    def __init__(self, warmup: int, patience: int, tol: float) -> None:
-        super().__init__("val_loss", patience=patience, tol=tol)
+    def __init__(self, warmup: int, n_iter_no_change: int, tol: float) -> None:
+        super().__init__("val_loss", n_iter_no_change=n_iter_no_change, tol=tol)
         self.warmup = warmup
 
     def on_epoch_end(self, trainer, model, logs) -> None:

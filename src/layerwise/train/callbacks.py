@@ -11,7 +11,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .loop import Trainer
 
-__all__ = ["Callback", "EarlyStopping"]  # CosineLR and AnnealLR: see __getattr__ below
+__all__ = ["Callback", "EarlyStopping"]  # the torch schedules CosineLR and AnnealLR: layerwise.train.schedules
 
 
 class Callback:
@@ -54,22 +54,22 @@ class Callback:
 
 
 class EarlyStopping(Callback):
-    """Stop when ``monitor`` has not improved by ``tol`` for ``patience`` epochs.
+    """Stop when ``monitor`` has not improved by ``tol`` for ``n_iter_no_change`` epochs.
 
     Parameters
     ----------
     monitor : str, default="val_loss"
         Key of the epoch logs; falls back to ``"loss"`` when absent.
-    patience : int, default=10
-        Epochs without improvement before stopping (sklearn's ``n_iter_no_change``).
+    n_iter_no_change : int, default=10
+        Epochs without improvement before stopping (scikit-learn's name, as the ``Trainer``'s).
     tol : float, default=1e-4
         Minimum decrease that counts as an improvement.
     restore_best : bool, default=True
         Load the best epoch's weights back into the model at the end.
     """
 
-    def __init__(self, monitor: str = "val_loss", patience: int = 10, tol: float = 1e-4, restore_best: bool = True) -> None:
-        self.monitor, self.patience, self.tol, self.restore_best = monitor, int(patience), float(tol), restore_best
+    def __init__(self, monitor: str = "val_loss", n_iter_no_change: int = 10, tol: float = 1e-4, restore_best: bool = True) -> None:
+        self.monitor, self.n_iter_no_change, self.tol, self.restore_best = monitor, int(n_iter_no_change), float(tol), restore_best
 
     def on_fit_start(self, trainer: Trainer, model: nn.Module) -> None:
         self.best = math.inf
@@ -85,7 +85,7 @@ class EarlyStopping(Callback):
                 self.best_state = copy.deepcopy(model.state_dict())
         else:
             self.wait += 1
-            if self.wait >= self.patience:
+            if self.wait >= self.n_iter_no_change:
                 trainer.should_stop = True
 
     def on_fit_end(self, trainer: Trainer, model: nn.Module) -> None:
@@ -94,7 +94,7 @@ class EarlyStopping(Callback):
 
     def fingerprint(self) -> dict[str, Any]:
         return {"early_stopping": type(self).__name__, "early_stopping.monitor": self.monitor,
-                "early_stopping.patience": self.patience, "early_stopping.tol": self.tol,
+                "early_stopping.n_iter_no_change": self.n_iter_no_change, "early_stopping.tol": self.tol,
                 "early_stopping.restore_best": bool(self.restore_best)}
 
     def state_dict(self) -> tuple[dict, dict]:
@@ -105,13 +105,3 @@ class EarlyStopping(Callback):
         self.best, self.best_epoch, self.wait = state["best"], state["best_epoch"], state["wait"]
         best = {k[len("best/"):]: v for k, v in tensors.items() if k.startswith("best/")}
         self.best_state = best or None
-
-
-def __getattr__(name: str):
-    """``CosineLR`` and ``AnnealLR``, importable from here as before: torch schedules defined in
-    :mod:`layerwise.train.schedules` (which builds on :class:`Callback`, so it cannot be imported above)."""
-    if name in ("CosineLR", "AnnealLR"):
-        from . import schedules
-
-        return getattr(schedules, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -5,6 +5,12 @@ The :class:`~layerwise.train.Trainer`'s loop calls the same methods either way;
 nothing), :class:`DistributedExecution` the ``torch.distributed`` one (see
 :mod:`layerwise.train.distributed` for what is exchanged and why). So the loop
 reads top to bottom without a branch on the number of processes.
+
+Only :mod:`layerwise.train` knows about ranks. Code elsewhere that must act once
+per run (print, write the run folder, clear old checkpoints) asks a
+:class:`Role` -- the execution of a fit, or :func:`this_process` outside one --
+through :meth:`Role.once`, :attr:`Role.writes` and :attr:`Role.who`
+(``tests/test_layers.py`` checks that no other module asks for a rank).
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from ..params.constraints import COMPUTE_DEVICES
 from . import distributed as dist_
 from .inference import BLOCK_ROWS, predict_in_batches
 
-__all__ = ["LocalExecution", "DistributedExecution", "resolve_execution", "resolve_device"]
+__all__ = ["Role", "LocalExecution", "DistributedExecution", "resolve_execution", "resolve_device", "this_process", "shutdown"]
 
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
@@ -65,10 +71,51 @@ def _draw_seed() -> int:
     return int(torch.randint(0, 2**62, (1,)).item())
 
 
-class LocalExecution:
-    """One process: every step as written, every exchange a no-op."""
+class Role:
+    """A process's part in a run: rank 0 (or the only process) writes files and prints; the others train and stay
+    silent. What code outside :mod:`layerwise.train` asks instead of a rank.
 
-    rank, world_size, is_main = 0, 1, True
+    Parameters
+    ----------
+    rank : int, default=0
+    world_size : int, default=1
+    launched : bool, default=False
+        Whether a launcher such as ``torchrun`` started this process as one of several.
+    """
+
+    def __init__(self, rank: int = 0, world_size: int = 1, launched: bool = False) -> None:
+        self.rank, self.world_size, self.is_main, self.launched = rank, world_size, rank == 0, launched
+
+    @property
+    def writes(self) -> bool:
+        """Whether this process writes the run's files and messages (rank 0; the only process of a local run)."""
+        return self.is_main
+
+    @property
+    def who(self) -> str:
+        """This process in a message: ``""`` for the one that writes, ``"rank 2"`` for another."""
+        return "" if self.is_main else f"rank {self.rank}"
+
+    def once(self, action: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """``action(*args, **kwargs)`` on the process that writes, and nowhere else: its result there, None on the
+        other ranks, which do not wait for it (:meth:`LocalExecution.write` is the form every rank waits for, whose
+        failure stops them all)."""
+        return action(*args, **kwargs) if self.is_main else None
+
+
+def this_process() -> Role:
+    """This process's :class:`Role` outside a fit, from the process group when one is open, else from the launcher's
+    environment (``RANK``, ``WORLD_SIZE``); one process otherwise. Opens nothing."""
+    return Role(dist_.rank(), dist_.world_size(), dist_.launched())
+
+
+def shutdown() -> None:
+    """Close the process group layerwise opened for the fits of this process, if any (a caller's own is kept)."""
+    dist_.shutdown()
+
+
+class LocalExecution(Role):
+    """One process: every step as written, every exchange a no-op."""
 
     def batch_seed(self) -> int:
         """The seed of the batch order, drawn from torch's global generator."""
@@ -143,8 +190,8 @@ class DistributedExecution(LocalExecution):
     """
 
     def __init__(self, ctx: dist_.DistributedContext) -> None:
+        super().__init__(ctx.rank, ctx.world_size, dist_.launched())
         self.ctx = ctx
-        self.rank, self.world_size, self.is_main = ctx.rank, ctx.world_size, ctx.is_main
 
     def batch_seed(self) -> int:
         # the batch order must be the same on every rank (rank 0's seed); the noise of corruptions,
