@@ -34,6 +34,16 @@ def _data(cfg: RunConfig):
     return prepare_data(**config_to_dict(cfg)["data"], random_state=cfg.random_state)
 
 
+def _training_rows(data):
+    """The training rows as the estimators should see them: an array of images ``(n, c, h, w)`` when the data are
+    images (a folder, MNIST), so that they keep their shape and are never taken for a table's columns, whatever
+    their width; else the rows as they are."""
+    shape = data.image_shape
+    if shape is None or int(np.prod(shape)) != data.X_train.shape[1]:
+        return data.X_train
+    return data.X_train.reshape(len(data.X_train), *shape)
+
+
 def _phase_params(cfg: RunConfig, phase: str, data) -> dict:
     """The estimator's parameters from the config (:func:`estimator_params`); a convolutional pretraining gets the
     data's image shape (an image folder's, MNIST's 28x28) unless ``pretrain_params`` sets it."""
@@ -151,7 +161,7 @@ def _pretrain_run(cfg: RunConfig, args: argparse.Namespace, resume: bool) -> int
     sae = StackedAutoencoder(**_phase_params(cfg, "pretrain", data), verbose=progress_bars(args), callbacks=callbacks)
     sae._run_callbacks = [records]
     start = time.perf_counter()
-    sae.fit(data.X_train, checkpoint_dir=cfg.run_dir / "checkpoints", resume=resume)
+    sae.fit(_training_rows(data), checkpoint_dir=cfg.run_dir / "checkpoints", resume=resume)
     seconds = time.perf_counter() - start
     if not this_process().writes:  # every rank trained; rank 0 alone evaluates and writes the run folder
         return 0
@@ -224,7 +234,7 @@ def _finetune_run(cfg: RunConfig, pretrained: str | None, args: argparse.Namespa
     params = _class_weight(_phase_params(cfg, "finetune", data), classification, data.y_train)
     est = cls(**params, verbose=progress_bars(args), pretrained=saved, callbacks=callbacks)
     est._run_callbacks = [records]
-    est.fit(data.X_train, data.y_partial, checkpoint_dir=cfg.run_dir / "checkpoints", resume=resume)
+    est.fit(_training_rows(data), data.y_partial, checkpoint_dir=cfg.run_dir / "checkpoints", resume=resume)
     if not this_process().writes:  # every rank trained; rank 0 alone evaluates and writes the run folder
         return 0
     run = records.write()
