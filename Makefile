@@ -82,6 +82,7 @@ reproduce: $(STAMP)
 	cd benchmarks && ../$(PY) bench_levers.py --threads
 	OMP_NUM_THREADS=1 $(PY) benchmarks/class_weight.py --seeds $(SEEDS) && OMP_NUM_THREADS=1 $(PY) benchmarks/class_weight.py --seeds $(SEEDS) --label-fraction 0.2
 	cd benchmarks && ../$(PY) bench_time_to_accuracy.py run --data mnist100 mnist1000 --seeds $(SEEDS) --methods default labelspreading selftraining logistic && ../$(PY) bench_time_to_accuracy.py report
+	cd benchmarks && ../$(PY) bench_time_to_accuracy.py run --data digitsall mnistall --seeds $(SEEDS) --methods default greedy mlp logistic && ../$(PY) bench_time_to_accuracy.py report
 	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev,bench]"
 	cd benchmarks && OMP_NUM_THREADS=1 ../$(PY) few_labels_tables.py run --methods hgb logreg selftraining labelspreading majority references_blend default --seeds $(SEEDS) && ../$(PY) few_labels_tables.py report
 
