@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from layerwise import ConfigError, PretrainedClassifier, PretrainedRegressor
+from layerwise import ConfigError, DataError, PretrainedClassifier, PretrainedRegressor
 from layerwise.params import PRETRAINED
 
 
@@ -75,7 +75,7 @@ def test_score_leaves_unlabeled_rows_out(partly_labeled):
         fold = PretrainedClassifier(**FAST).fit(X[train], y[train])
         k = y[test] != -1
         assert score == pytest.approx(float((fold.predict(X[test][k]) == y[test][k]).mean()))
-    with pytest.raises(ValueError, match=r"Every label of y is unlabeled \('auto' marks them\): no row to score"):
+    with pytest.raises(ValueError, match=r"Every label of y is unlabeled \(-1 marks them\): no row to score"):
         clf.score(X[:5], np.full(5, -1))
 
 
@@ -127,3 +127,24 @@ def test_bool_labels_are_two_classes_and_never_unlabeled(digits_small):
     X, y = digits_small
     clf = PretrainedClassifier(**FAST, semi_supervised=None, pretrain=None).fit(X, (y > 4).astype(object))
     assert list(clf.classes_) == [False, True]
+
+
+def test_score_reads_only_labels_that_can_be_scored(digits_small):
+    """None is no label; string labels against numeric classes can never match; NaN targets are the regressor's
+    unlabeled rows, left out of its R^2 as -1 is left out of the classifier's accuracy."""
+    X, y = digits_small
+    labels = y.astype(object)
+    labels[3] = None
+    with pytest.raises(DataError, match=r"y holds None at row\(s\) \[3\]; a class label must be a value\. Mark the rows"):
+        PretrainedClassifier(**FAST).fit(X, labels)
+    clf = PretrainedClassifier(**FAST).fit(X, y)
+    with pytest.raises(DataError, match=r"The labels of y are strings, but the classes are numbers \(\[0, 1, 2, 3, 4\]\.\.\.\): "
+                                        r"no prediction could ever match"):
+        clf.score(X, y.astype(str))
+    rng = np.random.RandomState(0)
+    Xr, t = rng.rand(80, 4).astype(np.float32), rng.rand(80)
+    reg = PretrainedRegressor(**FAST).fit(Xr, t)
+    partial = np.where(np.arange(80) % 2 == 0, t, np.nan)
+    assert reg.score(Xr, partial) == reg.score(Xr[::2], t[::2])
+    with pytest.raises(DataError, match=r"Every target of y is NaN \(unlabeled\): no row to score"):
+        reg.score(Xr, np.full(80, np.nan))

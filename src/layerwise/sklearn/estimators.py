@@ -351,10 +351,17 @@ class PretrainedClassifier(ClassifierMixin, _PretrainedBase):
                             "(a folder of images with one subfolder per class, a Dataset of (x, y), an .npz archive with "
                             "an array 'y'), or name the label column of a .csv X with y='<its name>'.")
         y = np.asarray(y)
-        keep = ~_is_unlabeled(y.ravel() if y.ndim > 1 else y, -1 if self.unlabeled == "auto" else self.unlabeled)
+        marker = -1 if self.unlabeled == "auto" else self.unlabeled
+        keep = ~_is_unlabeled(y.ravel() if y.ndim > 1 else y, marker)
         if not keep.any():
-            raise DataError(f"Every label of y is unlabeled ({self.unlabeled!r} marks them): no row to score. Score on "
+            raise DataError(f"Every label of y is unlabeled ({marker!r} marks them): no row to score. Score on "
                             "labeled rows.")
+        numeric = (np.asarray(self.classes_).dtype.kind in "biuf", y[keep].dtype.kind in "biuf")
+        if numeric[0] != numeric[1]:
+            kinds = ["numbers" if n else "strings" for n in numeric]
+            raise DataError(f"The labels of y are {kinds[1]}, but the classes are {kinds[0]} "
+                            f"({np.asarray(self.classes_).tolist()[:5]}...): no prediction could ever match. Pass labels "
+                            "of the type the model was fitted on.")
         if not keep.all():
             X = in_memory(X, getattr(self, "image_size", None))  # a file's rows, to leave the unlabeled ones out
             X, y = _safe_indexing(X, np.flatnonzero(keep)), y[keep]
@@ -482,7 +489,8 @@ class PretrainedRegressor(RegressorMixin, _PretrainedBase):
         super()._restore_modules(state, load_weights)
 
     def score(self, X, y=None, sample_weight=None) -> float:
-        """:math:`R^2` of :meth:`predict` (scikit-learn's ``RegressorMixin.score``).
+        """:math:`R^2` of :meth:`predict` (scikit-learn's ``RegressorMixin.score``) on the labeled rows: rows with a NaN
+        target (the regressor's unlabeled marker) are left out, as the classifier's ``score`` leaves out ``-1``.
 
         ``X`` and ``y`` may be what :meth:`fit` takes: ``y`` None reads the targets of a dataset or an ``.npz``
         archive, a path reads a file of targets, a string names the target column of a ``.csv`` ``X``.
@@ -492,6 +500,15 @@ class PretrainedRegressor(RegressorMixin, _PretrainedBase):
             raise DataError(f"{type(self).__name__}.score needs y: pass the targets, or X with targets of its own (a Dataset "
                             "of (x, y), an .npz archive with an array 'y'), or name the target column of a .csv X with "
                             "y='<its name>'.")
+        y = np.asarray(y)
+        if y.dtype.kind == "f":  # NaN marks an unlabeled target: scored on the labeled rows, as the classifier's score is
+            keep = ~np.isnan(y.reshape(len(y), -1)).any(axis=1)
+            if not keep.any():
+                raise DataError("Every target of y is NaN (unlabeled): no row to score. Score on labeled rows.")
+            if not keep.all():
+                X = in_memory(X, getattr(self, "image_size", None))
+                X, y = _safe_indexing(X, np.flatnonzero(keep)), y[keep]
+                sample_weight = None if sample_weight is None else np.asarray(sample_weight)[keep]
         return super().score(X, y, sample_weight=sample_weight)
 
     def predict(self, X) -> np.ndarray:
@@ -517,6 +534,11 @@ def _labels_1d(y, n_rows: int) -> np.ndarray:
     if len(y) != n_rows:
         raise DataError(f"y has {len(y)} rows but X has {n_rows}; expected one label per row of X (-1 for unlabeled rows).")
     if y.dtype == object:  # a column of Python objects: its labels' own type (ints read as objects are not "continuous")
+        missing = np.flatnonzero([v is None for v in y])
+        if len(missing):
+            raise DataError(f"y holds None at row(s) {missing[:5].tolist()}{' ...' if len(missing) > 5 else ''}; a class label "
+                            "must be a value. Mark the rows without a label with -1 (PretrainedClassifier's marker), e.g. "
+                            "np.where(y == None, -1, y), or drop them.")
         kinds = {type(v) for v in y}
         if kinds and all(issubclass(k, (bool, np.bool_)) for k in kinds):
             y = y.astype(bool)
