@@ -66,3 +66,15 @@ def figures(monkeypatch):
 
     monkeypatch.setattr(viz, "_save", keep)
     return saved
+
+
+def assert_png_shows_a_picture(path, min_size: tuple[int, int] = (200, 150), min_colours: int = 16) -> None:
+    """``path`` is a PNG of at least ``min_size`` (width, height) pixels in more than ``min_colours`` colours: something
+    was drawn (text, lines, images), not a blank or single-colour canvas. A few milliseconds per file."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        assert im.format == "PNG", (path, im.format)
+        assert im.width >= min_size[0] and im.height >= min_size[1], (path, im.size)
+        colours = im.convert("RGB").getcolors(maxcolors=min_colours + 1)  # None: more colours than that
+        assert colours is None, f"{path} has only {len(colours)} colours: a blank picture?"

@@ -9,8 +9,10 @@ import pytest
 from layerwise.cli import main
 from layerwise.demo import STEPS
 
+from .conftest import assert_png_shows_a_picture
 
-def test_demo_quick_writes_the_run_folder(tmp_path, capsys):
+
+def test_demo_quick_writes_the_run_folder(tmp_path, capsys, figures):
     out = tmp_path / "run"
     assert main(["demo", "--quick", "--out", str(out), "--no-progress", "--random-state", "3"]) == 0
     table = capsys.readouterr().out
@@ -23,7 +25,14 @@ def test_demo_quick_writes_the_run_folder(tmp_path, capsys):
     assert result["random_state"] == 3
     assert result["plots"] == ["accuracy.png", "curves.png", "reconstructions.png"]
     for png in result["plots"]:
-        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert_png_shows_a_picture(out / png)
+    assert len(figures) == 3
+    bars, curves, pictures = figures  # in the order of result["plots"]
+    assert bars.get_suptitle() == "Test accuracy: digits, 125 of 1257 training rows labeled"
+    assert len(bars.axes[0].patches) == len(result["rows"])  # a bar per method
+    assert curves.get_suptitle().startswith("Training on the labeled rows")
+    assert [ax.get_title() for ax in curves.axes] == ["loss", "accuracy"] and all(ax.lines for ax in curves.axes)
+    assert "reconstructions" in pictures.get_suptitle() and sum(bool(ax.images) for ax in pictures.axes) >= 10
     assert f"run folder: {out} (results.json, accuracy.png, curves.png, reconstructions.png)" in table
 
 

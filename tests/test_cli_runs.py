@@ -12,19 +12,37 @@ import pytest
 
 from layerwise.cli import main
 
+from .conftest import assert_png_shows_a_picture
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
+def run_figures():
+    """The matplotlib figure of each picture the `run` fixture saves, by file name (as the ``figures`` fixture)."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory, run_figures):
     """pretrain then finetune examples/digits_quick.toml into a temporary out_dir."""
+    from layerwise import viz
+
     out = tmp_path_factory.mktemp("runs")
     cfg = out / "digits.toml"
     shutil.copy(ROOT / "examples" / "digits_quick.toml", cfg)
     args = ["-c", str(cfg), "--set", f'out_dir="{out}"', "--set", "logging.csv=true", "--set", "logging.tensorboard=true",
             "--no-progress"]
-    assert main(["pretrain", *args]) == 0
-    assert main(["finetune", *args]) == 0
+    real = viz._save
+
+    def keep(fig, path):
+        run_figures[Path(path).name] = fig
+        return real(fig, path)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(viz, "_save", keep)
+        assert main(["pretrain", *args]) == 0
+        assert main(["finetune", *args]) == 0
     return out / "digits-quick", cfg
 
 
@@ -34,6 +52,8 @@ def test_the_run_folder_holds_every_file(run):
                  "reconstructions.png", "filters.png", "latent_2d.png", "interpolation.png", "samples.png",
                  "confusion_matrix.png", "curves.png", "metrics_pretrain.csv", "metrics_finetune.csv"]:
         assert (folder / name).is_file(), name
+        if name.endswith(".png"):
+            assert_png_shows_a_picture(folder / name)
     for model in ["pretrained", "model"]:
         assert sorted(p.name for p in (folder / model).iterdir()) == ["config.json", "meta.json", "model.safetensors"]
     lines = [json.loads(x) for x in (folder / "metrics.jsonl").read_text().splitlines()]
@@ -46,6 +66,30 @@ def test_the_run_folder_holds_every_file(run):
         assert list((folder / "tensorboard" / command).glob("events.out.tfevents.*")), command
     assert json.loads((folder / "config.json").read_text())["name"] == "digits-quick"
     assert json.loads((folder / "metrics.json").read_text())["accuracy"] > 0.8
+
+
+def test_the_run_pictures_show_the_run(run, run_figures):
+    """What each picture of the run folder draws: the curves of every epoch, the confusion matrix's accuracy, the
+    digits' codes in one colour per class, image panels."""
+    folder, _ = run
+    assert set(run_figures) == {"loss_curves.png", "reconstructions.png", "filters.png", "latent_2d.png",
+                                "interpolation.png", "samples.png", "confusion_matrix.png", "curves.png"}
+    loss = run_figures["loss_curves.png"]
+    assert loss.get_suptitle() == "Greedy pretraining (denoising)"
+    assert [(ax.get_title(), [len(x.get_xdata()) for x in ax.lines]) for ax in loss.axes] == [("layer 1", [5]), ("layer 2", [5])]
+    curves = run_figures["curves.png"]
+    assert curves.get_suptitle() == "digits-quick (digits): fine-tuning curves"
+    assert [(ax.get_title(), [len(x.get_xdata()) for x in ax.lines]) for ax in curves.axes] == [("loss", [40]), ("accuracy", [40])]
+    accuracy = json.loads((folder / "metrics.json").read_text())["accuracy"]
+    title = run_figures["confusion_matrix.png"].axes[0].get_title()
+    assert title.startswith("digits-quick (digits): confusion matrix") and f"(accuracy {accuracy:.4f}, n=450)" in title
+    latent = run_figures["latent_2d.png"].axes[0]
+    assert latent.get_title() == "Top-layer codes of held-out rows" and len(latent.collections) == 10  # a colour per digit
+    assert "corrupted inputs" in run_figures["reconstructions.png"].get_suptitle()
+    assert run_figures["samples.png"].get_suptitle() == "Samples (denoising)"
+    for name in ("reconstructions.png", "filters.png", "interpolation.png", "samples.png"):
+        panels = [ax for ax in run_figures[name].axes if ax.images]
+        assert len(panels) >= 10, name
 
 
 def test_version(capsys):
@@ -85,7 +129,8 @@ def test_evaluate_predict_inspect(run, tmp_path, capsys):
     assert main(["evaluate", str(folder / "model"), "-c", str(cfg)]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["accuracy"] > 0.8 and len(report["confusion_matrix"]) == 10
-    assert (folder / "evaluation_confusion_matrix.png").is_file() and (folder / "evaluation_curves.png").is_file()
+    for name in ("evaluation_confusion_matrix.png", "evaluation_curves.png"):
+        assert_png_shows_a_picture(folder / name)
     # digits has no test split of its own: the 20% that prepare_data holds out by default (random_state=0)
     assert main(["evaluate", str(folder / "model"), "--dataset", "digits", "-o", str(tmp_path / "ev")]) == 0
     report = json.loads(capsys.readouterr().out)
@@ -93,6 +138,8 @@ def test_evaluate_predict_inspect(run, tmp_path, capsys):
 
     assert sum(map(sum, report["confusion_matrix"])) == len(prepare_data("digits").X_test) == 360
     assert sorted(p.name for p in (tmp_path / "ev").iterdir()) == ["evaluation_confusion_matrix.png", "evaluation_curves.png"]
+    for png in (tmp_path / "ev").iterdir():
+        assert_png_shows_a_picture(png)
     from sklearn.datasets import load_digits
 
     X = (load_digits().data[:7] / 16).astype(np.float32)
@@ -133,11 +180,49 @@ def test_run_command_errors(tmp_path, capsys):
     assert "layerwise: error:" in capsys.readouterr().err
 
 
+def _no_pretraining_config(tmp_path):
+    cfg = tmp_path / "nopre.toml"
+    cfg.write_text(f'out_dir = "{tmp_path}"\nname = "nopre"\n[data]\ndataset = "digits"\nlabel_fraction = 0.2\n'
+                   '[model]\nhidden_layer_sizes = [16]\npretrain = "none"\n[finetune]\nmax_iter = 2\nbatch_size = 64\n')
+    return cfg
+
+
+@pytest.mark.parametrize("overrides", [[], ["--set", "data.label_fraction=1.0"], ["--set", "finetune.semi_supervised=none"]],
+                         ids=["auto-unlabeled-rows", "auto-all-labeled", "semi-none"])
+def test_finetune_without_pretraining_starts_from_random_weights(tmp_path, capsys, overrides):
+    """``[model] pretrain = "none"``: `layerwise finetune` needs no pretrained/ folder and trains from random init,
+    whether every row is labeled or not (semi_supervised "auto" with unlabeled rows: pretrain=None is a stack
+    setting, so no ladder) and with semi_supervised = "none"."""
+    from layerwise import io
+
+    cfg = _no_pretraining_config(tmp_path)
+    assert main(["finetune", "-c", str(cfg), *overrides, "--no-progress"]) == 0, capsys.readouterr().err
+    folder = tmp_path / "nopre"
+    assert not (folder / "pretrained").exists() and (folder / "model" / "model.safetensors").is_file()
+    assert json.loads((folder / "state.json").read_text())["pretrained"] is None
+    lines = [json.loads(x) for x in (folder / "metrics.jsonl").read_text().splitlines()]
+    assert [(x["phase"], x["epoch"]) for x in lines] == [("finetune", 1), ("finetune", 2)]  # no pretraining epochs
+    model = io.load(folder / "model")
+    assert model.get_params()["pretrain"] is None and model.semi_supervised_ is None
+    assert model._stack_recipe["kind"] == "random"
+    assert 0.0 <= json.loads((folder / "metrics.json").read_text())["accuracy"] <= 1.0
+
+
+def test_pretrain_with_pretraining_off_says_there_is_nothing_to_pretrain(tmp_path, capsys):
+    cfg = _no_pretraining_config(tmp_path)
+    assert main(["pretrain", "-c", str(cfg), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "layerwise: error:" in err and "there is nothing to pretrain" in err
+    assert "Run `layerwise finetune -c CONFIG` directly" in err
+    assert not (tmp_path / "nopre").exists()  # refused before any run folder is written
+
+
 def test_sample_from_a_denoising_run_and_refusal(run, tmp_path, capsys):
     folder, _ = run
     assert main(["sample", str(folder / "pretrained"), "-n", "12", "-o", str(tmp_path / "s"), "--random-state", "1"]) == 0
     X = np.load(tmp_path / "s.npy")
-    assert X.shape == (12, 64) and (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
+    assert X.shape == (12, 64)
+    assert_png_shows_a_picture(tmp_path / "s.png", min_size=(100, 50))  # 12 digits in a grid
     assert main(["sample", str(folder / "model"), "-o", str(tmp_path / "t")]) == 2
     assert "cannot sample. Sampling needs a VariationalAutoencoder" in capsys.readouterr().err
 

@@ -256,7 +256,7 @@ def test_classifier_fits_or_raises_a_layerwise_error(X, data):
     if clf is None:
         return
     y = np.asarray(y)
-    assert len(y) == len(X) and X.ndim == 2
+    assert len(y) == len(X) and X.ndim in (2, 3, 4)  # rows, or an array of images (flattened by the estimator)
     pred = clf.predict(X)
     assert pred.shape == (len(X),) and set(pred.tolist()) <= set(clf.classes_.tolist())
     assert -1 not in clf.classes_.tolist() and len(clf.classes_) >= 2

@@ -144,6 +144,10 @@ def pretrain(args: argparse.Namespace) -> int:
     from .runs import claim_run_folder
 
     cfg = _config(args)
+    if cfg.model.pretrain is None:  # before the run folder is claimed: nothing is written
+        raise ConfigError("[model] pretrain = \"none\" (None): there is nothing to pretrain. Run `layerwise finetune -c CONFIG` "
+                          "directly, which fine-tunes from random initialisation; or set [model] pretrain to an objective "
+                          "(e.g. \"denoising\") to pretrain first.")
     with claim_run_folder(cfg.run_dir, "pretrain", getattr(args, "overwrite", False)):
         return _pretrain_run(cfg, args, resume=False)
 
@@ -261,9 +265,12 @@ def _finetune_source(cfg: RunConfig, run_path: Path, pretrained: str | None, dat
 
     ``semi_supervised="auto"`` fine-tunes the run's ``pretrained/`` model (or ``--pretrained``) when there is
     one, else trains the ladder network when some rows are unlabeled; a method named explicitly never
-    needs one; ``None`` always does.
+    needs one; ``None`` always does, unless ``[model] pretrain = "none"``: no pretraining, so fine-tuning starts
+    from random initialisation (from ``--pretrained`` only when it is given; the run's ``pretrained/`` is not used).
     """
     method = cfg.finetune.semi_supervised
+    if cfg.model.pretrain is None and not pretrained and method in (None, "auto"):
+        return None
     source = Path(pretrained) if pretrained else run_path / "pretrained"
     has_source = (source / "config.json").is_file()
     unlabeled = classification and bool(_unlabeled_rows(data.y_partial).any())
