@@ -147,4 +147,7 @@ def test_cli_evaluate_needs_labels_and_leaves_unlabeled_rows_out(small, tmp_path
     out = capsys.readouterr()
     assert "evaluating the 100 labeled rows; 100 unlabeled rows are left out" in out.err
     assert sum(map(sum, json.loads(out.out)["confusion_matrix"])) == 100
+    np.savez("text.npz", X=X, y=y.astype(str))  # labels of another type than the classes: never a match
+    assert main(["evaluate", str(model), "--input", "text.npz", "-o", "e2"]) == 2
+    assert "The labels of the rows to evaluate are strings, but the model's classes are numbers" in capsys.readouterr().err
     assert main(["sample", str(model), "-n", "0"]) == 2 and "-n must be a positive number of samples; got 0." in capsys.readouterr().err

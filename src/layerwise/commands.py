@@ -290,9 +290,9 @@ def _finetune_source(cfg: RunConfig, run_path: Path, pretrained: str | None, dat
 
 def _unlabeled_rows(y) -> np.ndarray:
     """The rows ``prepare_data`` marked unlabeled (``-1``, or its text among string labels)."""
-    from .sklearn.estimators import _is_unlabeled
+    from .sklearn._labels import is_unlabeled
 
-    return _is_unlabeled(np.asarray(y), -1)
+    return is_unlabeled(np.asarray(y), -1)
 
 
 def resume(args: argparse.Namespace) -> int:

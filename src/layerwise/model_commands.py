@@ -162,17 +162,11 @@ def _labeled_rows(model, X: np.ndarray, y, args) -> tuple[np.ndarray, np.ndarray
                         "`layerwise predict` for rows without labels.")
     y = np.asarray(y)
     if hasattr(model, "classes_"):
-        from .sklearn.estimators import _is_unlabeled
+        from .sklearn._labels import check_label_kinds, is_unlabeled
 
-        numeric = (np.asarray(model.classes_).dtype.kind in "biuf", y.dtype.kind in "biuf")
-        if numeric[0] != numeric[1]:
-            kinds = ["numbers" if n else "strings" for n in numeric]
-            raise DataError(f"The labels of the rows to evaluate are {kinds[1]}, but the model's classes are {kinds[0]} "
-                            f"({np.asarray(model.classes_).tolist()[:5]}...); they can never match. Pass the label column the model was "
-                            "trained with.")
-
+        check_label_kinds(model.classes_, y, "the rows to evaluate")
         marker = -1 if model.unlabeled == "auto" else model.unlabeled
-        unlabeled = _is_unlabeled(y, marker)
+        unlabeled = is_unlabeled(y, marker)
     else:
         unlabeled = ~np.isfinite(np.asarray(y, dtype=np.float64).reshape(len(y), -1)).all(axis=1)
     if unlabeled.all():

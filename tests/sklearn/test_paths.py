@@ -138,7 +138,7 @@ def test_score_reads_only_labels_that_can_be_scored(digits_small):
     with pytest.raises(DataError, match=r"y holds None at row\(s\) \[3\]; a class label must be a value\. Mark the rows"):
         PretrainedClassifier(**FAST).fit(X, labels)
     clf = PretrainedClassifier(**FAST).fit(X, y)
-    with pytest.raises(DataError, match=r"The labels of y are strings, but the classes are numbers \(\[0, 1, 2, 3, 4\]\.\.\.\): "
+    with pytest.raises(DataError, match=r"The labels of y are strings, but the model.s classes are numbers \(\[0, 1, 2, 3, 4\]\.\.\.\): "
                                         r"no prediction could ever match"):
         clf.score(X, y.astype(str))
     rng = np.random.RandomState(0)

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from sklearn.base import ClassifierMixin, RegressorMixin, TransformerMixin
 from sklearn.model_selection import train_test_split
-from sklearn.utils import _safe_indexing, assert_all_finite, column_or_1d
+from sklearn.utils import _safe_indexing
 from sklearn.utils.multiclass import check_classification_targets
 
 from ..data.tables import looks_like_table
@@ -24,6 +24,7 @@ from ..params.table import PRETRAINED_CLASSIFIER
 from ..train.inference import predict_in_batches
 from ._base import LayerwiseBase, check_is_fitted
 from ._inputs import by_chunks, in_memory, is_external
+from ._labels import check_label_kinds, is_nan, is_unlabeled, labels_1d
 from ._reference import check_against_reference, wants_check
 from ._semi import SemiSupervisedMixin
 from ._stack import PretrainedStackMixin, checkpoint_doc, phase_dir, start_over
@@ -286,10 +287,10 @@ class PretrainedClassifier(ClassifierMixin, _PretrainedBase):
         X = self._warm_rows(X) if warm else self._validate_X(X, reset=True)
         if y is None:
             raise DataError(f"{type(self).__name__} requires y to be passed, but the target y is None. Pass class labels (-1 for unlabeled rows).")
-        y = _labels_1d(y, X.shape[0])
+        y = labels_1d(y, X.shape[0])
         sample_weight = check_sample_weight(sample_weight, X.shape[0])
         marker = -1 if self.unlabeled == "auto" else self.unlabeled
-        labeled = ~_is_unlabeled(y, marker)
+        labeled = ~is_unlabeled(y, marker)
         if not labeled.any():
             raise DataError(f"Every label is {marker!r} (unlabeled); at least two labeled classes are needed to fine-tune. "
                             "Use StackedAutoencoder for unlabeled data.")
@@ -352,16 +353,11 @@ class PretrainedClassifier(ClassifierMixin, _PretrainedBase):
                             "an array 'y'), or name the label column of a .csv X with y='<its name>'.")
         y = np.asarray(y)
         marker = -1 if self.unlabeled == "auto" else self.unlabeled
-        keep = ~_is_unlabeled(y.ravel() if y.ndim > 1 else y, marker)
+        keep = ~is_unlabeled(y.ravel() if y.ndim > 1 else y, marker)
         if not keep.any():
             raise DataError(f"Every label of y is unlabeled ({marker!r} marks them): no row to score. Score on "
                             "labeled rows.")
-        numeric = (np.asarray(self.classes_).dtype.kind in "biuf", y[keep].dtype.kind in "biuf")
-        if numeric[0] != numeric[1]:
-            kinds = ["numbers" if n else "strings" for n in numeric]
-            raise DataError(f"The labels of y are {kinds[1]}, but the classes are {kinds[0]} "
-                            f"({np.asarray(self.classes_).tolist()[:5]}...): no prediction could ever match. Pass labels "
-                            "of the type the model was fitted on.")
+        check_label_kinds(self.classes_, y[keep], "y")
         if not keep.all():
             X = in_memory(X, getattr(self, "image_size", None))  # a file's rows, to leave the unlabeled ones out
             X, y = _safe_indexing(X, np.flatnonzero(keep)), y[keep]
@@ -454,8 +450,8 @@ class PretrainedRegressor(RegressorMixin, _PretrainedBase):
             raise DataError("Input y contains infinity; expected finite targets (NaN marks an unlabeled row).")
         y2 = y.reshape(len(y), -1)
         labeled = ~np.isnan(y2).any(axis=1)
-        if self.unlabeled not in ("auto", None) and not _is_nan(self.unlabeled):  # NaN marks a row here anyway
-            labeled &= ~_is_unlabeled(y2.ravel(), self.unlabeled).reshape(y2.shape).any(axis=1)
+        if self.unlabeled not in ("auto", None) and not is_nan(self.unlabeled):  # NaN marks a row here anyway
+            labeled &= ~is_unlabeled(y2.ravel(), self.unlabeled).reshape(y2.shape).any(axis=1)
         if not labeled.any():
             raise DataError("Input y contains NaN in every row: no row is labeled. At least one finite target is needed to fine-tune.")
         if warm and y2.shape[1] != self.n_outputs_:
@@ -521,70 +517,3 @@ class PretrainedRegressor(RegressorMixin, _PretrainedBase):
         tags.target_tags.multi_output = True
         tags.target_tags.single_output = True
         return tags
-
-
-def _labels_1d(y, n_rows: int) -> np.ndarray:
-    """Class labels as a 1-D array of ``n_rows`` finite values, else :class:`DataError`."""
-    try:
-        y = column_or_1d(y, warn=True)
-    except ValueError as e:
-        shape = np.shape(y)
-        raise DataError(f"y must be 1-D with one label per row; got shape {shape}. Pass y.ravel() for a column vector, "
-                        "or one column of a 2-D label array.") from e
-    if len(y) != n_rows:
-        raise DataError(f"y has {len(y)} rows but X has {n_rows}; expected one label per row of X (-1 for unlabeled rows).")
-    if y.dtype == object:  # a column of Python objects: its labels' own type (ints read as objects are not "continuous")
-        missing = np.flatnonzero([v is None for v in y])
-        if len(missing):
-            raise DataError(f"y holds None at row(s) {missing[:5].tolist()}{' ...' if len(missing) > 5 else ''}; a class label "
-                            "must be a value. Mark the rows without a label with -1 (PretrainedClassifier's marker), e.g. "
-                            "np.where(y == None, -1, y), or drop them.")
-        kinds = {type(v) for v in y}
-        if kinds and all(issubclass(k, (bool, np.bool_)) for k in kinds):
-            y = y.astype(bool)
-        elif kinds and all(issubclass(k, (int, np.integer)) and not issubclass(k, (bool, np.bool_)) for k in kinds):
-            y = y.astype(np.int64)
-    if y.dtype.kind == "f":
-        try:
-            assert_all_finite(y, input_name="y")
-        except ValueError as e:
-            raise DataError(f"{e} Class labels must be finite; PretrainedClassifier marks unlabeled rows with -1, not NaN "
-                            "(NaN is the regressor's marker): replace them, e.g. np.where(np.isfinite(y), y, -1).") from e
-    return y
-
-
-def _is_unlabeled(y: np.ndarray, marker) -> np.ndarray:
-    """Rows whose label equals ``marker`` (``None``: no row is unlabeled).
-
-    Among string labels a numeric marker also matches its text (``"-1"`` or ``"-1.0"`` for ``-1``): labels read from a CSV
-    file with class names keep ``-1`` as the text ``"-1"``, and a class named ``"-1"`` next to ``"cat"`` and
-    ``"dog"`` is almost always a hidden label. ``unlabeled=None`` keeps it as a class.
-    """
-    if marker is None:
-        return np.zeros(len(y), dtype=bool)
-    if _is_nan(marker):
-        raise DataError("unlabeled=nan can never mark a row: NaN compares unequal to every value, itself included. The "
-                        "classifier marks unlabeled rows with -1 (unlabeled='auto'); for NaN in float labels, replace it "
-                        "first, e.g. np.where(np.isnan(y), -1, y).")
-    if y.dtype.kind in "biuf":
-        if isinstance(marker, str):
-            try:
-                marker = float(marker)  # "-1" from a config or a command line: the number it spells
-            except ValueError:
-                raise DataError(f"unlabeled={marker!r} is text, but the labels are numbers, so it can never mark a row; "
-                                "pass the number that marks unlabeled rows (e.g. -1), or None.") from None
-        return y == marker if isinstance(marker, (int, float, np.number)) and not isinstance(marker, bool) else np.zeros(len(y), dtype=bool)
-    number = float(marker) if isinstance(marker, (int, float, np.number)) and not isinstance(marker, bool) else None
-    return np.asarray([v == marker or (number is not None and isinstance(v, str) and _spells(v, number)) for v in y], dtype=bool)
-
-
-def _is_nan(value) -> bool:
-    return isinstance(value, (float, np.floating)) and bool(np.isnan(value))
-
-
-def _spells(text: str, number: float) -> bool:
-    """Whether ``text`` is the number ``number`` written out (``"-1"``, ``"-1.0"``, ``" -1 "`` for -1)."""
-    try:
-        return float(text.strip()) == number
-    except ValueError:
-        return False

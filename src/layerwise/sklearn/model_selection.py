@@ -34,7 +34,7 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import _num_samples
 
 from ..exceptions import ConfigError, DataError
-from .estimators import _is_unlabeled
+from ._labels import is_unlabeled
 
 __all__ = ["SemiSupervisedKFold", "LabeledScorer", "labeled_scorer", "make_labeled_scorer"]
 
@@ -47,7 +47,7 @@ def _unlabeled_rows(y, unlabeled="auto") -> np.ndarray:
     ``NaN`` always marks an unlabeled row (the regressor's marker; never a class). ``unlabeled="auto"``
     also takes ``-1`` (``"-1"`` among text labels) as the marker, unless the other targets are continuous
     (regression targets, where ``-1.0`` is a value); ``None`` takes ``NaN`` only; another value is the marker,
-    matched as the estimators match it (``layerwise.sklearn.estimators._is_unlabeled``). A row of a 2-D ``y``
+    matched as the estimators match it (``layerwise.sklearn._labels.is_unlabeled``). A row of a 2-D ``y``
     is unlabeled when any of its targets is.
     """
     y = np.asarray(y)
@@ -67,7 +67,7 @@ def _unlabeled_rows(y, unlabeled="auto") -> np.ndarray:
         marker = None if continuous else -1
     if marker is None or (isinstance(marker, (float, np.floating)) and np.isnan(marker)):
         return nan.any(axis=1)
-    marked = _is_unlabeled(y2.ravel(), marker).reshape(y2.shape)
+    marked = is_unlabeled(y2.ravel(), marker).reshape(y2.shape)
     return (nan | marked).any(axis=1)
 
 
