@@ -38,7 +38,7 @@ from .exceptions import DataError
 from .objectives.base import SEMI_SUPERVISED
 from .train.loop import Trainer
 
-__all__ = ["fit_semi_supervised"]
+__all__ = ["fit_semi_supervised", "continue_semi_supervised"]
 
 
 def fit_semi_supervised(
@@ -132,3 +132,37 @@ def fit_semi_supervised(
     # (under torchrun the trainer ends with rank 0's running statistics on every rank, so every rank predicts alike)
     history["train"] = (trainer or Trainer()).fit(model, method, data, val, resume=resume)
     return model.eval(), history
+
+
+def continue_semi_supervised(method, model: nn.Module, X_labeled: torch.Tensor, y: torch.Tensor, X_unlabeled: torch.Tensor,
+                             trainer: Trainer, val=None, sample_weight: torch.Tensor | None = None) -> tuple[nn.Module, list[dict]]:
+    """A warm fit: :func:`fit_semi_supervised`'s training of the fitted ``model`` (``trainer`` holds the
+    continuation), without building a new one or preparing it again.
+
+    The method's ``prepare`` still runs, with a trainer that trains nothing: what it sets from the data (M2's
+    weights of eq. 9, from the numbers of labeled and unlabeled rows) follows these rows, and what it trains (M1,
+    VIME's self-supervised encoder) stays as the first fit trained and froze it.
+
+    Returns
+    -------
+    model : nn.Module
+        ``model``, trained further, in eval mode.
+    history : list of dict
+        One dict per epoch of this fit.
+    """
+    if sample_weight is not None:
+        sample_weight = torch.as_tensor(sample_weight, dtype=torch.float32)  # as fit_semi_supervised takes it
+    data = LabeledUnlabeled(X_labeled, y, X_unlabeled, None, sample_weight)
+    if hasattr(method, "prepare"):
+        method.prepare(model, data, _TrainsNothing())
+    history = trainer.fit(model, method, data, val)
+    return model.eval(), history
+
+
+class _TrainsNothing:
+    """A stand-in for the trainer of a method's ``prepare`` in a warm fit: what it prepared is trained already."""
+
+    max_iter = 0
+
+    def fit(self, *args, **kwargs) -> list[dict]:
+        return []

@@ -9,8 +9,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler
 
-import layerwise.sklearn._stack as stack_mod
-import layerwise.sklearn.estimators as est_mod
+import layerwise.pipeline.fit as pipeline_fit
 from layerwise import ConfigError, DataError, PretrainedClassifier, PretrainedRegressor, StackedAutoencoder, VariationalAutoencoder
 
 FAST = dict(hidden_layer_sizes=(16,), pretrain_max_iter=2, max_iter=5, random_state=0, device="cpu")
@@ -20,8 +19,8 @@ FAST = dict(hidden_layer_sizes=(16,), pretrain_max_iter=2, max_iter=5, random_st
 def spy(monkeypatch):
     """Record how many rows pretraining and fine-tuning each see."""
     seen = {}
-    real_greedy_fit = stack_mod.GreedyLayerwise.fit
-    real_finetune = est_mod.finetune
+    real_greedy_fit = pipeline_fit.GreedyLayerwise.fit
+    real_finetune = pipeline_fit.finetune
 
     def greedy_fit(self, X, X_val=None, resume=False):
         seen["pretrain_rows"] = X.shape[0]
@@ -32,8 +31,8 @@ def spy(monkeypatch):
         seen["finetune_targets"] = train[1].clone()
         return real_finetune(stack, head, objective, train, *args, **kwargs)
 
-    monkeypatch.setattr(stack_mod.GreedyLayerwise, "fit", greedy_fit)
-    monkeypatch.setattr(est_mod, "finetune", finetune)
+    monkeypatch.setattr(pipeline_fit.GreedyLayerwise, "fit", greedy_fit)
+    monkeypatch.setattr(pipeline_fit, "finetune", finetune)  # the pipeline's FineTune phase calls it
     return seen
 
 

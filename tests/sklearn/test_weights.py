@@ -12,7 +12,7 @@ from sklearn.utils.class_weight import compute_class_weight
 import layerwise
 from layerwise import PretrainedClassifier, PretrainedRegressor
 from layerwise.exceptions import ConfigError, DataError
-from layerwise.sklearn import _semi, estimators
+from layerwise.pipeline import fit as pipeline_fit
 from layerwise.sklearn._reference import _references
 
 TINY = dict(hidden_layer_sizes=(16,), pretrain_max_iter=1, max_iter=2, random_state=0, device="cpu")
@@ -117,7 +117,7 @@ def _spy(monkeypatch, module, name):
 @pytest.mark.parametrize("method", ["ladder", "m1m2", "vime", "conv_ladder"])
 def test_every_semi_supervised_method_gets_the_labeled_rows_weights(method, balanced, monkeypatch):
     X, y = balanced
-    calls = _spy(monkeypatch, _semi, "fit_semi_supervised")
+    calls = _spy(monkeypatch, pipeline_fit, "fit_semi_supervised")
     params = {"m1m2": {"m1_epochs": 1, "latent_dim": 4, "m2_hidden": (16,), "m1_latent": 4},
               "vime": {"prepare_epochs": 1, "predictor_hidden": (16,)}, "conv_ladder": {"image_shape": (1, 8, 8)}}.get(method)
     sizes = () if method == "conv_ladder" else ((16,),)
@@ -132,7 +132,7 @@ def test_every_semi_supervised_method_gets_the_labeled_rows_weights(method, bala
 @pytest.mark.parametrize("mode", ["full", "frozen"])
 def test_fine_tuning_gets_the_rows_weights_and_validation_does_not(mode, balanced, monkeypatch):
     X, y = balanced
-    calls = _spy(monkeypatch, estimators, "finetune")
+    calls = _spy(monkeypatch, pipeline_fit, "finetune")
     s = np.where(np.arange(200) % 2, 2.0, 1.0)  # odd rows weigh 2, even rows 1
     PretrainedClassifier(**PATHS[mode], early_stopping=True).fit(X[:200], y[:200], sample_weight=s)
     (_, _, _, train, val), _ = calls[0]

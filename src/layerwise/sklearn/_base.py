@@ -38,18 +38,15 @@ from ..data.tables import TablePreprocessor, is_typed_table, looks_like_table
 from ..exceptions import CheckpointError, ConfigError, DataError, NotFittedError
 from ..io import register_estimator
 from ..params import TRAINER, ParamSet, configurable_init
+from ..pipeline import TrainSettings
 from ..registry import LR_SCHEDULERS
 from ..train.execution import resolve_device
 from ..train.inference import predict_in_batches
-from ..train.loop import Trainer, auto_batch_size
-from ..train.resume import Continuation
-from ..train.schedules import AnnealLR, CosineLR
 from ._inputs import by_chunks, describe_source, image_rows, is_external, is_image_folder, read_labeled
 
 __all__ = ["LayerwiseBase", "check_is_fitted"]
 
 _CLASS_WEIGHT_PAIRS = "__pairs__"  # how a model file holds a class_weight dict: [[label, weight], ...]
-_SCHEDULES = {"cosine": CosineLR, "anneal": AnnealLR}  # the rest of LR_SCHEDULES: "constant" (and "auto", resolved)
 
 
 def check_is_fitted(estimator) -> None:
@@ -291,41 +288,32 @@ class LayerwiseBase(ClassNamePrefixFeaturesOutMixin, BaseEstimator):
                 f"{float(self.data_max_.max()):g}]), saved in config.json and applied to every X")
 
     # -- training -----------------------------------------------------------------------
-    def _trainer(self, n: int, max_iter: int, desc: str, seed: int, checkpoint_dir: str | None = None,
-                 early_stopping: bool = False, callbacks: list | None = None, method=None,
-                 continuation: Continuation | None = None) -> Trainer:
-        """The :class:`Trainer` of one phase, from this estimator's parameters (the same names).
+    def _settings(self, max_iter: int, method=None, callbacks: list | None = None) -> TrainSettings:
+        """The :class:`~layerwise.pipeline.TrainSettings` of one phase, from this estimator's parameters (the same
+        names), ``"auto"`` resolved.
 
-        ``method``: the semi-supervised method this phase trains, whose recommended learning
-        rate, batch size and schedule ``"auto"`` stands for. ``continuation``: the
-        :class:`~layerwise.train.resume.Continuation` the phase starts from and keeps its state in (``warm_start``).
+        ``method``: the semi-supervised method the phase trains, whose recommended learning rate, batch size and
+        schedule ``"auto"`` stands for (otherwise: 1e-3, :func:`~layerwise.train.loop.auto_batch_size`, constant).
+        ``callbacks``: the phase's own, before the user's ``callbacks``.
         """
-        # the schedule first (the loggers after it see the rate it set), then the phase's own, then the user's
         # _run_callbacks: set by the command line to write a run's records once training starts (not a parameter)
         callbacks = [*(callbacks or []), *getattr(self, "callbacks", ()), *getattr(self, "_run_callbacks", ())]
         schedule = getattr(self, "lr_schedule", "constant")
         if schedule == "auto":
             schedule = "anneal" if method is not None else "constant"
-        if schedule in _SCHEDULES:
-            callbacks.insert(0, _SCHEDULES[schedule]())
-        elif schedule in LR_SCHEDULERS:
-            callbacks.insert(0, LR_SCHEDULERS.build(schedule, self.lr_schedule_params))
         lr = self.learning_rate_init
         if lr == "auto":
             lr = getattr(method, "learning_rate", 1e-3) if method is not None else 1e-3
         batch_size = self.batch_size
         if batch_size == "auto" and getattr(method, "batch_size", None) is not None:
             batch_size = method.batch_size
-        trainer = Trainer(
-            solver=self.solver, learning_rate_init=lr, alpha=self.alpha, max_iter=max_iter,
-            batch_size=auto_batch_size(batch_size, n), early_stopping=early_stopping,
+        return TrainSettings(
+            max_iter=max_iter, batch_size=batch_size, learning_rate_init=lr, solver=self.solver, alpha=self.alpha,
+            schedule=schedule, schedule_params=getattr(self, "lr_schedule_params", None),
             n_iter_no_change=getattr(self, "n_iter_no_change", TRAINER["n_iter_no_change"].default),
-            tol=getattr(self, "tol", TRAINER["tol"].default),
-            random_state=seed, device=self.device, precision=self.precision, verbose=bool(self.verbose), desc=desc,
-            callbacks=callbacks, checkpoint_dir=checkpoint_dir,
+            tol=getattr(self, "tol", TRAINER["tol"].default), device=self.device, precision=self.precision,
+            verbose=bool(self.verbose), callbacks=tuple(callbacks),
         )
-        trainer.continuation = continuation
-        return trainer
 
     def _seed_context(self, seed: int | None = None):
         """Seed torch inside a forked RNG so ``fit`` leaves the global state alone.

@@ -18,17 +18,14 @@ import warnings
 
 import numpy as np
 import torch
-from sklearn.model_selection import train_test_split
 
 from ..data.arrays import in_unit_interval
-from ..data.semi import LabeledUnlabeled
 from ..exceptions import ConfigError, TrainingWarning
 from ..greedy import check_layer_sizes
+from ..pipeline import Fit, SemiSupervised
 from ..registry import SEMI_SUPERVISED
-from ..semi_supervised import fit_semi_supervised
 from ..train.execution import resolve_device
 from ..train.loop import auto_batch_size
-from ._stack import phase_dir
 
 __all__ = ["SemiSupervisedMixin"]
 
@@ -128,7 +125,7 @@ class SemiSupervisedMixin:
         ``weights`` in the method's supervised cost, when given).
 
         ``warm``: the :class:`~layerwise.sklearn._warm.WarmFit` of a warm fit, which continues the fitted network's
-        training (:func:`_continue_training`) instead of building and preparing a new one."""
+        training (:func:`~layerwise.semi_supervised.continue_semi_supervised`) instead of building and preparing a new one."""
         # a warm fit's convolutional method takes the fitted images' shape (its rows may come as a flat array)
         image_shape = (getattr(self, "_stack_recipe", None) or {}).get("image_shape") if warm is not None else None
         method, sizes = self._semi_method_for(name, X.shape[1], image_shape)
@@ -141,33 +138,22 @@ class SemiSupervisedMixin:
                           f"scale={getattr(self, 'scale', 'none')!r}: its accuracy can be far below what it should be. "
                           "Pass scale='minmax' (or 'auto'), or rescale X to [0, 1] first.", TrainingWarning, stacklevel=3)
         ctx, seed = self._seed_context(None if warm is None else warm.seed)
+        continuation = self._continuation_for(warm)
+        epochs = self._semi_epochs(method, X.shape[0]) + (0 if warm is None else continuation.epochs_done)
+        phase = SemiSupervised(method, sizes, n_out, self.activation, desc=name, early_stopping=self.early_stopping,
+                               validation_fraction=self.validation_fraction, train=self._settings(epochs, method),
+                               prepare=self._settings(1, method), model=None if warm is None else warm.network,
+                               continuation=continuation)
         with ctx:
-            Xt = torch.from_numpy(X)
-            idx = np.flatnonzero(labeled)
-            val = None
-            if self.early_stopping and len(idx) >= 4:
-                idx, vidx = train_test_split(idx, test_size=self.validation_fraction, random_state=seed, stratify=stratify(idx))
-                val = (Xt[vidx], targets[vidx])
-            n = X.shape[0]
-            continuation = self._continuation_for(warm)
-            epochs = self._semi_epochs(method, n) + (0 if warm is None else continuation.epochs_done)
-            trainer = self._trainer(n, epochs, name, seed + 1000, phase_dir(checkpoint_dir, "semi"),
-                                    early_stopping=self.early_stopping and val is not None, method=method,
-                                    continuation=continuation)
-            sample_weight = None if weights is None else torch.from_numpy(weights[idx])
-            if warm is None:
-                prepare = self._trainer(n, 1, f"{name}: prepare", seed, phase_dir(checkpoint_dir, "prepare"), method=method)
-                model, history = fit_semi_supervised(
-                    method, Xt[idx], targets[idx], Xt, sizes, n_out, self.activation,
-                    trainer=trainer, prepare_trainer=prepare, val=val, resume=resume, sample_weight=sample_weight)
-            else:
-                model, train = _continue_training(method, warm.network, Xt[idx], targets[idx], Xt, trainer, val, sample_weight)
-                history = {"prepare": getattr(self, "pretrain_history_", []), "train": train}
+            result = Fit([phase], seed, checkpoint_dir, resume, seeded=False).run(torch.from_numpy(X), targets, labeled, weights, stratify)
+        history = result.history
+        if warm is not None:  # what the first fit prepared
+            history["prepare"] = getattr(self, "pretrain_history_", [])
         self._stack_recipe = {"kind": "semi", "method": name, "hidden_layer_sizes": list(sizes)}
         if getattr(method, "image_shape", None) is not None:  # what load needs to rebuild the network
             self._stack_recipe["image_shape"] = list(method.image_shape)
         self.semi_supervised_ = name
-        self.stack_, self.module_ = None, model.eval()
+        self.stack_, self.module_ = None, result.model
         self.pretrain_history_ = history["prepare"]
         self.history_ = {"pretrain": history["prepare"], "finetune": history["train"]}
         self._set_curves(history["train"])
@@ -210,33 +196,6 @@ class SemiSupervisedMixin:
                                                                           recipe.get("image_shape")))
         sizes = recipe.get("hidden_layer_sizes", self.hidden_layer_sizes)  # models saved before the recipe held them
         return method.build_model(n_in, check_layer_sizes(sizes), n_out, self.activation)
-
-
-def _continue_training(method, model: torch.nn.Module, X_labeled: torch.Tensor, y: torch.Tensor, X_unlabeled: torch.Tensor,
-                       trainer, val, sample_weight: torch.Tensor | None) -> tuple[torch.nn.Module, list[dict]]:
-    """A warm fit of a semi-supervised method: :func:`~layerwise.semi_supervised.fit_semi_supervised`'s training
-    of the fitted ``model`` (``trainer`` holds the continuation), without building a new one or preparing it again.
-
-    The method's ``prepare`` still runs, with a trainer that trains nothing: what it sets from the data (M2's
-    weights of eq. 9, from the numbers of labeled and unlabeled rows) follows these rows, and what it trains (M1,
-    VIME's self-supervised encoder) stays as the first fit trained and froze it.
-    """
-    if sample_weight is not None:
-        sample_weight = torch.as_tensor(sample_weight, dtype=torch.float32)  # as fit_semi_supervised takes it
-    data = LabeledUnlabeled(X_labeled, y, X_unlabeled, None, sample_weight)
-    if hasattr(method, "prepare"):
-        method.prepare(model, data, _TrainsNothing())
-    history = trainer.fit(model, method, data, val)
-    return model.eval(), history
-
-
-class _TrainsNothing:
-    """A stand-in for the trainer of a method's ``prepare`` in a warm fit: what it prepared is trained already."""
-
-    max_iter = 0
-
-    def fit(self, *args, **kwargs) -> list[dict]:
-        return []
 
 
 def _with_image_shape(name: str, params: dict | None, image_shape) -> dict | None:

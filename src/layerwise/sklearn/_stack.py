@@ -8,9 +8,6 @@ modules before the weights go in.
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import torch
 from torch import nn
 
 from ..exceptions import ConfigError
@@ -18,9 +15,10 @@ from ..greedy import GreedyLayerwise, check_layer_sizes, random_stack
 from ..io import load
 from ..nn.stack import EncoderStack
 from ..objectives import with_image_shape
+from ..pipeline import Given, Greedy, RandomInit
 from ..transfer import load_pretrained
 
-__all__ = ["PretrainedStackMixin", "phase_dir", "start_over", "checkpoint_doc"]
+__all__ = ["PretrainedStackMixin", "checkpoint_doc"]
 
 _CHECKPOINT_ARGS = """checkpoint_dir : path, optional
             Checkpoint every phase there (every epoch), so that an interrupted
@@ -34,29 +32,6 @@ def checkpoint_doc(fit):
     """Fill the ``{checkpoint_args}`` line of a ``fit`` docstring (``checkpoint_dir``, ``resume``)."""
     fit.__doc__ = fit.__doc__.replace("{checkpoint_args}", _CHECKPOINT_ARGS)
     return fit
-
-
-def phase_dir(checkpoint_dir, phase: str) -> str | None:
-    """``checkpoint_dir/phase``: where one phase of a fit checkpoints (None: no checkpoints)."""
-    return None if checkpoint_dir is None else str(Path(checkpoint_dir) / phase)
-
-
-def start_over(checkpoint_dir, phases: tuple[str, ...], resume: bool) -> None:
-    """Before a fit that does not resume: remove the checkpoints an earlier run left in the later phases
-    (``finetune``, ``unroll``), which this fit would otherwise only replace when it reaches them: an
-    interrupted fit, resumed, must never continue an earlier run's phase. (Pretraining stages clear
-    their own: :class:`~layerwise.greedy.GreedyLayerwise`.)"""
-    from ..exceptions import ConfigError
-    from ..train.checkpoint import check_resume, checkpoint_dir_problems, clear_checkpoint
-    from ..train.execution import this_process
-
-    check_resume(resume, checkpoint_dir, "fit")
-    for problem in checkpoint_dir_problems(checkpoint_dir):
-        raise ConfigError(problem)
-    if resume or checkpoint_dir is None:
-        return
-    for phase in phases:
-        this_process().once(clear_checkpoint, phase_dir(checkpoint_dir, phase))
 
 
 class PretrainedStackMixin:
@@ -74,32 +49,32 @@ class PretrainedStackMixin:
         table = getattr(self, "_rows_are_table", False) and not getattr(self, "pretrain_params", None)
         return "scarf" if table else "denoising"
 
-    def _pretrain(self, X: torch.Tensor, seed: int, checkpoint_dir: str | None, resume: bool) -> EncoderStack:
-        """Greedy pretraining on ``X``; a random stack when ``pretrain`` is None (or no epochs);
-        the saved stack when ``pretrained`` is set. Checkpoints go in ``checkpoint_dir/pretrain``."""
+    def _stack_phase(self, n_in: int):
+        """The phase of a fit that makes the stack for rows of ``n_in`` features: the saved stack when
+        ``pretrained`` is set (:class:`~layerwise.pipeline.Given`), a random one when ``pretrain`` is None or
+        ``pretrain_max_iter=0`` (:class:`~layerwise.pipeline.RandomInit`), else greedy pretraining
+        (:class:`~layerwise.pipeline.Greedy`, ``pretrain="auto"`` resolved)."""
         sizes = check_layer_sizes(self.hidden_layer_sizes)
-        self.pretrain_history_ = []
         if getattr(self, "pretrained", None) is not None:
-            return self._transferred_stack(X.shape[1])
+            return Given(*self._transferred_stack(n_in))
         objective = self._pretrain_objective()
         if objective is None or self._pretrain_max_iter() == 0:
-            self._stack_recipe = {"kind": "random", "first_loss": None, "decoders": False}
-            return random_stack(X.shape[1], sizes, self.activation)
+            return RandomInit(sizes, self.activation)
         # rows from an image folder or a dataset of images arrive flattened: a conv objective gets their shape
         params = with_image_shape(objective, self.pretrain_params, getattr(self, "_input_image_shape", None))
-        greedy = GreedyLayerwise(
-            sizes, activation=self.activation, objective=objective, objective_params=params, loss=self.loss,
-            tied=self.tied, trainer=self._trainer(X.shape[0], self._pretrain_max_iter(), "pretrain", seed),
-            checkpoint_dir=phase_dir(checkpoint_dir, "pretrain"),
-        )
-        stack = greedy.fit(X, resume=resume)
-        self.pretrain_history_ = greedy.history_
-        self._stack_recipe = {"kind": "greedy", "first_loss": greedy.first_loss_, "decoders": True}
-        if objective != self.pretrain:  # "auto": loading rebuilds the objective it chose
-            self._stack_recipe["objective"] = objective
-        if params is not self.pretrain_params:  # saved: loading rebuilds the same layers
-            self._stack_recipe["image_shape"] = list(params["image_shape"])
-        return stack
+        return Greedy(sizes, self.activation, objective, params, self.loss, self.tied, self._settings(self._pretrain_max_iter()))
+
+    def _keep_stack(self, phase, result) -> None:
+        """``pretrain_history_`` and ``_stack_recipe`` (what loading needs to rebuild the stack) after ``phase``
+        made the stack of ``result`` (:class:`~layerwise.pipeline.FitResult`)."""
+        self.pretrain_history_ = result.history.get("pretrain", [])
+        recipe = dict(result.recipe)
+        if isinstance(phase, Greedy):
+            if phase.objective != self.pretrain:  # "auto": loading rebuilds the objective it chose
+                recipe["objective"] = phase.objective
+            if phase.objective_params is not self.pretrain_params:  # saved: loading rebuilds the same layers
+                recipe["image_shape"] = list(phase.objective_params["image_shape"])
+        self._stack_recipe = recipe
 
     def _build_stack(self, n_in: int, recipe: dict) -> EncoderStack:
         """The untrained stack described by the parameters and ``_stack_recipe``, same keys as a fitted one."""
@@ -112,8 +87,9 @@ class PretrainedStackMixin:
                                  loss=self.loss, tied=self.tied, keep_decoders=recipe["decoders"])
         return greedy.build((n_in,), recipe["first_loss"])
 
-    def _transferred_stack(self, n_in: int) -> EncoderStack:
-        """The encoder layers of the saved model at ``pretrained``, in the stack these parameters build.
+    def _transferred_stack(self, n_in: int) -> tuple[EncoderStack, dict]:
+        """The encoder layers of the saved model at ``pretrained``, in the stack these parameters build, and its
+        recipe.
 
         The architecture comes from this estimator's parameters and must be the
         saved one's (same widths, activation and layer types), which is checked
@@ -137,8 +113,7 @@ class PretrainedStackMixin:
                 "Set hidden_layer_sizes, activation and pretrain (its layer type) to the saved model's values."
             )
         load_pretrained(stack, source, layers="layers", strict=True)
-        self._stack_recipe = recipe
-        return stack
+        return stack, recipe
 
 
 def _stack_of(saved, path) -> EncoderStack:

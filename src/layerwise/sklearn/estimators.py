@@ -9,25 +9,25 @@ from __future__ import annotations
 import numpy as np
 import torch
 from sklearn.base import ClassifierMixin, RegressorMixin, TransformerMixin
-from sklearn.model_selection import train_test_split
 from sklearn.utils import _safe_indexing
 from sklearn.utils.multiclass import check_classification_targets
 
 from ..data.tables import looks_like_table
 from ..exceptions import DataError
-from ..finetune import finetune, stack_with_head
+from ..finetune import stack_with_head
 from ..nn.heads import ClassifierHead, RegressorHead
 from ..nn.stack import freeze_trained, unfreeze
 from ..objectives import Classification, Regression
 from ..params import PRETRAINED
 from ..params.table import PRETRAINED_CLASSIFIER
+from ..pipeline import FineTune, Fit, Given, code_width
 from ..train.inference import predict_in_batches
 from ._base import LayerwiseBase, check_is_fitted
 from ._inputs import by_chunks, in_memory, is_external
 from ._labels import check_label_kinds, is_nan, is_unlabeled, labels_1d
 from ._reference import check_against_reference, wants_check
 from ._semi import SemiSupervisedMixin
-from ._stack import PretrainedStackMixin, checkpoint_doc, phase_dir, start_over
+from ._stack import PretrainedStackMixin, checkpoint_doc
 from ._warm import WarmStartMixin
 from ._weights import check_sample_weight, class_weights, labeled_row_weights
 
@@ -73,36 +73,27 @@ class _PretrainedBase(TransformerMixin, PretrainedStackMixin, SemiSupervisedMixi
         fine-tuning of the fitted stack and head (no pretraining), or the fitted method's training.
         """
         self._check_params(X.shape[0])
-        start_over(checkpoint_dir, ("finetune", "semi", "prepare"), resume)
         warm = self._warm_fit(resume)
         method = self._semi_method(labeled, self._task) if warm is None else getattr(self, "semi_supervised_", None)
         if method is not None:
             return self._fit_semi(method, X, y_targets, labeled, n_out, stratify, checkpoint_dir, resume, weights, warm)
         self.semi_supervised_ = None
         ctx, seed = self._seed_context(None if warm is None else warm.seed)
-        with ctx:
-            Xt = torch.from_numpy(X)
-            if warm is None:
-                stack = self._finetuning_stack(self._pretrain(Xt, seed, checkpoint_dir, resume))
-            else:  # the fitted stack and head (the modules of module_), with this fit's dropout
-                stack = self._finetuning_stack(warm.network.stack)
-            idx = np.flatnonzero(labeled)
-            val = None
-            if self.early_stopping and len(idx) >= 4:
-                idx, vidx = train_test_split(idx, test_size=self.validation_fraction, random_state=seed, stratify=stratify(idx))
-                val = (Xt[vidx], y_targets[vidx])
-            head = self._head(code_width(stack, Xt), n_out) if warm is None else warm.network.head
-            max_iter = _FINETUNE_EPOCHS if self.max_iter == "auto" else self.max_iter
-            continuation = self._continuation_for(warm)
-            trainer = self._trainer(len(idx), max_iter + (0 if warm is None else continuation.epochs_done), "fine-tune",
-                                    seed + 1000, phase_dir(checkpoint_dir, "finetune"),
-                                    early_stopping=self.early_stopping and val is not None, continuation=continuation)
-            train = (Xt[idx], y_targets[idx]) + (() if weights is None else (torch.from_numpy(weights[idx]),))
-            model, history = finetune(stack, head, objective, train, val, mode=self.finetune,
-                                      encoder_lr_scale=self.encoder_lr_scale, trainer=trainer, resume=resume)
-        self.stack_, self.module_ = stack, model.eval()
-        self.history_ = {"pretrain": getattr(self, "pretrain_history_", []), "finetune": history}
-        self._set_curves(history)
+        continuation = self._continuation_for(warm)
+        max_iter = (_FINETUNE_EPOCHS if self.max_iter == "auto" else self.max_iter) + (0 if warm is None else continuation.epochs_done)
+        Xt = torch.from_numpy(X)
+        with ctx:  # the plan inside: a transferred stack's modules draw their (replaced) initial weights from the seed
+            # a warm fit continues the fitted stack and head (the modules of module_), with this fit's dropout
+            first = self._stack_phase(X.shape[1]) if warm is None else Given(warm.network.stack, self._stack_recipe)
+            tune = FineTune(n_out, objective, self.finetune, self.encoder_lr_scale, self.dropout, self.input_dropout,
+                            head=self._head if warm is None else warm.network.head, early_stopping=self.early_stopping,
+                            validation_fraction=self.validation_fraction, train=self._settings(max_iter), continuation=continuation)
+            result = Fit([first, tune], seed, checkpoint_dir, resume, seeded=False).run(Xt, y_targets, labeled, weights, stratify)
+        if warm is None:
+            self._keep_stack(first, result)
+        self.stack_, self.module_ = result.stack, result.model
+        self.history_ = {"pretrain": getattr(self, "pretrain_history_", []), "finetune": result.history["finetune"]}
+        self._set_curves(result.history["finetune"])
         self._keep_for_warm_start(seed, continuation)
         return self
 
@@ -174,12 +165,6 @@ class _PretrainedBase(TransformerMixin, PretrainedStackMixin, SemiSupervisedMixi
         X = self._validate_X(X, reset=False)
         dev = next(self.module_.parameters()).device
         return predict_in_batches(self.module_, torch.from_numpy(X).to(dev), method=method).float().cpu().numpy()
-
-
-def code_width(stack, X: torch.Tensor) -> int:
-    """Number of features of the stack's (flattened) top codes, from one row."""
-    with torch.no_grad():
-        return int(stack.eval()(X[:1]).flatten(1).shape[1])
 
 
 class PretrainedClassifier(ClassifierMixin, _PretrainedBase):

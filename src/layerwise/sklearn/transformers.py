@@ -9,12 +9,12 @@ from sklearn.utils import check_array
 
 from ..exceptions import DataError
 from ..greedy import is_streamed
-from ..objectives import Reconstruction
 from ..params import STACKED_AUTOENCODER
+from ..pipeline import Fit, Unroll
 from ..train.inference import predict_in_batches
 from ._base import LayerwiseBase, check_is_fitted
 from ._inputs import by_chunks, is_external
-from ._stack import PretrainedStackMixin, checkpoint_doc, phase_dir, start_over
+from ._stack import PretrainedStackMixin, checkpoint_doc
 
 __all__ = ["StackedAutoencoder"]
 
@@ -94,19 +94,13 @@ class StackedAutoencoder(TransformerMixin, PretrainedStackMixin, LayerwiseBase):
             X = self._validate_X(X, reset=True)
             Xt = torch.from_numpy(X)
         self._check_params(len(Xt))
-        start_over(checkpoint_dir, ("unroll",), resume)
         ctx, seed = self._seed_context()
         with ctx:
-            self.stack_ = self._pretrain(Xt, seed, checkpoint_dir, resume)
-            self.autoencoder_ = self.stack_.unroll()
-            unroll_history = []
-            if self.unroll_max_iter > 0:
-                loss = "bce" if self.autoencoder_.output == "logistic" else "mse"
-                trainer = self._trainer(len(Xt), self.unroll_max_iter, "deep autoencoder", seed + 2000, phase_dir(checkpoint_dir, "unroll"))
-                unroll_history = trainer.fit(self.autoencoder_, Reconstruction(loss=loss), (Xt,), resume=resume)
-                self.stack_ = self.autoencoder_.encoder
-            self.autoencoder_.eval()
-            self.stack_.eval()
+            first = self._stack_phase(Xt.shape[1])
+            result = Fit([first, Unroll(self._settings(self.unroll_max_iter))], seed, checkpoint_dir, resume, seeded=False).run(Xt)
+        self._keep_stack(first, result)
+        self.stack_, self.autoencoder_ = result.stack, result.model
+        unroll_history = result.history["unroll"]
         self.history_ = {"pretrain": self.pretrain_history_, "unroll": unroll_history}
         self._set_curves([h for stage in [*self.pretrain_history_, unroll_history] for h in stage])
         self.n_iter_ = self.max_iter

@@ -105,7 +105,7 @@ class VariationalAutoencoder(TransformerMixin, LayerwiseBase):
             callbacks = [KLWarmup(objective, int(self.kl_warmup))]
             if val is not None:
                 callbacks.append(_StopAfterWarmup(int(self.kl_warmup), n_iter_no_change=self.n_iter_no_change, tol=self.tol))
-            trainer = self._trainer(len(train[0]), self.max_iter, "vae", seed, callbacks=callbacks)
+            trainer = self._settings(self.max_iter, callbacks=callbacks).trainer(len(train[0]), seed, "vae")
             history = trainer.fit(model, objective, train, val)
             objective.check_trained(model, train[0], type(self).__name__)
         self.module_ = freeze_trained(model)
