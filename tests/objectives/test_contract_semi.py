@@ -159,9 +159,10 @@ def test_m2_bound_is_below_the_importance_weighted_estimate(digits):
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    ({"noise_std": -0.1}, "noise_std must be a finite number >= 0; got -0.1"),
-    ({"denoising_costs": [1000, -1, 0.1]}, "denoising_costs must be 'paper', 'gamma' or a list of finite numbers >= 0"),
-    ({"denoising_costs": "papr"}, "denoising_costs must be 'paper', 'gamma'"),
+    ({"noise_std": -0.1}, r"Ladder has 1 invalid parameter\(s\):\n- noise_std must be a number >= 0; got -0\.1\."),
+    ({"denoising_costs": [1000, -1, 0.1]}, r"denoising_costs must be one of \['paper', 'gamma'\] or a non-empty list of numbers >= 0, "
+                                           r"one per layer \(input included\); got \[1000, -1, 0\.1\]\."),
+    ({"denoising_costs": "papr"}, r"denoising_costs must be one of \['paper', 'gamma'\] or .*; got 'papr'\. Did you mean 'paper'\?"),
     ({"combinator": "mlp"}, r"combinator must be one of \['amlp', 'vanilla'\]; got 'mlp'"),
 ])
 def test_bad_ladder_settings_are_refused_naming_the_parameter(kwargs, match):
@@ -175,7 +176,7 @@ def test_a_wrong_number_of_denoising_costs_is_refused_before_training():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    ({"alpha": -1}, "alpha must be a finite number >= 0; got -1"),
+    ({"alpha": -1}, r"M2Objective has 1 invalid parameter\(s\):\n- alpha must be a number >= 0; got -1\."),
     ({"latent_dim": 0}, "latent_dim must be a positive integer; got 0"),
     ({"m2_hidden": "big"}, "m2_hidden must be a sequence of positive integers"),
 ])

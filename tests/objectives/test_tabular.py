@@ -191,10 +191,10 @@ def test_the_classifier_trains_vime_and_round_trips(tmp_path):
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    ({"p_mask": 1.0}, r"vime: p_mask must be a number in \[0, 1\); got 1.0"),
-    ({"alpha": -1}, "alpha must be a finite number >= 0; got -1"),
-    ({"beta": float("nan")}, "beta must be a finite number >= 0; got nan"),
-    ({"k": 1}, r"k must be an integer >= 2 \(the consistency cost is the variance over the k copies\); got 1"),
+    ({"p_mask": 1.0}, r"VIMESemi has 1 invalid parameter\(s\):\n- p_mask must be a number in \[0, 1\); got 1.0"),
+    ({"alpha": -1}, "alpha must be a number >= 0; got -1"),
+    ({"beta": float("nan")}, "beta must be a number >= 0; got nan"),
+    ({"k": 1}, r"k must be an integer >= 2; got 1\."),
     ({"k": 2.5}, "k must be an integer >= 2"),
     ({"prepare_epochs": -1}, "prepare_epochs must be an integer >= 0"),
     ({"loss": "l1"}, r"loss must be one of \['mse', 'bce'\]; got 'l1'"),

@@ -122,7 +122,7 @@ def test_nested_options_work_for_any_registry():
     params = ParamSet((Param("semi_supervised", (Options(*SEMI_SUPERVISED.names()),), "ladder", "method"),
                        Param("semi_supervised_params", (RegistryOptions(SEMI_SUPERVISED, "semi_supervised"),), None, "options")))
     with pytest.raises(ConfigError, match=r"semi_supervised_params\['noise_std'\] \(an option of the semi-supervised method 'ladder'\) "
-                                          r"must be a number; got 'loud'"):
+                                          r"must be a number >= 0; got 'loud'"):
         params.validate({"semi_supervised": "ladder", "semi_supervised_params": {"noise_std": "loud"}}, "Demo")
     with pytest.raises(ConfigError, match=r"unknown option 'alfa' for the semi-supervised method 'm1m2'\. Did you mean 'alpha'\?"):
         params.validate({"semi_supervised": "m1m2", "semi_supervised_params": {"alfa": 0.1}}, "Demo")

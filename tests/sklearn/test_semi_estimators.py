@@ -87,10 +87,10 @@ def test_every_method_resumes_bitwise_through_the_estimator(name, partial, tmp_p
 
 @pytest.mark.parametrize("params, match", [
     ({"semi_supervised": "ladr"}, r"semi_supervised must be None or 'auto' or one of \['conv_ladder', 'ladder', 'm1m2', 'vime'\]; got 'ladr'. Did you mean 'ladder'\?"),
-    ({"semi_supervised_params": {"noise_std": -1}}, "refused by the semi-supervised method 'ladder': Ladder: noise_std must be a finite number >= 0"),
+    ({"semi_supervised_params": {"noise_std": -1}}, r"semi_supervised_params\['noise_std'\] \(an option of the semi-supervised method 'ladder'\) must be a number >= 0; got -1\."),
     ({"semi_supervised_params": {"nois": 0.2}}, "unknown option 'nois' for the semi-supervised method 'ladder'. Did you mean 'noise_std'"),
-    ({"semi_supervised": "ladder", "semi_supervised_params": {"denoising_costs": [1, -1, 1]}}, "denoising_costs must be 'paper', 'gamma' or a list"),
-    ({"semi_supervised": "m1m2", "semi_supervised_params": {"alpha": -0.5}}, "alpha must be a finite number >= 0; got -0.5"),
+    ({"semi_supervised": "ladder", "semi_supervised_params": {"denoising_costs": [1, -1, 1]}}, r"denoising_costs'\] \(an option of the semi-supervised method 'ladder'\) must be one of \['paper', 'gamma'\] or a non-empty list"),
+    ({"semi_supervised": "m1m2", "semi_supervised_params": {"alpha": -0.5}}, r"alpha'\] \(an option of the semi-supervised method 'm1m2'\) must be a number >= 0; got -0.5\."),
     ({"semi_supervised": None, "semi_supervised_params": {"noise_std": 0.2}}, "'semi_supervised' is None, so nothing would use them"),
 ])
 def test_bad_semi_supervised_settings_name_the_parameter(params, match, partial):

@@ -16,35 +16,34 @@ from collections.abc import Sequence
 from ..exceptions import ConfigError
 from ..nn.conv import check_image_shape
 from ..nn.conv_ladder import CONV_SMALL, ConvLadderNetwork
+from ..params.constraints import Interval, NoneValue, SequenceOf
+from ..params.core import Param, ParamSet, declared_options
 from .base import SEMI_SUPERVISED
 from .ladder import Ladder
 
 __all__ = ["ConvLadder"]
 
+_IMAGE_SHAPE = "(channels, height, width), three positive integers, e.g. (1, 28, 28)"
+_CONV_DOCS = {
+    "noise_std": """Standard deviation of the Gaussian noise of the corrupted encoder, on the input and on every normalised
+                 layer output, in the units of the input (pixels in [0, 1]): the paper's, and its code's, for Conv-Small.""",
+    "denoising_costs": """``lambda_l`` for ``l = 0..9`` (the input, Conv-Small's nine layers). ``"gamma"``: the Gamma-model, the
+                       top layer's cost alone (weight 1), as the paper trained Conv-Small; ``"paper"``: ``1000, 10, 0.1,
+                       ...``, the paper's pattern for its full ladders (its Conv-FC network included), which decodes every
+                       layer.""",
+    "combinator": """Rasmus et al.'s ``g`` (eq. 2), or Pezeshki et al. (2016)'s augmented MLP (``"amlp"``), one per
+                  channel.""",
+}
+
 
 @SEMI_SUPERVISED.register("conv_ladder")
+@declared_options
 class ConvLadder(Ladder):
     """Convolutional ladder training: ``objective(model, (x_labeled, y, x_unlabeled)) -> StepOutput``.
 
     Parameters
     ----------
-    noise_std : float, default=0.3
-        Standard deviation of the Gaussian noise of the corrupted encoder, on
-        the input and on every normalised layer output, in the units of the
-        input (pixels in [0, 1]): the paper's, and its code's, for Conv-Small.
-    denoising_costs : "gamma", "paper" or sequence of float, default="gamma"
-        ``lambda_l`` for ``l = 0..9`` (the input, Conv-Small's nine layers).
-        ``"gamma"``: the Gamma-model, the top layer's cost alone (weight 1), as
-        the paper trained Conv-Small; ``"paper"``: ``1000, 10, 0.1, ...``, the
-        paper's pattern for its full ladders (its Conv-FC network included),
-        which decodes every layer.
-    combinator : {"vanilla", "amlp"}, default="vanilla"
-        Rasmus et al.'s ``g`` (eq. 2), or Pezeshki et al. (2016)'s augmented
-        MLP, one per channel.
-    image_shape : (channels, height, width), optional
-        Shape of one image: the rows are flat images. Required to build the
-        network; the estimators fill it in from image folders, and from Datasets
-        and ``.npy`` files of images.
+    {parameters}
 
     Notes
     -----
@@ -65,6 +64,15 @@ class ConvLadder(Ladder):
     ['accuracy', 'denoising_9', 'supervised']
     """
 
+    # Every option of the dense ladder (whose __call__ this class runs), with Conv-Small's defaults (the paper's) and
+    # docs, and the images' shape.
+    options = ParamSet((
+        *Ladder.options.select(*Ladder.options, defaults={"noise_std": 0.3, "denoising_costs": "gamma"}, docs=_CONV_DOCS).params,
+        Param("image_shape", (NoneValue(), SequenceOf(Interval(int, 1), _IMAGE_SHAPE, "(channels, height, width)", 3, 3)), None,
+              """Shape of one image: the rows are flat images. Required to build the network; the estimators fill it in
+              from image folders, and from Datasets and ``.npy`` files of images.""", type_doc="(channels, height, width)"),
+    ))
+
     #: Adam's learning rate for ``learning_rate_init="auto"``: the paper's (and its code's) 0.002; unlike the dense
     #: ladder's 0.005, not tuned on this library's data.
     learning_rate = 0.002
@@ -76,10 +84,10 @@ class ConvLadder(Ladder):
     #: Estimator parameters its fixed network does not use: set away from their defaults, they are refused.
     unused_params = ("hidden_layer_sizes", "activation")
 
-    def __init__(self, noise_std: float = 0.3, denoising_costs: str | Sequence[float] = "gamma", combinator: str = "vanilla",
-                 image_shape: Sequence[int] | None = None) -> None:
-        super().__init__(noise_std, denoising_costs, combinator)
-        self.image_shape = None if image_shape is None else check_image_shape(image_shape)
+    def __post_init__(self) -> None:
+        """The dense ladder's conversions, and ``image_shape`` a tuple of ints."""
+        super().__post_init__()
+        self.image_shape = None if self.image_shape is None else check_image_shape(self.image_shape)
 
     @classmethod
     def auto_settings(cls, n_features: int) -> dict:

@@ -10,7 +10,6 @@ pass's batch statistics. The Gamma-model is the same with only the top cost.
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Sequence
 
 import torch
@@ -19,6 +18,8 @@ from torch.nn import functional as F
 
 from ..exceptions import ConfigError, DataError
 from ..nn.ladder import COMBINATORS, LadderNetwork
+from ..params.constraints import Interval, Options, SequenceOf
+from ..params.core import Param, ParamSet, declared_options
 from .base import SEMI_SUPERVISED, StepOutput
 from .supervised import batch_weights, cross_entropy
 
@@ -36,26 +37,17 @@ def paper_denoising_costs(n_layers: int) -> tuple[float, ...]:
 
 
 _NOISE_TOO_LARGE = 10.0  # noise_std above this, on inputs scaled to [0, 1] or standardised, is the first suspect
+_COSTS_LIST = "a non-empty list of numbers >= 0, one per layer (input included)"
 
 
 @SEMI_SUPERVISED.register("ladder")
+@declared_options
 class Ladder:
     """Ladder-network training: ``objective(model, (x_labeled, y, x_unlabeled)) -> StepOutput``.
 
     Parameters
     ----------
-    noise_std : float, default=0.2
-        Standard deviation of the Gaussian noise of the corrupted encoder, on
-        the input and on every normalised pre-activation, in the units of the
-        input (scale it to [0, 1] or standardise it). The paper used 0.3 on
-        MNIST; 0.2 was better on digits with 10% of the labels (0.9826 against
-        0.9800 over five tuning splits; 0.15-0.2 best among 0.1-0.5).
-    denoising_costs : "paper", "gamma" or sequence of float, default="paper"
-        ``lambda_l`` for ``l = 0..L`` (the input, each hidden layer, the top).
-        ``"paper"``: :func:`paper_denoising_costs`; ``"gamma"``: the Gamma-model,
-        only the top layer's cost (weight 1), so only the top combinator is used.
-    combinator : {"vanilla", "amlp"}, default="vanilla"
-        Rasmus et al.'s ``g`` (eq. 2), or Pezeshki et al. (2016)'s augmented MLP.
+    {parameters}
 
     Notes
     -----
@@ -76,6 +68,23 @@ class Ladder:
     >>> sorted(out.logs)
     ['accuracy', 'denoising_3', 'supervised']
     """
+
+    # Every option, declared once: the __init__, its checks and the Parameters above come from here.
+    options = ParamSet((
+        Param("noise_std", (Interval(float, 0),), 0.2,
+              """Standard deviation of the Gaussian noise of the corrupted encoder, on the input and on every normalised
+              pre-activation, in the units of the input (scale it to [0, 1] or standardise it). The paper used 0.3 on
+              MNIST; 0.2 was better on digits with 10% of the labels (0.9826 against 0.9800 over five tuning splits;
+              0.15-0.2 best among 0.1-0.5)."""),
+        # how many lambdas a list needs, the network says: checked when it is built (costs())
+        Param("denoising_costs", (Options("paper", "gamma"), SequenceOf(Interval(float, 0), _COSTS_LIST, "sequence of float", 1)),
+              "paper",
+              """``lambda_l`` for ``l = 0..L`` (the input, each hidden layer, the top). ``"paper"``:
+              :func:`paper_denoising_costs`; ``"gamma"``: the Gamma-model, only the top layer's cost (weight 1), so
+              only the top combinator is used."""),
+        Param("combinator", (Options(*sorted(COMBINATORS)),), "vanilla",
+              """Rasmus et al.'s ``g`` (eq. 2), or Pezeshki et al. (2016)'s augmented MLP (``"amlp"``)."""),
+    ))
 
     #: The learning rate ``learning_rate_init="auto"`` gives the estimators (Adam; measured best on digits among
     #: 0.002, 0.005, 0.01 and 0.02, and as good as the paper's 0.002 on MNIST after 30 epochs).
@@ -106,27 +115,11 @@ class Ladder:
             return {}
         return {"hidden_layer_sizes": (1000, 500, 250, 250, 250), "noise_std": 0.3, "learning_rate": 0.002}
 
-    def __init__(self, noise_std: float = 0.2, denoising_costs: str | Sequence[float] = "paper", combinator: str = "vanilla") -> None:
-        problems = []
-        if isinstance(noise_std, bool) or not isinstance(noise_std, numbers.Real) or not 0 <= noise_std < float("inf"):
-            problems.append(f"noise_std must be a finite number >= 0; got {noise_std!r}.")
-        if isinstance(denoising_costs, str):
-            if denoising_costs not in ("paper", "gamma"):
-                problems.append(f"denoising_costs must be 'paper', 'gamma' or a list of numbers >= 0; got {denoising_costs!r}.")
-        else:
-            try:
-                costs = [float(c) for c in denoising_costs]
-            except (TypeError, ValueError):
-                costs = None
-            if not costs or any(not (c >= 0 and c < float("inf")) for c in costs) or any(isinstance(c, bool) for c in denoising_costs):
-                problems.append(f"denoising_costs must be 'paper', 'gamma' or a list of finite numbers >= 0, one per layer "
-                                f"(input included); got {denoising_costs!r}.")
-        if combinator not in COMBINATORS:
-            problems.append(f"combinator must be one of {sorted(COMBINATORS)}; got {combinator!r}.")
-        if problems:
-            raise ConfigError("Ladder: " + " ".join(problems))
-        self.noise_std, self.combinator = float(noise_std), combinator
-        self.denoising_costs = denoising_costs if isinstance(denoising_costs, str) else tuple(float(c) for c in denoising_costs)
+    def __post_init__(self) -> None:
+        """Store the options in the types the training reads: ``noise_std`` a float, the costs a tuple of floats."""
+        self.noise_std = float(self.noise_std)
+        if not isinstance(self.denoising_costs, str):
+            self.denoising_costs = tuple(float(c) for c in self.denoising_costs)
 
     def divergence_cause(self) -> str | None:
         """The likely cause of a diverging fit that this objective's settings show, for the trainer's

@@ -21,16 +21,17 @@ the decoders fit the few labeled rows and the classifier learn more slowly
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Sequence
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..exceptions import ConfigError, DataError
+from ..exceptions import DataError
 from ..nn.m2 import M1M2, M2
 from ..nn.vae import dense_vae
+from ..params.constraints import Interval, SequenceOf
+from ..params.core import Param, ParamSet, declared_options
 from .base import SEMI_SUPERVISED, StepOutput
 from .supervised import batch_weights, cross_entropy, weighted_mean
 
@@ -71,24 +72,13 @@ def m2_step(m2: M2, x_l: torch.Tensor, y: torch.Tensor, x_u: torch.Tensor, class
 
 
 @SEMI_SUPERVISED.register("m1m2")
+@declared_options
 class M2Objective:
     """M1+M2 training: ``objective(model, (x_labeled, y, x_unlabeled)) -> StepOutput`` on a :class:`~layerwise.nn.m2.M1M2`.
 
     Parameters
     ----------
-    alpha : float, default=0.1
-        Weight of the classification term, the paper's ``alpha / N``: the
-        cross-entropy summed over the labeled rows weighs ``alpha * N`` against
-        the bounds summed over all rows (Kingma et al. 2014, eq. 9 and
-        section 4.2: ``alpha = 0.1 N``).
-    latent_dim : int, default=50
-        Width of M2's ``z`` (the paper: 50).
-    m2_hidden : sequence of int, default=(500,)
-        Hidden widths of M2's three networks (the paper: 500).
-    m1_latent : int, default=50
-        Width of M1's code, the input of M2 (the paper: 50).
-    m1_epochs : int, default=100
-        Epochs of M1 (a dense VAE with the estimator's hidden layers) on every row.
+    {parameters}
 
     Notes
     -----
@@ -100,31 +90,29 @@ class M2Objective:
     cross-entropy (:func:`m2_step`).
     """
 
+    # Every option, declared once: the __init__, its checks and the Parameters above come from here.
+    options = ParamSet((
+        Param("alpha", (Interval(float, 0),), 0.1,
+              """Weight of the classification term, the paper's ``alpha / N``: the cross-entropy summed over the labeled
+              rows weighs ``alpha * N`` against the bounds summed over all rows (Kingma et al. 2014, eq. 9 and section
+              4.2: ``alpha = 0.1 N``)."""),
+        Param("latent_dim", (Interval(int, 1),), 50, "Width of M2's ``z`` (the paper: 50)."),
+        Param("m2_hidden", (SequenceOf(Interval(int, 1), "a sequence of positive integers, e.g. (500,)", "sequence of int"),), (500,),
+              "Hidden widths of M2's three networks (the paper: 500)."),
+        Param("m1_latent", (Interval(int, 1),), 50, "Width of M1's code, the input of M2 (the paper: 50)."),
+        Param("m1_epochs", (Interval(int, 1),), 100, "Epochs of M1 (a dense VAE with the estimator's hidden layers) on every row."),
+    ))
+
     #: The learning rate ``learning_rate_init="auto"`` gives the estimators (Adam).
     learning_rate = 1e-3
     #: The unlabeled rows per step ``batch_size="auto"`` gives the estimators (the papers' 100; as many labeled rows
     #: are drawn alongside).
     batch_size = 100
 
-    def __init__(self, alpha: float = 0.1, latent_dim: int = 50, m2_hidden: Sequence[int] = (500,), m1_latent: int = 50,
-                 m1_epochs: int = 100) -> None:
-        problems = []
-        if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0 <= alpha < float("inf"):
-            problems.append(f"alpha must be a finite number >= 0; got {alpha!r}.")
-        for name, v in (("latent_dim", latent_dim), ("m1_latent", m1_latent), ("m1_epochs", m1_epochs)):
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
-                problems.append(f"{name} must be a positive integer; got {v!r}.")
-        try:
-            m2_hidden = tuple(int(h) for h in m2_hidden)
-            ok = all(h >= 1 for h in m2_hidden)
-        except (TypeError, ValueError):
-            ok = False
-        if not ok:
-            problems.append(f"m2_hidden must be a sequence of positive integers, e.g. (500,); got {m2_hidden!r}.")
-        if problems:
-            raise ConfigError("m1m2: " + " ".join(problems))
-        self.alpha, self.latent_dim, self.m2_hidden = float(alpha), int(latent_dim), m2_hidden
-        self.m1_latent, self.m1_epochs = int(m1_latent), int(m1_epochs)
+    def __post_init__(self) -> None:
+        """Store the options as Python numbers and a tuple, and the weights of eq. 9 until :meth:`prepare` sets them."""
+        self.alpha, self.latent_dim, self.m2_hidden = float(self.alpha), int(self.latent_dim), tuple(int(h) for h in self.m2_hidden)
+        self.m1_latent, self.m1_epochs = int(self.m1_latent), int(self.m1_epochs)
         # eq. 9 divided by N, per-batch means: set by prepare() from the numbers of rows
         self.classification_weight, self.labeled_weight = self.alpha, 1.0
 

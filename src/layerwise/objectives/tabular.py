@@ -38,6 +38,8 @@ from ..corruption import MarginalNoise
 from ..exceptions import ConfigError, DataError
 from ..losses import RECONSTRUCTION_LOSSES, reconstruction_loss
 from ..nn.tabular import VIMEAutoEncoder, VIMENet, vime_autoencoder
+from ..params.constraints import Interval, Options, SequenceOf
+from ..params.core import Param, ParamSet, declared_options
 from .base import OBJECTIVES, SEMI_SUPERVISED, StepOutput
 from .reconstruction import Reconstruction
 from .supervised import batch_weights, cross_entropy
@@ -51,10 +53,6 @@ EVAL_SEED = 0
 
 def _is_real(v) -> bool:
     return not isinstance(v, bool) and isinstance(v, numbers.Real)
-
-
-def _is_int(v) -> bool:
-    return not isinstance(v, bool) and isinstance(v, numbers.Integral)
 
 
 def _common_problems(p_mask, alpha, loss) -> list[str]:
@@ -229,6 +227,7 @@ def vime_consistency(model: nn.Module, x_u: torch.Tensor, corruption: MarginalNo
 
 
 @SEMI_SUPERVISED.register("vime")
+@declared_options
 class VIMESemi:
     """VIME (Yoon et al. 2020): self-supervised encoder, then a predictor with a consistency cost on unlabeled rows.
 
@@ -237,26 +236,7 @@ class VIMESemi:
 
     Parameters
     ----------
-    p_mask : float, default=0.3
-        Probability that an entry is replaced by its column's marginal, in both
-        phases (the paper's ``p_m``; the authors used 0.3).
-    alpha : float, default=2.0
-        Weight of the reconstruction in the self-supervised phase (eq. 4).
-    beta : float, default=1.0
-        Weight of the consistency cost against the cross-entropy (eq. 7; the authors used 1.0).
-    k : int, default=3
-        Corrupted copies of each unlabeled row (the paper's ``K``; at least 2,
-        since the cost is their variance).
-    prepare_epochs : int, default=50
-        Epochs of the self-supervised phase on every row; 0 skips it. The
-        authors ran 10 epochs over 54,000 MNIST rows (about 4,000 steps of
-        128): small tables need more epochs for as many steps.
-    loss : {"mse", "bce"}, default="mse"
-        Reconstruction error of the self-supervised phase; ``"bce"`` needs
-        inputs in [0, 1].
-    predictor_hidden : sequence of int, default=(100, 100)
-        Hidden widths of the predictor MLP on the codes (the authors' code: two
-        layers of 100).
+    {parameters}
 
     Notes
     -----
@@ -280,6 +260,25 @@ class VIMESemi:
     ['accuracy', 'consistency', 'supervised']
     """
 
+    # Every option, declared once: the __init__, its checks and the Parameters above come from here.
+    options = ParamSet((
+        Param("p_mask", (Interval(float, 0, 1, "left"),), 0.3,
+              """Probability that an entry is replaced by its column's marginal, in both phases (the paper's ``p_m``; the
+              authors used 0.3)."""),
+        Param("alpha", (Interval(float, 0),), 2.0,
+              "Weight of the reconstruction in the self-supervised phase (eq. 4; the authors used 2.0)."),
+        Param("beta", (Interval(float, 0),), 1.0, "Weight of the consistency cost against the cross-entropy (eq. 7; the authors used 1.0)."),
+        Param("k", (Interval(int, 2),), 3,
+              "Corrupted copies of each unlabeled row (the paper's ``K``; at least 2, since the cost is their variance)."),
+        Param("prepare_epochs", (Interval(int, 0),), 50,
+              """Epochs of the self-supervised phase on every row; 0 skips it. The authors ran 10 epochs over 54,000 MNIST
+              rows (about 4,000 steps of 128): small tables need more epochs for as many steps."""),
+        Param("loss", (Options(*RECONSTRUCTION_LOSSES),), "mse",
+              """Reconstruction error of the self-supervised phase; ``"bce"`` needs inputs in [0, 1]."""),
+        Param("predictor_hidden", (SequenceOf(Interval(int, 1), "a sequence of positive integers, e.g. (100, 100)", "sequence of int"),),
+              (100, 100), "Hidden widths of the predictor MLP on the codes (the authors' code: two layers of 100)."),
+    ))
+
     #: The learning rate ``learning_rate_init="auto"`` gives the estimators (Adam's default, the authors').
     learning_rate = 1e-3
     #: The unlabeled rows per step ``batch_size="auto"`` gives the estimators (the authors' 128; as many labeled
@@ -288,27 +287,10 @@ class VIMESemi:
     #: At least this many optimizer steps when ``max_iter="auto"`` (the authors' 1000 iterations of VIME-semi).
     min_steps = 1000
 
-    def __init__(self, p_mask: float = 0.3, alpha: float = 2.0, beta: float = 1.0, k: int = 3, prepare_epochs: int = 50,
-                 loss: str = "mse", predictor_hidden: Sequence[int] = (100, 100)) -> None:
-        problems = _common_problems(p_mask, alpha, loss)
-        if not _is_real(beta) or not 0 <= beta < float("inf"):
-            problems.append(f"beta must be a finite number >= 0; got {beta!r}. The authors used 1.0.")
-        if not _is_int(k) or k < 2:
-            problems.append(f"k must be an integer >= 2 (the consistency cost is the variance over the k copies); got {k!r}.")
-        if not _is_int(prepare_epochs) or prepare_epochs < 0:
-            problems.append(f"prepare_epochs must be an integer >= 0 (0 skips the self-supervised phase); got {prepare_epochs!r}.")
-        try:
-            hidden = tuple(predictor_hidden)
-            ok = all(_is_int(h) and h >= 1 for h in hidden)
-        except TypeError:
-            ok = False
-        if not ok:
-            problems.append(f"predictor_hidden must be a sequence of positive integers, e.g. (100, 100); got {predictor_hidden!r}.")
-        if problems:
-            raise ConfigError("vime: " + " ".join(problems))
-        self.p_mask, self.alpha, self.beta, self.k = float(p_mask), float(alpha), float(beta), int(k)
-        self.prepare_epochs, self.loss = int(prepare_epochs), loss
-        self.predictor_hidden = tuple(int(h) for h in hidden)
+    def __post_init__(self) -> None:
+        """Store the options as Python numbers and a tuple, and the corruption both phases draw."""
+        self.p_mask, self.alpha, self.beta, self.k = float(self.p_mask), float(self.alpha), float(self.beta), int(self.k)
+        self.prepare_epochs, self.predictor_hidden = int(self.prepare_epochs), tuple(int(h) for h in self.predictor_hidden)
         self.corruption = MarginalNoise(self.p_mask)
 
     def build_model(self, n_features: int, hidden_layer_sizes: Sequence[int], n_classes: int, activation: str = "relu") -> VIMENet:

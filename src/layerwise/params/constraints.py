@@ -8,8 +8,9 @@ value when any of its constraints does.
 
 :class:`RegistryOptions` is the one constraint that looks past its own value: the
 options of a registry entry (``pretrain_params`` of ``pretrain``) are checked,
-name by name and type by type, against the signature of the factory that the
-sibling parameter names.
+name by name and value by value, against the options the factory that the
+sibling parameter names declares (its ``options``, a
+:class:`~layerwise.params.core.ParamSet`), or else against its signature.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from ..registry import Registry, suggest
 
 __all__ = [
     "Subject", "Constraint", "Interval", "Options", "Boolean", "NoneValue", "Registered", "InstanceOf", "HasMethods", "Callbacks", "LayerSizes", "ImageSize",
-    "Device", "COMPUTE_DEVICES", "PathLike", "FolderName", "RandomState", "AnyValue", "RegistryOptions", "type_problem",
+    "SequenceOf", "Device", "COMPUTE_DEVICES", "PathLike", "FolderName", "RandomState", "AnyValue", "RegistryOptions", "type_problem",
 ]
 
 
@@ -47,6 +48,10 @@ class Subject:
     def option(self, key: str) -> str:
         """``pretrain_params['level']``: a key inside this parameter's dict."""
         return f"{self}[{key!r}]"
+
+    def option_of(self, key: str, what: str) -> Subject:
+        """``pretrain_params['level'] (an option of the pretraining objective 'denoising')``, as a subject."""
+        return Subject(f"{self.option(key)} (an option of {what})")
 
 
 class Constraint:
@@ -225,6 +230,31 @@ class LayerSizes(Constraint):
         return "a non-empty sequence of positive integers, e.g. (256, 64)"
 
 
+class SequenceOf(Constraint):
+    """A list or tuple (or 1-D array) of ``min_len`` to ``max_len`` items that ``item`` each accepts, described as
+    ``what``: ``SequenceOf(Interval(int, 1), "a sequence of positive integers, e.g. (100, 100)", "sequence of int")``.
+
+    A string is never a sequence here, whatever its characters.
+    """
+
+    def __init__(self, item: Constraint, what: str, type_doc: str, min_len: int = 0, max_len: int | None = None) -> None:
+        self.item, self.what, self.type_doc, self.min_len, self.max_len = item, what, type_doc, min_len, max_len
+
+    def accepts(self, value: Any) -> bool:
+        if isinstance(value, np.ndarray):
+            if value.ndim != 1:
+                return False
+            value = value.tolist()
+        if not isinstance(value, (list, tuple)):
+            return False
+        if len(value) < self.min_len or (self.max_len is not None and len(value) > self.max_len):
+            return False
+        return all(self.item.accepts(v) for v in value)
+
+    def describe(self, values: Mapping[str, Any] | None = None) -> str:
+        return self.what
+
+
 class ImageSize(Constraint):
     """A positive int (a square) or a ``(height, width)`` pair of positive ints (a list from a config file too)."""
 
@@ -332,12 +362,18 @@ class AnyValue(Constraint):
 class RegistryOptions(Constraint):
     """A dict of options of the registry entry that the sibling parameter ``selector`` names.
 
-    The factory's signature is the schema: an unknown option is refused with the
-    closest accepted name, an option whose value does not match the factory's type
-    annotation (``level: float`` given ``"high"``) is refused, and options that pass
-    both are given to the factory once, so that its own range checks run before
-    training too. One constraint for every registry (``pretrain_params`` of
-    ``OBJECTIVES``, ``semi_supervised_params`` of ``SEMI_SUPERVISED``...).
+    The factory's declared options are the schema: a factory with an ``options``
+    :class:`~layerwise.params.core.ParamSet` (the semi-supervised methods,
+    :func:`~layerwise.params.core.declared_options`) has each value checked
+    against its option's constraints, in the estimators' template, naming it as
+    ``semi_supervised_params['noise_std'] (an option of the semi-supervised method
+    'ladder')``. Other factories have their signature read instead: an option
+    whose value does not match the type annotation (``level: float`` given
+    ``"high"``) is refused. Either way an unknown option is refused with the
+    closest accepted name, and options that pass are given to the factory once,
+    so that what it checks of several options together runs before training too.
+    One constraint for every registry (``pretrain_params`` of ``OBJECTIVES``,
+    ``semi_supervised_params`` of ``SEMI_SUPERVISED``...).
 
     Parameters
     ----------
@@ -364,7 +400,7 @@ class RegistryOptions(Constraint):
     def describe(self, values: Mapping[str, Any] | None = None) -> str:
         name = self._entry(values)
         if isinstance(name, str) and name in self.registry:
-            accepted, _ = _options_of(self.registry.get(name))
+            accepted = _accepted_names(self.registry.get(name))
             listed = f" (accepted: {', '.join(sorted(accepted))})" if accepted else ""
             return f"a dict of options of the {self.registry.kind} {name!r}{listed}"
         return f"a dict of options of the {self.registry.kind} named by {self.selector!r}"
@@ -379,25 +415,57 @@ class RegistryOptions(Constraint):
         if not (isinstance(name, str) and name in self.registry):
             return []  # the selector's own problem is reported already
         factory = self.registry.get(name)
-        accepted, hints = _options_of(factory)
         what = f"the {self.registry.kind} {name!r}"
-        problems = []
-        if accepted is not None:
-            for key in value:
-                if key not in accepted:
-                    problems.append(f"{subject} has an unknown option {key!r} for {what}.{suggest(str(key), sorted(accepted))} "
-                                    f"Accepted options: {sorted(accepted)}.")
-        for key, v in value.items():
-            if key in hints and (accepted is None or key in accepted):
-                wrong = type_problem(v, hints[key])
-                if wrong:
-                    problems.append(f"{subject.option(key)} (an option of {what}) must be {wrong}; got {_show(v)}.")
+        declared = _declared(factory)
+        if declared is not None:
+            problems = _declared_problems(value, declared, subject, what)
+        else:
+            problems = _signature_problems(value, factory, subject, what)
         if not problems:
             try:
                 factory(**value)
             except (ConfigError, TypeError, ValueError) as e:
                 problems.append(f"{subject} is refused by {what}: {e}")
         return problems
+
+
+def _declared(factory: Callable) -> Any:
+    """The :class:`~layerwise.params.core.ParamSet` ``factory`` declares as its ``options``, else ``None``."""
+    # by its methods, not its class: core builds on this module, which must not import it back
+    options = getattr(factory, "options", None)
+    return options if callable(getattr(options, "problems", None)) and callable(getattr(options, "unknown_hint", None)) else None
+
+
+def _accepted_names(factory: Callable) -> set[str] | None:
+    """The option names ``factory`` takes (``None``: any, it takes ``**kwargs``)."""
+    declared = _declared(factory)
+    return set(declared) if declared is not None else _options_of(factory)[0]
+
+
+def _unknown_option(subject: Subject, key: Any, what: str, accepted: set[str], hint: str) -> str:
+    return f"{subject} has an unknown option {key!r} for {what}.{hint} Accepted options: {sorted(accepted)}."
+
+
+def _declared_problems(value: Mapping, declared: Any, subject: Subject, what: str) -> list[str]:
+    """Unknown names, then each value against its declared option (the estimators' template)."""
+    problems = [_unknown_option(subject, key, what, set(declared), declared.unknown_hint(str(key)))
+                for key in value if key not in declared]
+    return problems + declared.problems(value, lambda key: subject.option_of(key, what))
+
+
+def _signature_problems(value: Mapping, factory: Callable, subject: Subject, what: str) -> list[str]:
+    """Unknown names, then each value against the type annotation of its keyword in ``factory``'s signature."""
+    accepted, hints = _options_of(factory)
+    problems = []
+    if accepted is not None:
+        problems += [_unknown_option(subject, key, what, accepted, suggest(str(key), sorted(accepted)))
+                     for key in value if key not in accepted]
+    for key, v in value.items():
+        if key in hints and (accepted is None or key in accepted):
+            wrong = type_problem(v, hints[key])
+            if wrong:
+                problems.append(f"{subject.option_of(key, what)} must be {wrong}; got {_show(v)}.")
+    return problems
 
 
 def _options_of(factory: Callable) -> tuple[set[str] | None, dict[str, Any]]:

@@ -15,6 +15,11 @@ It also builds the ``__init__`` signature of its owner (keyword-only after the
 first parameter, as scikit-learn's estimators) and renders the numpydoc
 ``Parameters`` lines. A name of an earlier release is an unknown name like any
 other; the message says what it is called now (:attr:`ParamSet.renamed`).
+
+A class that is not an estimator declares its options the same way, as a
+``ParamSet`` in its ``options`` attribute, and :func:`declared_options` makes
+its ``__init__`` (validated) and its docstring's ``Parameters`` from it: a
+semi-supervised method's option is one declaration plus the code that uses it.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from ..exceptions import ConfigError
 from ..registry import suggest
 from .constraints import Constraint, Subject, _show
 
-__all__ = ["REQUIRED", "Param", "Renamed", "ParamSet", "configurable_init"]
+__all__ = ["REQUIRED", "Param", "Renamed", "ParamSet", "configurable_init", "declared_options"]
 
 
 class _Required:
@@ -210,30 +215,26 @@ class ParamSet(Mapping):
         return doc.replace("    {parameters}", self.numpydoc())
 
 
-def configurable_init(params: ParamSet, n_positional: int = 1) -> Callable[..., None]:
+def configurable_init(params: ParamSet, n_positional: int = 1, validate: bool = False) -> Callable[..., None]:
     """An ``__init__`` that stores each parameter as an attribute of the same name.
 
     Its signature (what ``inspect.signature`` and scikit-learn's ``get_params``
     see) is :meth:`ParamSet.signature`: keyword-only after the first
     ``n_positional`` parameters. An unknown keyword raises ``TypeError`` with
     the closest name, or for a name of an earlier release its name now. Values
-    are not checked here (scikit-learn checks them in ``fit``).
+    are not checked here (scikit-learn checks them in ``fit``) unless
+    ``validate``: then every bad value is reported in one
+    :class:`~layerwise.ConfigError` (:meth:`ParamSet.validate`, the owner named
+    by its class) before any is stored.
     """
     sig = params.signature(n_positional)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         owner = type(self).__name__
-        unknown = [k for k in kwargs if k not in params]
-        if unknown:
-            hints = "".join(params.unknown_hint(k) for k in unknown)
-            raise TypeError(f"{owner}() got unexpected keyword argument(s) {unknown}.{hints} It takes {list(params)}.")
-        try:
-            bound = sig.bind(self, *args, **kwargs)
-        except TypeError as e:
-            raise TypeError(f"{owner}(): {e}. Only {list(params)[:n_positional]} may be passed by position; pass the "
-                            "others by name, e.g. max_iter=50.") from None
-        bound.apply_defaults()
-        for name, value in list(bound.arguments.items())[1:]:
+        values = _bind(params, sig, owner, n_positional, self, args, kwargs)
+        if validate:
+            params.validate(values, owner)
+        for name, value in values.items():
             setattr(self, name, value)
         post_init = getattr(self, "__post_init__", None)
         if post_init is not None:  # owners that check and derive at once (the Trainer), as torch modules do
@@ -241,6 +242,66 @@ def configurable_init(params: ParamSet, n_positional: int = 1) -> Callable[..., 
 
     __init__.__signature__ = sig  # type: ignore[attr-defined]
     return __init__
+
+
+def _bind(params: ParamSet, sig: inspect.Signature, owner: str, n_positional: int, obj: Any, args: tuple,
+          kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The arguments of one call by name, defaults filled in; ``TypeError`` naming what the owner takes."""
+    unknown = [k for k in kwargs if k not in params]
+    if unknown:
+        hints = "".join(params.unknown_hint(k) for k in unknown)
+        raise TypeError(f"{owner}() got unexpected keyword argument(s) {unknown}.{hints} It takes {list(params)}.")
+    try:
+        bound = sig.bind(obj, *args, **kwargs)
+    except TypeError as e:
+        by_name = "; pass the others by name, e.g. max_iter=50" if n_positional < len(params) else ""
+        raise TypeError(f"{owner}(): {e}. Only {list(params)[:n_positional]} may be passed by position{by_name}.") from None
+    bound.apply_defaults()
+    return dict(list(bound.arguments.items())[1:])
+
+
+def declared_options(cls: type) -> type:
+    """Class decorator: ``cls.__init__`` and the ``{parameters}`` line of ``cls.__doc__`` from ``cls.options``.
+
+    ``cls.options`` is the :class:`ParamSet` of every option ``cls`` takes (each
+    may be passed by position too, in that order). The ``__init__`` refuses an
+    unknown name (``TypeError``), reports every bad value in one
+    :class:`~layerwise.ConfigError`, stores each value as an attribute of the same name
+    and then calls ``cls.__post_init__``, if any: what needs several options
+    together, or converts a value (``float(noise_std)``), is written there.
+    A subclass that takes other options declares its own ``options`` and is
+    decorated too; one that does not inherits both.
+
+    Examples
+    --------
+    >>> from layerwise.params.constraints import Interval
+    >>> @declared_options
+    ... class Demo:
+    ...     '''A demo.
+    ...
+    ...     Parameters
+    ...     ----------
+    ...     {parameters}
+    ...     '''
+    ...     options = ParamSet((Param("rate", (Interval(float, 0),), 0.5, "How fast."),))
+    >>> Demo().rate
+    0.5
+    >>> Demo(rate=-1)
+    Traceback (most recent call last):
+    ...
+    layerwise.exceptions.ConfigError: Demo has 1 invalid parameter(s):
+    - rate must be a number >= 0; got -1.
+    >>> print(Demo.__doc__.split("----------")[1].rstrip())
+    <BLANKLINE>
+        rate : float, default=0.5
+            How fast.
+    """
+    options = cls.__dict__.get("options")
+    if not isinstance(options, ParamSet):
+        raise TypeError(f"@declared_options: {cls.__name__} declares no options = ParamSet((Param(...), ...)) of its own.")
+    cls.__init__ = configurable_init(options, n_positional=len(options), validate=True)  # type: ignore[misc]
+    cls.__doc__ = options.document(cls.__doc__)
+    return cls
 
 
 def _default_doc(value: Any) -> str:

@@ -140,8 +140,9 @@ PARAMS = ParamSet((
           costs regularise the classifier: digits 0.86% test error against 2.10% for the greedy path, MNIST
           0.72%; README, "Defaults, and why")."""),
     Param("semi_supervised_params", (NoneValue(), RegistryOptions(SEMI_SUPERVISED, "semi_supervised", {"auto": "ladder"})), None,
-          """Options of the semi-supervised method, checked against its signature, e.g. ``{"noise_std": 0.3,
-          "denoising_costs": "gamma"}`` for ``"ladder"`` or ``{"alpha": 0.1, "m1_epochs": 50}`` for ``"m1m2"``.""", paths=("semi",)),
+          """Options of the semi-supervised method, checked against the options its class declares (names,
+          ranges, defaults), e.g. ``{"noise_std": 0.3, "denoising_costs": "gamma"}`` for ``"ladder"`` or
+          ``{"alpha": 0.1, "m1_epochs": 50}`` for ``"m1m2"``.""", paths=("semi",)),
     Param("check_reference", (Options("auto"), Boolean()), "auto",
           """Check the trained network against a cheap supervised model of the labeled rows before ``fit`` returns
           (a default must never be silently worse than the labeled rows alone). A stratified quarter of the
