@@ -38,11 +38,13 @@ def test_demo_quick_writes_the_run_folder(tmp_path, capsys, figures):
 
 @pytest.fixture
 def tiny_demo(monkeypatch):
-    """The digits demo with every step but a few epochs and small layers: seconds, not minutes."""
+    """The digits demo with every step but a few epochs and small layers: seconds, not minutes. A rate of 1e-2 lets
+    3 epochs of fine-tuning learn something: at 1e-3 a head can still predict one class for every row, and the
+    warning that says so is a line more per step."""
     import layerwise.demo as demo
 
     monkeypatch.setitem(demo.SETTINGS, "digits", replace(demo.SETTINGS["digits"], hidden_layer_sizes=(16,), pretrain_max_iter=2,
-                                                         max_iter=3, semi_max_iter=2))
+                                                         max_iter=3, semi_max_iter=2, learning_rate_init=1e-2))
 
 
 def test_demo_piped_prints_a_line_per_step_not_per_epoch(tmp_path, capsys, tiny_demo):

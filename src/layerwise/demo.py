@@ -15,6 +15,11 @@ compare on the same split and seed:
 - ``PretrainedClassifier()`` with its defaults: with unlabeled rows, a ladder
   network trained on every row at every step (Rasmus et al. 2015);
 - M1+M2, the semi-supervised VAE (Kingma et al. 2014).
+
+Every network of the demo is trained by :class:`layerwise.pipeline.Fit` (the
+pretraining, the fine-tunings, the DBN) or by the estimators (the
+semi-supervised rows), as every other fit of the library: what each step
+does is written in :mod:`layerwise.pipeline.fit`.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -32,16 +37,16 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier
 
 from .data.prepare import prepare_data
-from .finetune import finetune
-from .greedy import GreedyLayerwise, random_stack
 from .metrics import classification_report
-from .nn.heads import ClassifierHead
 from .objectives import Classification
+from .pipeline import FineTune, Fit, Given, Greedy, RandomInit, TrainSettings
 from .runs import RunFolder
 from .train.callbacks import Callback
 from .train.inference import predict_in_batches
 from .train.loggers import EpochLogger, _duration
-from .train.loop import Trainer
+
+if TYPE_CHECKING:
+    from .train.loop import Trainer
 
 __all__ = ["DemoSettings", "DemoRun", "SETTINGS", "STEPS", "run_demo", "format_table"]
 
@@ -84,8 +89,10 @@ class DemoRun:
     """What the steps of one demo share: the split, the settings, the shared pretrained stack, and what they report.
 
     A step is a function ``step(run)``; one that compares a method calls :meth:`add` with its
-    test predictions. Steps run in :data:`STEPS` order, which fixes the random numbers each
-    one draws, so a step added at the end changes no earlier row.
+    test predictions. Steps run in :data:`STEPS` order (the pretrained rows start from the
+    pretraining step's stack); each network is one :class:`~layerwise.pipeline.Fit` seeded with
+    ``random_state`` (its phases draw from it plus their offsets), so the random numbers of a
+    step do not depend on the steps before it.
     """
 
     data: Any
@@ -115,34 +122,32 @@ class DemoRun:
         self.rows.append({"method": name, **{k: r[k] for k in ("accuracy", "precision", "recall", "f1")}, "seconds": seconds,
                           "confusion_matrix": r["confusion_matrix"]})
 
-    def trainer(self, **changes) -> Trainer:
-        """The pretraining trainer of the settings (``changes`` for fine-tuning)."""
-        s = self.settings
-        params = dict(max_iter=s.pretrain_max_iter, batch_size=s.pretrain_batch_size, learning_rate_init=s.learning_rate_init,
-                      random_state=self.random_state, device=_DEVICE, verbose=self.bars, precision=s.precision,
-                      callbacks=self.callbacks)
-        return Trainer(**{**params, **changes})
+    def settings_for(self, phase: str, extra: tuple = ()) -> TrainSettings:
+        """The trainer of ``phase`` (``"pretrain"`` or ``"finetune"``) from the demo's settings, on the CPU.
 
-    def greedy(self, activation: str, objective: str, params: dict | None = None) -> GreedyLayerwise:
-        return GreedyLayerwise(self.settings.hidden_layer_sizes, activation=activation, objective=objective,
-                               objective_params=params, trainer=self.trainer())
-
-    def tune(self, name: str, stack, mode: str) -> None:
-        """Fine-tune ``stack`` with a softmax head on the labeled rows; add its row."""
+        Its callbacks: the run's (the CLI's epoch lines), then ``extra``."""
         s = self.settings
+        epochs, batch = (s.pretrain_max_iter, s.pretrain_batch_size) if phase == "pretrain" else (s.max_iter, s.batch_size)
+        return TrainSettings(max_iter=epochs, batch_size=batch, learning_rate_init=s.learning_rate_init, device=_DEVICE,
+                             precision=s.precision, verbose=self.bars, callbacks=(*self.callbacks, *extra))
+
+    def tune(self, name: str, stack: RandomInit | Given, mode: str) -> None:
+        """Fine-tune the stack of ``stack`` (a random one, or a given one, which ``"full"`` trains in place) with a
+        softmax head on the labeled rows, one :class:`~layerwise.pipeline.Fit`; add its row.
+
+        ``mode="frozen"`` needs a :class:`~layerwise.pipeline.Given` stack: the test scores of each epoch are the
+        head's on its codes."""
         X_test = torch.from_numpy(self.data.X_test)
         # frozen: the trainer trains the head alone, on the codes of the (unchanging) stack
-        test_scores = _TestScores(predict_in_batches(stack, X_test) if mode == "frozen" else X_test,
+        test_scores = _TestScores(predict_in_batches(stack.stack, X_test) if mode == "frozen" else X_test,
                                   torch.from_numpy(self.data.y_test))
-        trainer = self.trainer(max_iter=s.max_iter, batch_size=s.batch_size, random_state=self.random_state + 1, desc=name,
-                               callbacks=[*self.callbacks, test_scores])
-        head = ClassifierHead(s.hidden_layer_sizes[-1], int(self.y.max()) + 1)
-        (model, hist), t = _timed(lambda: finetune(stack, head, Classification(), (self.Xl, self.yl), mode=mode, trainer=trainer))
-        self.curves[f"fine-tune: {name}"] = hist
-        self.add(name, predict_in_batches(model, torch.from_numpy(self.data.X_test)).argmax(1).numpy(), t)
+        tune = FineTune(int(self.y.max()) + 1, mode=mode, train=self.settings_for("finetune", (test_scores,)), desc=name)
+        fit, t = _timed(lambda: Fit([stack, tune], seed=self.random_state).run(self.Xl, self.yl))
+        self.curves[f"fine-tune: {name}"] = fit.history["finetune"]
+        self.add(name, predict_in_batches(fit.model, X_test).argmax(1).numpy(), t)
 
 
-_DEVICE = torch.device("cpu")
+_DEVICE = "cpu"
 
 
 class _TestScores(Callback):
@@ -166,38 +171,39 @@ def logistic_regression(run: DemoRun) -> None:
 def pretrain(run: DemoRun) -> None:
     """Greedy pretraining on every training row (labels unused): the stack the next rows start from."""
     s = run.settings
-    torch.manual_seed(run.random_state)
-    greedy = run.greedy(s.activation, s.pretrain, s.pretrain_params)
-    run.stack, t_pre = _timed(lambda: greedy.fit(run.Xt))
+    greedy = Greedy(s.hidden_layer_sizes, s.activation, s.pretrain, s.pretrain_params, train=run.settings_for("pretrain"))
+    fit, t_pre = _timed(lambda: Fit([greedy], seed=run.random_state).run(run.Xt))
+    run.stack = fit.stack
     run.extra["pretrain_seconds"] = t_pre
     run.log(f"greedy pretraining of {len(s.hidden_layer_sizes)} layers {s.hidden_layer_sizes} on {len(run.X)} unlabeled rows: {t_pre:.1f} s")
-    for k, h in enumerate(greedy.history_):
+    for k, h in enumerate(fit.history["pretrain"]):
         run.curves[f"pretrain layer {k + 1} ({s.pretrain})"] = h
 
 
 def random_init(run: DemoRun) -> None:
-    torch.manual_seed(run.random_state)
-    run.tune("random init, full", random_stack(run.X.shape[1], run.settings.hidden_layer_sizes, run.settings.activation), "full")
+    run.tune("random init, full", RandomInit(run.settings.hidden_layer_sizes, run.settings.activation), "full")
 
 
+# each fine-tunes a copy: run.stack stays the pretrained one (for the next step, the kNN codes, reconstructions.png)
 def pretrained_frozen(run: DemoRun) -> None:
-    run.tune("pretrained, frozen", copy.deepcopy(run.stack), "frozen")
+    run.tune("pretrained, frozen", Given(copy.deepcopy(run.stack)), "frozen")
 
 
 def pretrained_full(run: DemoRun) -> None:
-    run.tune("pretrained, full", copy.deepcopy(run.stack), "full")
+    run.tune("pretrained, full", Given(copy.deepcopy(run.stack)), "full")
 
 
 def deep_belief_network(run: DemoRun) -> str | None:
     """The same layer sizes pretrained as stacked RBMs (contrastive divergence), fine-tuned end to end."""
     if not run.settings.dbn:
         return "dbn=False in the settings"
-    dbn = run.greedy("logistic", "rbm")
-    dbn_stack, t_dbn = _timed(lambda: dbn.fit(run.Xt))
+    # two fits, as the pretrained rows: the table times the fine-tuning, the RBMs' pretraining is timed apart
+    rbms = Greedy(run.settings.hidden_layer_sizes, "logistic", "rbm", train=run.settings_for("pretrain"))
+    dbn, t_dbn = _timed(lambda: Fit([rbms], seed=run.random_state).run(run.Xt))
     run.extra["dbn_pretrain_seconds"] = t_dbn
     run.log(f"deep belief network (RBMs, CD-1) pretraining: {t_dbn:.1f} s")
-    run.curves["pretrain DBN layer 1 (rbm, recon)"] = [{**h, "loss": h["recon"]} for h in dbn.history_[0]]
-    run.tune("DBN (stacked RBMs), full", dbn_stack, "full")
+    run.curves["pretrain DBN layer 1 (rbm, recon)"] = [{**h, "loss": h["recon"]} for h in dbn.history["pretrain"][0]]
+    run.tune("DBN (stacked RBMs), full", Given(dbn.stack, dbn.recipe), "full")
 
 
 def knn_on_codes(run: DemoRun) -> None:

@@ -223,7 +223,8 @@ class FineTune:
     rate times ``encoder_lr_scale``. ``dropout``/``input_dropout`` are the stack's while it trains. ``head``: a
     module (a warm fit's) or ``head(width, n_outputs) -> module``; default: a softmax
     :class:`~layerwise.nn.ClassifierHead`. ``early_stopping`` holds out ``validation_fraction`` of the labeled
-    rows. Checkpoints in ``<checkpoint_dir>/finetune``; history ``"finetune"``."""
+    rows. ``desc`` names the trainer's progress bar and epoch lines. Checkpoints in ``<checkpoint_dir>/finetune``;
+    history ``"finetune"``."""
 
     n_outputs: int
     objective: Any = None
@@ -236,6 +237,7 @@ class FineTune:
     validation_fraction: float = 0.1
     train: TrainSettings = field(default_factory=lambda: TrainSettings(max_iter=10))
     continuation: Any = None
+    desc: str = "fine-tune"
     name = "finetune"
 
     def run(self, state: _State) -> None:
@@ -245,7 +247,7 @@ class FineTune:
         stack = state.stack
         stack.dropout, stack.input_dropout = float(self.dropout), float(self.input_dropout)
         idx, val = state.labeled_split(self.early_stopping, self.validation_fraction, state.seed)
-        trainer = self.train.trainer(len(idx), seed, "fine-tune", phase_dir(state.checkpoint_dir, "finetune"),
+        trainer = self.train.trainer(len(idx), seed, self.desc, phase_dir(state.checkpoint_dir, "finetune"),
                                      early_stopping=self.early_stopping and val is not None, continuation=self.continuation)
         X = state.X
         train = (X[idx], state.targets[idx]) + (() if state.weights is None else (state.weights_of(idx),))
