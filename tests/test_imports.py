@@ -141,6 +141,12 @@ def test_the_model_format_knows_no_estimator_and_the_loop_no_distributed_module(
     assert "layerwise.train.distributed" not in graph["layerwise.train.loop"]  # the loop sees executions only
 
 
+def test_the_data_layer_imports_nothing_of_the_training_code():
+    graph = import_graph(SRC)
+    found = {m: sorted(d for d in deps if d.startswith("layerwise.train")) for m, deps in graph.items() if m.startswith("layerwise.data")}
+    assert {m: d for m, d in found.items() if d} == {}
+
+
 @pytest.fixture
 def toy(tmp_path):
     """A package whose cycles hide in a function and behind a package ``__init__``."""

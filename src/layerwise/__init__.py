@@ -44,7 +44,7 @@ if not _LIGHT:
         _torch.set_flush_denormal(True)
 
     from .data import ImageFolder, NpyFile, load_dataset, load_image_folder
-    from .data.npy import encode_to_npy, write_npy
+    from .data.npy import write_npy
     from .exceptions import (
         CheckpointError,
         ConfigError,
@@ -84,6 +84,7 @@ if not _LIGHT:
         make_labeled_scorer,
     )
     from .train import Callback, CSVLogger, EpochLogger, JSONLinesLogger, LRScheduler, TensorBoardLogger, Trainer
+    from .train.inference import encode_to_npy
     from .transfer import TransferReport, load_pretrained
 
 __all__ = [

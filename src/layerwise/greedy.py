@@ -15,7 +15,7 @@ written by rank 0 alone.
 Data larger than memory (a :class:`~layerwise.data.stream.NpyFile`, a
 :class:`~layerwise.data.adapters.DatasetRows`, or a dataset too large to read
 in) is streamed in chunks, and so are the codes of its frozen layers: they are
-written to a ``.npy`` file chunk by chunk (:func:`~layerwise.data.npy.encode_to_npy`,
+written to a ``.npy`` file chunk by chunk (:func:`~layerwise.train.inference.encode_to_npy`,
 by rank 0 while the other processes wait), not kept in memory.
 """
 
@@ -35,7 +35,7 @@ from torch import nn
 
 from .data.adapters import DatasetRows, as_training_data, is_torch_data
 from .data.arrays import all_finite, check_X
-from .data.npy import encode_to_npy, read_rows, value_range
+from .data.npy import read_rows, value_range
 from .data.stream import NpyFile
 from .diagnostics import SAMPLE_ROWS, check_codes
 from .exceptions import ConfigError, DataError
@@ -46,6 +46,7 @@ from .objectives import make_objective
 from .params import GREEDY, TRAINER, configurable_init
 from .train.checkpoint import check_resume, checkpoint_dir_problems
 from .train.execution import resolve_execution
+from .train.inference import encode_to_npy
 from .train.loop import Trainer
 
 log = logging.getLogger(__name__)

@@ -5,9 +5,10 @@ import pytest
 import torch
 
 from layerwise.data.adapters import DatasetRows
-from layerwise.data.npy import NpyWriter, encode_to_npy, write_npy
+from layerwise.data.npy import NpyWriter, write_npy
 from layerwise.data.stream import NpyFile
 from layerwise.exceptions import DataError
+from layerwise.train.inference import encode_to_npy
 from layerwise.train.loop import predict_in_batches
 
 from ..conftest import boring_autoencoder

@@ -1,7 +1,8 @@
 """Data checks, batching, datasets by name or file, splits, image folders and PyTorch datasets.
 
-``.npy`` writers (:mod:`layerwise.data.npy`: ``write_npy``, ``encode_to_npy``) are imported from their
-module or from ``layerwise``: they run the trainer's inference, which sits above this package.
+``.npy`` writers (:mod:`layerwise.data.npy`: ``write_npy``) are imported from their module or from ``layerwise``;
+the codes of an encoder written chunk by chunk (``encode_to_npy``) are in :mod:`layerwise.train.inference`, above
+this package: nothing here imports the training code.
 """
 
 from .adapters import DatasetRows, as_training_data, materialize

@@ -2,7 +2,7 @@
 
 Greedy pretraining computes each frozen layer's codes once and trains the
 next layer on them. For data larger than memory those codes go to a file
-(:func:`encode_to_npy`), one chunk of rows at a time, and the next stage
+(:func:`~layerwise.train.inference.encode_to_npy`, which runs the trainer's inference), one chunk of rows at a time, and the next stage
 streams them back with :class:`~layerwise.data.stream.NpyFile`. Files are
 written under a temporary name and renamed when complete, so a crash never
 leaves a truncated file under the final name.
@@ -17,12 +17,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from ..exceptions import DataError
 from .stream import NpyFile
 
-__all__ = ["NpyWriter", "write_npy", "encode_to_npy", "read_rows", "value_range"]
+__all__ = ["NpyWriter", "write_npy", "read_rows", "value_range"]
 
 DEFAULT_CHUNK_ROWS = 65536
 
@@ -170,67 +169,3 @@ def write_npy(source: Any, path: str | os.PathLike, chunk_rows: int = DEFAULT_CH
         for start in range(0, n, chunk_rows):
             writer.write(read_rows(source, start, start + chunk_rows))
     return Path(path)
-
-
-@torch.no_grad()
-def encode_to_npy(module: nn.Module, source: Any, path: str | os.PathLike, chunk_rows: int = DEFAULT_CHUNK_ROWS,
-                  batch_size: int = 64, device: str | torch.device | None = None, method: str | None = None) -> Path:
-    """Write ``module(rows)`` for every row of ``source`` to a ``.npy`` file, one chunk in memory at a time.
-
-    The codes of a frozen layer for data larger than memory: the same values
-    as :func:`~layerwise.train.loop.predict_in_batches` on the whole data
-    (bitwise: a row's codes do not depend on the rows computed with it), with at most ``chunk_rows`` input rows and their
-    codes in memory.
-
-    Parameters
-    ----------
-    module : nn.Module
-        Run in eval mode without autograd, e.g. a trained encoder.
-    source : ndarray, Tensor, NpyFile or DatasetRows, shape (n_samples, ...)
-    path : path
-        The ``.npy`` file to write (float32, shape ``(n_samples, *code_shape)``).
-    chunk_rows : int, default=65536
-    batch_size : int, default=64
-        Rows per forward pass (:data:`~layerwise.train.inference.BLOCK_ROWS`).
-    device : str or torch.device, optional
-        Where to compute; default the module's device.
-    method : str, optional
-        Call ``module.<method>`` instead of ``module`` (e.g. ``"encode"``).
-
-    Returns
-    -------
-    Path
-        ``path``; ``NpyFile(path)`` streams 2-D codes to the next stage.
-
-    Raises
-    ------
-    DataError
-        A source without rows, or ``chunk_rows`` that is not a positive integer.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> enc = nn.Linear(4, 2)
-    >>> path = encode_to_npy(enc, torch.rand(10, 4), pathlib.Path(tempfile.mkdtemp()) / "codes.npy", chunk_rows=3)
-    >>> NpyFile(path).shape
-    (10, 2)
-    """
-    from ..train.loop import predict_in_batches  # the trainer's own batched inference, not a second copy
-
-    n, chunk_rows = _check_source(source), _check_chunk_rows(chunk_rows)
-    if device is None:
-        param = next(module.parameters(), None)
-        device = param.device if param is not None else torch.device("cpu")
-    writer = None
-    try:
-        for start in range(0, n, chunk_rows):
-            codes = predict_in_batches(module, read_rows(source, start, start + chunk_rows).to(device), batch_size, method)
-            if writer is None:  # the codes' width is known after the first chunk
-                writer = NpyWriter(path, (n, *codes.shape[1:]))
-            writer.write(codes.float())
-        return writer.close()
-    except BaseException:
-        if writer is not None:
-            writer.abort()
-        raise
-
