@@ -25,11 +25,10 @@ from torch import nn
 
 from .architecture import describe, rebuild
 from .exceptions import CheckpointError, ConfigError, DataError
-from .modelfile import CONFIG, FORMAT_VERSION, WEIGHTS, from_json, read_folder, read_weights, to_json, versions, write_folder
+from .modelfile import CONFIG, FORMAT_VERSION, WEIGHTS, compare_state, from_json, read_folder, read_weights, to_json, versions, write_folder
 from .nn.blocks import TiedLinear
 from .nn.stack import frozen_by_layerwise, refreeze_trained
 from .registry import Registry
-from .transfer import compare_state
 
 __all__ = ["save", "load", "read_weights", "register_estimator", "ESTIMATORS", "FORMAT_VERSION"]
 

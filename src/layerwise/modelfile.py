@@ -26,6 +26,8 @@ import os
 import platform
 import shutil
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +41,7 @@ from .exceptions import CheckpointError
 from .train.checkpoint import file_sha256
 
 __all__ = ["FORMAT_VERSION", "WEIGHTS", "CONFIG", "META", "read_folder", "write_folder", "read_weights", "to_json",
-           "from_json", "versions"]
+           "from_json", "versions", "TransferReport", "compare_state"]
 
 FORMAT_VERSION = 1
 WEIGHTS, CONFIG, META = "model.safetensors", "config.json", "meta.json"
@@ -246,3 +248,82 @@ def from_json(value: Any) -> Any:
     if "__ndarray__" in value:
         return np.array(value["__ndarray__"], dtype=np.dtype(value["dtype"])).reshape(value["shape"])
     return {k: from_json(v) for k, v in value.items()}
+
+
+# -- a module's state against a file's tensors: what loading (io.load) and transfer (transfer.load_pretrained) check --
+Shape = tuple[int, ...]
+
+
+@dataclass
+class TransferReport:
+    """What :func:`load_pretrained` copied, and what it could not.
+
+    Attributes
+    ----------
+    copied : list of str
+        Target keys that received a source tensor.
+    missing : list of str
+        Selected target keys with no source tensor.
+    unexpected : list of str
+        Selected source keys (after ``key_map``) with no target key.
+    mismatched : list of (str, tuple, tuple)
+        ``(key, target shape, source shape)`` for keys present on both sides
+        whose shapes differ.
+    frozen : list of str
+        Copied parameters set to ``requires_grad=False`` (``freeze=True``).
+    """
+
+    copied: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    unexpected: list[str] = field(default_factory=list)
+    mismatched: list[tuple[str, Shape, Shape]] = field(default_factory=list)
+    frozen: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing is missing, unexpected or shape-mismatched."""
+        return not (self.missing or self.unexpected or self.mismatched)
+
+    def problems(self) -> str:
+        """The missing, unexpected and mismatched keys, one group per line."""
+        lines = []
+        if self.missing:
+            lines.append(f"missing ({len(self.missing)}, in the target but not the source): {', '.join(self.missing)}")
+        if self.unexpected:
+            lines.append(f"unexpected ({len(self.unexpected)}, in the source but not the target): {', '.join(self.unexpected)}")
+        if self.mismatched:
+            shapes = ", ".join(f"{k}: target {tuple(t)} vs source {tuple(s)}" for k, t, s in self.mismatched)
+            lines.append(f"shape mismatch ({len(self.mismatched)}): {shapes}")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        head = (
+            f"TransferReport: {len(self.copied)} copied ({len(self.frozen)} frozen), {len(self.missing)} missing, "
+            f"{len(self.unexpected)} unexpected, {len(self.mismatched)} shape-mismatched"
+        )
+        copied = f"copied ({len(self.copied)}): {', '.join(self.copied) or 'nothing'}"
+        return "\n".join([head, *("  " + line for line in [copied, *self.problems().splitlines()])])
+
+
+def compare_state(target: Mapping[str, torch.Tensor], source: Mapping[str, torch.Tensor]) -> TransferReport:
+    """Match two state dicts key by key; nothing is copied.
+
+    Parameters
+    ----------
+    target, source : mapping of str to Tensor
+
+    Returns
+    -------
+    TransferReport
+        ``copied`` lists the keys that *would* be copied (same key, same shape).
+    """
+    report = TransferReport()
+    for key, t in target.items():
+        if key not in source:
+            report.missing.append(key)
+        elif tuple(source[key].shape) != tuple(t.shape):
+            report.mismatched.append((key, tuple(t.shape), tuple(source[key].shape)))
+        else:
+            report.copied.append(key)
+    report.unexpected = [k for k in source if k not in target]
+    return report

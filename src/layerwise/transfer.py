@@ -13,94 +13,15 @@ from __future__ import annotations
 import difflib
 import os
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
 from .exceptions import CheckpointError, ConfigError
-from .modelfile import read_weights
+from .modelfile import TransferReport, compare_state, read_weights
 from .nn.stack import forget_trained_freeze
 
-__all__ = ["TransferReport", "load_pretrained", "compare_state"]
-
-Shape = tuple[int, ...]
-
-
-@dataclass
-class TransferReport:
-    """What :func:`load_pretrained` copied, and what it could not.
-
-    Attributes
-    ----------
-    copied : list of str
-        Target keys that received a source tensor.
-    missing : list of str
-        Selected target keys with no source tensor.
-    unexpected : list of str
-        Selected source keys (after ``key_map``) with no target key.
-    mismatched : list of (str, tuple, tuple)
-        ``(key, target shape, source shape)`` for keys present on both sides
-        whose shapes differ.
-    frozen : list of str
-        Copied parameters set to ``requires_grad=False`` (``freeze=True``).
-    """
-
-    copied: list[str] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
-    unexpected: list[str] = field(default_factory=list)
-    mismatched: list[tuple[str, Shape, Shape]] = field(default_factory=list)
-    frozen: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        """True when nothing is missing, unexpected or shape-mismatched."""
-        return not (self.missing or self.unexpected or self.mismatched)
-
-    def problems(self) -> str:
-        """The missing, unexpected and mismatched keys, one group per line."""
-        lines = []
-        if self.missing:
-            lines.append(f"missing ({len(self.missing)}, in the target but not the source): {', '.join(self.missing)}")
-        if self.unexpected:
-            lines.append(f"unexpected ({len(self.unexpected)}, in the source but not the target): {', '.join(self.unexpected)}")
-        if self.mismatched:
-            shapes = ", ".join(f"{k}: target {tuple(t)} vs source {tuple(s)}" for k, t, s in self.mismatched)
-            lines.append(f"shape mismatch ({len(self.mismatched)}): {shapes}")
-        return "\n".join(lines)
-
-    def __str__(self) -> str:
-        head = (
-            f"TransferReport: {len(self.copied)} copied ({len(self.frozen)} frozen), {len(self.missing)} missing, "
-            f"{len(self.unexpected)} unexpected, {len(self.mismatched)} shape-mismatched"
-        )
-        copied = f"copied ({len(self.copied)}): {', '.join(self.copied) or 'nothing'}"
-        return "\n".join([head, *("  " + line for line in [copied, *self.problems().splitlines()])])
-
-
-def compare_state(target: Mapping[str, torch.Tensor], source: Mapping[str, torch.Tensor]) -> TransferReport:
-    """Match two state dicts key by key; nothing is copied.
-
-    Parameters
-    ----------
-    target, source : mapping of str to Tensor
-
-    Returns
-    -------
-    TransferReport
-        ``copied`` lists the keys that *would* be copied (same key, same shape).
-    """
-    report = TransferReport()
-    for key, t in target.items():
-        if key not in source:
-            report.missing.append(key)
-        elif tuple(source[key].shape) != tuple(t.shape):
-            report.mismatched.append((key, tuple(t.shape), tuple(source[key].shape)))
-        else:
-            report.copied.append(key)
-    report.unexpected = [k for k in source if k not in target]
-    return report
-
+__all__ = ["load_pretrained"]  # its report (TransferReport, compare_state) is the model files': layerwise.modelfile
 
 def load_pretrained(
     target: nn.Module,
