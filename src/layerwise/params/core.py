@@ -64,6 +64,9 @@ class Param:
         fine-tuning of a stack, ``("semi",)`` for a semi-supervised method. An estimator uses or refuses a
         parameter set away from its default on a path it does not apply to, never drops it
         (:meth:`~layerwise.sklearn._semi.SemiSupervisedMixin._semi_method`).
+    auto : callable, optional
+        What ``"auto"`` resolves to in one phase: ``auto(situation) -> value``, a function of
+        :mod:`layerwise.params.auto` (:meth:`resolve` calls it).
     """
 
     name: str
@@ -72,6 +75,13 @@ class Param:
     doc: str = ""
     type_doc: str | None = None
     paths: tuple[str, ...] = ()
+    auto: Callable[[Any], Any] | None = None
+
+    def resolve(self, value: Any, situation: Any) -> Any:
+        """``value``, or what ``"auto"`` stands for in ``situation`` (a :class:`~layerwise.params.auto.Situation`)."""
+        if self.auto is not None and isinstance(value, str) and value == "auto":
+            return self.auto(situation)
+        return value
 
     def expected(self, values: Mapping[str, Any] | None = None) -> str:
         """What the constraints accept, in words: ``"'auto' or a positive integer"``."""

@@ -22,6 +22,7 @@ import numbers
 
 from ..nn.blocks import ACTIVATIONS
 from ..registry import LR_SCHEDULERS, OBJECTIVES, SEMI_SUPERVISED
+from . import auto
 from .constraints import (
     Boolean,
     Callbacks,
@@ -212,7 +213,7 @@ PARAMS = ParamSet((
           """``"sgd"`` uses Nesterov momentum (``momentum``). torch's class names (``"Adam"``, ``"AdamW"``,
           ``"SGD"``) name the same optimizers.""",
           type_doc='{"adam", "adamw", "sgd", "Adam", "AdamW", "SGD"}'),
-    Param("learning_rate_init", (Interval(float, 0, closed="neither"),), 1e-3, "The learning rate."),
+    Param("learning_rate_init", (Interval(float, 0, closed="neither"),), 1e-3, "The learning rate.", auto=auto.learning_rate),
     Param("momentum", (Interval(float, 0, 1, "left"),), 0.9,
           'Momentum of ``solver="sgd"`` (Nesterov when > 0); 1 or more would make the steps grow without end.'),
     Param("lr_schedule", (Options(*LR_SCHEDULES), Registered(LR_SCHEDULERS)), "auto",
@@ -224,7 +225,7 @@ PARAMS = ParamSet((
           fine-tuning: on MNIST -0.11 pt, on nudged digits -1.6 pt; ``benchmarks/defaults.py``). Any class of ``torch.optim.lr_scheduler`` by name
           (``"StepLR"``, ``"OneCycleLR"``, ``"ReduceLROnPlateau"``...), with its arguments in
           ``lr_schedule_params``, is run by :class:`layerwise.train.LRScheduler` in each of those phases.""",
-          type_doc='{"auto", "constant", "cosine", "anneal"} or str'),
+          type_doc='{"auto", "constant", "cosine", "anneal"} or str', auto=auto.lr_schedule),
     Param("lr_schedule_params", (NoneValue(), RegistryOptions(LR_SCHEDULERS, "lr_schedule")), None,
           """Arguments of the scheduler that ``lr_schedule`` names, checked before any training, e.g.
           ``{"step_size": 10, "gamma": 0.5}`` for ``"StepLR"``; ``"interval": "batch"`` steps it after every
@@ -232,9 +233,10 @@ PARAMS = ParamSet((
           ``"CosineAnnealingLR"`` defaults to the phase's epochs."""),
     Param("alpha", (Interval(float, 0),), 0.0, "L2 penalty (weight decay)."),
     Param("batch_size", (Options("auto"), Interval(int, 1)), "auto",
-          'Rows per optimizer step; ``"auto"`` is ``n_samples // 32`` clipped to [32, 256] (and to n_samples).'),
+          'Rows per optimizer step; ``"auto"`` is ``n_samples // 32`` clipped to [32, 256] (and to n_samples).',
+          auto=auto.batch_size),
     Param("shuffle", (Boolean(),), True, "Draw the batches of each epoch in a new seeded order."),
-    Param("max_iter", (_EPOCHS,), 200, "Epochs."),
+    Param("max_iter", (_EPOCHS,), 200, "Epochs.", auto=auto.max_iter),
     Param("pretrain_max_iter", (Interval(int, 0),), 20, "Epochs of pretraining per layer; 0 skips pretraining.", paths=("stack",)),
     Param("unroll_max_iter", (Interval(int, 0),), 0,
           """Epochs of joint training of the unrolled deep autoencoder after the greedy stages (Hinton &

@@ -87,6 +87,7 @@ class TrainSettings:
     batch_size: int | str = "auto"
     learning_rate_init: float = 1e-3
     solver: str = "adam"
+    momentum: float = 0.9
     alpha: float = 0.0
     schedule: str = "constant"
     schedule_params: dict | None = None
@@ -112,7 +113,8 @@ class TrainSettings:
         elif self.schedule != "constant" and self.schedule in LR_SCHEDULERS:
             first = [LR_SCHEDULERS.build(self.schedule, self.schedule_params)]
         trainer = Trainer(
-            solver=self.solver, learning_rate_init=self.learning_rate_init, alpha=self.alpha, max_iter=self.max_iter,
+            solver=self.solver, learning_rate_init=self.learning_rate_init, momentum=self.momentum, alpha=self.alpha,
+            max_iter=self.max_iter,
             batch_size=auto_batch_size(self.batch_size, n_rows), early_stopping=early_stopping,
             n_iter_no_change=self.n_iter_no_change, tol=self.tol, random_state=seed, device=self.device,
             precision=self.precision, verbose=bool(self.verbose), desc=desc,
@@ -268,9 +270,11 @@ class FineTune:
 
 
 def code_width(stack: nn.Module, X: torch.Tensor) -> int:
-    """Number of features of the stack's (flattened) top codes, from one row (the stack is left in eval mode)."""
+    """Number of features of the stack's (flattened) top codes, from one row (the stack is left in eval mode), on the
+    stack's device (a GPU, after pretraining there)."""
+    param = next(stack.parameters(), None)
     with torch.no_grad():
-        return int(stack.eval()(X[:1]).flatten(1).shape[1])
+        return int(stack.eval()(X[:1].to(param.device) if param is not None else X[:1]).flatten(1).shape[1])
 
 
 @dataclass

@@ -38,6 +38,7 @@ from ..data.tables import TablePreprocessor, is_typed_table, looks_like_table
 from ..exceptions import CheckpointError, ConfigError, DataError, NotFittedError
 from ..io import register_estimator
 from ..params import TRAINER, ParamSet, configurable_init
+from ..params.auto import Situation
 from ..pipeline import TrainSettings
 from ..registry import LR_SCHEDULERS
 from ..train.execution import resolve_device
@@ -293,20 +294,16 @@ class LayerwiseBase(ClassNamePrefixFeaturesOutMixin, BaseEstimator):
         names), ``"auto"`` resolved.
 
         ``method``: the semi-supervised method the phase trains, whose recommended learning rate, batch size and
-        schedule ``"auto"`` stands for (otherwise: 1e-3, :func:`~layerwise.train.loop.auto_batch_size`, constant).
+        schedule ``"auto"`` stands for (the declarations' resolvers, :mod:`layerwise.params.auto`).
         ``callbacks``: the phase's own, before the user's ``callbacks``.
         """
         # _run_callbacks: set by the command line to write a run's records once training starts (not a parameter)
         callbacks = [*(callbacks or []), *getattr(self, "callbacks", ()), *getattr(self, "_run_callbacks", ())]
-        schedule = getattr(self, "lr_schedule", "constant")
-        if schedule == "auto":
-            schedule = "anneal" if method is not None else "constant"
-        lr = self.learning_rate_init
-        if lr == "auto":
-            lr = getattr(method, "learning_rate", 1e-3) if method is not None else 1e-3
-        batch_size = self.batch_size
-        if batch_size == "auto" and getattr(method, "batch_size", None) is not None:
-            batch_size = method.batch_size
+        p, at = self._parameters, Situation(0, method)  # the phase's rows resolve batch_size="auto" later (the trainer)
+        schedule = p["lr_schedule"].resolve(getattr(self, "lr_schedule", "constant"), at)
+        lr = p["learning_rate_init"].resolve(self.learning_rate_init, at)
+        # a method's recommended batch now; else "auto" stays, for the rows of the phase (auto_batch_size)
+        batch_size = p["batch_size"].resolve(self.batch_size, at) if method is not None else self.batch_size
         return TrainSettings(
             max_iter=max_iter, batch_size=batch_size, learning_rate_init=lr, solver=self.solver, alpha=self.alpha,
             schedule=schedule, schedule_params=getattr(self, "lr_schedule_params", None),

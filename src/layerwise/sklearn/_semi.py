@@ -22,10 +22,10 @@ import torch
 from ..data.arrays import in_unit_interval
 from ..exceptions import ConfigError, TrainingWarning
 from ..greedy import check_layer_sizes
+from ..params.auto import Situation
 from ..pipeline import Fit, SemiSupervised
 from ..registry import SEMI_SUPERVISED
 from ..train.execution import resolve_device
-from ..train.loop import auto_batch_size
 
 __all__ = ["SemiSupervisedMixin"]
 
@@ -181,14 +181,8 @@ class SemiSupervisedMixin:
         return method, check_layer_sizes(sizes)
 
     def _semi_epochs(self, method, n: int) -> int:
-        """``max_iter``, or for ``"auto"``: enough epochs for the method's ``min_steps`` steps, else up to 100 epochs
-        within its ``max_steps`` steps (large data sets get fewer epochs)."""
-        if self.max_iter != "auto":
-            return self.max_iter
-        batch = auto_batch_size(method.batch_size if self.batch_size == "auto" else self.batch_size, n)
-        steps_per_epoch = -(-n // batch)
-        at_most = -(-getattr(method, "max_steps", 100 * steps_per_epoch) // steps_per_epoch)
-        return max(-(-getattr(method, "min_steps", 0) // steps_per_epoch), min(100, at_most))
+        """``max_iter``, ``"auto"`` resolved for ``method`` on ``n`` rows (:func:`layerwise.params.auto.max_iter`)."""
+        return self._parameters["max_iter"].resolve(self.max_iter, Situation(n, method, self.batch_size))
 
     def _build_semi(self, recipe: dict, n_in: int, n_out: int) -> torch.nn.Module:
         """The untrained network of the method in ``recipe``, to load saved weights into."""

@@ -19,6 +19,7 @@ from ..nn.heads import ClassifierHead, RegressorHead
 from ..nn.stack import freeze_trained, unfreeze
 from ..objectives import Classification, Regression
 from ..params import PRETRAINED
+from ..params.auto import Situation
 from ..params.table import PRETRAINED_CLASSIFIER
 from ..pipeline import FineTune, Fit, Given, code_width
 from ..train.inference import predict_in_batches
@@ -32,8 +33,6 @@ from ._warm import WarmStartMixin
 from ._weights import check_sample_weight, class_weights, labeled_row_weights
 
 __all__ = ["PretrainedClassifier", "PretrainedRegressor"]
-
-_FINETUNE_EPOCHS = 100  # max_iter="auto" when fine-tuning a pretrained stack
 
 
 class _PretrainedBase(TransformerMixin, PretrainedStackMixin, SemiSupervisedMixin, WarmStartMixin, LayerwiseBase):
@@ -80,7 +79,7 @@ class _PretrainedBase(TransformerMixin, PretrainedStackMixin, SemiSupervisedMixi
         self.semi_supervised_ = None
         ctx, seed = self._seed_context(None if warm is None else warm.seed)
         continuation = self._continuation_for(warm)
-        max_iter = (_FINETUNE_EPOCHS if self.max_iter == "auto" else self.max_iter) + (0 if warm is None else continuation.epochs_done)
+        max_iter = self._parameters["max_iter"].resolve(self.max_iter, Situation(X.shape[0])) + (0 if warm is None else continuation.epochs_done)
         Xt = torch.from_numpy(X)
         with ctx:  # the plan inside: a transferred stack's modules draw their (replaced) initial weights from the seed
             # a warm fit continues the fitted stack and head (the modules of module_), with this fit's dropout

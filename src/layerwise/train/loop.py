@@ -26,7 +26,7 @@ from ..data.arrays import TensorBatches
 from ..data.semi import LabeledUnlabeled
 from ..data.stream import ChunkedBatches, NpyFile
 from ..exceptions import ConfigError, DataError, DivergenceError
-from ..params import TRAINER, configurable_init
+from ..params import TRAINER, auto, configurable_init
 from ..params.table import PRECISIONS, SOLVERS  # noqa: F401  (PRECISIONS: kept importable from here)
 from .callbacks import EarlyStopping
 from .checkpoint import check_resume, checkpoint_dir_problems, has_checkpoint
@@ -69,7 +69,7 @@ def auto_batch_size(batch_size: int | str, n: int) -> int:
     """The rows per step for ``n`` rows: ``"auto"`` is ``n // 32`` clipped to [32, 256], so small data sets
     still get enough optimizer steps per epoch and large ones efficient batches; never more than ``n``."""
     if batch_size == "auto":
-        return min(n, max(32, min(256, n // 32)))
+        batch_size = auto.batch_size(auto.Situation(n))  # the declaration's resolver (params.table: batch_size)
     return min(int(batch_size), n)
 
 
