@@ -1,4 +1,9 @@
-"""Shared pieces of the `reproduce_*.py` experiments (issue #7): MNIST, fine-tuning, records.
+"""Shared pieces of the `reproduce_*.py` experiments (issue #7): MNIST, the test error, records.
+
+The fits themselves are :class:`layerwise.pipeline.Fit` plans. Dropout while fine-tuning
+(``FineTune(dropout=, input_dropout=)``, what ``PretrainedClassifier(dropout=, input_dropout=)`` sets;
+Srivastava et al. 2014, table 2: pretrained DBN + dropout fine-tuning 0.92% on MNIST) is the one
+modern change to the 2006-2010 recipes used here.
 
 Every experiment trains on the 60,000 real MNIST training images and reports the error on the
 10,000 test images once, at the end of a fixed budget: no model is selected on the test set.
@@ -37,17 +42,6 @@ def test_error(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> float:
 
     pred = predict_in_batches(model, X).argmax(dim=1)
     return 100.0 * float((pred != y).float().mean())
-
-
-def with_dropout(stack: nn.Module, hidden: float, inputs: float = 0.0) -> nn.Module:
-    """``stack`` with dropout on the input and after each layer while it trains (``EncoderStack(dropout=,
-    input_dropout=)``, what ``PretrainedClassifier(dropout=, input_dropout=)`` sets).
-
-    Dropout during fine-tuning (Srivastava et al. 2014, table 2: pretrained DBN + dropout
-    fine-tuning 0.92% on MNIST) is the one modern change to the 2006-2010 recipes used here.
-    """
-    stack.dropout, stack.input_dropout = float(hidden), float(inputs)
-    return stack
 
 
 def record(experiment: str, row: dict, argv: list[str] | None = None) -> dict:

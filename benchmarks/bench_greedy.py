@@ -4,11 +4,13 @@ One epoch per stage of a 784-1000-500-250-30 stack (ReLU, squared error, fused A
 on the MNIST training images, alternated:
 - "StackedAutoencoder.fit": the scikit-learn estimator, everything included (input checks, seeding, the
   stack's recipe, the unrolled decoder it keeps for ``inverse_transform``);
-- "GreedyLayerwise": the library below it (each frozen layer's codes computed once);
+- "Fit([Greedy])": the library below it, the pipeline's plan of one greedy phase (``layerwise.pipeline``;
+  each frozen layer's codes computed once);
 - "hand-written greedy, codes cached": the best greedy loop by hand, with the same settings: permuted
   index slicing, fused Adam, each frozen layer's codes computed once, in eval mode without autograd;
 - "hand-written greedy, naive": the same stages, re-running the frozen layers on every batch;
-- "deep AE, 1 epoch (layerwise)": the unrolled 784-...-30-...-784 autoencoder trained jointly for one epoch.
+- "deep AE, 1 epoch (layerwise)": the unrolled 784-...-30-...-784 autoencoder trained jointly for one epoch
+  (``Fit([RandomInit, Unroll])``).
 
 The ratios against "hand-written greedy, codes cached" are the cost of the library's layers (issue #14:
 ``StackedAutoencoder.fit`` within 3% of it).
@@ -26,10 +28,9 @@ import torch
 from torch.nn import functional as F
 
 import layerwise  # noqa: F401  (flushes denormals before torch starts its threads)
-from layerwise import GreedyLayerwise, StackedAutoencoder, Trainer
-from layerwise.greedy import random_stack
+from layerwise import StackedAutoencoder
 from layerwise.nn import dense_autoencoder
-from layerwise.objectives import Reconstruction
+from layerwise.pipeline import Fit, Greedy, RandomInit, TrainSettings, Unroll
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import alternate, mnist_train, report  # noqa: E402
@@ -77,15 +78,14 @@ def main() -> None:
     X = mnist_train()[: args.samples].contiguous()
     X_np = X.numpy()
     gen = torch.Generator().manual_seed(0)
+    epoch = TrainSettings(max_iter=1, batch_size=B, device="cpu")
     runs = {
         "StackedAutoencoder.fit": lambda: StackedAutoencoder(SIZES, activation="relu", loss="mse", batch_size=B, max_iter=1,
                                                              random_state=0, device="cpu").fit(X_np),
-        "GreedyLayerwise": lambda: GreedyLayerwise(SIZES, activation="relu", loss="mse", trainer=Trainer(
-            max_iter=1, batch_size=B, device="cpu")).fit(X),
+        "Fit([Greedy])": lambda: Fit([Greedy(SIZES, activation="relu", objective="autoencoder", loss="mse", train=epoch)]).run(X),
         REFERENCE: lambda: hand_written(X, gen, cached=True),
         "hand-written greedy, naive": lambda: hand_written(X, gen, cached=False),
-        "deep AE, 1 epoch (layerwise)": lambda: Trainer(max_iter=1, batch_size=B, device="cpu").fit(
-            random_stack(784, SIZES, "relu").unroll(), Reconstruction("mse"), (X,)),
+        "deep AE, 1 epoch (layerwise)": lambda: Fit([RandomInit(SIZES, "relu"), Unroll(epoch)]).run(X),
     }
     report("greedy_vs_hand_written", alternate(runs, args.rounds, "greedy"), len(X), REFERENCE)
 

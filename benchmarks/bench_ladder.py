@@ -8,9 +8,10 @@ the way a PyTorch user would write Rasmus et al. 2015, Algorithm 1). Both run th
 unlabeled rows and the corrupted pass on all rows with one matmul per layer. Alternated A B A B,
 medians.
 
-Part 2, the epoch: one epoch of ladder training (``Trainer`` on ``LabeledUnlabeled``: 600 steps of
-100 + 100 rows) against one epoch of plain full fine-tuning of the same encoder on the same number of
-steps' worth of labeled rows with ``Classification()`` (60,000 rows, batch 100), in the same process.
+Part 2, the epoch: one epoch of ladder training (a ``layerwise.pipeline.Fit`` of one ``SemiSupervised``
+phase on 100 labeled rows and every row unlabeled: 600 steps of 100 + 100 rows) against one epoch of plain
+full fine-tuning of the same encoder on the same number of steps' worth of labeled rows with
+``Classification()`` (``RandomInit`` then ``FineTune``: 60,000 rows, batch 100), in the same process.
 
     python benchmarks/bench_ladder.py [--rounds 7] [--precision fp32]
 """
@@ -22,16 +23,13 @@ import math
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch.nn import functional as F
 
 import layerwise  # noqa: F401  (flushes denormals at import)
-from layerwise.data.semi import LabeledUnlabeled
-from layerwise.finetune import finetune
-from layerwise.greedy import random_stack
-from layerwise.nn import ClassifierHead
-from layerwise.objectives import Classification, Ladder
-from layerwise.train import Trainer
+from layerwise.objectives import Ladder
+from layerwise.pipeline import FineTune, Fit, RandomInit, SemiSupervised, TrainSettings
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import alternate, mnist_train, report  # noqa: E402
@@ -145,18 +143,15 @@ def main() -> None:
     if not args.epoch:
         return
     labels = torch.randint(0, 10, (60000,), generator=g)
-    data = LabeledUnlabeled(X[:100], labels[:100], X, labeled_batch_size=100)
+    first_100 = np.arange(len(X)) < 100  # the labeled rows of the ladder's fit; every row is unlabeled too
+    epoch = TrainSettings(max_iter=1, batch_size=100, learning_rate_init=2e-3, device="cpu", precision=args.precision)
 
+    # both are fits of the pipeline (seed 0: the same networks every round), so each pays the same set-up
     def ladder_epoch():
-        torch.manual_seed(0)
-        n = objective.build_model(784, SIZES[1:-1], 10)
-        Trainer(max_iter=1, batch_size=100, learning_rate_init=2e-3, device="cpu", precision=args.precision).fit(n, objective, data)
+        Fit([SemiSupervised(objective, SIZES[1:-1], 10, train=epoch)], seed=0).run(X, labels, first_100)
 
-    def finetune_epoch():
-        torch.manual_seed(0)
-        stack = random_stack(784, SIZES[1:-1], "relu")
-        finetune(stack, ClassifierHead(SIZES[-2], 10), Classification(), (X, labels), mode="full",
-                 trainer=Trainer(max_iter=1, batch_size=100, learning_rate_init=2e-3, device="cpu", precision=args.precision))
+    def finetune_epoch():  # the same encoder from random initialisation, then one epoch on every labeled row
+        Fit([RandomInit(SIZES[1:-1], "relu"), FineTune(n_outputs=10, mode="full", train=epoch)], seed=0).run(X, labels)
 
     times = alternate({"ladder epoch (600 steps of 100+100 rows)": ladder_epoch,
                        "plain fine-tuning epoch (600 steps of 100 rows)": finetune_epoch}, max(3, args.rounds // 2), "ladder_epoch")

@@ -23,10 +23,11 @@ import torch
 from torch.nn import functional as F
 
 import layerwise  # noqa: F401  (flushes denormals before torch starts its threads)
-from layerwise import ELBO, ClassifierHead, Trainer, dense_vae, finetune
+from layerwise import ELBO, ClassifierHead, Trainer, dense_vae
 from layerwise.greedy import random_stack
 from layerwise.nn import RBM, dense_autoencoder
-from layerwise.objectives import Classification, ContrastiveDivergence, Reconstruction
+from layerwise.objectives import ContrastiveDivergence, Reconstruction
+from layerwise.pipeline import FineTune, Fit, Given, TrainSettings
 from layerwise.train import predict_in_batches
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -55,6 +56,13 @@ def lw(model, objective, data, **kw):
     return lambda: Trainer(max_iter=1, batch_size=B, learning_rate_init=1e-3, device="cpu", **kw).fit(model, objective, data)
 
 
+def lw_finetune(stack, head, X, y, mode: str):
+    """One epoch of fine-tuning as the library runs it: a ``layerwise.pipeline.Fit`` of the given stack, then
+    ``FineTune`` with the given head (both trained in place, round after round, as the hand-written side's)."""
+    tune = FineTune(n_outputs=10, mode=mode, head=head, train=TrainSettings(max_iter=1, batch_size=B, learning_rate_init=1e-3, device="cpu"))
+    return lambda: Fit([Given(stack), tune], seed=0).run(X, y)
+
+
 def work_stage(X, y, gen):
     base = dense_autoencoder(784, 1000, "relu", "identity")
     a, b = copy.deepcopy(base), copy.deepcopy(base)
@@ -69,7 +77,7 @@ def work_finetune_full(X, y, gen):
     mb = torch.nn.Sequential(sb, hb)
     step = lambda m, xb, yb: F.cross_entropy(m(xb), yb)  # noqa: E731
     return {
-        "layerwise": lambda: finetune(sa, ha, Classification(), (X, y), mode="full", trainer=Trainer(max_iter=1, batch_size=B, device="cpu")),
+        "layerwise": lw_finetune(sa, ha, X, y, "full"),
         "hand-written": lambda: loop(mb, mb.parameters(), X, y, step, gen),
     }
 
@@ -89,7 +97,7 @@ def work_finetune_frozen(X, y, gen):
         loop(hc, hc.parameters(), codes, y, lambda m, cb, yb: F.cross_entropy(m(cb), yb), gen)
 
     return {
-        "layerwise": lambda: finetune(stack, ha, Classification(), (X, y), mode="frozen", trainer=Trainer(max_iter=1, batch_size=B, device="cpu")),
+        "layerwise": lw_finetune(stack, ha, X, y, "frozen"),
         "hand-written, naive": lambda: loop(hb, hb.parameters(), X, y, naive_step, gen),
         "hand-written, codes once": precomputed,
     }

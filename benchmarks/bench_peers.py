@@ -4,8 +4,12 @@
   MNIST training images: layerwise fp32 and ``precision="bf16"``; scikit-learn ``MLPRegressor`` as an
   autoencoder (``partial_fit`` = one epoch) on float32 and float64 input; the loop most wrappers run
   (``DataLoader`` over a ``TensorDataset``, default ``Adam``).
-- RBM 784x500, CD-1, batch 100: layerwise ``GreedyLayerwise(objective="rbm")`` stage vs scikit-learn
-  ``BernoulliRBM`` (one ``partial_fit`` pass over the batches).
+- RBM 784x500, CD-1, batch 100: layerwise's loop on the RBM (``Trainer.fit`` with ``ContrastiveDivergence(k=1)``,
+  what each stage of ``layerwise.pipeline.Greedy(objective="rbm")`` runs) vs scikit-learn ``BernoulliRBM`` (one
+  ``partial_fit`` pass over the batches).
+
+Both time one epoch of the training loop on a model built once (``Trainer.fit``), not a whole fit: the
+pipeline's plans (``layerwise.pipeline.Fit``) are timed in bench_greedy.py and bench_models.py.
 
     python benchmarks/bench_peers.py [--rounds 3] [--samples 60000] [--only ae|rbm]
 """

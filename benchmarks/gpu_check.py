@@ -43,13 +43,13 @@ import numpy as np
 import torch
 
 import layerwise
-from layerwise import ClassifierHead, GreedyLayerwise, Trainer, dense_vae, finetune
+from layerwise import Trainer, dense_vae
 from layerwise.nn import RBM
-from layerwise.objectives import ELBO, Classification, ContrastiveDivergence, Reconstruction
+from layerwise.objectives import ELBO, ContrastiveDivergence, Reconstruction
 from layerwise.objectives.ladder import Ladder
 from layerwise.objectives.m2 import M2Objective
-from layerwise.semi_supervised import fit_semi_supervised
-from layerwise.train import AnnealLR, Callback, predict_in_batches
+from layerwise.pipeline import FineTune, Fit, Given, Greedy, RandomInit, SemiSupervised, TrainSettings
+from layerwise.train import Callback, predict_in_batches
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "mnist"
@@ -107,8 +107,9 @@ def load_data(data_dir: Path, synthetic: bool, rows: int) -> tuple[torch.Tensor,
     return X, y, "synthetic (random prototypes, MNIST's shape)"
 
 
-def load_few_labels(data_dir: Path, synthetic: bool, semi: Semi) -> tuple[tuple[torch.Tensor, ...], str]:
-    """``((X_labeled, y_labeled, X (rows, 784), X_test, y_test), description)``: ``semi.labels // 10`` labels per class.
+def load_few_labels(data_dir: Path, synthetic: bool, semi: Semi) -> tuple[tuple, str]:
+    """``((X (rows, 784), y, labeled, X_test, y_test), description)``: ``labeled`` (a boolean mask of the rows) keeps
+    ``semi.labels // 10`` labels per class.
 
     MNIST's training images (every one unlabeled, as in both papers) and its
     test images, or the synthetic prototypes of :func:`load_data`.
@@ -123,7 +124,9 @@ def load_few_labels(data_dir: Path, synthetic: bool, semi: Semi) -> tuple[tuple[
         X, y, X_test, y_test = X[: semi.rows], y[: semi.rows], X[semi.rows :], y[semi.rows :]
     rng = np.random.default_rng(0)
     idx = np.concatenate([rng.choice(np.flatnonzero(y.numpy() == c), semi.labels // 10, replace=False) for c in range(10)])
-    return (X[idx], y[idx], X, X_test, y_test), f"{source}, {len(idx)} labels"
+    labeled = np.zeros(len(X), dtype=bool)
+    labeled[idx] = True
+    return (X, y, labeled, X_test, y_test), f"{source}, {len(idx)} labels"
 
 
 class _Budget(Callback):
@@ -138,16 +141,17 @@ class _Budget(Callback):
 
 
 def _few_labels(method, layers, epochs: int, lr: float, data, device: str, budget_s: float):
-    """One fit of ``method`` on the labeled and unlabeled rows: (test error %, seconds, note, ok-so-far)."""
-    X_l, y_l, X, X_test, y_test = data
-    torch.manual_seed(0)
+    """One fit of ``method`` on the labeled and unlabeled rows (a :class:`~layerwise.pipeline.Fit` of one
+    ``SemiSupervised`` phase, seed 0): (test error %, seconds, note, ok-so-far)."""
+    X, y, labeled, X_test, y_test = data
     budget = _Budget(time.perf_counter() + budget_s)
-    trainer = Trainer(max_iter=epochs, batch_size=100, learning_rate_init=lr, random_state=0, device=device,
-                      callbacks=[AnnealLR(), budget])
-    prepare = Trainer(batch_size=100, learning_rate_init=1e-3, random_state=1, device=device, callbacks=[budget])
+    phase = SemiSupervised(method, layers, 10, train=TrainSettings(max_iter=epochs, batch_size=100, learning_rate_init=lr, schedule="anneal",
+                                                                   device=device, callbacks=(budget,)),
+                           prepare=TrainSettings(max_iter=1, batch_size=100, learning_rate_init=1e-3, device=device, callbacks=(budget,)))
     start = time.perf_counter()
-    model, history = fit_semi_supervised(method, X_l, y_l, X, layers, 10, trainer=trainer, prepare_trainer=prepare)
-    pred = predict_in_batches(model.eval(), X_test.to(trainer.device)).argmax(1).cpu()  # .cpu() waits for the GPU
+    result = Fit([phase], seed=0).run(X, y, labeled)
+    model, history = result.model, result.history
+    pred = predict_in_batches(model, X_test.to(device)).argmax(1).cpu()  # .cpu() waits for the GPU
     seconds = time.perf_counter() - start
     error = 100.0 * float((pred != y_test).float().mean())
     phases = [(k, h) for k, h in (("M1", history["prepare"]), ("train", history["train"])) if h]
@@ -198,31 +202,35 @@ def _trainer(device: str, size: Size, **kw) -> Trainer:
     return Trainer(max_iter=2, batch_size=size.batch_size, random_state=0, device=device, **kw)
 
 
+def _settings(device: str, size: Size, **kw) -> TrainSettings:
+    """The trainer of a pipeline phase with :func:`_trainer`'s settings (its seed: the fit's, 0)."""
+    return TrainSettings(max_iter=2, batch_size=size.batch_size, device=device, **kw)
+
+
 def _last_epoch_rate(history: list[dict], rows: int) -> float:
     """Rows per second of the last epoch (the first pays for CUDA start-up and kernel selection)."""
     return rows / history[-1]["seconds"]
 
 
 def check_greedy(X, y, device, size, ctx):
-    greedy = GreedyLayerwise(size.layers, objective="autoencoder", trainer=_trainer(device, size))
-    stack = greedy.fit(X)
-    ctx["stack"] = stack
-    seconds = sum(h[-1]["seconds"] for h in greedy.history_)
-    losses = [h[-1]["loss"] for h in greedy.history_]
-    ok = all(np.isfinite(losses)) and all(h[-1]["loss"] <= h[0]["loss"] * 1.05 for h in greedy.history_)
+    result = Fit([Greedy(size.layers, objective="autoencoder", train=_settings(device, size))], seed=0).run(X)
+    ctx["stack"] = result.stack
+    history = result.history["pretrain"]
+    seconds = sum(h[-1]["seconds"] for h in history)
+    losses = [h[-1]["loss"] for h in history]
+    ok = all(np.isfinite(losses)) and all(h[-1]["loss"] <= h[0]["loss"] * 1.05 for h in history)
     return len(X) * len(size.layers) / seconds, ok, f"{len(size.layers)} stages; last losses {', '.join(f'{v:.4g}' for v in losses)}"
 
 
 def _finetune(X, y, device, size, ctx, precision):
-    stack = ctx.get("stack") or GreedyLayerwise(size.layers).build((X.shape[1],))
-    stack = stack.to(device)
+    stack = ctx.get("stack")  # the greedy check's; if that failed, the same layers from random initialisation
+    first = Given(_copy(stack).to(device), {"kind": "greedy"}) if stack is not None else RandomInit(size.layers)
     n_train = int(len(X) * 0.9)
-    trainer = _trainer(device, size, precision=precision)
-    model, hist = finetune(_copy(stack), ClassifierHead(size.layers[-1], 10), Classification(),
-                           (X[:n_train], y[:n_train]), mode="full", trainer=trainer)
+    tune = FineTune(n_outputs=10, mode="full", train=_settings(device, size, precision=precision))
+    result = Fit([first, tune], seed=0).run(X[:n_train], y[:n_train])
+    model, hist = result.model, result.history["finetune"]
     with torch.no_grad():
-        model.eval()
-        acc = (model(X[n_train:].to(trainer.device)).argmax(1).cpu() == y[n_train:]).float().mean().item()
+        acc = (model(X[n_train:].to(device)).argmax(1).cpu() == y[n_train:]).float().mean().item()
     ctx[f"model_{precision}"] = model
     return _last_epoch_rate(hist, n_train), bool(np.isfinite(hist[-1]["loss"])), f"held-out accuracy {acc:.4f}"
 

@@ -22,10 +22,9 @@ import torch
 from _reproduce import Clock, mnist, record
 from sklearn.decomposition import PCA
 
-from layerwise import GreedyLayerwise, Trainer
 from layerwise.nn.stack import EncoderStack
-from layerwise.objectives import Reconstruction
-from layerwise.train import CosineLR, predict_in_batches
+from layerwise.pipeline import Fit, Given, Greedy, TrainSettings, Unroll
+from layerwise.train import predict_in_batches
 
 
 @torch.no_grad()
@@ -57,22 +56,25 @@ def main(argv: list[str] | None = None) -> dict:
     clock = Clock()
     with clock("pca"):
         pca = pca_error(X.numpy(), X_test.numpy(), args.code)
-    common = {"batch_size": args.batch_size, "random_state": args.random_state, "precision": args.precision, "verbose": True}
+    common = {"batch_size": args.batch_size, "precision": args.precision, "verbose": True}
     params = {"noise": "masking", "level": 0.2} if args.pretrain == "denoising" else {}
+    pretrain = TrainSettings(**common, max_iter=args.pretrain_max_iter)
     with clock("pretrain"):
-        body = GreedyLayerwise(args.hidden, activation=args.activation, objective=args.pretrain, objective_params=params, loss="bce",
-                               trainer=Trainer(**common, max_iter=args.pretrain_max_iter)).fit(X)
-        # the 30-unit code layer is linear (Hinton & Salakhutdinov 2006), trained on the frozen codes
-        top = GreedyLayerwise((args.code,), activation="identity", objective="autoencoder",
-                              trainer=Trainer(**{**common, "random_state": args.random_state + 10}, max_iter=args.pretrain_max_iter)
-                              ).fit(predict_in_batches(body, X))
-        stack = EncoderStack([*body.layers, *top.layers], [*body.decoders, *top.decoders], output=body.output)
+        body = Fit([Greedy(args.hidden, activation=args.activation, objective=args.pretrain, objective_params=params, loss="bce",
+                           train=pretrain)], seed=args.random_state).run(X)
+        # the 30-unit code layer is linear (Hinton & Salakhutdinov 2006), trained on the frozen codes: a fit of its
+        # own, since a Greedy phase gives every layer the same activation
+        top = Fit([Greedy((args.code,), activation="identity", objective="autoencoder", train=pretrain)],
+                  seed=args.random_state + 10).run(predict_in_batches(body.stack, X))
+        stack = EncoderStack([*body.stack.layers, *top.stack.layers], [*body.stack.decoders, *top.stack.decoders],
+                             output=body.stack.output)
     pretrained_error = squared_error(stack.unroll(), X_test)
-    deep = stack.unroll()  # trainable copy: encoder, then the mirrored greedy decoders
-    trainer = Trainer(**{**common, "random_state": args.random_state + 100}, max_iter=args.max_iter, learning_rate_init=args.learning_rate_init,
-                      callbacks=[CosineLR()], desc="fine-tune deep AE")
+    # the unrolled encoder, then the mirrored greedy decoders, trained end to end (Reconstruction("bce"): the
+    # stack's output is logistic)
+    unroll = Unroll(TrainSettings(**common, max_iter=args.max_iter, learning_rate_init=args.learning_rate_init, schedule="cosine"))
     with clock("finetune"):
-        history = trainer.fit(deep, Reconstruction(loss="bce"), (X,))
+        result = Fit([Given(stack, body.recipe), unroll], seed=args.random_state).run(X)
+    deep, history = result.model, result.history["unroll"]
     err = squared_error(deep, X_test)
     return record("deep_ae", {"layers": [784, *args.hidden, args.code], "test_squared_error": round(err, 3),
                               "pretrained_only_squared_error": round(pretrained_error, 3), "pca_squared_error": round(pca, 3),

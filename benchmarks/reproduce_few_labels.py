@@ -7,7 +7,7 @@ images per class is the whole labeled set, and three networks are fine-tuned on 
 budget of optimizer steps:
 
 - ``random``: the same architecture from random initialisation;
-- ``pretrained``: the pretrained stack, fine-tuned end to end (``finetune(mode="full")``);
+- ``pretrained``: the pretrained stack, fine-tuned end to end (``FineTune(mode="full")``);
 - ``semi``: the pretrained stack fine-tuned with :class:`layerwise.objectives.SemiSupervised`,
   which keeps a denoising reconstruction cost on unlabeled rows at every step.
 
@@ -27,15 +27,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _reproduce import Clock, mnist, record, test_error, with_dropout
+from _reproduce import Clock, mnist, record, test_error
 
 import layerwise
-from layerwise import Trainer, finetune
 from layerwise.corruption import make_corruption
-from layerwise.greedy import random_stack
-from layerwise.nn import ClassifierHead
 from layerwise.objectives import Classification, SemiSupervised
-from layerwise.train import CosineLR
+from layerwise.pipeline import FineTune, Fit, Given, RandomInit, TrainSettings
 
 PUBLISHED = {100: {"M1+TSVM": 11.82, "M1+M2": 3.33, "ladder": 1.06}, 600: {"M1+TSVM": 5.72}, 1000: {"M1+TSVM": 4.24}, 3000: {"M1+TSVM": 3.49}}
 
@@ -47,18 +44,18 @@ def balanced(y: torch.Tensor, n: int, seed: int) -> torch.Tensor:
     return torch.from_numpy(np.concatenate([rng.choice(np.flatnonzero(y.numpy() == c), per, replace=False) for c in range(10)]))
 
 
-def run(stack, X_l, y_l, X_all, X_test, y_test, args, seed: int, semi: bool) -> float:
-    torch.manual_seed(seed)
-    head = ClassifierHead(stack.layers[-1][0].out_features, 10)
-    net = with_dropout(stack, args.dropout, args.input_dropout)
+def run(stack_phase, X_l, y_l, X_all, X_test, y_test, args, seed: int, semi: bool) -> float:
+    """Fine-tune the stack of ``stack_phase`` (``RandomInit`` or ``Given``) on the labeled rows: one
+    :class:`~layerwise.pipeline.Fit` with ``seed``; its test error."""
     batch = min(args.batch_size, len(X_l))
     epochs = max(1, math.ceil(args.steps / math.ceil(len(X_l) / batch)))
     objective = Classification()
     if semi:
         objective = SemiSupervised(objective, X_all, weight=args.semi_weight, corruption=make_corruption("masking", 0.25),
                                    batch_size=args.unlabeled_batch)
-    trainer = Trainer(max_iter=epochs, batch_size=batch, learning_rate_init=args.learning_rate_init, random_state=seed, callbacks=[CosineLR()])
-    model, _ = finetune(net, head, objective, (X_l, y_l), mode="full", trainer=trainer)
+    tune = FineTune(n_outputs=10, objective=objective, mode="full", dropout=args.dropout, input_dropout=args.input_dropout,
+                    train=TrainSettings(max_iter=epochs, batch_size=batch, learning_rate_init=args.learning_rate_init, schedule="cosine"))
+    model = Fit([stack_phase, tune], seed=seed).run(X_l, y_l).model
     return test_error(model, X_test, y_test)
 
 
@@ -86,12 +83,11 @@ def main(argv: list[str] | None = None) -> list[dict]:
             idx = balanced(y, n, seed)
             for method in args.methods:
                 if method == "random":
-                    torch.manual_seed(1000 + seed)
-                    stack = random_stack(784, [layer[0].out_features for layer in saved.layers], "relu")
+                    first = RandomInit([layer[0].out_features for layer in saved.layers], "relu")
                 else:
-                    stack = layerwise.load(args.stack)  # a fresh copy: fine-tuning changes it
+                    first = Given(layerwise.load(args.stack), {"kind": "loaded"})  # a fresh copy: fine-tuning changes it
                 with clock(method):
-                    err = run(stack, X[idx], y[idx], X, X_test, y_test, args, seed, semi=(method == "semi"))
+                    err = run(first, X[idx], y[idx], X, X_test, y_test, args, seed, semi=(method == "semi"))
                 errors[method].append(err)
                 print(json.dumps({"labels": n, "seed": seed, "method": method, "test_error_pct": round(err, 3)}), flush=True)
         summary = {m: {"mean": round(float(np.mean(e)), 3), "std": round(float(np.std(e)), 3), "runs": [round(v, 3) for v in e]} for m, e in errors.items()}

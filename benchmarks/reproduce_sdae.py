@@ -17,15 +17,10 @@ from __future__ import annotations
 
 import argparse
 
-import torch
-from _reproduce import Clock, mnist, record, test_error, with_dropout
+from _reproduce import Clock, mnist, record, test_error
 
 import layerwise
-from layerwise import GreedyLayerwise, Trainer, finetune
-from layerwise.greedy import random_stack
-from layerwise.nn import ClassifierHead
-from layerwise.objectives import Classification
-from layerwise.train import CosineLR
+from layerwise.pipeline import FineTune, Fit, Given, Greedy, RandomInit, TrainSettings
 
 DEFAULT_PARAMS = {"denoising": {"noise": "masking", "level": 0.25}, "rbm": {}}
 
@@ -50,26 +45,25 @@ def main(argv: list[str] | None = None) -> dict:
     activation = args.activation or ("logistic" if args.pretrain == "rbm" else "relu")
     X, y, X_test, y_test = mnist()
     clock = Clock()
-    common = {"batch_size": args.batch_size, "random_state": args.random_state, "precision": args.precision, "verbose": True}
+    common = {"batch_size": args.batch_size, "precision": args.precision, "verbose": True}
+    # two fits with the same seed (layerwise.pipeline): the stack, then its fine-tuning; each timed, and the
+    # pretrained stack saved in between
     with clock("pretrain"):
         if args.load_stack:
-            stack = layerwise.load(args.load_stack)
+            made = Given(layerwise.load(args.load_stack), {"kind": "loaded"})
         elif args.pretrain == "none":
-            torch.manual_seed(args.random_state)
-            stack = random_stack(X.shape[1], args.hidden, activation)
+            made = RandomInit(args.hidden, activation)
         else:
-            greedy = GreedyLayerwise(args.hidden, activation=activation, objective=args.pretrain, objective_params=DEFAULT_PARAMS.get(args.pretrain, {}),
-                                     trainer=Trainer(**common, max_iter=args.pretrain_max_iter, learning_rate_init=args.pretrain_learning_rate_init))
-            stack = greedy.fit(X)
+            made = Greedy(args.hidden, activation=activation, objective=args.pretrain, objective_params=DEFAULT_PARAMS.get(args.pretrain, {}),
+                          train=TrainSettings(**common, max_iter=args.pretrain_max_iter, learning_rate_init=args.pretrain_learning_rate_init))
+        pretrained = Fit([made], seed=args.random_state).run(X)
     if args.save_stack:
-        layerwise.save(stack, args.save_stack)
-    torch.manual_seed(args.random_state + 1)
-    head = ClassifierHead(args.hidden[-1], 10)
-    net = with_dropout(stack, args.dropout, args.input_dropout)
-    trainer = Trainer(**{**common, "random_state": args.random_state + 1}, max_iter=args.max_iter, learning_rate_init=args.learning_rate_init,
-                      callbacks=[CosineLR()], desc="fine-tune")
+        layerwise.save(pretrained.stack, args.save_stack)
+    tune = FineTune(n_outputs=10, mode="full", dropout=args.dropout, input_dropout=args.input_dropout,
+                    train=TrainSettings(**common, max_iter=args.max_iter, learning_rate_init=args.learning_rate_init, schedule="cosine"))
     with clock("finetune"):
-        model, history = finetune(net, head, Classification(), (X, y), mode="full", trainer=trainer)
+        result = Fit([Given(pretrained.stack, pretrained.recipe), tune], seed=args.random_state).run(X, y)
+    model, history = result.model, result.history["finetune"]
     err = test_error(model, X_test, y_test)
     published = {"denoising": 1.28, "autoencoder": 1.40, "rbm": 1.24, "none": 1.6}[args.pretrain]
     return record("sdae", {"pretrain": args.pretrain, "loaded_stack": args.load_stack, "hidden": args.hidden, "activation": activation,

@@ -30,22 +30,26 @@ from sklearn.neural_network import BernoulliRBM
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import minmax_scale
 
-from layerwise import GreedyLayerwise, PretrainedClassifier, Trainer
+from layerwise import PretrainedClassifier
+from layerwise.pipeline import Fit, Greedy, TrainSettings
 from layerwise.train import predict_in_batches
 
 
 class RBMFeatures(TransformerMixin, BaseEstimator):
     """layerwise's RBM with BernoulliRBM's settings: PCD, plain SGD (no momentum), lr 0.06, batch 10, 10 epochs.
 
-    Built from ``GreedyLayerwise`` because the estimators' ``solver="sgd"`` uses Nesterov momentum 0.9.
+    A one-phase :class:`~layerwise.pipeline.Fit` (``Greedy``) rather than ``StackedAutoencoder``, because the
+    estimators' ``solver="sgd"`` uses Nesterov momentum 0.9.
     """
 
     def __init__(self, seed: int = 0) -> None:
         self.seed = seed
 
     def fit(self, X, y=None):
-        trainer = Trainer(solver="sgd", momentum=0.0, learning_rate_init=0.06, batch_size=10, max_iter=10, random_state=self.seed)
-        self.stack_ = GreedyLayerwise((100,), objective="rbm", objective_params={"persistent": True}, trainer=trainer).fit(torch.from_numpy(X))
+        train = TrainSettings(solver="sgd", momentum=0.0,  # plain SGD, as BernoulliRBM
+                               learning_rate_init=0.06, batch_size=10, max_iter=10)
+        greedy = Greedy((100,), objective="rbm", objective_params={"persistent": True}, train=train)
+        self.stack_ = Fit([greedy], seed=self.seed).run(torch.from_numpy(np.asarray(X, np.float32))).stack
         return self
 
     def transform(self, X):

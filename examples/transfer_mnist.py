@@ -18,9 +18,7 @@ import numpy as np
 import torch
 
 import layerwise
-from layerwise import ClassifierHead, GreedyLayerwise, Trainer, finetune
-from layerwise.greedy import random_stack
-from layerwise.objectives import Classification
+from layerwise.pipeline import FineTune, Fit, Given, Greedy, RandomInit, TrainSettings
 from layerwise.train import predict_in_batches
 
 SIZES = (512, 128)
@@ -33,9 +31,10 @@ def few_labels(y: np.ndarray, per_class: int, seed: int) -> np.ndarray:
 
 
 def accuracy(stack, X, y, X_test, y_test, mode: str, seed: int) -> float:
-    torch.manual_seed(seed)
-    trainer = Trainer(max_iter=100, batch_size=32, learning_rate_init=1e-3, random_state=seed)
-    model, _ = finetune(stack, ClassifierHead(SIZES[-1], 5), Classification(), (X, y), mode=mode, trainer=trainer)
+    """Test accuracy after fine-tuning ``stack`` (a ``RandomInit`` or ``Given`` phase) on ``(X, y)``: one fit of the
+    pipeline (``layerwise.pipeline.Fit``) with ``seed``."""
+    tune = FineTune(n_outputs=5, mode=mode, train=TrainSettings(max_iter=100, batch_size=32, learning_rate_init=1e-3))
+    model = Fit([stack, tune], seed=seed).run(X, y).model
     return float((predict_in_batches(model, X_test).argmax(1) == y_test).float().mean())
 
 
@@ -53,18 +52,19 @@ def main() -> None:
     X_test, y_test = torch.from_numpy(d.X_test[tgt_test]), torch.from_numpy(d.y_test[tgt_test] - 5)
 
     start = time.perf_counter()
-    stack = GreedyLayerwise(SIZES, activation="relu", objective="denoising", trainer=Trainer(
-        max_iter=args.pretrain_max_iter, batch_size=128, random_state=0, verbose=True)).fit(source)
+    greedy = Greedy(SIZES, activation="relu", objective="denoising",
+                    train=TrainSettings(max_iter=args.pretrain_max_iter, batch_size=128, verbose=True))
+    pretrained = Fit([greedy], seed=0).run(source)
     print(f"pretrained {SIZES} on {len(source)} unlabeled images of digits 0-4 in {time.perf_counter() - start:.0f} s")
 
     results = {"random init, full": [], "pretrained on 0-4, frozen": [], "pretrained on 0-4, full": []}
     for seed in range(args.seeds):
         idx = few_labels(y_t, args.labels_per_class, seed)
         X, y = torch.from_numpy(X_t[idx]), torch.from_numpy(y_t[idx])
-        torch.manual_seed(seed)
-        results["random init, full"].append(accuracy(random_stack(784, SIZES, "relu"), X, y, X_test, y_test, "full", seed))
-        results["pretrained on 0-4, frozen"].append(accuracy(copy.deepcopy(stack), X, y, X_test, y_test, "frozen", seed))
-        results["pretrained on 0-4, full"].append(accuracy(copy.deepcopy(stack), X, y, X_test, y_test, "full", seed))
+        results["random init, full"].append(accuracy(RandomInit(SIZES, "relu"), X, y, X_test, y_test, "full", seed))
+        for mode in ("frozen", "full"):
+            given = Given(copy.deepcopy(pretrained.stack), pretrained.recipe)  # a fresh copy: fine-tuning changes it
+            results[f"pretrained on 0-4, {mode}"].append(accuracy(given, X, y, X_test, y_test, mode, seed))
     n = args.labels_per_class * 5
     print(f"\ndigits 5-9, {n} labeled images ({args.labels_per_class} per class), test accuracy over {args.seeds} draws of the labels:")
     for name, accs in results.items():
