@@ -47,7 +47,7 @@ python - <<'EOF'
 import subprocess, sys
 # the console script's own process: `layerwise --version` must not import torch
 code = ("import sys; sys.argv = ['layerwise', '--version']\n"
-        "try:\n    from layerwise.cli import main; main()\nexcept SystemExit:\n    pass\n"
+        "try:\n    from layerwise.app.cli import main; main()\nexcept SystemExit:\n    pass\n"
         "assert 'torch' not in sys.modules, 'layerwise --version imported torch'")
 subprocess.run([sys.executable, "-c", code], check=True, stdout=subprocess.DEVNULL)
 EOF

@@ -28,8 +28,8 @@ import torch
 from torch.nn import functional as F
 
 import layerwise  # noqa: F401  (flushes denormals at import, before torch spawns threads)
-from layerwise.greedy import random_stack
 from layerwise.objectives import Reconstruction
+from layerwise.pipeline.greedy import random_stack
 from layerwise.train import Trainer
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))

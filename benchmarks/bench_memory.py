@@ -43,8 +43,8 @@ def child(kind: str, n: int, width: int, path: str | None) -> None:
     import layerwise  # noqa: F401
     from layerwise import Trainer
     from layerwise.data.stream import NpyFile
-    from layerwise.greedy import random_stack
     from layerwise.objectives import Reconstruction
+    from layerwise.pipeline.greedy import random_stack
 
     import_rss = peak_rss_mib()
     # torch's one-time runtime set-up (thread pools, kernels) is not the training's: warm it up on a toy

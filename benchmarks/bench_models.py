@@ -24,10 +24,10 @@ from torch.nn import functional as F
 
 import layerwise  # noqa: F401  (flushes denormals before torch starts its threads)
 from layerwise import ELBO, ClassifierHead, Trainer, dense_vae
-from layerwise.greedy import random_stack
 from layerwise.nn import RBM, dense_autoencoder
 from layerwise.objectives import ContrastiveDivergence, Reconstruction
 from layerwise.pipeline import FineTune, Fit, Given, TrainSettings
+from layerwise.pipeline.greedy import random_stack
 from layerwise.train import predict_in_batches
 
 sys.path.insert(0, str(Path(__file__).parent))

@@ -27,9 +27,9 @@ from torch.nn import functional as F
 
 import layerwise  # noqa: F401
 from layerwise import Trainer
-from layerwise.greedy import random_stack
 from layerwise.nn import RBM
 from layerwise.objectives import ContrastiveDivergence, Reconstruction
+from layerwise.pipeline.greedy import random_stack
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import alternate, mnist_train, report  # noqa: E402

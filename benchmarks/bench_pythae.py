@@ -23,8 +23,8 @@ import torch
 
 import layerwise  # noqa: F401  (flushes denormals: the process setting applies to both sides)
 from layerwise import ELBO, Trainer, dense_vae
-from layerwise.greedy import random_stack
 from layerwise.objectives import Reconstruction
+from layerwise.pipeline.greedy import random_stack
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import alternate, mnist_train, report  # noqa: E402

@@ -52,8 +52,8 @@ def worker(args) -> None:
     from _common import machine, mnist_train
 
     import layerwise  # noqa: F401  (flushes denormals, as in the other benchmarks)
-    from layerwise.greedy import random_stack
     from layerwise.objectives import Reconstruction
+    from layerwise.pipeline.greedy import random_stack
     from layerwise.train import Trainer, distributed
 
     X = mnist_train()[: args.samples].contiguous()

@@ -15,7 +15,7 @@ import tempfile
 
 import numpy as np
 
-from layerwise.demo import run_demo
+from layerwise.app.demo import run_demo
 
 
 def main() -> None:
@@ -27,7 +27,7 @@ def main() -> None:
     args = parser.parse_args()
     from dataclasses import replace
 
-    from layerwise.demo import SETTINGS
+    from layerwise.app.demo import SETTINGS
 
     settings = replace(SETTINGS[args.dataset], precision=args.precision)
     acc: dict[str, list[float]] = {}

@@ -5,13 +5,13 @@ import pytest
 import torch
 
 from layerwise import ClassifierHead, GreedyLayerwise, PretrainedClassifier, PretrainedRegressor, StackedAutoencoder, Trainer, VariationalAutoencoder, finetune
-from layerwise.cli import main
-from layerwise.config import load_config
+from layerwise.app.cli import main
+from layerwise.app.config import load_config
 from layerwise.data import load_file
 from layerwise.exceptions import ConfigError, DataError
-from layerwise.greedy import random_stack
 from layerwise.nn import RegressorHead, dense_autoencoder
 from layerwise.objectives import Classification, Reconstruction, Regression
+from layerwise.pipeline.greedy import random_stack
 from layerwise.train.loop import resolve_device
 
 TINY = dict(pretrain_max_iter=1, max_iter=1, random_state=0)

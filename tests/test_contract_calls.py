@@ -20,7 +20,7 @@ from sklearn.base import clone
 
 import layerwise
 from layerwise import PretrainedClassifier, PretrainedRegressor, StackedAutoencoder, VariationalAutoencoder
-from layerwise.cli import main
+from layerwise.app.cli import main
 from layerwise.exceptions import ConfigError, DataError, TrainingWarning
 from layerwise.registry import OBJECTIVES, SEMI_SUPERVISED
 

@@ -135,9 +135,9 @@ def test_the_model_format_knows_no_estimator_and_the_loop_no_distributed_module(
                 todo += graph[v]
         return False
 
-    assert not any(reaches(m, "layerwise.sklearn") for m in ("layerwise.io", "layerwise.modelfile", "layerwise.transfer"))
-    assert not reaches("layerwise.transfer", "layerwise.io")  # transfer utilities sit below the model files
-    assert not reaches("layerwise.io", "layerwise.transfer")  # the model files sit below the pipeline (transfer is a phase)
+    assert not any(reaches(m, "layerwise.sklearn") for m in ("layerwise.persistence.io", "layerwise.persistence.folder", "layerwise.pipeline.transfer"))
+    assert not reaches("layerwise.pipeline.transfer", "layerwise.persistence.io")  # transfer utilities sit below the model files
+    assert not reaches("layerwise.persistence.io", "layerwise.pipeline.transfer")  # the model files sit below the pipeline (transfer is a phase)
     assert not reaches("layerwise.train.distributed", "layerwise.train.loop")  # inference helpers below the loop
     assert "layerwise.train.distributed" not in graph["layerwise.train.loop"]  # the loop sees executions only
 

@@ -29,7 +29,7 @@ def _imported_module(module: str, node: ast.ImportFrom) -> str:
 
 
 def rank_questions(source: str, module: str) -> list[str]:
-    """Every place in ``source`` (the module ``module``, e.g. ``layerwise.greedy``) that asks for a rank."""
+    """Every place in ``source`` (the module ``module``, e.g. ``layerwise.pipeline.greedy``) that asks for a rank."""
     found = []
     for node in ast.walk(ast.parse(source)):
         where = f"{module}:{getattr(node, 'lineno', '?')}"
@@ -60,7 +60,7 @@ def _modules_outside_train() -> list[tuple[str, Path]]:
 
 def test_no_module_outside_train_asks_for_a_rank():
     modules = _modules_outside_train()
-    assert len(modules) > 40 and "layerwise.greedy" in dict(modules)  # the scan sees the package
+    assert len(modules) > 40 and "layerwise.pipeline.greedy" in dict(modules)  # the scan sees the package
     found = [q for name, path in modules for q in rank_questions(path.read_text(encoding="utf-8"),
                                                                  name if path.name != "__init__.py" else name + ".__init__")]
     assert found == [], "ask a Role (layerwise.train.execution: once, writes, who) instead:\n" + "\n".join(found)
@@ -88,7 +88,7 @@ def say(msg):
     this_process().once(print, msg)
     return this_process().writes, this_process().who
 '''
-    assert rank_questions(source, "layerwise.commands") == []
+    assert rank_questions(source, "layerwise.app.commands") == []
 
 
 def test_a_role_acts_once():

@@ -1,6 +1,6 @@
 """Messages point at the real cause ("Trust", item 8): each case pins the message it gets, and what it must not say.
 
-The config cases (a key in the wrong section, ``"none"`` for None) are in ``tests/test_config.py``; a ladder's
+The config cases (a key in the wrong section, ``"none"`` for None) are in ``tests/app/test_config.py``; a ladder's
 description on the command line (``layerwise inspect``, ``layerwise sample``) in ``tests/test_contract_calls.py``.
 """
 
@@ -156,8 +156,8 @@ def test_a_divergence_without_a_visible_cause_keeps_the_usual_causes():
 
 @pytest.mark.parametrize("method", ["ladder", "m1m2", "vime"])
 def test_a_semi_supervised_model_is_not_described_as_pretrained(method, rows, tmp_path, capsys):
-    from layerwise.cli import main
-    from layerwise.model_commands import describe_training
+    from layerwise.app.cli import main
+    from layerwise.app.model_commands import describe_training
 
     from .sklearn.test_semi_estimators import SMALL
 
@@ -178,7 +178,7 @@ def test_a_semi_supervised_model_is_not_described_as_pretrained(method, rows, tm
 
 
 def test_a_stack_model_is_described_by_the_objective_it_really_used(rows):
-    from layerwise.model_commands import describe_training
+    from layerwise.app.model_commands import describe_training
 
     X, y = rows
     auto = PretrainedClassifier(**FAST, semi_supervised=None).fit(X, y)  # pretrain="auto" on pixels: denoising

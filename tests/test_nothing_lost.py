@@ -11,7 +11,7 @@ import pytest
 
 import layerwise
 from layerwise import PretrainedClassifier
-from layerwise.cli import main
+from layerwise.app.cli import main
 from layerwise.exceptions import CheckpointError
 from layerwise.train import Trainer
 
@@ -143,7 +143,7 @@ def test_ctrl_c_prints_one_line_with_the_resume_command(run_dir, capsys, monkeyp
 
 
 def test_ctrl_c_before_a_run_folder_exists_says_only_interrupted(run_dir, capsys, monkeypatch):
-    import layerwise.commands as commands
+    import layerwise.app.commands as commands
 
     monkeypatch.setattr(commands, "_data", lambda cfg: (_ for _ in ()).throw(KeyboardInterrupt))
     assert main(["pretrain", *_config(run_dir)]) == 130
@@ -167,7 +167,7 @@ def test_a_broken_state_file_is_a_clear_error(run_dir, capsys, content, message)
 
 
 def test_an_unwritable_output_is_a_clear_error_not_a_traceback(run_dir, fitted, digits, capsys, monkeypatch):
-    import layerwise.model_commands as commands
+    import layerwise.app.model_commands as commands
 
     X, _ = digits
     model = layerwise.save(fitted, run_dir / "model")
@@ -186,7 +186,7 @@ def test_an_unwritable_output_is_a_clear_error_not_a_traceback(run_dir, fitted, 
 # -- a command writes only into a folder it creates, one process at a time (issue "Trust, part two", item 4) --------
 def _raises(argv):
     """Run a command as `layerwise ARGV` does, but let its error reach pytest.raises (main prints it instead)."""
-    from layerwise.cli import build_parser
+    from layerwise.app.cli import build_parser
 
     args = build_parser().parse_args(argv)
     return args.func(args)
@@ -218,7 +218,7 @@ def test_a_run_folder_is_replaced_only_with_overwrite(run_dir, capsys):
 
 
 def test_which_folders_a_command_may_write(tmp_path):
-    from layerwise.runs import run_folder_problem
+    from layerwise.app.runs import run_folder_problem
 
     assert run_folder_problem(tmp_path / "new", "pretrain") is None
     (tmp_path / "empty").mkdir()
@@ -265,8 +265,8 @@ def test_a_second_process_on_the_same_run_folder_is_refused(run_dir, capsys):
     import subprocess
     import sys
 
+    from layerwise.app.runs import LOCK, RunLock
     from layerwise.exceptions import ConfigError
-    from layerwise.runs import LOCK, RunLock
 
     run = run_dir / "digits-quick"
     run.mkdir()

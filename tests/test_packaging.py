@@ -71,10 +71,10 @@ def test_version_and_help_import_no_torch():
     for args in (["--version"], ["--help"], []):
         # the console script's process: sys.argv[0] is the `layerwise` script
         code = ("import sys; sys.argv = ['/venv/bin/layerwise', *sys.argv[1:]]\n"
-                "from layerwise.cli import main\ntry:\n    main()\nexcept SystemExit:\n    pass\n")
+                "from layerwise.app.cli import main\ntry:\n    main()\nexcept SystemExit:\n    pass\n")
         out, err = _imports(["-c", code, *args])
         modules = {line.rsplit("|", 1)[-1].strip() for line in err.splitlines() if line.startswith("import time:")}
-        assert "layerwise.cli" in modules and not {"torch", "sklearn", "numpy"} & modules, (args, sorted(modules))
+        assert "layerwise.app.cli" in modules and not {"torch", "sklearn", "numpy"} & modules, (args, sorted(modules))
     out, err = _imports(["-m", "layerwise", "--version"])
     assert out.strip() == f"layerwise {layerwise.__version__}"
     assert not any(line.rstrip().endswith("| torch") for line in err.splitlines())
@@ -98,7 +98,7 @@ def test_a_command_after_a_light_import_gets_the_whole_library():
 
     code = ("import sys; sys.argv = ['layerwise', '--version']\n"
             "import layerwise; assert layerwise._LIGHT and not hasattr(layerwise, 'Trainer')\n"
-            "from layerwise.cli import main\nassert main(['inspect', 'no/such/model']) == 2\n"
+            "from layerwise.app.cli import main\nassert main(['inspect', 'no/such/model']) == 2\n"
             "import torch\nprint(layerwise._LIGHT, hasattr(layerwise, 'Trainer'), torch.tensor([1e-40]).item())")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.stdout.split() == ["False", "True", "0.0"], r.stderr[-2000:]  # denormals flushed, as on a plain import

@@ -1,6 +1,6 @@
 """Issue #23: the demo, the benchmarks and the examples fit through the one pipeline, never by hand.
 
-Every script of ``benchmarks/`` and ``examples/``, and ``src/layerwise/demo.py``, is read with :mod:`ast` (not
+Every script of ``benchmarks/`` and ``examples/``, and ``src/layerwise/app/demo.py``, is read with :mod:`ast` (not
 run): none of them may import or call the pieces a fit is made of (``GreedyLayerwise``, ``finetune``,
 ``fit_semi_supervised``, ``continue_semi_supervised``: :mod:`layerwise.pipeline.fit` calls them, in one place);
 and each one that trains a network (it imports ``Trainer``, an estimator or :mod:`layerwise.pipeline`) fits through
@@ -48,11 +48,11 @@ ALLOWED = {
 PIPELINE_PLANS = {
     "benchmarks/bench_greedy.py", "benchmarks/bench_ladder.py", "benchmarks/bench_models.py", "benchmarks/gpu_check.py",
     "benchmarks/reproduce_deep_ae.py", "benchmarks/reproduce_few_labels.py", "benchmarks/reproduce_sdae.py",
-    "benchmarks/reproduce_sklearn_rbm.py", "examples/transfer_mnist.py", "src/layerwise/demo.py",
+    "benchmarks/reproduce_sklearn_rbm.py", "examples/transfer_mnist.py", "src/layerwise/app/demo.py",
 }
 
 FILES = sorted(str(p.relative_to(ROOT)) for p in [*ROOT.glob("benchmarks/*.py"), *ROOT.glob("examples/*.py")])
-FILES.append("src/layerwise/demo.py")
+FILES.append("src/layerwise/app/demo.py")
 
 
 @dataclass
@@ -74,12 +74,20 @@ class Uses:
         return any(_in_pipeline(name) or name.split(".")[-1] in ESTIMATORS for _, name in self.names)
 
 
+#: the pieces the plan's phases call (layerwise.pipeline's own modules): using one of them is not fitting a plan
+PIECES = ("layerwise.pipeline.greedy", "layerwise.pipeline.finetune", "layerwise.pipeline.semi_supervised",
+          "layerwise.pipeline.transfer")
+
+
 def _in_pipeline(name: str) -> bool:
+    """``name`` is the plan (``layerwise.pipeline.Fit``, its phases, ``layerwise.pipeline.fit``), not a piece."""
+    if any(name == piece or name.startswith(piece + ".") for piece in PIECES):
+        return False
     return name == "layerwise.pipeline" or name.startswith("layerwise.pipeline.")
 
 
 def _package(relative: str) -> str | None:
-    """The package of a file under ``src/`` (``layerwise`` for ``src/layerwise/demo.py``), for relative imports."""
+    """The package of a file under ``src/`` (``layerwise`` for ``src/layerwise/app/demo.py``), for relative imports."""
     parts = Path(relative).parts
     return ".".join(parts[1:-1]) if parts[0] == "src" else None
 
@@ -166,12 +174,12 @@ def test_allow_list_is_current():
 
 @pytest.mark.parametrize("source", [
     "from layerwise import GreedyLayerwise",
-    "from layerwise.finetune import finetune as ft",
-    "from layerwise.semi_supervised import fit_semi_supervised",
-    "from layerwise.semi_supervised import continue_semi_supervised",
+    "from layerwise.pipeline.finetune import finetune as ft",
+    "from layerwise.pipeline.semi_supervised import fit_semi_supervised",
+    "from layerwise.pipeline.semi_supervised import continue_semi_supervised",
     "import layerwise\nlayerwise.finetune(stack, head, objective, data)",
     "import layerwise as lw\nmodel = lw.greedy.GreedyLayerwise((8,)).fit(X)",
-    "import layerwise.greedy\nlayerwise.greedy.GreedyLayerwise((8,))",
+    "import layerwise.pipeline.greedy\nlayerwise.greedy.GreedyLayerwise((8,))",
     "def f():\n    from layerwise import finetune\n    return finetune",
     "from layerwise import *",
 ])

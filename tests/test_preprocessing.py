@@ -7,7 +7,7 @@ import pytest
 
 import layerwise
 from layerwise import PretrainedClassifier, StackedAutoencoder, VariationalAutoencoder
-from layerwise.cli import main
+from layerwise.app.cli import main
 from layerwise.data.prepare import prepare_data
 from layerwise.exceptions import ConfigError, DataError
 

@@ -2,7 +2,7 @@
 
 Every case pins its message: what was received, what was expected, how to fix it.
 The table in ``docs/reliability.md`` lists these cases together with the ones
-pinned elsewhere (``tests/data/``, ``tests/test_config.py``, ``tests/test_io.py``, ...).
+pinned elsewhere (``tests/data/``, ``tests/app/test_config.py``, ``tests/persistence/test_io.py``, ...).
 Every case here passes; the bugs this suite first found were fixed in the same change
 (see docs/reliability.md, "fixed").
 """
@@ -21,7 +21,7 @@ import torch
 
 import layerwise.train.checkpoint as checkpoint_mod
 from layerwise import GreedyLayerwise, PretrainedClassifier, PretrainedRegressor, StackedAutoencoder, Trainer
-from layerwise.cli import main
+from layerwise.app.cli import main
 from layerwise.data import check_X, load_file, read_idx, split
 from layerwise.exceptions import CheckpointError, ConfigError, DataError, DivergenceError, LayerwiseError, NotFittedError
 from layerwise.objectives import Reconstruction, StepOutput
@@ -395,7 +395,7 @@ def test_a_damaged_checkpoint_is_refused(tmp_path, digits_small, damage, message
 # -- config files ---------------------------------------------------------------------------
 
 def test_config_device_is_checked_with_the_rest(tmp_path):
-    from layerwise.config import config_from_dict
+    from layerwise.app.config import config_from_dict
 
     with pytest.raises(ConfigError, match=r"The config has 2 problem\(s\):\n- device must be 'auto', 'cpu', 'cuda', 'cuda:<index>' or another torch device; "
                                           r"got 'cpus'\. Did you mean 'cpu'\?\n- pretrain.max_iter must be a positive integer; got -1\."):
@@ -476,7 +476,7 @@ def test_cli_user_errors_print_one_line_and_exit_2(cli, tmp_path, setup, argv, m
 
 @pytest.fixture(scope="module")
 def saved_classifier(tmp_path_factory, digits):
-    from layerwise.io import save
+    from layerwise.persistence.io import save
 
     X, y = digits
     return save(PretrainedClassifier(**TINY).fit(X[:100], y[:100]), tmp_path_factory.mktemp("m") / "model")

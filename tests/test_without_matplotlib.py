@@ -9,7 +9,7 @@ import sys
 _RUN_WITHOUT_MATPLOTLIB = """
 import sys
 sys.modules["matplotlib"] = None
-from layerwise.cli import main
+from layerwise.app.cli import main
 sys.exit(main(sys.argv[1:]))
 """
 

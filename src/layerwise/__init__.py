@@ -9,7 +9,7 @@ importing to keep IEEE denormals.
 One exception: the ``layerwise`` command asked only for ``--help`` or
 ``--version`` (or given no argument) imports neither torch nor the rest of
 the library, so that it answers at once; should a command run after all,
-:func:`layerwise.cli.main` imports the library whole first.
+:func:`layerwise.app.cli.main` imports the library whole first.
 """
 
 import os as _os
@@ -55,9 +55,6 @@ if not _LIGHT:
         ReferenceWarning,
         TrainingWarning,
     )
-    from .finetune import finetune
-    from .greedy import GreedyLayerwise
-    from .io import load, save
     from .metrics import classification_report, regression_report
     from .nn import (
         RBM,
@@ -72,6 +69,11 @@ if not _LIGHT:
         dense_vae,
     )
     from .objectives import ELBO, OBJECTIVES, ContrastiveDivergence, KLWarmup, Reconstruction, iwae_log_likelihood
+    from .persistence.folder import TransferReport
+    from .persistence.io import load, save
+    from .pipeline.finetune import finetune
+    from .pipeline.greedy import GreedyLayerwise
+    from .pipeline.transfer import load_pretrained
     from .sampling import dae_chain
     from .sklearn import (
         LabeledScorer,
@@ -85,7 +87,6 @@ if not _LIGHT:
     )
     from .train import Callback, CSVLogger, EpochLogger, JSONLinesLogger, LRScheduler, TensorBoardLogger, Trainer
     from .train.inference import encode_to_npy
-    from .transfer import TransferReport, load_pretrained
 
 __all__ = [
     "OBJECTIVES",

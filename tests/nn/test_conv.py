@@ -7,11 +7,11 @@ import torch
 from torch import nn
 
 from layerwise.exceptions import ConfigError, DataError
-from layerwise.finetune import finetune
-from layerwise.greedy import GreedyLayerwise
 from layerwise.nn import ClassifierHead, EncoderStack
 from layerwise.nn.conv import conv_autoencoder, conv_block, conv_decoder
 from layerwise.objectives import Classification, Reconstruction, make_objective
+from layerwise.pipeline.finetune import finetune
+from layerwise.pipeline.greedy import GreedyLayerwise
 from layerwise.train import Trainer
 
 

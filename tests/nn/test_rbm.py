@@ -9,11 +9,11 @@ from sklearn.neural_network import BernoulliRBM
 from sklearn.preprocessing import StandardScaler
 
 from layerwise.exceptions import ConfigError, DataError
-from layerwise.greedy import GreedyLayerwise
 from layerwise.nn import AutoEncoder, TiedLinear, dense_autoencoder
 from layerwise.nn.rbm import RBM
 from layerwise.objectives import OBJECTIVES, make_objective
 from layerwise.objectives.contrastive import ContrastiveDivergence
+from layerwise.pipeline.greedy import GreedyLayerwise
 from layerwise.sklearn import PretrainedClassifier
 from layerwise.train import Trainer
 

@@ -7,12 +7,12 @@ import torch
 from torch import nn
 
 from layerwise.exceptions import ConfigError, DataError
-from layerwise.greedy import GreedyLayerwise, code_activation
 from layerwise.losses import kl_normal
 from layerwise.nn import dense_autoencoder, dense_block
 from layerwise.nn.vae import VAE, VAEOutput, dense_vae
 from layerwise.objectives import make_objective
 from layerwise.objectives.elbo import ELBO, KLWarmup, elbo_per_sample, iwae_log_likelihood, log_likelihood
+from layerwise.pipeline.greedy import GreedyLayerwise, code_activation
 from layerwise.train import Callback, Trainer
 
 
@@ -292,7 +292,7 @@ def test_iwae_with_k_5000_on_mnist(mnist_dir):
 
 # -- greedy stacking --------------------------------------------------------------------------
 def test_greedy_vae_stacks_latent_means_with_a_gaussian_upper_layer(digits_small, monkeypatch):
-    import layerwise.greedy as greedy_mod
+    import layerwise.pipeline.greedy as greedy_mod
 
     X = torch.from_numpy(digits_small[0])
     made = []

@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from layerwise.exceptions import ConfigError
-from layerwise.greedy import GreedyLayerwise
 from layerwise.nn import ClassifierHead, dense_autoencoder
 from layerwise.objectives import OBJECTIVES, Classification, Reconstruction, make_objective
+from layerwise.pipeline.greedy import GreedyLayerwise
 from layerwise.train import Trainer
 
 from ..conftest import boring_autoencoder
@@ -58,7 +58,7 @@ def test_every_objective_is_repeatable_under_a_seed(name, digits_small):
 
 @pytest.mark.parametrize("name", OBJECTIVES.names())
 def test_every_objective_fine_tunes_on_top(name, digits):
-    from layerwise.finetune import finetune
+    from layerwise.pipeline.finetune import finetune
 
     X, y = (torch.from_numpy(a) for a in digits)
     stack = _greedy(name, sizes=(32,), epochs=5).fit(X)

@@ -5,10 +5,10 @@ import torch
 
 from layerwise.corruption import make_corruption
 from layerwise.exceptions import ConfigError, DataError
-from layerwise.finetune import finetune
-from layerwise.greedy import GreedyLayerwise
 from layerwise.nn import ClassifierHead
 from layerwise.objectives import Classification, SemiSupervised
+from layerwise.pipeline.finetune import finetune
+from layerwise.pipeline.greedy import GreedyLayerwise
 from layerwise.train import Trainer
 
 

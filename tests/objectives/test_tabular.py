@@ -7,11 +7,11 @@ import torch
 import layerwise
 from layerwise.corruption import MarginalNoise, make_corruption
 from layerwise.exceptions import ConfigError, DataError
-from layerwise.greedy import GreedyLayerwise
 from layerwise.nn.tabular import VIMEAutoEncoder, VIMENet
 from layerwise.objectives import OBJECTIVES, SEMI_SUPERVISED, Reconstruction, VIMESelf, VIMESemi, make_objective
 from layerwise.objectives.tabular import vime_consistency
-from layerwise.semi_supervised import fit_semi_supervised
+from layerwise.pipeline.greedy import GreedyLayerwise
+from layerwise.pipeline.semi_supervised import fit_semi_supervised
 from layerwise.train import Trainer
 
 

@@ -7,10 +7,10 @@ from torch.nn import functional as F
 
 from layerwise.data.semi import LabeledUnlabeled
 from layerwise.exceptions import DataError
-from layerwise.finetune import finetune
 from layerwise.nn import ClassifierHead
 from layerwise.objectives import Classification, Regression
 from layerwise.objectives.supervised import weighted_mean
+from layerwise.pipeline.finetune import finetune
 from layerwise.train import Trainer, distributed
 
 

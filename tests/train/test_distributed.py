@@ -73,10 +73,10 @@ class _KillRank(Callback):
 def _job(ckpt: Path | None = None, resume: bool = False, kill: str | None = None, extras: bool = False,
          rows: Path | None = None):
     """Greedy pretraining then full fine-tuning on digits; returns (weights, histories)."""
-    from layerwise.finetune import finetune
-    from layerwise.greedy import GreedyLayerwise
     from layerwise.nn import ClassifierHead
     from layerwise.objectives import Classification
+    from layerwise.pipeline.finetune import finetune
+    from layerwise.pipeline.greedy import GreedyLayerwise
 
     X, y = _digits()
     callbacks = []

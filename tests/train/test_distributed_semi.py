@@ -3,7 +3,7 @@
 This file is also the worker script that ``torchrun`` launches (``python
 test_distributed_semi.py --out DIR``), as ``test_distributed.py`` is for the
 greedy path: :func:`_job` fits the ladder and M1+M2 on a slice of digits with
-:func:`~layerwise.semi_supervised.fit_semi_supervised`, and every rank writes
+:func:`~layerwise.pipeline.semi_supervised.fit_semi_supervised`, and every rank writes
 its weights, histories, test accuracies and the rows it trained on at each
 step. The same function run in the pytest process (no launcher, so one
 process) is the reference.
@@ -38,7 +38,7 @@ from torch.nn import functional as F
 from layerwise.data.semi import LabeledUnlabeled
 from layerwise.objectives.ladder import Ladder
 from layerwise.objectives.m2 import M2Objective
-from layerwise.semi_supervised import fit_semi_supervised
+from layerwise.pipeline.semi_supervised import fit_semi_supervised
 from layerwise.train import Trainer, distributed
 
 TIMEOUT = 120  # seconds a torchrun launch may take before the test calls it a hang

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from layerwise.exceptions import ConfigError
-from layerwise.greedy import GreedyLayerwise
 from layerwise.objectives import Reconstruction
+from layerwise.pipeline.greedy import GreedyLayerwise
 from layerwise.train import Callback, Trainer
 from layerwise.train import loggers as loggers_mod
 from layerwise.train.loggers import CSVLogger, EpochLogger, JSONLinesLogger, TensorBoardLogger

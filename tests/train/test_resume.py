@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from layerwise.exceptions import CheckpointError
-from layerwise.greedy import GreedyLayerwise
 from layerwise.objectives import Reconstruction
+from layerwise.pipeline.greedy import GreedyLayerwise
 from layerwise.train import Callback, Trainer
 from layerwise.train.checkpoint import load_checkpoint
 
@@ -147,7 +147,7 @@ FINETUNE_CHILD = textwrap.dedent(
     import sys, time, torch
     import layerwise
     from layerwise import ClassifierHead, Trainer, finetune
-    from layerwise.greedy import random_stack
+    from layerwise.pipeline.greedy import random_stack
     from layerwise.objectives import Classification
     from layerwise.train import Callback
     from safetensors.torch import save_file

@@ -204,8 +204,8 @@ def test_a_changed_semi_supervised_option_is_refused(tmp_path, digits_small):
 
 def test_the_command_line_lists_every_edited_setting_old_to_new():
     """`layerwise resume` compares config.json with the config the run started with (in state.json)."""
-    from layerwise.commands import _edited_settings
-    from layerwise.config import config_from_dict, config_to_dict, load_config
+    from layerwise.app.commands import _edited_settings
+    from layerwise.app.config import config_from_dict, config_to_dict, load_config
 
     started = json.loads(json.dumps(config_to_dict(load_config(ROOT / "examples" / "digits_quick.toml", [
         'pretrain.lr_schedule="StepLR"', "pretrain.lr_schedule_params={step_size=1, gamma=0.5}"]))))

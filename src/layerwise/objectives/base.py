@@ -25,7 +25,7 @@ class Objective(Protocol):
     A pretraining objective may also define ``build_model(in_shape, n_hidden,
     activation, output, tied, dropout) -> nn.Module`` (``in_shape``: the shape
     of one input row, a tuple) returning a module with ``encoder``, ``decoder``
-    and ``output`` attributes; :class:`~layerwise.greedy.GreedyLayerwise` then
+    and ``output`` attributes; :class:`~layerwise.pipeline.greedy.GreedyLayerwise` then
     trains that model for each layer instead of a dense autoencoder (how RBMs,
     VAEs and convolutional layers plug into greedy stacking).
     """

@@ -90,7 +90,7 @@ class ContrastiveDivergence:
         The hidden units are always binary (logistic), whatever ``activation``
         says, and the weights always tied (an RBM has one weight matrix), so
         ``activation`` and ``tied`` are ignored. ``output`` must agree with
-        ``visible`` (it does when :class:`~layerwise.greedy.GreedyLayerwise`
+        ``visible`` (it does when :class:`~layerwise.pipeline.greedy.GreedyLayerwise`
         passes the layer's loss to the ``"rbm"`` factory).
 
         Parameters

@@ -207,7 +207,7 @@ class ConvReconstruction(Reconstruction):
     """:class:`Reconstruction` whose greedy layers are convolutional autoencoders.
 
     Training is the same as :class:`Reconstruction`; :meth:`build_model` tells
-    :class:`~layerwise.greedy.GreedyLayerwise` to build each layer with
+    :class:`~layerwise.pipeline.greedy.GreedyLayerwise` to build each layer with
     :func:`~layerwise.nn.conv.conv_autoencoder` (``n_hidden`` feature maps).
 
     Parameters

@@ -7,12 +7,12 @@ its meaning there is narrower (``max_iter`` is epochs per layer for a
 ``StackedAutoencoder``, epochs of fine-tuning for a ``PretrainedClassifier``):
 
 - :data:`TRAINER` -- :class:`~layerwise.train.Trainer`;
-- :data:`GREEDY` -- :class:`~layerwise.greedy.GreedyLayerwise`;
+- :data:`GREEDY` -- :class:`~layerwise.pipeline.greedy.GreedyLayerwise`;
 - :data:`PRETRAINED` -- ``PretrainedRegressor``, and with ``class_weight`` :data:`PRETRAINED_CLASSIFIER`;
 - :data:`STACKED_AUTOENCODER`, :data:`VARIATIONAL_AUTOENCODER`;
 - :data:`DATA`, :data:`RUN` -- the config keys that prepare data and name the run folder.
 
-The run config (:mod:`layerwise.config`) is built from these sets, so a
+The run config (:mod:`layerwise.app.config`) is built from these sets, so a
 parameter added here with its owner is also a config key.
 """
 

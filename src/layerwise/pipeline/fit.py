@@ -39,9 +39,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..finetune import finetune
-from ..greedy import GreedyLayerwise, random_stack
-from ..semi_supervised import continue_semi_supervised, fit_semi_supervised
+from .finetune import finetune
+from .greedy import GreedyLayerwise, random_stack
+from .semi_supervised import continue_semi_supervised, fit_semi_supervised
 
 __all__ = ["SEED_OFFSETS", "TrainSettings", "Greedy", "RandomInit", "Given", "FineTune", "Unroll", "SemiSupervised",
            "Fit", "FitResult", "code_width", "phase_dir", "start_over"]
@@ -59,7 +59,7 @@ def phase_dir(checkpoint_dir, phase: str) -> str | None:
 def start_over(checkpoint_dir, phases: Sequence[str], resume: bool) -> None:
     """Before a fit that does not resume: remove the checkpoints an earlier run left in ``phases``, which this fit
     would otherwise only replace when it reaches them: an interrupted fit, resumed, must never continue an earlier
-    run's phase. (Greedy pretraining clears its own stages: :class:`~layerwise.greedy.GreedyLayerwise`.)"""
+    run's phase. (Greedy pretraining clears its own stages: :class:`~layerwise.pipeline.greedy.GreedyLayerwise`.)"""
     from ..exceptions import ConfigError
     from ..train.checkpoint import check_resume, checkpoint_dir_problems, clear_checkpoint
     from ..train.execution import this_process
@@ -161,7 +161,7 @@ class _State:
 
 @dataclass
 class Greedy:
-    """Greedy layer-wise pretraining on every row (:class:`~layerwise.greedy.GreedyLayerwise`): each layer an
+    """Greedy layer-wise pretraining on every row (:class:`~layerwise.pipeline.greedy.GreedyLayerwise`): each layer an
     autoencoder (or RBM, VAE...) of ``objective`` trained on the codes of the layers below it, frozen after.
 
     Checkpoints in ``<checkpoint_dir>/pretrain``; history ``"pretrain"`` (one list per layer)."""
@@ -219,7 +219,7 @@ class Given:
 
 @dataclass
 class FineTune:
-    """Supervised training of the stack with a head, on the labeled rows (:func:`~layerwise.finetune`).
+    """Supervised training of the stack with a head, on the labeled rows (:func:`~layerwise.pipeline.finetune`).
 
     ``mode="frozen"`` trains the head alone on the stack's codes; ``"full"`` every layer, the stack's learning
     rate times ``encoder_lr_scale``. ``dropout``/``input_dropout`` are the stack's while it trains. ``head``: a
@@ -304,7 +304,7 @@ class Unroll:
 @dataclass
 class SemiSupervised:
     """A semi-supervised method trained on every row, with the labels of the labeled ones
-    (:func:`~layerwise.semi_supervised.fit_semi_supervised`): its preparation first (M1 for ``"m1m2"``, VIME-self
+    (:func:`~layerwise.pipeline.semi_supervised.fit_semi_supervised`): its preparation first (M1 for ``"m1m2"``, VIME-self
     for ``"vime"``; ``prepare`` trains it), then the method.
 
     ``method``: the method object (``SEMI_SUPERVISED.build(name, params)``); ``model``: a fitted network to

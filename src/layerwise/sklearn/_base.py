@@ -36,9 +36,9 @@ from ..data.arrays import in_unit_interval
 from ..data.stream import NpyFile
 from ..data.tables import TablePreprocessor, is_typed_table, looks_like_table
 from ..exceptions import CheckpointError, ConfigError, DataError, NotFittedError
-from ..io import register_estimator
 from ..params import TRAINER, ParamSet, configurable_init
 from ..params.auto import Situation
+from ..persistence.io import register_estimator
 from ..pipeline import TrainSettings
 from ..registry import LR_SCHEDULERS
 from ..train.execution import resolve_device
@@ -460,7 +460,7 @@ def _saved_attributes(path) -> dict | None:
     reports a folder that cannot be read)."""
     if path is None:
         return None
-    from ..modelfile import CONFIG, from_json
+    from ..persistence.folder import CONFIG, from_json
 
     try:
         return from_json(json.loads((Path(path) / CONFIG).read_text(encoding="utf-8"))["state"]["attributes"])

@@ -3,7 +3,7 @@
 With ``semi_supervised="ladder"`` (or ``"conv_ladder"``, ``"m1m2"``, ``"vime"``, or
 ``"auto"`` for a classifier of rows that are not a table, labeled or not) the classifier is not a pretrained stack fine-tuned on the
 labeled rows: it is the method's own network, trained by
-:func:`layerwise.semi_supervised.fit_semi_supervised` on every row at every
+:func:`layerwise.pipeline.semi_supervised.fit_semi_supervised` on every row at every
 step. ``"auto"`` trains the convolutional ladder (Conv-Small) on rows that came as
 images, whose shape it needs, when the fit runs on a GPU (the dense ladder on a CPU). What it trained is kept as a recipe (``{"kind":
 "semi", "method": ..., "image_shape": ...}``) so that :func:`layerwise.load`
@@ -21,9 +21,9 @@ import torch
 
 from ..data.arrays import in_unit_interval
 from ..exceptions import ConfigError, TrainingWarning
-from ..greedy import check_layer_sizes
 from ..params.auto import Situation
 from ..pipeline import Fit, SemiSupervised
+from ..pipeline.greedy import check_layer_sizes
 from ..registry import SEMI_SUPERVISED
 from ..train.execution import resolve_device
 
@@ -125,7 +125,7 @@ class SemiSupervisedMixin:
         ``weights`` in the method's supervised cost, when given).
 
         ``warm``: the :class:`~layerwise.sklearn._warm.WarmFit` of a warm fit, which continues the fitted network's
-        training (:func:`~layerwise.semi_supervised.continue_semi_supervised`) instead of building and preparing a new one."""
+        training (:func:`~layerwise.pipeline.semi_supervised.continue_semi_supervised`) instead of building and preparing a new one."""
         # a warm fit's convolutional method takes the fitted images' shape (its rows may come as a flat array)
         image_shape = (getattr(self, "_stack_recipe", None) or {}).get("image_shape") if warm is not None else None
         method, sizes = self._semi_method_for(name, X.shape[1], image_shape)

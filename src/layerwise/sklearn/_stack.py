@@ -11,12 +11,12 @@ from __future__ import annotations
 from torch import nn
 
 from ..exceptions import ConfigError
-from ..greedy import GreedyLayerwise, check_layer_sizes, random_stack
-from ..io import load
 from ..nn.stack import EncoderStack
 from ..objectives import with_image_shape
+from ..persistence.io import load
 from ..pipeline import Given, Greedy, RandomInit
-from ..transfer import load_pretrained
+from ..pipeline.greedy import GreedyLayerwise, check_layer_sizes, random_stack
+from ..pipeline.transfer import load_pretrained
 
 __all__ = ["PretrainedStackMixin", "checkpoint_doc"]
 

@@ -14,7 +14,6 @@ from sklearn.utils.multiclass import check_classification_targets
 
 from ..data.tables import looks_like_table
 from ..exceptions import DataError
-from ..finetune import stack_with_head
 from ..nn.heads import ClassifierHead, RegressorHead
 from ..nn.stack import freeze_trained, unfreeze
 from ..objectives import Classification, Regression
@@ -22,6 +21,7 @@ from ..params import PRETRAINED
 from ..params.auto import Situation
 from ..params.table import PRETRAINED_CLASSIFIER
 from ..pipeline import FineTune, Fit, Given, code_width
+from ..pipeline.finetune import stack_with_head
 from ..train.inference import predict_in_batches
 from ._base import LayerwiseBase, check_is_fitted
 from ._inputs import by_chunks, in_memory, is_external

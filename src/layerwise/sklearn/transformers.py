@@ -8,9 +8,9 @@ from sklearn.base import TransformerMixin
 from sklearn.utils import check_array
 
 from ..exceptions import DataError
-from ..greedy import is_streamed
 from ..params import STACKED_AUTOENCODER
 from ..pipeline import Fit, Unroll
+from ..pipeline.greedy import is_streamed
 from ..train.inference import predict_in_batches
 from ._base import LayerwiseBase, check_is_fitted
 from ._inputs import by_chunks, is_external

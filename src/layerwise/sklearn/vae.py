@@ -9,12 +9,12 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_array, check_random_state
 
 from ..exceptions import ConfigError, DataError
-from ..greedy import check_layer_sizes, resolve_loss
 from ..nn.stack import EncoderStack, freeze_trained
 from ..nn.vae import dense_vae
 from ..objectives.elbo import ELBO, KLWarmup, elbo_per_sample
 from ..params import VARIATIONAL_AUTOENCODER
 from ..params.constraints import Interval
+from ..pipeline.greedy import check_layer_sizes, resolve_loss
 from ..train.callbacks import EarlyStopping
 from ..train.inference import predict_in_batches
 from ._base import LayerwiseBase, check_is_fitted
@@ -49,7 +49,7 @@ class VariationalAutoencoder(TransformerMixin, LayerwiseBase):
         The trained VAE, frozen and in eval mode.
     stack_ : EncoderStack
         One layer: the VAE's mean path (shares its weights with ``module_``),
-        e.g. to fine-tune with a head on top (:func:`layerwise.finetune`).
+        e.g. to fine-tune with a head on top (:func:`layerwise.pipeline.finetune`).
     history_ : list of dict
         One dict per epoch: ``loss`` (negative ELBO), ``recon``, ``kl``.
     loss_curve_ : list of float
