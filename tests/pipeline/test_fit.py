@@ -147,3 +147,13 @@ def test_describe_lists_every_phase_with_its_settings():
     text = Fit(_plan("greedy+full")).describe()
     assert text.splitlines()[0].startswith("1. pretrain [16] greedily, objective 'denoising': 2 epochs, batch 32")
     assert text.splitlines()[1].startswith("2. fine-tune (full) with a head of 10 outputs: 2 epochs")
+
+
+def test_a_verbose_fit_says_its_plan_first(rows, capsys):
+    X, y = rows
+    loud = TrainSettings(max_iter=1, batch_size=32, device="cpu", verbose=True)
+    Fit([RandomInit((8,)), FineTune(10, train=loud)], seed=0).run(X, y)
+    err = capsys.readouterr().err
+    assert err.startswith("fit plan:\n  1. random initialisation of [8]\n  2. fine-tune (full) with a head of 10 outputs: 1 epochs")
+    Fit(_plan("random+full"), seed=0).run(X, y)
+    assert "fit plan" not in capsys.readouterr().err

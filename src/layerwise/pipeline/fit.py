@@ -30,6 +30,7 @@ Examples
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,21 +143,31 @@ class _State:
     recipe: dict = field(default_factory=dict)
 
     def labeled_split(self, early_stopping: bool, validation_fraction: float, seed: int):
-        """The labeled rows to train on and the ``(X, y)`` rows that early stopping watches (None: no split).
+        """The labeled rows to train on (None: every row) and the ``(X, y)`` rows that early stopping watches (None:
+        no split).
 
         Stratified by ``stratify`` (a classifier's labels), drawn with ``seed``; fewer than 4 labeled rows are
         never split."""
         from sklearn.model_selection import train_test_split
 
-        idx = np.flatnonzero(self.labeled) if self.labeled is not None else np.arange(len(self.X))
+        every = self.labeled is None or bool(np.all(self.labeled))
+        if every and not early_stopping:
+            return None, None  # every row: no copy of X (60,000 MNIST rows: 0.16 s of a 1 s frozen epoch)
+        idx = np.arange(len(self.X)) if every else np.flatnonzero(self.labeled)
         if not early_stopping or len(idx) < 4:
             return idx, None
         strat = self.stratify(idx) if self.stratify is not None else None
         idx, vidx = train_test_split(idx, test_size=validation_fraction, random_state=seed, stratify=strat)
         return idx, (self.X[vidx], self.targets[vidx])
 
-    def weights_of(self, idx: np.ndarray) -> torch.Tensor | None:
-        return None if self.weights is None else torch.from_numpy(np.asarray(self.weights)[idx])
+    def take(self, idx: np.ndarray | None) -> tuple:
+        """``(X, targets)`` of the rows ``idx`` (None: every row, not copied), with their weights when the fit has
+        some."""
+        if idx is None:
+            rows = (self.X, self.targets)
+            return rows if self.weights is None else (*rows, torch.from_numpy(np.asarray(self.weights)))
+        rows = (self.X[idx], self.targets[idx])
+        return rows if self.weights is None else (*rows, torch.from_numpy(np.asarray(self.weights)[idx]))
 
 
 @dataclass
@@ -249,11 +260,10 @@ class FineTune:
         stack = state.stack
         stack.dropout, stack.input_dropout = float(self.dropout), float(self.input_dropout)
         idx, val = state.labeled_split(self.early_stopping, self.validation_fraction, state.seed)
-        trainer = self.train.trainer(len(idx), seed, self.desc, phase_dir(state.checkpoint_dir, "finetune"),
+        train = state.take(idx)
+        trainer = self.train.trainer(len(train[0]), seed, self.desc, phase_dir(state.checkpoint_dir, "finetune"),
                                      early_stopping=self.early_stopping and val is not None, continuation=self.continuation)
-        X = state.X
-        train = (X[idx], state.targets[idx]) + (() if state.weights is None else (state.weights_of(idx),))
-        model, history = finetune(stack, self._head(stack, X), self.objective or Classification(), train, val,
+        model, history = finetune(stack, self._head(stack, state.X), self.objective or Classification(), train, val,
                                   mode=self.mode, encoder_lr_scale=self.encoder_lr_scale, trainer=trainer,
                                   resume=state.resume)
         state.model, state.history["finetune"] = model, history
@@ -330,7 +340,8 @@ class SemiSupervised:
         n = len(state.X)
         trainer = self.train.trainer(n, seed, self.desc, phase_dir(state.checkpoint_dir, "semi"),
                                      early_stopping=self.early_stopping and val is not None, continuation=self.continuation)
-        X, y, w = state.X[idx], state.targets[idx], state.weights_of(idx)
+        X, y, *w = state.take(idx)
+        w = w[0] if w else None
         if self.model is None:
             prepare = self.prepare.trainer(n, state.seed + SEED_OFFSETS["prepare"], f"{self.desc}: prepare",
                                            phase_dir(state.checkpoint_dir, "prepare"))
@@ -417,6 +428,10 @@ class Fit:
             ``stratify(indices)`` -> labels to stratify the early-stopping split by (a classifier's), or None.
         """
         start_over(self.checkpoint_dir, self._later_folders(), self.resume)
+        if any(getattr(getattr(p, "train", None), "verbose", False) for p in self.phases):  # what the fit will do
+            from ..train.execution import this_process
+
+            this_process().once(_say, "fit plan:\n" + "\n".join("  " + line for line in self.describe().splitlines()))
         state = _State(X if not isinstance(X, np.ndarray) else torch.from_numpy(X), targets, labeled, weights, stratify,
                        self.seed, self.checkpoint_dir, self.resume)
         with self._seeded(state):
@@ -445,8 +460,13 @@ class Fit:
         return stack
 
     def describe(self) -> str:
-        """The plan in words, one line per phase (what the estimators' ``verbose`` prints before a fit)."""
+        """The plan in words, one line per phase; a fit whose trainers are verbose prints it first."""
         return "\n".join(f"{i}. {_describe(p)}" for i, p in enumerate(self.phases, 1))
+
+
+def _say(text: str) -> None:
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
 
 
 def _describe(phase) -> str:
