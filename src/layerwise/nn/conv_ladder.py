@@ -219,7 +219,7 @@ class ConvLadderNetwork(LadderEncoder):
         return h
 
     def encode(self, x: torch.Tensor, noise_std: float = 0.0, groups: Sequence[int] | None = None,
-               update_running: bool = False) -> LadderPass:
+               update_running: bool = False, input_noise_std: float | None = None) -> LadderPass:
         """One pass of the encoder with batch statistics (Rasmus et al. 2015, Algorithm 1, both encoders).
 
         Parameters
@@ -234,6 +234,8 @@ class ConvLadderNetwork(LadderEncoder):
         update_running : bool, default=False
             Fold this pass's batch statistics (the last group's) into the running
             statistics that inference uses.
+        input_noise_std : float, optional
+            The input's noise alone; None: ``noise_std``, as every layer's.
 
         Returns
         -------
@@ -243,7 +245,8 @@ class ConvLadderNetwork(LadderEncoder):
         """
         groups = list(groups) if groups is not None else [x.shape[0]]
         h = self._images(x)
-        h = h + noise_std * torch.randn_like(h) if noise_std > 0 else h
+        at_input = noise_std if input_noise_std is None else input_noise_std
+        h = h + at_input * torch.randn_like(h) if at_input > 0 else h
         return run_encoder(self, h, groups, noise_std, update_running, _normalise)
 
     @torch.no_grad()

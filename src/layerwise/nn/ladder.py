@@ -224,7 +224,7 @@ class LadderNetwork(LadderEncoder):
         return h
 
     def encode(self, x: torch.Tensor, noise_std: float = 0.0, groups: Sequence[int] | None = None,
-               update_running: bool = False) -> LadderPass:
+               update_running: bool = False, input_noise_std: float | None = None) -> LadderPass:
         """One pass of the encoder with batch statistics (Algorithm 1, both encoders).
 
         Parameters
@@ -241,6 +241,8 @@ class LadderNetwork(LadderEncoder):
         update_running : bool, default=False
             Fold this pass's batch statistics (the last group's) into the running
             statistics that inference uses.
+        input_noise_std : float, optional
+            The input's noise alone; None: ``noise_std``, as every layer's.
 
         Returns
         -------
@@ -248,7 +250,8 @@ class LadderNetwork(LadderEncoder):
             Statistics are the last group's (the rows the decoder reconstructs).
         """
         groups = list(groups) if groups is not None else [x.shape[0]]
-        h = x + noise_std * torch.randn_like(x) if noise_std > 0 else x
+        at_input = noise_std if input_noise_std is None else input_noise_std
+        h = x + at_input * torch.randn_like(x) if at_input > 0 else x
         return run_encoder(self, h, groups, noise_std, update_running, _normalise)
 
     def _pre(self, l: int, h: torch.Tensor) -> torch.Tensor:

@@ -18,7 +18,7 @@ from torch.nn import functional as F
 
 from ..exceptions import ConfigError, DataError
 from ..nn.ladder import COMBINATORS, LadderNetwork
-from ..params.constraints import Interval, Options, SequenceOf
+from ..params.constraints import Interval, NoneValue, Options, SequenceOf
 from ..params.core import Param, ParamSet, declared_options
 from .base import SEMI_SUPERVISED, StepOutput
 from .supervised import batch_weights, cross_entropy
@@ -84,6 +84,10 @@ class Ladder:
               only the top combinator is used."""),
         Param("combinator", (Options(*sorted(COMBINATORS)),), "vanilla",
               """Rasmus et al.'s ``g`` (eq. 2), or Pezeshki et al. (2016)'s augmented MLP (``"amlp"``)."""),
+        Param("input_noise_std", (NoneValue(), Interval(float, 0)), None,
+              """Standard deviation of the corrupted encoder's noise on the input alone, in the input's units;
+              None: ``noise_std``, the same noise at every layer, as Rasmus et al. (2015). For inputs whose
+              scale differs from the normalised layers' (e.g. sparse pixels in [0, 1])."""),
     ))
 
     #: The learning rate ``learning_rate_init="auto"`` gives the estimators (Adam; measured best on digits among
@@ -118,6 +122,8 @@ class Ladder:
     def __post_init__(self) -> None:
         """Store the options in the types the training reads: ``noise_std`` a float, the costs a tuple of floats."""
         self.noise_std = float(self.noise_std)
+        if self.input_noise_std is not None:
+            self.input_noise_std = float(self.input_noise_std)
         if not isinstance(self.denoising_costs, str):
             self.denoising_costs = tuple(float(c) for c in self.denoising_costs)
 
@@ -125,11 +131,12 @@ class Ladder:
         """The likely cause of a diverging fit that this objective's settings show, for the trainer's
         :class:`~layerwise.exceptions.DivergenceError`: a noise far above the inputs' scale, whose denoising costs
         grow with its square whatever the learning rate."""
-        if self.noise_std > _NOISE_TOO_LARGE:
-            return (f"noise_std={self.noise_std:g}: the ladder adds Gaussian noise of that standard deviation to every "
-                    "layer, so its denoising costs grow with its square whatever the learning rate; expected noise of "
-                    "the inputs' scale (0.2-0.3 on data in [0, 1], the paper's 0.3). Lower "
-                    "semi_supervised_params['noise_std']")
+        name, value = max([("noise_std", self.noise_std), ("input_noise_std", self.input_noise_std or 0.0)], key=lambda p: p[1])
+        if value > _NOISE_TOO_LARGE:
+            return (f"{name}={value:g}: the ladder adds Gaussian noise of that standard deviation to "
+                    f"{'every layer' if name == 'noise_std' else 'its input'}, so its denoising costs grow with its square "
+                    "whatever the learning rate; expected noise of the inputs' scale (0.2-0.3 on data in [0, 1], the "
+                    f"paper's 0.3). Lower semi_supervised_params['{name}']")
         return None
 
     def costs(self, n_layers: int) -> tuple[float, ...]:
@@ -163,7 +170,7 @@ class Ladder:
         n_l, n_u = x_l.shape[0], x_u.shape[0]
         # clean pass of the unlabeled rows: the targets z_l and the statistics that normalise z_hat_l (eq. 3)
         clean = model.encode(x_u, update_running=True)
-        corrupted = model.encode(torch.cat([x_l, x_u]), self.noise_std, groups=[n_l, n_u])
+        corrupted = model.encode(torch.cat([x_l, x_u]), self.noise_std, groups=[n_l, n_u], input_noise_std=self.input_noise_std)
         logits = corrupted.logits[:n_l]
         supervised = cross_entropy(logits, y, batch_weights(batch, 3))  # weighted mean with row weights
         per_layer = model.decode(corrupted, clean, lambdas, rows=n_u)
