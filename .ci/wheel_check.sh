@@ -16,6 +16,9 @@ start=$SECONDS
 step() { echo "--- $* ($((SECONDS - start)) s)"; }
 
 step "build the wheel"
+# pip builds in the tree: setuptools' build/lib of an earlier build would put modules since moved or removed into
+# the wheel beside the new ones (and keep stale copies), so it starts from nothing
+rm -rf "$ROOT/build/lib" "$ROOT"/build/bdist.*
 "$PYTHON" -m pip wheel --quiet --no-deps --wheel-dir "$WORK/dist" "$ROOT"
 wheel=("$WORK"/dist/layerwise-*.whl)
 "$PYTHON" - "${wheel[0]}" <<'EOF'
