@@ -26,7 +26,7 @@ _FROZEN_BY_LAYERWISE = "_frozen_by_layerwise"
 def freeze(module: nn.Module) -> nn.Module:
     """Stop gradients through ``module`` and put it in eval mode (dropout, BN off).
 
-    A freeze that sticks: :func:`~layerwise.pipeline.finetune` in ``"full"`` mode keeps these parameters frozen
+    A freeze that sticks: :func:`~layerwise.pipeline.finetune.finetune` in ``"full"`` mode keeps these parameters frozen
     (transfer some layers frozen, fine-tune the rest). :func:`unfreeze` lifts it.
     """
     for m in module.modules():

@@ -76,7 +76,7 @@ class SemiSupervised:
     Notes
     -----
     The model must offer ``reconstruct(x)`` and ``loss``
-    (:class:`SemiSupervisedNet`; :func:`layerwise.pipeline.finetune` builds it when
+    (:class:`SemiSupervisedNet`; :func:`layerwise.pipeline.finetune.finetune` builds it when
     given this objective). In eval mode (validation) only the supervised loss
     is computed, so early stopping watches the supervised loss alone.
     """

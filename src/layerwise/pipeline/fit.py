@@ -230,7 +230,7 @@ class Given:
 
 @dataclass
 class FineTune:
-    """Supervised training of the stack with a head, on the labeled rows (:func:`~layerwise.pipeline.finetune`).
+    """Supervised training of the stack with a head, on the labeled rows (:func:`~layerwise.pipeline.finetune.finetune`).
 
     ``mode="frozen"`` trains the head alone on the stack's codes; ``"full"`` every layer, the stack's learning
     rate times ``encoder_lr_scale``. ``dropout``/``input_dropout`` are the stack's while it trains. ``head``: a

@@ -152,7 +152,7 @@ class GreedyLayerwise:
     Each layer is a dense autoencoder, or the model the objective builds
     (``build_model``): an RBM for ``"rbm"`` (a deep belief network), a VAE for
     ``"vae"``, a convolutional autoencoder for ``"conv"``. Every stage is
-    trained by a copy of ``trainer``, as :func:`~layerwise.pipeline.finetune` trains
+    trained by a copy of ``trainer``, as :func:`~layerwise.pipeline.finetune.finetune` trains
     with the ``trainer`` it is given.
 
     Parameters

@@ -1,6 +1,6 @@
 """Semi-supervised training: a registered method on labeled and unlabeled rows together.
 
-Pretraining then fine-tuning (:mod:`layerwise.pipeline.greedy`, :func:`layerwise.pipeline.finetune`)
+Pretraining then fine-tuning (:mod:`layerwise.pipeline.greedy`, :func:`layerwise.pipeline.finetune.finetune`)
 uses the unlabeled rows once, before the labels. The methods registered in
 :data:`~layerwise.objectives.SEMI_SUPERVISED` keep an unsupervised cost on
 them at every step of supervised training, which is how the autoencoder
@@ -15,7 +15,7 @@ family reaches about 1% test error with 100 MNIST labels:
   predictions must agree across corrupted copies of each unlabeled row
   (Yoon et al. 2020).
 
-:func:`fit_semi_supervised` is to these methods what :func:`~layerwise.pipeline.finetune`
+:func:`fit_semi_supervised` is to these methods what :func:`~layerwise.pipeline.finetune.finetune`
 is to a pretrained stack: it builds the method's model, runs its preparation
 (M1 for ``"m1m2"``, VIME-self for ``"vime"``), then trains it with a :class:`~layerwise.train.Trainer`.
 

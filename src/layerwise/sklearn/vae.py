@@ -49,7 +49,7 @@ class VariationalAutoencoder(TransformerMixin, LayerwiseBase):
         The trained VAE, frozen and in eval mode.
     stack_ : EncoderStack
         One layer: the VAE's mean path (shares its weights with ``module_``),
-        e.g. to fine-tune with a head on top (:func:`layerwise.pipeline.finetune`).
+        e.g. to fine-tune with a head on top (:func:`layerwise.pipeline.finetune.finetune`).
     history_ : list of dict
         One dict per epoch: ``loss`` (negative ELBO), ``recon``, ``kl``.
     loss_curve_ : list of float
