@@ -80,6 +80,7 @@ reproduce: $(STAMP)
 	cd benchmarks && ../$(PY) reproduce_semi.py --method m1m2 --labels 100 --seeds $(SEEDS)
 	cd benchmarks && ../$(PY) defaults.py
 	cd benchmarks && ../$(PY) bench_levers.py --threads
+	cd benchmarks && ../$(PY) ladder_batch.py --seeds $(SEEDS)
 	OMP_NUM_THREADS=1 $(PY) benchmarks/class_weight.py --seeds $(SEEDS) && OMP_NUM_THREADS=1 $(PY) benchmarks/class_weight.py --seeds $(SEEDS) --label-fraction 0.2
 	cd benchmarks && ../$(PY) bench_time_to_accuracy.py run --data mnist100 mnist1000 --seeds $(SEEDS) --methods default labelspreading selftraining logistic && ../$(PY) bench_time_to_accuracy.py report
 	cd benchmarks && ../$(PY) bench_time_to_accuracy.py run --data digitsall mnistall --seeds $(SEEDS) --methods default greedy mlp logistic && ../$(PY) bench_time_to_accuracy.py report
