@@ -7,7 +7,7 @@ import pytest
 import torch
 from sklearn.utils import check_random_state
 
-from layerwise import PretrainedClassifier, StackedAutoencoder
+from layerwise import ConfigError, PretrainedClassifier, StackedAutoencoder
 from layerwise.objectives import Ladder
 from layerwise.pipeline import SEED_OFFSETS, FineTune, Fit, Given, Greedy, RandomInit, SemiSupervised, TrainSettings, Unroll
 from layerwise.train.callbacks import Callback
@@ -157,3 +157,10 @@ def test_a_verbose_fit_says_its_plan_first(rows, capsys):
     assert err.startswith("fit plan:\n  1. random initialisation of [8]\n  2. fine-tune (full) with a head of 10 outputs: 1 epochs")
     Fit(_plan("random+full"), seed=0).run(X, y)
     assert "fit plan" not in capsys.readouterr().err
+
+
+def test_a_misspelt_schedule_is_refused_not_trained_at_a_constant_rate():
+    with pytest.raises(ConfigError, match=r"schedule must be one of \['constant', 'cosine', 'anneal'\] or a torch.optim.lr_scheduler "
+                                          r"class name such as 'StepLR'; got 'cosin'\. Did you mean 'cosine'\?"):
+        TrainSettings(max_iter=1, schedule="cosin")
+    assert TrainSettings(max_iter=1, schedule="StepLR", schedule_params={"step_size": 1}).schedule == "StepLR"

@@ -99,6 +99,16 @@ class TrainSettings:
     verbose: bool = False
     callbacks: tuple = ()
 
+    def __post_init__(self) -> None:
+        """A schedule's name is checked here (the trainer checks the rest): a typo must not train at a constant rate."""
+        from ..exceptions import ConfigError
+        from ..registry import LR_SCHEDULERS, suggest
+
+        known = ["constant", "cosine", "anneal", *LR_SCHEDULERS.names()]
+        if self.schedule not in known:
+            raise ConfigError(f"TrainSettings: schedule must be one of {known[:3]} or a torch.optim.lr_scheduler class "
+                              f"name such as 'StepLR'; got {self.schedule!r}.{suggest(str(self.schedule), known)}")
+
     def trainer(self, n_rows: int, seed: int, desc: str, checkpoint_dir: str | None = None, early_stopping: bool = False,
                 continuation=None, callbacks: Sequence = ()):
         """The :class:`~layerwise.train.Trainer` for ``n_rows`` rows; ``callbacks``: the phase's own, after the
