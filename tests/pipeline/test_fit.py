@@ -7,7 +7,7 @@ import pytest
 import torch
 from sklearn.utils import check_random_state
 
-from layerwise import ConfigError, PretrainedClassifier, StackedAutoencoder
+from layerwise import ConfigError, DataError, PretrainedClassifier, StackedAutoencoder
 from layerwise.objectives import Ladder
 from layerwise.pipeline import SEED_OFFSETS, FineTune, Fit, Given, Greedy, RandomInit, SemiSupervised, TrainSettings, Unroll
 from layerwise.train.callbacks import Callback
@@ -164,3 +164,23 @@ def test_a_misspelt_schedule_is_refused_not_trained_at_a_constant_rate():
                                           r"class name such as 'StepLR'; got 'cosin'\. Did you mean 'cosine'\?"):
         TrainSettings(max_iter=1, schedule="cosin")
     assert TrainSettings(max_iter=1, schedule="StepLR", schedule_params={"step_size": 1}).schedule == "StepLR"
+
+
+@pytest.mark.parametrize("phases, error, match", [
+    ([], ConfigError, r"Fit needs a list of phases \(Greedy, RandomInit, Given, FineTune, Unroll, SemiSupervised\); got \[\]\."),
+    ([FineTune(10, train=FAST)], ConfigError, r"FineTune needs a stack: start the plan with Greedy, RandomInit or Given; got \['FineTune'\]\."),
+    ([RandomInit((8,)), RandomInit((8,))], ConfigError, r"Only the first phase makes the stack .*got \['RandomInit', 'RandomInit'\]\."),
+    ([RandomInit((8,)), SemiSupervised(Ladder(), (8,), 10)], ConfigError, r"A SemiSupervised phase .* is the plan's only phase"),
+    ([RandomInit((8,)), FineTune(10, train=FAST)], DataError, r"The plan \['RandomInit', 'FineTune'\] trains on labels: pass them, "
+                                                              r"Fit\(\.\.\.\)\.run\(X, targets\)"),
+])
+def test_a_plan_that_cannot_run_is_refused_before_training(rows, phases, error, match):
+    X, _ = rows
+    with pytest.raises(error, match=match):
+        Fit(phases).run(X)
+
+
+def test_numpy_rows_and_float64_are_taken_as_float32(rows):
+    X, y = rows
+    from_numpy = Fit(_plan("greedy+full"), seed=2).run(X.double().numpy(), y.numpy()).model(X)
+    assert torch.equal(from_numpy, Fit(_plan("greedy+full"), seed=2).run(X, y).model(X))

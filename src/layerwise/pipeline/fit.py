@@ -437,13 +437,14 @@ class Fit:
         stratify : callable, optional
             ``stratify(indices)`` -> labels to stratify the early-stopping split by (a classifier's), or None.
         """
+        _check_plan(self.phases, targets)
+        X, targets = _as_tensors(X, targets)
         start_over(self.checkpoint_dir, self._later_folders(), self.resume)
         if any(getattr(getattr(p, "train", None), "verbose", False) for p in self.phases):  # what the fit will do
             from ..train.execution import this_process
 
             this_process().once(_say, "fit plan:\n" + "\n".join("  " + line for line in self.describe().splitlines()))
-        state = _State(X if not isinstance(X, np.ndarray) else torch.from_numpy(X), targets, labeled, weights, stratify,
-                       self.seed, self.checkpoint_dir, self.resume)
+        state = _State(X, targets, labeled, weights, stratify, self.seed, self.checkpoint_dir, self.resume)
         with self._seeded(state):
             for phase in self.phases:
                 phase.run(state)
@@ -472,6 +473,39 @@ class Fit:
     def describe(self) -> str:
         """The plan in words, one line per phase; a fit whose trainers are verbose prints it first."""
         return "\n".join(f"{i}. {_describe(p)}" for i, p in enumerate(self.phases, 1))
+
+
+_MAKES_STACK = (Greedy, RandomInit, Given)
+
+
+def _check_plan(phases: list, targets) -> None:
+    """A plan that can run: a stack phase first, then fine-tuning or unrolling; or one semi-supervised phase; and
+    targets for a phase that trains on labels."""
+    from ..exceptions import ConfigError, DataError
+
+    kinds = [type(p).__name__ for p in phases]
+    if not phases or any(not isinstance(p, (*_MAKES_STACK, FineTune, Unroll, SemiSupervised)) for p in phases):
+        raise ConfigError(f"Fit needs a list of phases (Greedy, RandomInit, Given, FineTune, Unroll, SemiSupervised); got {kinds}.")
+    semi = [p for p in phases if isinstance(p, SemiSupervised)]
+    if semi and len(phases) > 1:
+        raise ConfigError(f"A SemiSupervised phase trains its own network from the rows: it is the plan's only phase; got {kinds}.")
+    if not semi and not isinstance(phases[0], _MAKES_STACK):
+        raise ConfigError(f"{kinds[0]} needs a stack: start the plan with Greedy, RandomInit or Given; got {kinds}.")
+    if any(isinstance(p, _MAKES_STACK) for p in phases[1:]):
+        raise ConfigError(f"Only the first phase makes the stack (Greedy, RandomInit or Given); got {kinds}.")
+    if targets is None and any(isinstance(p, (FineTune, SemiSupervised)) for p in phases):
+        raise DataError(f"The plan {kinds} trains on labels: pass them, Fit(...).run(X, targets) (class indices or "
+                        "regression targets, one per row).")
+
+
+def _as_tensors(X, targets):
+    """``X`` as float32 rows (NumPy arrays and float64 tensors converted; streamed rows as given) and ``targets`` as a
+    tensor."""
+    if isinstance(X, np.ndarray) or (isinstance(X, torch.Tensor) and X.dtype == torch.float64):
+        X = torch.as_tensor(np.asarray(X, dtype=np.float32) if isinstance(X, np.ndarray) else X.float())
+    if targets is not None and not isinstance(targets, torch.Tensor):
+        targets = torch.as_tensor(np.asarray(targets))
+    return X, targets
 
 
 def _say(text: str) -> None:
