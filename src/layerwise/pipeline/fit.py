@@ -412,7 +412,8 @@ class Fit:
     resume : bool, default=False
         Continue from those checkpoints; without it, what an earlier run left there is removed first.
     seeded : bool, default=True
-        False: the caller seeded torch already (an estimator's warm fit restores its generators itself).
+        False: the caller seeded torch already (the estimators seed it themselves, and a warm fit restores the
+        generators its first fit kept).
     """
 
     phases: list
@@ -427,8 +428,9 @@ class Fit:
 
         Parameters
         ----------
-        X : Tensor of shape (n_samples, n_features), or rows streamed from disk (pretraining only)
-        targets : Tensor of shape (n_samples,) or (n_samples, n_outputs), optional
+        X : Tensor or ndarray of shape (n_samples, n_features), or rows streamed from disk (pretraining only)
+            NumPy and float64 rows are taken as float32.
+        targets : Tensor or array of shape (n_samples,) or (n_samples, n_outputs), optional
             Class indices or regression targets; rows not ``labeled`` may hold anything.
         labeled : bool array of shape (n_samples,), optional
             The rows whose targets train the supervised phases; default: every row.
