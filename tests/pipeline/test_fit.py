@@ -184,3 +184,10 @@ def test_numpy_rows_and_float64_are_taken_as_float32(rows):
     X, y = rows
     from_numpy = Fit(_plan("greedy+full"), seed=2).run(X.double().numpy(), y.numpy()).model(X)
     assert torch.equal(from_numpy, Fit(_plan("greedy+full"), seed=2).run(X, y).model(X))
+
+
+def test_text_targets_are_refused_with_the_encoder_to_use(rows):
+    X, _ = rows
+    with pytest.raises(DataError, match=r"targets must be numbers \(class indices 0\.\.k-1, or regression values\); got an array of "
+                                        r"<U1 such as \['a', 'b', 'a'\]\. Encode labels with sklearn\.preprocessing\.LabelEncoder"):
+        Fit(_plan("random+full")).run(X, np.array(["a", "b"] * (len(X) // 2)))

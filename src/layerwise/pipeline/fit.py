@@ -506,7 +506,14 @@ def _as_tensors(X, targets):
     if isinstance(X, np.ndarray) or (isinstance(X, torch.Tensor) and X.dtype == torch.float64):
         X = torch.as_tensor(np.asarray(X, dtype=np.float32) if isinstance(X, np.ndarray) else X.float())
     if targets is not None and not isinstance(targets, torch.Tensor):
-        targets = torch.as_tensor(np.asarray(targets))
+        targets = np.asarray(targets)
+        if targets.dtype.kind not in "biuf":
+            from ..exceptions import DataError
+
+            raise DataError(f"targets must be numbers (class indices 0..k-1, or regression values); got an array of "
+                            f"{targets.dtype} such as {targets.ravel()[:3].tolist()}. Encode labels with "
+                            "sklearn.preprocessing.LabelEncoder, or fit PretrainedClassifier, which takes any labels.")
+        targets = torch.as_tensor(targets)
     return X, targets
 
 
